@@ -1,0 +1,142 @@
+//! Artists and their work: the style taxonomy and URL slugs.
+
+use crate::ParseError;
+use serde::{Deserialize, Serialize};
+
+macro_rules! styles {
+    ($($variant:ident => $slug:literal, $label:literal;)+) => {
+        /// The fixed style taxonomy that profiles, portfolio items and search share.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Style { $($variant),+ }
+
+        impl Style {
+            pub const ALL: &'static [Style] = &[$(Style::$variant),+];
+
+            pub fn slug(self) -> &'static str {
+                match self { $(Style::$variant => $slug),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $(Style::$variant => $label),+ }
+            }
+        }
+    };
+}
+
+styles! {
+    Blackwork => "blackwork", "Blackwork";
+    FineLine => "fine-line", "Fine line";
+    Japanese => "japanese", "Japanese (Irezumi)";
+    NeoTraditional => "neo-traditional", "Neo-traditional";
+    Traditional => "traditional", "American traditional";
+    Realism => "realism", "Realism";
+    Watercolour => "watercolour", "Watercolour";
+    Lettering => "lettering", "Lettering & script";
+    Geometric => "geometric", "Geometric";
+    Dotwork => "dotwork", "Dotwork";
+    Tribal => "tribal", "Tribal";
+    Illustrative => "illustrative", "Illustrative";
+    Minimalist => "minimalist", "Minimalist";
+    Surrealism => "surrealism", "Surrealism";
+    Chicano => "chicano", "Chicano";
+    Ornamental => "ornamental", "Ornamental";
+    NewSchool => "new-school", "New school";
+    Handpoke => "handpoke", "Handpoke";
+}
+
+impl Style {
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let wanted = raw.trim();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|s| s.slug() == wanted)
+            .ok_or_else(|| ParseError::new("style", format!("unknown style {wanted:?}")))
+    }
+}
+
+/// A URL-safe identifier: lower-case ASCII letters, digits and single hyphens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    pub const MAX_LEN: usize = 80;
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-')
+            && !raw.contains("--");
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ParseError::new(
+                "slug",
+                "must be lower-case letters, digits and single hyphens",
+            ))
+        }
+    }
+
+    /// Derives a slug from a display name, dropping anything that is not ASCII alphanumeric.
+    pub fn from_name(name: &str) -> Result<Self, ParseError> {
+        let mut out = String::new();
+        for c in name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        let trimmed: String = out.trim_end_matches('-').chars().take(Self::MAX_LEN).collect();
+        Self::parse(trimmed.trim_end_matches('-'))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_taxonomy_has_at_least_fifteen_distinct_styles() {
+        assert!(Style::ALL.len() >= 15);
+        let mut slugs: Vec<_> = Style::ALL.iter().map(|s| s.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), Style::ALL.len());
+    }
+
+    #[test]
+    fn names_become_readable_slugs() {
+        assert_eq!(
+            Slug::from_name("Mara Okafor-Lindqvist").unwrap().as_str(),
+            "mara-okafor-lindqvist"
+        );
+        assert!(Slug::from_name("!!!").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_style_round_trips_through_its_slug(i in 0usize..18) {
+            let style = Style::ALL[i % Style::ALL.len()];
+            prop_assert_eq!(Style::parse(style.slug()).unwrap(), style);
+        }
+
+        #[test]
+        fn derived_slugs_always_parse(name in "\\PC{0,120}") {
+            if let Ok(slug) = Slug::from_name(&name) {
+                prop_assert_eq!(Slug::parse(slug.as_str()).unwrap(), slug);
+            }
+        }
+    }
+}

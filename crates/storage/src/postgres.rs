@@ -1,0 +1,41 @@
+//! The PostgreSQL backend used in staging and production.
+
+use crate::shared::{featured_sql, impl_store};
+use crate::{Backend, PoolOptions, SessionBackend};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub(crate) async fn connect(url: &str, opts: &PoolOptions) -> crate::Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("marketplace");
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("./migrations/postgres")
+    }
+
+    fn is_missing_table(e: &dyn sqlx::error::DatabaseError) -> bool {
+        // 42P01: undefined_table
+        e.code().as_deref() == Some("42P01")
+    }
+}
+
+impl_store!(PgStore, featured_sql: featured_sql!("string_agg(st.style, ',')"), {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn session_store(&self) -> SessionBackend {
+        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
+    }
+});

@@ -1,0 +1,393 @@
+//! The `Store` logic both backends share: one body of Rust, instantiated once per pool type.
+//!
+//! sqlx binds `$1, $2, …` by number on SQLite as well as PostgreSQL, so the SQL text here is
+//! common too; each backend passes in only the statements whose dialects differ.
+
+use crate::{StoreError, User};
+use domain::{DisplayName, Email, Role, UserId};
+use time::OffsetDateTime;
+
+/// A `users` row before its columns are parsed back into domain types.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let corrupt = |e: domain::ParseError| StoreError::Corrupt(format!("user {}: {e}", r.id));
+        Ok(User {
+            id: UserId::new(r.id),
+            email: Email::parse(&r.email).map_err(corrupt)?,
+            display_name: DisplayName::parse(&r.display_name).map_err(corrupt)?,
+            role: Role::parse(&r.role).map_err(corrupt)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialsRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ArtistCardRow {
+    pub id: i64,
+    pub slug: String,
+    pub display_name: String,
+    pub city: String,
+    pub country: String,
+    pub studio_name: Option<String>,
+    pub styles: Option<String>,
+    pub books_open: bool,
+    pub price_min_cents: i64,
+    pub price_max_cents: i64,
+    pub thumb_path: Option<String>,
+}
+
+impl From<ArtistCardRow> for crate::ArtistCard {
+    fn from(r: ArtistCardRow) -> Self {
+        // Styles are written only from `Style` values, so unknown ones can only come from a
+        // newer release's taxonomy (expand/contract): they are skipped, not fatal.
+        let mut styles: Vec<_> = r
+            .styles
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| domain::Style::parse(s).ok())
+            .collect();
+        styles.sort_by_key(|s| s.slug());
+        crate::ArtistCard {
+            id: domain::ArtistId::new(r.id),
+            slug: r.slug,
+            display_name: r.display_name,
+            city: r.city,
+            country: r.country,
+            studio_name: r.studio_name,
+            styles,
+            books_open: r.books_open,
+            price_min_cents: r.price_min_cents,
+            price_max_cents: r.price_max_cents,
+            thumb_path: r.thumb_path,
+        }
+    }
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, email, display_name, role, created_at";
+
+/// Picks the schema status out of sqlx's bookkeeping table.
+pub(crate) fn schema_status(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[(i64, bool)],
+) -> crate::SchemaStatus {
+    let ok: Vec<i64> = applied.iter().filter(|(_, s)| *s).map(|(v, _)| *v).collect();
+    let known: Vec<i64> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    crate::SchemaStatus {
+        current: ok.iter().copied().max(),
+        expected: known.iter().copied().max().unwrap_or(0),
+        pending: known.into_iter().filter(|v| !ok.contains(v)).collect(),
+        dirty: applied.iter().filter(|(_, s)| !*s).map(|(v, _)| *v).collect(),
+    }
+}
+
+/// Implements `Store` for a backend type. `$featured_sql` is the one listing query that needs
+/// dialect-specific string aggregation; `$extra` holds the methods that differ per backend.
+macro_rules! impl_store {
+    ($ty:ty, featured_sql: $featured_sql:expr, { $($extra:tt)* }) => {
+    #[async_trait::async_trait]
+    impl $crate::Store for $ty {
+        $($extra)*
+
+        async fn ping(&self) -> $crate::Result<()> {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn migrate(&self) -> $crate::Result<Vec<i64>> {
+            let before = self.schema_status().await?;
+            let mut migrator = Self::migrator();
+            // An older release may run `migrate` against a newer schema during a rollback.
+            migrator.set_ignore_missing(true);
+            migrator.run(&self.pool).await?;
+            self.session_store().migrate().await?;
+            Ok(before.pending)
+        }
+
+        async fn schema_status(&self) -> $crate::Result<$crate::SchemaStatus> {
+            let applied: Vec<(i64, bool)> =
+                match sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
+                    .fetch_all(&self.pool)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(sqlx::Error::Database(e)) if Self::is_missing_table(&*e) => Vec::new(),
+                    Err(e) => return Err(e.into()),
+                };
+            Ok($crate::shared::schema_status(&Self::migrator(), &applied))
+        }
+
+        fn pool_stats(&self) -> $crate::PoolStats {
+            $crate::PoolStats {
+                size: self.pool.size(),
+                idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                max: self.pool.options().get_max_connections(),
+            }
+        }
+
+        async fn close(&self) {
+            self.pool.close().await;
+        }
+
+        async fn create_user(&self, new: $crate::NewUser) -> $crate::Result<$crate::User> {
+            let sql = format!(
+                "INSERT INTO users (email, password_hash, display_name, role, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+                $crate::shared::USER_COLUMNS
+            );
+            let row: $crate::shared::UserRow = sqlx::query_as(&sql)
+                .bind(new.email.as_str())
+                .bind(&new.password_hash)
+                .bind(new.display_name.as_str())
+                .bind(new.role.as_str())
+                .bind(time::OffsetDateTime::now_utc())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| match $crate::StoreError::from(e) {
+                    $crate::StoreError::Conflict(_) => {
+                        $crate::StoreError::Conflict("an account with this email already exists")
+                    }
+                    other => other,
+                })?;
+            row.try_into()
+        }
+
+        async fn user(&self, id: domain::UserId) -> $crate::Result<Option<$crate::User>> {
+            let sql = format!(
+                "SELECT {} FROM users WHERE id = $1",
+                $crate::shared::USER_COLUMNS
+            );
+            let row: Option<$crate::shared::UserRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        async fn credentials_by_email(
+            &self,
+            email: &domain::Email,
+        ) -> $crate::Result<Option<$crate::Credentials>> {
+            let sql = format!(
+                "SELECT {}, password_hash FROM users WHERE email = $1",
+                $crate::shared::USER_COLUMNS
+            );
+            let row: Option<$crate::shared::CredentialsRow> = sqlx::query_as(&sql)
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|r| {
+                Ok($crate::Credentials {
+                    user: r.user.try_into()?,
+                    password_hash: r.password_hash,
+                })
+            })
+            .transpose()
+        }
+
+        async fn count_users(&self) -> $crate::Result<i64> {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(n)
+        }
+
+        async fn import_catalogue(
+            &self,
+            batch: $crate::CatalogueBatch,
+        ) -> $crate::Result<$crate::ImportSummary> {
+            let now = time::OffsetDateTime::now_utc();
+            let missing = |what: &str, i: usize| {
+                $crate::StoreError::Corrupt(format!("batch refers to {what} #{i}, which it does not hold"))
+            };
+            let mut tx = self.pool.begin().await?;
+            let mut user_ids = Vec::with_capacity(batch.users.len());
+            for u in &batch.users {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO users (email, password_hash, display_name, role, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(u.email.as_str())
+                .bind(&u.password_hash)
+                .bind(u.display_name.as_str())
+                .bind(u.role.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                user_ids.push(id);
+            }
+            let mut studio_ids = Vec::with_capacity(batch.studios.len());
+            for s in &batch.studios {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO studios (slug, name, city, country, jurisdiction, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(s.slug.as_str())
+                .bind(&s.name)
+                .bind(&s.city)
+                .bind(&s.country)
+                .bind(&s.jurisdiction)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                studio_ids.push(id);
+            }
+            let mut artist_ids = Vec::with_capacity(batch.artists.len());
+            for a in &batch.artists {
+                let user_id = *user_ids.get(a.user).ok_or_else(|| missing("user", a.user))?;
+                let studio_id = a
+                    .studio
+                    .map(|i| studio_ids.get(i).copied().ok_or_else(|| missing("studio", i)))
+                    .transpose()?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, studio_id, \
+                     price_min_cents, price_max_cents, hourly_rate_cents, books_open, min_age, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                )
+                .bind(user_id)
+                .bind(a.slug.as_str())
+                .bind(&a.bio)
+                .bind(&a.city)
+                .bind(&a.country)
+                .bind(&a.jurisdiction)
+                .bind(studio_id)
+                .bind(a.price_min_cents)
+                .bind(a.price_max_cents)
+                .bind(a.hourly_rate_cents)
+                .bind(a.books_open)
+                .bind(a.min_age)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                for style in &a.styles {
+                    sqlx::query("INSERT INTO artist_styles (artist_id, style) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(style.slug())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                artist_ids.push(id);
+            }
+            for p in &batch.portfolio {
+                let artist_id = *artist_ids.get(p.artist).ok_or_else(|| missing("artist", p.artist))?;
+                sqlx::query(
+                    "INSERT INTO portfolio_items (artist_id, title, style, placement, healed, \
+                     image_path, thumb_path, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(artist_id)
+                .bind(&p.title)
+                .bind(p.style.slug())
+                .bind(&p.placement)
+                .bind(p.healed)
+                .bind(&p.image_path)
+                .bind(&p.thumb_path)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for b in &batch.bookings {
+                let client_id = *user_ids.get(b.client).ok_or_else(|| missing("user", b.client))?;
+                let artist_id = *artist_ids.get(b.artist).ok_or_else(|| missing("artist", b.artist))?;
+                sqlx::query(
+                    "INSERT INTO booking_requests (client_id, artist_id, state, idea, placement, size, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(client_id)
+                .bind(artist_id)
+                .bind(b.state.as_str())
+                .bind(&b.idea)
+                .bind(&b.placement)
+                .bind(&b.size)
+                .bind(b.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok($crate::ImportSummary {
+                users: batch.users.len(),
+                studios: batch.studios.len(),
+                artists: batch.artists.len(),
+                portfolio_items: batch.portfolio.len(),
+                bookings: batch.bookings.len(),
+            })
+        }
+
+        async fn featured_artists(&self, limit: u32) -> $crate::Result<Vec<$crate::ArtistCard>> {
+            let rows: Vec<$crate::shared::ArtistCardRow> = sqlx::query_as($featured_sql)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.into_iter().map(Into::into).collect())
+        }
+
+        async fn catalogue_counts(&self) -> $crate::Result<$crate::CatalogueCounts> {
+            let (users, artists, studios, portfolio_items, cities): (i64, i64, i64, i64, i64) =
+                sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM artists), \
+                     (SELECT COUNT(*) FROM studios), (SELECT COUNT(*) FROM portfolio_items), \
+                     (SELECT COUNT(DISTINCT city) FROM artists)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+            Ok($crate::CatalogueCounts {
+                users,
+                artists,
+                studios,
+                portfolio_items,
+                cities,
+            })
+        }
+
+        async fn booking_counts(&self) -> $crate::Result<Vec<(domain::BookingState, i64)>> {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT state, COUNT(*) FROM booking_requests GROUP BY state ORDER BY state",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.into_iter()
+                .map(|(s, n)| {
+                    domain::BookingState::parse(&s)
+                        .map(|state| (state, n))
+                        .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))
+                })
+                .collect()
+        }
+    }
+    };
+}
+pub(crate) use impl_store;
+
+/// The featured-artists query around a dialect's string aggregate.
+macro_rules! featured_sql {
+    ($aggregate:literal) => {
+        concat!(
+            "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, ",
+            "(SELECT ", $aggregate, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
+            "a.books_open, a.price_min_cents, a.price_max_cents, ",
+            "(SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path ",
+            "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id ",
+            "ORDER BY a.books_open DESC, a.id LIMIT $1"
+        )
+    };
+}
+pub(crate) use featured_sql;

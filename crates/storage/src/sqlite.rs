@@ -1,0 +1,54 @@
+//! The embedded SQLite backend: one file, WAL mode, foreign keys on.
+
+use crate::shared::{featured_sql, impl_store};
+use crate::{Backend, PoolOptions, SessionBackend};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn connect(url: &str, opts: &PoolOptions) -> crate::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Writers queue on the file lock instead of failing at once under concurrent requests.
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::StoreError::Database(sqlx::Error::Io(e))
+                })?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    fn migrator() -> sqlx::migrate::Migrator {
+        sqlx::migrate!("./migrations/sqlite")
+    }
+
+    fn is_missing_table(e: &dyn sqlx::error::DatabaseError) -> bool {
+        e.message().contains("no such table")
+    }
+}
+
+impl_store!(SqliteStore, featured_sql: featured_sql!("group_concat(st.style, ',')"), {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn session_store(&self) -> SessionBackend {
+        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
+    }
+});

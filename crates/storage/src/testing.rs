@@ -1,0 +1,127 @@
+//! Isolated databases for tests: a temporary SQLite file, or a fresh PostgreSQL database.
+//!
+//! PostgreSQL comes from `TM_TEST_POSTGRES_URL` (default: the local trust-auth server). When it is
+//! unreachable the PostgreSQL tests skip locally but panic when `CI` is set, so CI can never pass
+//! without them.
+
+use crate::{Backend, PoolOptions, Store};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{Connection, Executor, PgConnection};
+use std::sync::Arc;
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: SecretString,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn admin_url() -> String {
+    std::env::var("TM_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self {
+            backend: Backend::Sqlite,
+            url: url.into(),
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A fresh, empty PostgreSQL database, or `None` (outside CI) when PostgreSQL is unreachable.
+    pub async fn postgres() -> Option<Self> {
+        let admin = admin_url();
+        let mut conn = match PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) if !in_ci() => {
+                eprintln!("skipping PostgreSQL test: {e} (set CI=true to make this fatal)");
+                return None;
+            }
+            Err(e) => panic!("PostgreSQL is required in CI but unreachable: {e}"),
+        };
+        let name = format!("tm_test_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
+        let url = format!("{base}/{name}");
+        Some(Self {
+            backend: Backend::Postgres,
+            url: url.into(),
+            _dir: None,
+            pg: Some((admin, name)),
+        })
+    }
+
+    /// Opens the store and applies migrations.
+    pub async fn store(&self) -> Arc<dyn Store> {
+        let store = crate::connect(&self.url, &PoolOptions::default())
+            .await
+            .expect("connect to test database");
+        store.migrate().await.expect("migrate test database");
+        store
+    }
+
+    pub fn url_str(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop runs outside any async context we can rely on, so use a private runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Runs each named `async fn(TestDb)` once on SQLite and once on PostgreSQL, as
+/// `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::TestDb::sqlite()).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::testing::TestDb::postgres().await else { return };
+                    super::$name(db).await
+                }
+            )+
+        }
+    };
+}

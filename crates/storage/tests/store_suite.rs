@@ -1,0 +1,195 @@
+//! One storage suite, run against SQLite and PostgreSQL alike.
+
+use domain::{BookingState, DisplayName, Email, Role, Slug, Style};
+use storage::testing::TestDb;
+use storage::{
+    CatalogueBatch, NewArtist, NewBooking, NewPortfolioItem, NewStudio, NewUser, StoreError,
+};
+
+fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        email: Email::parse(email).unwrap(),
+        display_name: DisplayName::parse("Ink Person").unwrap(),
+        role,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+    }
+}
+
+fn small_catalogue() -> CatalogueBatch {
+    let artist = |user, studio, slug: &str, open| NewArtist {
+        user,
+        studio,
+        slug: Slug::parse(slug).unwrap(),
+        bio: "Bold lines".into(),
+        city: "Berlin".into(),
+        country: "DE".into(),
+        jurisdiction: "DE".into(),
+        styles: vec![Style::Blackwork, Style::FineLine],
+        price_min_cents: 10_000,
+        price_max_cents: 90_000,
+        hourly_rate_cents: 15_000,
+        books_open: open,
+        min_age: 18,
+    };
+    CatalogueBatch {
+        users: vec![
+            new_user("a1@example.com", Role::Artist),
+            new_user("a2@example.com", Role::Artist),
+            new_user("c1@example.com", Role::Client),
+        ],
+        studios: vec![NewStudio {
+            slug: Slug::parse("black-lodge").unwrap(),
+            name: "Black Lodge".into(),
+            city: "Berlin".into(),
+            country: "DE".into(),
+            jurisdiction: "DE".into(),
+        }],
+        artists: vec![
+            artist(0, Some(0), "artist-one", false),
+            artist(1, None, "artist-two", true),
+        ],
+        portfolio: vec![NewPortfolioItem {
+            artist: 0,
+            title: "Moth".into(),
+            style: Style::Blackwork,
+            placement: "forearm".into(),
+            healed: true,
+            image_path: "demo/1.png".into(),
+            thumb_path: "demo/1-thumb.png".into(),
+        }],
+        bookings: [
+            BookingState::Submitted,
+            BookingState::Quoted,
+            BookingState::Quoted,
+        ]
+        .into_iter()
+        .map(|state| NewBooking {
+            client: 2,
+            artist: 1,
+            state,
+            idea: "A moth".into(),
+            placement: "forearm".into(),
+            size: "10cm".into(),
+            created_at: time::OffsetDateTime::now_utc(),
+        })
+        .collect(),
+    }
+}
+
+async fn migrations_leave_a_compatible_schema_and_rerun_as_a_no_op(db: TestDb) {
+    let store = storage::connect(&db.url, &Default::default()).await.unwrap();
+    let before = store.schema_status().await.unwrap();
+    assert!(!before.is_compatible(), "a fresh database has pending migrations");
+    assert_eq!(before.current, None);
+    let applied = store.migrate().await.unwrap();
+    assert_eq!(applied, before.pending);
+    let after = store.schema_status().await.unwrap();
+    assert!(after.is_compatible());
+    assert_eq!(after.current, Some(after.expected));
+    assert!(store.migrate().await.unwrap().is_empty());
+    store.ping().await.unwrap();
+    assert_eq!(store.backend(), db.backend);
+}
+
+async fn a_user_round_trips_and_a_second_account_with_the_same_email_conflicts(db: TestDb) {
+    let store = db.store().await;
+    let created = store
+        .create_user(new_user("Mara@Example.com", Role::Artist))
+        .await
+        .unwrap();
+    assert_eq!(created.email.as_str(), "mara@example.com");
+    assert_eq!(store.user(created.id).await.unwrap(), Some(created.clone()));
+    let err = store
+        .create_user(new_user("mara@example.com", Role::Client))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn credentials_are_found_by_email_only_for_existing_accounts(db: TestDb) {
+    let store = db.store().await;
+    let created = store
+        .create_user(new_user("ink@example.com", Role::Client))
+        .await
+        .unwrap();
+    let creds = store
+        .credentials_by_email(&Email::parse("ink@example.com").unwrap())
+        .await
+        .unwrap()
+        .expect("credentials");
+    assert_eq!(creds.user, created);
+    assert!(creds.password_hash.starts_with("$argon2id$"));
+    assert!(!format!("{creds:?}").contains("argon2id"));
+    let none = store
+        .credentials_by_email(&Email::parse("nobody@example.com").unwrap())
+        .await
+        .unwrap();
+    assert!(none.is_none());
+}
+
+async fn a_catalogue_import_writes_everything_and_lists_open_artists_first(db: TestDb) {
+    let store = db.store().await;
+    let summary = store.import_catalogue(small_catalogue()).await.unwrap();
+    assert_eq!((summary.users, summary.artists, summary.bookings), (3, 2, 3));
+    let cards = store.featured_artists(10).await.unwrap();
+    assert_eq!(cards.len(), 2);
+    assert_eq!(cards[0].slug, "artist-two", "books-open artists come first");
+    assert_eq!(cards[1].studio_name.as_deref(), Some("Black Lodge"));
+    assert_eq!(cards[1].thumb_path.as_deref(), Some("demo/1-thumb.png"));
+    assert_eq!(cards[0].styles, vec![Style::Blackwork, Style::FineLine]);
+    let counts = store.catalogue_counts().await.unwrap();
+    assert_eq!(
+        (counts.users, counts.artists, counts.studios, counts.portfolio_items, counts.cities),
+        (3, 2, 1, 1, 1)
+    );
+    let by_state = store.booking_counts().await.unwrap();
+    assert_eq!(
+        by_state,
+        vec![(BookingState::Quoted, 2), (BookingState::Submitted, 1)]
+    );
+}
+
+async fn a_failing_import_leaves_nothing_behind(db: TestDb) {
+    let store = db.store().await;
+    let mut batch = small_catalogue();
+    batch.bookings[2].artist = 99;
+    let err = store.import_catalogue(batch).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(store.count_users().await.unwrap(), 0);
+
+    let mut duplicate = small_catalogue();
+    duplicate.users[1] = new_user("a1@example.com", Role::Artist);
+    let err = store.import_catalogue(duplicate).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.catalogue_counts().await.unwrap().artists, 0);
+}
+
+async fn pool_statistics_reflect_the_configured_limit(db: TestDb) {
+    let store = db.store().await;
+    let stats = store.pool_stats();
+    assert_eq!(stats.max, 10);
+    assert!(stats.size >= 1 && stats.size <= stats.max);
+    assert!(stats.idle <= stats.size);
+    store.close().await;
+    assert!(store.ping().await.is_err(), "a closed pool refuses work");
+}
+
+storage::on_both_databases!(
+    migrations_leave_a_compatible_schema_and_rerun_as_a_no_op,
+    a_user_round_trips_and_a_second_account_with_the_same_email_conflicts,
+    credentials_are_found_by_email_only_for_existing_accounts,
+    a_catalogue_import_writes_everything_and_lists_open_artists_first,
+    a_failing_import_leaves_nothing_behind,
+    pool_statistics_reflect_the_configured_limit,
+);
+
+#[tokio::test]
+async fn an_unknown_url_scheme_is_refused_with_a_clear_message() {
+    let err = match storage::connect(&"mysql://root@localhost/tm".to_owned().into(), &Default::default()).await {
+        Ok(_) => panic!("mysql URL was accepted"),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(msg.contains("\"mysql\"") && msg.contains("sqlite://") && msg.contains("postgres://"), "{msg}");
+}
