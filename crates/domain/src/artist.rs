@@ -86,7 +86,7 @@ impl Slug {
     /// Derives a slug from a display name, dropping anything that is not ASCII alphanumeric.
     pub fn from_name(name: &str) -> Result<Self, ParseError> {
         let mut out = String::new();
-        for c in name.chars().flat_map(char::to_lowercase) {
+        for c in name.chars().flat_map(char::to_lowercase).flat_map(fold_accent) {
             if c.is_ascii_alphanumeric() {
                 out.push(c);
             } else if !out.is_empty() && !out.ends_with('-') {
@@ -100,6 +100,28 @@ impl Slug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Folds common Latin accents so "Chloé Álvarez" becomes "chloe-alvarez", not "chlo-lvarez".
+fn fold_accent(c: char) -> impl Iterator<Item = char> {
+    let folded: &str = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => "a",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ő' => "o",
+        'ù' | 'ú' | 'û' | 'ü' | 'ű' => "u",
+        'ñ' | 'ń' => "n",
+        'ç' | 'ć' | 'č' => "c",
+        'ś' | 'š' => "s",
+        'ž' | 'ź' | 'ż' => "z",
+        'ł' => "l",
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        _ => "",
+    };
+    let keep = folded.is_empty().then_some(c);
+    folded.chars().chain(keep)
 }
 
 #[cfg(test)]
@@ -122,6 +144,7 @@ mod tests {
             Slug::from_name("Mara Okafor-Lindqvist").unwrap().as_str(),
             "mara-okafor-lindqvist"
         );
+        assert_eq!(Slug::from_name("Chloé Álvarez").unwrap().as_str(), "chloe-alvarez");
         assert!(Slug::from_name("!!!").is_err());
     }
 

@@ -1,1 +1,15 @@
-//! placeholder
+//! The Tattoo Marketplace web service: server-rendered pages, a JSON API, health and metrics.
+
+pub mod accounts;
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod templates;

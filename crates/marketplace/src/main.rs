@@ -1,1 +1,5 @@
-fn main() {}
+//! `marketplace`: serve, migrate, seed-demo, healthcheck, version.
+
+fn main() -> std::process::ExitCode {
+    marketplace::cli::main()
+}

@@ -1,0 +1,138 @@
+//! CSRF protection: a synchronizer token for HTML forms, and an Origin / Sec-Fetch-Site check for the JSON API.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use tower_sessions::Session;
+
+const KEY: &str = "csrf_token";
+/// The hidden form field every state-changing form carries.
+pub const FIELD: &str = "csrf_token";
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session's token, created on first use. Only pages with forms call this, so anonymous
+/// visitors to other pages never get a session row.
+pub async fn token(session: &Session) -> Result<String, AppError> {
+    if let Some(t) = session.get::<String>(KEY).await? {
+        return Ok(t);
+    }
+    let t = new_token();
+    session.insert(KEY, &t).await?;
+    Ok(t)
+}
+
+/// Replaces the token, at sign-in, so one captured before sign-in is worthless after.
+pub async fn rotate(session: &Session) -> Result<String, AppError> {
+    let t = new_token();
+    session.insert(KEY, &t).await?;
+    Ok(t)
+}
+
+#[derive(serde::Deserialize)]
+struct TokenField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A URL-encoded form whose CSRF token matched the session's. Handlers that take it cannot be
+/// reached by a forged cross-site form.
+pub struct CsrfForm<T> {
+    pub form: T,
+    pub session: Session,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let is_form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::UnsupportedMediaType(
+                "Forms must be sent as application/x-www-form-urlencoded.".into(),
+            ));
+        }
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|(_, m)| AppError::Internal(anyhow::anyhow!("session layer missing: {m}")))?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| match r.status().as_u16() {
+                413 => AppError::BadRequest("The form is too large.".into()),
+                _ => AppError::BadRequest(format!("The form could not be read: {}", r.body_text())),
+            })?;
+        let sent = serde_urlencoded::from_bytes::<TokenField>(&bytes)
+            .map(|f| f.csrf_token)
+            .unwrap_or_default();
+        let expected = session.get::<String>(KEY).await?;
+        let valid = matches!(&expected, Some(e) if !sent.is_empty()
+            && constant_time_eq::constant_time_eq(e.as_bytes(), sent.as_bytes()));
+        if !valid {
+            return Err(AppError::Forbidden(
+                "This form has expired or did not come from this site. Reload the page and try again."
+                    .into(),
+            ));
+        }
+        let form = serde_urlencoded::from_bytes::<T>(&bytes)
+            .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+        Ok(Self { form, session })
+    }
+}
+
+/// Refuses cross-site state changes on the JSON API. Browsers send `Sec-Fetch-Site` and `Origin`
+/// on every cross-origin write, so requests that carry neither come from non-browser clients,
+/// which cannot be driven by another site and are allowed.
+pub async fn api_guard(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe {
+        if let Err(reason) = check_same_origin(&request) {
+            return AppError::Forbidden(reason.into()).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn check_same_origin(request: &Request) -> Result<(), &'static str> {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err("Cross-site requests may not change data."),
+        };
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("The request has an Origin but no Host.")?;
+    let origin = origin.to_str().map_err(|_| "The Origin header is malformed.")?;
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or("The Origin header is malformed.")?;
+    if origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err("Cross-site requests may not change data.")
+    }
+}

@@ -1,0 +1,7 @@
+//! Accounts: password hashing, signed-in users and role extractors, CSRF protection.
+
+pub mod csrf;
+pub mod password;
+pub mod session;
+
+pub use session::{AdminUser, ArtistUser, ClientUser, CurrentUser, MaybeUser};

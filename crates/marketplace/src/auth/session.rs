@@ -1,0 +1,125 @@
+//! Who is signed in, and extractors that enforce roles so a handler cannot forget to check.
+
+use crate::auth::csrf;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use domain::{Role, UserId};
+use std::marker::PhantomData;
+use storage::User;
+use tower_sessions::Session;
+
+const USER_KEY: &str = "user_id";
+
+/// Starts a signed-in session: a new session id (against fixation) and a new CSRF token.
+pub async fn sign_in(session: &Session, user: UserId) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.insert(USER_KEY, user.get()).await?;
+    csrf::rotate(session).await?;
+    Ok(())
+}
+
+/// Ends the session everywhere: the server-side record is deleted, not just the cookie.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await?;
+    Ok(())
+}
+
+async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, m)| AppError::Internal(anyhow::anyhow!("session layer missing: {m}")))
+}
+
+async fn load_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, AppError> {
+    let session = session_of(parts, state).await?;
+    let Some(id) = session.get::<i64>(USER_KEY).await? else {
+        return Ok(None);
+    };
+    let user = state.store.user(UserId::new(id)).await?;
+    if user.is_none() {
+        // The account is gone; a stale session must not keep working.
+        session.flush().await?;
+    }
+    Ok(user)
+}
+
+/// The signed-in user, if any.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(cached) = parts.extensions.get::<CachedUser>() {
+            return Ok(Self(cached.0.clone()));
+        }
+        let user = load_user(parts, state).await?;
+        parts.extensions.insert(CachedUser(user.clone()));
+        Ok(Self(user))
+    }
+}
+
+/// Several extractors in one request share a single lookup.
+#[derive(Clone)]
+struct CachedUser(Option<User>);
+
+/// Any signed-in user; anonymous requests get 401 (a redirect to sign-in on pages).
+pub struct CurrentUser(pub User);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        MaybeUser::from_request_parts(parts, state)
+            .await?
+            .0
+            .map(Self)
+            .ok_or(AppError::Unauthorized)
+    }
+}
+
+/// A role requirement, expressed as a type so routes state it in their signature.
+pub trait RoleRule: Send + Sync {
+    const ALLOWED: &'static [Role];
+    const NAME: &'static str;
+}
+
+/// A signed-in user whose role satisfies `R`; others get 403.
+pub struct Authorized<R: RoleRule>(pub User, PhantomData<R>);
+
+impl<R: RoleRule> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if R::ALLOWED.contains(&user.role) {
+            Ok(Self(user, PhantomData))
+        } else {
+            Err(AppError::Forbidden(format!(
+                "This page is for {} only.",
+                R::NAME
+            )))
+        }
+    }
+}
+
+pub struct AdminRule;
+impl RoleRule for AdminRule {
+    const ALLOWED: &'static [Role] = &[Role::Admin];
+    const NAME: &'static str = "administrators";
+}
+
+pub struct ArtistRule;
+impl RoleRule for ArtistRule {
+    const ALLOWED: &'static [Role] = &[Role::Artist, Role::StudioOwner];
+    const NAME: &'static str = "artists";
+}
+
+pub struct ClientRule;
+impl RoleRule for ClientRule {
+    const ALLOWED: &'static [Role] = &[Role::Client];
+    const NAME: &'static str = "clients";
+}
+
+pub type AdminUser = Authorized<AdminRule>;
+pub type ArtistUser = Authorized<ArtistRule>;
+pub type ClientUser = Authorized<ClientRule>;

@@ -1,0 +1,287 @@
+//! Layered, typed configuration: built-in defaults, `config/base.toml`, `config/{ENV}.toml`, then `TM_*` variables.
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Values used when no file or variable sets them; chosen so `cargo run` works out of the box.
+const DEFAULTS: &str = include_str!("config_defaults.toml");
+
+/// Shortest session secret accepted outside development: 64 bytes is what the cookie signing key needs.
+pub const MIN_SECRET_LEN: usize = 64;
+
+/// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
+const SECTIONS: [&str; 7] = ["server", "database", "session", "auth", "log", "demo", "media"];
+
+/// The deployment environment, as in the spec's Environment Configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+
+    /// Staging and production refuse insecure settings.
+    pub fn is_strict(self) -> bool {
+        self != Environment::Development
+    }
+
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Self::Development),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError::Invalid(format!(
+                "TM_ENV={other:?} is not an environment: use development, staging or production"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub env: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub session: SessionSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub demo: DemoSettings,
+    pub media: MediaSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Time between SIGTERM and closing the listener, so load balancers deregister us first.
+    pub pre_stop_delay_ms: u64,
+    /// Longest wait for in-flight requests after the listener closes.
+    pub drain_deadline_ms: u64,
+    pub body_limit_bytes: usize,
+}
+
+impl ServerSettings {
+    pub fn pre_stop_delay(&self) -> Duration {
+        Duration::from_millis(self.pre_stop_delay_ms)
+    }
+    pub fn drain_deadline(&self) -> Duration {
+        Duration::from_millis(self.drain_deadline_ms)
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Development applies migrations at start; elsewhere `marketplace migrate` does, before traffic moves.
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &storage::redact_url(self.url.expose_secret()))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Signs the session cookie; at least 64 characters outside development.
+    pub secret: Option<SecretString>,
+    pub secure_cookie: bool,
+    pub idle_timeout_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Development only: sign in as a demo account with one click, no password.
+    pub simplified_sign_in: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive such as `info` or `marketplace=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Fill an empty database with demo artists, studios, clients and bookings at start.
+    pub seed_when_empty: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Where uploaded and generated images live.
+    pub dir: PathBuf,
+}
+
+/// Why the configuration could not be used. The message names the offending setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration error: {0}")]
+    Invalid(String),
+    #[error("insecure configuration refused in {env}:\n  - {}", problems.join("\n  - "))]
+    Insecure {
+        env: &'static str,
+        problems: Vec<String>,
+    },
+}
+
+impl Settings {
+    /// Loads settings from `config_dir` and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_from(config_dir, std::env::vars())
+    }
+
+    /// Loads settings from `config_dir` and the given variables (testable without touching the
+    /// process environment).
+    pub fn load_from(
+        config_dir: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TM_"))
+            .collect();
+        let env = vars
+            .iter()
+            .find(|(k, _)| k == "TM_ENV")
+            .map(|(_, v)| Environment::parse(v))
+            .transpose()?
+            .unwrap_or(Environment::Development);
+        let mut figment = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::file(config_dir.join("base.toml")))
+            .merge(Toml::file(config_dir.join(format!("{}.toml", env.as_str()))));
+        for (key, value) in &vars {
+            if let Some(path) = env_key(key) {
+                figment = figment.merge((path, value.as_str()));
+            }
+        }
+        let mut settings: Settings = figment
+            .merge(("env", env.as_str()))
+            // Lossy, so that "8080" and "true" from variables fill numeric and boolean fields.
+            .extract_lossy()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        settings.env = env;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses settings that are unsafe in staging and production, naming each one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "server.body_limit_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.session.idle_timeout_minutes <= 0 {
+            return Err(ConfigError::Invalid(
+                "session.idle_timeout_minutes must be positive".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if !self.env.is_strict() {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        match &self.session.secret {
+            None => problems.push(
+                "session.secret (TM_SESSION_SECRET) is missing: set a random value of at least 64 characters".to_owned(),
+            ),
+            Some(s) if s.expose_secret().len() < MIN_SECRET_LEN => problems.push(format!(
+                "session.secret (TM_SESSION_SECRET) is too short: it has {} characters, at least {MIN_SECRET_LEN} are required",
+                s.expose_secret().len()
+            )),
+            Some(_) => {}
+        }
+        if self.auth.simplified_sign_in {
+            problems.push(
+                "auth.simplified_sign_in (TM_AUTH_SIMPLIFIED_SIGN_IN) must be false: it signs anyone in without a password".into(),
+            );
+        }
+        if !self.session.secure_cookie {
+            problems.push(
+                "session.secure_cookie (TM_SESSION_SECURE_COOKIE) must be true: session cookies must never travel over plain HTTP".into(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Insecure {
+                env: self.env.as_str(),
+                problems,
+            })
+        }
+    }
+
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.server.host, self.server.port)
+    }
+}
+
+/// Maps `TM_DATABASE_URL` to `database.url`, `TM_SERVER_PRE_STOP_DELAY_MS` to
+/// `server.pre_stop_delay_ms`, and so on; `None` for variables that are not settings.
+fn env_key(var: &str) -> Option<String> {
+    let lower = var.strip_prefix("TM_")?.to_ascii_lowercase();
+    SECTIONS.iter().find_map(|section| {
+        lower
+            .strip_prefix(section)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| format!("{section}.{rest}"))
+    })
+}
+
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{key}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,125 @@
+//! The router: pages, JSON API and operations endpoints, with the middleware every response passes through.
+
+pub mod api;
+pub mod ops;
+pub mod pages;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::{Key, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// No inline script or style anywhere, so the policy can stay this strict.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+pub fn router(state: AppState, session_key: Key) -> Router {
+    let settings = &state.settings;
+    let sessions = SessionManagerLayer::new(state.store.session_store())
+        .with_name("tm_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.session.secure_cookie)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            settings.session.idle_timeout_minutes,
+        )))
+        .with_signed(session_key);
+
+    let mut pages = Router::new()
+        .route("/", get(pages::home))
+        .route("/sign-up", get(pages::sign_up_form).post(pages::sign_up))
+        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route("/sign-out", post(pages::sign_out))
+        .route("/account", get(pages::account))
+        .route("/admin", get(pages::admin));
+    if settings.auth.simplified_sign_in {
+        pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
+    }
+
+    let api = Router::new()
+        .route("/accounts", post(api::register))
+        .route("/session", post(api::sign_in).delete(api::sign_out))
+        .route("/me", get(api::me))
+        .route("/admin/overview", get(api::admin_overview))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn(crate::auth::csrf::api_guard));
+
+    let ops = Router::new()
+        .route("/health/live", get(ops::live))
+        .route("/health/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/version", get(ops::version))
+        .route("/static/{file}", get(ops::static_asset));
+
+    let media = ServeDir::new(&settings.media.dir);
+
+    let mut app = Router::new()
+        .merge(pages)
+        .nest("/api/v1", api)
+        .merge(ops)
+        .nest_service(
+            "/media",
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                ))
+                .service(media),
+        )
+        .fallback(pages::not_found)
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::error::render))
+        .layer(CatchPanicLayer::custom(crate::error::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::observe,
+        ));
+    for (name, value) in security_headers(settings.env.is_strict()) {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    app.layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The headers every response carries. HSTS only outside development, where there is no TLS.
+pub fn security_headers(strict: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(
+                "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+            ),
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+    ];
+    if strict {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
+    }
+    headers
+}

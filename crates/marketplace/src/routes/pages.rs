@@ -1,0 +1,254 @@
+//! HTML pages: home, sign-up, sign-in, account and the admin overview.
+
+use crate::accounts::{self, Registration, SIGN_IN_FAILED};
+use crate::auth::csrf::{self, CsrfForm};
+use crate::auth::session::{sign_in as start_session, sign_out as end_session};
+use crate::auth::{AdminUser, CurrentUser, MaybeUser};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::templates::{
+    AccountPage, AdminPage, ArtistCardView, DemoAccount, HomePage, Layout, SignInPage, SignUpPage,
+};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use domain::{Email, Style};
+use tower_sessions::Session;
+
+fn render(page: impl Template) -> Result<Html<String>, AppError> {
+    page.render()
+        .map(Html)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
+}
+
+/// The CSRF token for the sign-out form in the header, present only for signed-in users.
+async fn layout(state: &AppState, session: &Session, user: Option<&storage::User>) -> Result<Layout, AppError> {
+    let csrf = match user {
+        Some(_) => Some(csrf::token(session).await?),
+        None => None,
+    };
+    Ok(Layout::new(state, user, csrf))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn home(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+) -> Result<Html<String>, AppError> {
+    let (artists, counts) = tokio::try_join!(
+        state.store.featured_artists(24),
+        state.store.catalogue_counts()
+    )?;
+    render(HomePage {
+        layout: layout(&state, &session, user.as_ref()).await?,
+        counts,
+        styles: Style::ALL.iter().map(|s| s.label()).collect(),
+        artists: artists.into_iter().map(ArtistCardView::from).collect(),
+    })
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_up_form(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
+    if user.is_some() {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let csrf = csrf::token(&session).await?;
+    Ok(render(SignUpPage {
+        layout: Layout::new(&state, None, Some(csrf)),
+        errors: vec![],
+        display_name: String::new(),
+        email: String::new(),
+        role: "client".into(),
+    })?
+    .into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    CsrfForm { form, session }: CsrfForm<Registration>,
+) -> Result<Response, AppError> {
+    let (display_name, email, role) = (form.display_name.clone(), form.email.clone(), form.role.clone());
+    match accounts::register(&state, form).await {
+        Ok(user) => {
+            start_session(&session, user.id).await?;
+            Ok(Redirect::to("/account").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            let csrf = csrf::token(&session).await?;
+            let page = render(SignUpPage {
+                layout: Layout::new(&state, None, Some(csrf)),
+                errors,
+                display_name,
+                email,
+                role,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths may be redirected to after sign-in (no `//evil.example`).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/account".to_owned(),
+    }
+}
+
+async fn sign_in_page(
+    state: &AppState,
+    session: &Session,
+    error: Option<String>,
+    email: String,
+    next: String,
+) -> Result<Html<String>, AppError> {
+    let csrf = csrf::token(session).await?;
+    let demo_accounts = if state.settings.auth.simplified_sign_in {
+        crate::seed::DEMO_SIGN_INS
+            .iter()
+            .map(|(email, label)| DemoAccount {
+                email: (*email).to_owned(),
+                label: (*label).to_owned(),
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    render(SignInPage {
+        layout: Layout::new(state, None, Some(csrf)),
+        error,
+        email,
+        next,
+        demo_accounts,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_in_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<NextQuery>,
+) -> Result<Html<String>, AppError> {
+    sign_in_page(&state, &session, None, String::new(), safe_next(query.next.as_deref())).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    CsrfForm { form, session }: CsrfForm<SignInForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref());
+    match accounts::authenticate(&state, &form.email, &form.password).await? {
+        Some(user) => {
+            start_session(&session, user.id).await?;
+            Ok(Redirect::to(&next).into_response())
+        }
+        None => {
+            let page = sign_in_page(
+                &state,
+                &session,
+                Some(SIGN_IN_FAILED.into()),
+                form.email,
+                next,
+            )
+            .await?;
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DevSignInForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Development only (the route exists only when `auth.simplified_sign_in` is on, which staging
+/// and production refuse): signs in as an existing account without its password.
+#[tracing::instrument(skip_all)]
+pub async fn dev_sign_in(
+    State(state): State<AppState>,
+    CsrfForm { form, session }: CsrfForm<DevSignInForm>,
+) -> Result<Response, AppError> {
+    let email = Email::parse(&form.email).map_err(|e| AppError::Validation(vec![e.into()]))?;
+    let credentials = state
+        .store
+        .credentials_by_email(&email)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    start_session(&session, credentials.user.id).await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_out(CsrfForm { session, .. }: CsrfForm<serde::de::IgnoredAny>) -> Result<Redirect, AppError> {
+    end_session(&session).await?;
+    Ok(Redirect::to("/"))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn account(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, AppError> {
+    let member_since = user
+        .created_at
+        .format(time::macros::format_description!("[day] [month repr:long] [year]"))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    render(AccountPage {
+        layout: layout(&state, &session, Some(&user)).await?,
+        name: user.display_name.as_str().to_owned(),
+        email: user.email.as_str().to_owned(),
+        role: match user.role {
+            domain::Role::Client => "Client",
+            domain::Role::Artist => "Artist",
+            domain::Role::StudioOwner => "Studio owner",
+            domain::Role::Admin => "Administrator",
+        },
+        member_since,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn admin(
+    State(state): State<AppState>,
+    session: Session,
+    admin: AdminUser,
+) -> Result<Html<String>, AppError> {
+    let (counts, bookings) = tokio::try_join!(
+        state.store.catalogue_counts(),
+        state.store.booking_counts()
+    )?;
+    render(AdminPage {
+        layout: layout(&state, &session, Some(&admin.0)).await?,
+        counts,
+        bookings: bookings.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
+    })
+}

@@ -1,0 +1,351 @@
+//! Demo data for an empty database: artists across cities and styles, studios, clients, bookings
+//! in every state, and portfolio images drawn locally (nothing is downloaded).
+
+use crate::auth::password;
+use crate::error::AppError;
+use domain::{BookingState, DisplayName, Email, Role, Slug, Style};
+use image::{ImageFormat, Rgb, RgbImage};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::f32::consts::PI;
+use std::io::Cursor;
+use std::path::Path;
+use storage::{
+    CatalogueBatch, ImportSummary, NewArtist, NewBooking, NewPortfolioItem, NewStudio, NewUser,
+    Store,
+};
+
+/// Every demo account signs in with this password (development only; never seeded elsewhere by default).
+pub const DEMO_PASSWORD: &str = "ink-and-needles-demo";
+
+/// Accounts offered for one-click sign-in when `auth.simplified_sign_in` is on.
+pub const DEMO_SIGN_INS: &[(&str, &str)] = &[
+    ("admin@tattoo.example", "Admin"),
+    ("mara.okafor@artists.tattoo.example", "Artist: Mara Okafor"),
+    ("sam.whitfield@clients.tattoo.example", "Client: Sam Whitfield"),
+];
+
+const CITIES: &[(&str, &str, &str)] = &[
+    ("Berlin", "DE", "DE"),
+    ("London", "GB", "GB"),
+    ("Paris", "FR", "FR"),
+    ("Amsterdam", "NL", "NL"),
+    ("New York", "US", "US-NY"),
+    ("Los Angeles", "US", "US-CA"),
+    ("Miami", "US", "US-FL"),
+    ("Sydney", "AU", "AU-NSW"),
+    ("Toronto", "CA", "CA-ON"),
+    ("Hamburg", "DE", "DE"),
+];
+
+const STUDIOS: &[&str] = &[
+    "Black Lodge Tattoo",
+    "Iron & Ink",
+    "Atelier Encre",
+    "Kraken Studio",
+    "Bowery Electric Tattoo",
+    "Sunset Needle",
+    "Coral Gables Ink",
+    "Harbour Lights Tattoo",
+    "Maple Leaf Tattoo Co.",
+    "Elbe Tattoo Collective",
+];
+
+const ARTIST_NAMES: &[&str] = &[
+    "Mara Okafor", "Jonas Lindqvist", "Aiko Tanaka", "Rafael Duarte", "Nina Petrova",
+    "Theo Marchetti", "Leila Haddad", "Ben Carter", "Sofia Álvarez", "Kenji Mori",
+    "Ines Fontaine", "Ollie Brennan", "Priya Raman", "Lukas Weber", "Hana Kim",
+    "Marco Bellini", "Freya Nilsson", "Diego Castillo", "Zoe Laurent", "Tomasz Nowak",
+    "Amara Mensah", "Finn O'Reilly", "Yara Santos", "Elias Becker", "Mei Lin",
+    "Jack Thornton", "Chloé Moreau", "Omar Farouk", "Greta Hansen", "Luca Romano",
+    "Ava Mitchell", "Kai Nakamura", "Rosa Delgado", "Henrik Berg", "Lina Schmidt",
+    "Noah Fischer", "Isla MacLeod", "Mateo Rossi", "Sienna Clarke", "Viktor Ivanov",
+    "Maya Cohen", "Oscar Lindgren", "Tara Singh", "Felix Wagner", "Luna García",
+    "Arjun Mehta", "Eva Novak", "Sean Gallagher",
+];
+
+const CLIENT_NAMES: &[&str] = &[
+    "Sam Whitfield", "Alex Moreno", "Jamie Chen", "Robin Meyer", "Charlie Dubois",
+    "Taylor Brooks", "Jordan Evans", "Casey Müller", "Morgan Patel", "Riley Novak",
+    "Avery Kowalski", "Quinn Jensen", "Drew Nakamura", "Skyler Rossi", "Emery Walsh",
+    "Reese Okonkwo",
+];
+
+const PIECES: &[&str] = &[
+    "Koi and peonies", "Moth with moon phases", "Snake and dagger", "Botanical sleeve panel",
+    "Swallow pair", "Geometric wolf", "Lotus mandala", "Script: 'still here'", "Hannya mask",
+    "Fine-line wildflowers", "Skull and roses", "Ornamental sternum piece", "Watercolour hummingbird",
+    "Tiger head", "Crescent moon and stars", "Compass rose", "Lighthouse at dusk", "Octopus half-sleeve",
+];
+
+const PLACEMENTS: &[&str] = &[
+    "forearm", "upper arm", "calf", "thigh", "shoulder", "back", "ribs", "ankle", "wrist",
+    "sternum", "collarbone", "hand",
+];
+
+const IDEAS: &[&str] = &[
+    "A small botanical piece to go with my existing fern",
+    "Cover-up of an old tribal band",
+    "Portrait of my dog in black and grey",
+    "Traditional swallow, matching my sister's",
+    "Japanese-style wave wrapping around the calf",
+    "Fine-line constellation of my kids' birth stars",
+    "Geometric mandala, symmetrical, around 12 cm",
+    "Lettering in my grandmother's handwriting",
+];
+
+const SIZES: &[&str] = &["5 cm", "8 cm", "12 cm", "15 cm", "20 cm", "half sleeve"];
+
+/// Fills an empty database. Returns `Ok(None)` without writing anything when it holds accounts.
+pub async fn seed_if_empty(
+    store: &dyn Store,
+    media_dir: &Path,
+) -> Result<Option<ImportSummary>, AppError> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let password_hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let media_dir = media_dir.to_owned();
+    let (batch, written) = tokio::task::spawn_blocking(move || build(&media_dir, &password_hash))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))??;
+    match store.import_catalogue(batch).await {
+        Ok(summary) => Ok(Some(summary)),
+        Err(e) => {
+            // The rows were rolled back; remove the images so nothing half-seeded remains.
+            for file in written {
+                let _ = std::fs::remove_file(file);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn email_for(name: &str, domain: &str) -> Email {
+    let local = Slug::from_name(name)
+        .map(|s| s.as_str().replace('-', "."))
+        .unwrap_or_else(|_| "someone".into());
+    Email::parse(&format!("{local}@{domain}")).expect("demo emails are valid")
+}
+
+fn user(name: &str, email: Email, role: Role, password_hash: &str) -> NewUser {
+    NewUser {
+        email,
+        display_name: DisplayName::parse(name).expect("demo names are valid"),
+        role,
+        password_hash: password_hash.to_owned(),
+    }
+}
+
+type Built = (CatalogueBatch, Vec<std::path::PathBuf>);
+
+fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
+    let mut rng = StdRng::seed_from_u64(0x7A77_00);
+    let mut batch = CatalogueBatch::default();
+    let mut written = Vec::new();
+    let demo_dir = media_dir.join("demo");
+    std::fs::create_dir_all(&demo_dir).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!("creating {}: {e}", demo_dir.display()))
+    })?;
+
+    batch.users.push(user(
+        "Site Admin",
+        Email::parse("admin@tattoo.example").expect("valid"),
+        Role::Admin,
+        password_hash,
+    ));
+    for (i, (city, country, jurisdiction)) in CITIES.iter().enumerate() {
+        batch.studios.push(NewStudio {
+            slug: Slug::from_name(STUDIOS[i]).expect("valid"),
+            name: STUDIOS[i].to_owned(),
+            city: (*city).to_owned(),
+            country: (*country).to_owned(),
+            jurisdiction: (*jurisdiction).to_owned(),
+        });
+    }
+    for (i, name) in ARTIST_NAMES.iter().enumerate() {
+        batch.users.push(user(
+            name,
+            email_for(name, "artists.tattoo.example"),
+            Role::Artist,
+            password_hash,
+        ));
+        let city_index = i % CITIES.len();
+        let (city, country, jurisdiction) = CITIES[city_index];
+        let count = rng.gen_range(2..=3);
+        let mut styles: Vec<Style> = Style::ALL.choose_multiple(&mut rng, count).copied().collect();
+        // Guarantees every style is represented at least once across the demo artists.
+        styles[0] = Style::ALL[i % Style::ALL.len()];
+        styles.dedup();
+        let price_min = rng.gen_range(8..=20) * 1_000;
+        let hourly = rng.gen_range(10..=25) * 1_000;
+        batch.artists.push(NewArtist {
+            user: batch.users.len() - 1,
+            studio: (i % 3 != 2).then_some(city_index),
+            slug: Slug::from_name(name).expect("valid"),
+            bio: format!(
+                "{name} tattoos in {city}, mostly {}. Consultations in person or by video; custom work preferred over flash.",
+                styles.iter().map(|s| s.label().to_lowercase()).collect::<Vec<_>>().join(" and ")
+            ),
+            city: city.to_owned(),
+            country: country.to_owned(),
+            jurisdiction: jurisdiction.to_owned(),
+            styles: styles.clone(),
+            price_min_cents: price_min * 10,
+            price_max_cents: price_min * 10 * rng.gen_range(3..=8),
+            hourly_rate_cents: hourly * 10,
+            books_open: rng.gen_bool(0.7),
+            min_age: if i % 7 == 0 { 21 } else { 18 },
+        });
+        let artist = batch.artists.len() - 1;
+        for n in 0..3 {
+            let style = styles[n % styles.len()];
+            let seed = (i * 3 + n) as u64;
+            let slug = Slug::from_name(name).expect("valid");
+            let image_rel = format!("demo/{}-{n}.png", slug.as_str());
+            let thumb_rel = format!("demo/{}-{n}-thumb.webp", slug.as_str());
+            let design = draw_design(seed, style, 480);
+            let thumb = image::imageops::thumbnail(&design, 240, 240);
+            for (rel, img, format) in [
+                (&image_rel, &design, ImageFormat::Png),
+                (&thumb_rel, &thumb, ImageFormat::WebP),
+            ] {
+                let mut bytes = Cursor::new(Vec::new());
+                img.write_to(&mut bytes, format)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding demo image: {e}")))?;
+                let path = media_dir.join(rel);
+                std::fs::write(&path, bytes.into_inner()).map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display()))
+                })?;
+                written.push(path);
+            }
+            batch.portfolio.push(NewPortfolioItem {
+                artist,
+                title: PIECES[(i * 3 + n) % PIECES.len()].to_owned(),
+                style,
+                placement: PLACEMENTS[rng.gen_range(0..PLACEMENTS.len())].to_owned(),
+                healed: n != 0,
+                image_path: image_rel,
+                thumb_path: thumb_rel,
+            });
+        }
+    }
+    let first_client = batch.users.len();
+    for name in CLIENT_NAMES {
+        batch.users.push(user(
+            name,
+            email_for(name, "clients.tattoo.example"),
+            Role::Client,
+            password_hash,
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..40 {
+        batch.bookings.push(NewBooking {
+            client: first_client + i % CLIENT_NAMES.len(),
+            artist: (i * 5) % ARTIST_NAMES.len(),
+            state: BookingState::ALL[i % BookingState::ALL.len()],
+            idea: IDEAS[i % IDEAS.len()].to_owned(),
+            placement: PLACEMENTS[i % PLACEMENTS.len()].to_owned(),
+            size: SIZES[i % SIZES.len()].to_owned(),
+            created_at: now - time::Duration::days(i as i64 + 1),
+        });
+    }
+    Ok((batch, written))
+}
+
+/// Draws a flash-sheet style design: a petalled motif with rings, shaded by style.
+fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let papers = [[243, 233, 218], [236, 224, 205], [248, 240, 228], [229, 214, 196]];
+    let paper = papers[rng.gen_range(0..papers.len())];
+    let colourful = matches!(
+        style,
+        Style::Watercolour | Style::NeoTraditional | Style::Traditional | Style::Japanese
+            | Style::NewSchool | Style::Chicano | Style::Illustrative | Style::Surrealism
+    );
+    let accents = [[178, 34, 52], [32, 96, 160], [214, 140, 24], [40, 130, 90], [120, 60, 150]];
+    let accent = accents[rng.gen_range(0..accents.len())];
+    let ink: [u8; 3] = [24, 22, 28];
+    let petals = rng.gen_range(3..=9) as f32;
+    let rotation = rng.gen_range(0.0..PI);
+    let sharpness = rng.gen_range(0.6..2.4_f32);
+    let ring = rng.gen_range(0.12..0.24_f32);
+    let dotted = matches!(style, Style::Dotwork | Style::Handpoke | Style::Minimalist);
+    let solid = matches!(style, Style::Blackwork | Style::Tribal | Style::Ornamental);
+    let geometric = matches!(style, Style::Geometric | Style::Ornamental | Style::Dotwork);
+
+    RgbImage::from_fn(size, size, |x, y| {
+        let half = size as f32 / 2.0;
+        let (dx, dy) = ((x as f32 - half) / half, (y as f32 - half) / half);
+        let r = (dx * dx + dy * dy).sqrt();
+        let theta = dy.atan2(dx);
+        let petal = (petals * theta / 2.0 + rotation).cos().abs().powf(sharpness);
+        let outline_r = 0.3 + 0.45 * petal;
+        let line = 0.012;
+        let grain = (((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 17) as i16) - 8;
+        let mut px = paper.map(|c| c as i16 + grain);
+        let mix = |base: [i16; 3], colour: [u8; 3], a: f32| {
+            let mut out = base;
+            for (o, c) in out.iter_mut().zip(colour) {
+                *o = (*o as f32 * (1.0 - a) + c as f32 * a) as i16;
+            }
+            out
+        };
+        if colourful && r < outline_r {
+            let wash = if style == Style::Watercolour {
+                0.35 + 0.25 * ((dx * 7.0).sin() * (dy * 5.0).cos())
+            } else {
+                0.8
+            };
+            px = mix(px, accent, wash.clamp(0.0, 1.0));
+        }
+        let on_outline = (r - outline_r).abs() < line;
+        let on_ring = (r - ring).abs() < line * 0.8 || (geometric && (r - 0.88).abs() < line * 0.6);
+        let on_spoke = geometric
+            && r < outline_r
+            && ((petals * theta / 2.0 + rotation).sin().abs() < 0.02 / r.max(0.05));
+        let filled = solid && r < outline_r * 0.6 && r > ring;
+        let dot = dotted
+            && r < outline_r
+            && (x % 9 < 3 && y % 9 < 3)
+            && ((x / 9 + y / 9) % 2 == 0 || r < outline_r * 0.5);
+        if on_outline || on_ring || on_spoke || filled || dot {
+            px = ink.map(i16::from);
+        }
+        Rgb(px.map(|c| c.clamp(0, 255) as u8))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn designs_differ_by_seed_and_use_ink() {
+        let a = draw_design(1, Style::Blackwork, 64);
+        let b = draw_design(2, Style::Blackwork, 64);
+        assert_ne!(a.as_raw(), b.as_raw());
+        assert!(a.pixels().any(|p| p.0 == [24, 22, 28]), "no ink drawn");
+    }
+
+    #[test]
+    fn the_demo_covers_enough_cities_styles_and_artists() {
+        assert!(ARTIST_NAMES.len() >= 40);
+        assert!(CITIES.len() >= 8);
+        let emails: Vec<_> = ARTIST_NAMES
+            .iter()
+            .map(|n| email_for(n, "artists.tattoo.example"))
+            .collect();
+        assert!(emails.iter().any(|e| e.as_str() == DEMO_SIGN_INS[1].0));
+        let mut unique = emails.clone();
+        unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        unique.dedup();
+        assert_eq!(unique.len(), emails.len());
+        assert_eq!(
+            email_for(CLIENT_NAMES[0], "clients.tattoo.example").as_str(),
+            DEMO_SIGN_INS[2].0
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Building and running the server: bind (port 0 in tests), serve, and shut down gracefully.
+//!
+//! Shutdown order, so that no request is refused: readiness turns 503 at once; the listener keeps
+//! accepting for the pre-stop delay while load balancers deregister the instance; then it stops
+//! accepting, in-flight requests drain up to the deadline, the pool closes and `run` returns.
+
+use crate::assets::Assets;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::state::{AppState, BuildInfo, Lifecycle};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use storage::{PoolOptions, Store};
+use tokio::net::TcpListener;
+use tower_sessions::cookie::Key;
+use tower_sessions::session_store::ExpiredDeletion;
+
+/// A bound, ready-to-serve application.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and seeds demo data when configured, and
+    /// binds the listener. Nothing is served until `run_until_stopped`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let store = storage::connect(
+            &settings.database.url,
+            &PoolOptions {
+                max_connections: settings.database.max_connections,
+                acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+            },
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database at {}",
+                storage::redact_url(settings.database.url.expose_secret())
+            )
+        })?;
+        if settings.database.migrate_on_start {
+            let applied = store.migrate().await.context("applying migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+        }
+        if settings.demo.seed_when_empty {
+            if let Some(summary) = crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?
+            {
+                tracing::info!(?summary, "demo data seeded");
+            }
+        }
+        let session_key = session_key(&settings)?;
+        let state = AppState {
+            store,
+            metrics: Metrics::new(BuildInfo::VERSION, BuildInfo::COMMIT),
+            assets: Arc::new(Assets::build()),
+            lifecycle: Lifecycle::default(),
+            dummy_hash: crate::auth::password::dummy_hash()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .into(),
+            settings: settings.clone(),
+        };
+        let router = crate::routes::router(state.clone(), session_key);
+        let listener = TcpListener::bind(settings.bind_address())
+            .await
+            .with_context(|| format!("binding {}", settings.bind_address()))?;
+        let address = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+            address,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains as described in the module docs.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+            address,
+        } = self;
+        let server_settings = state.settings.server.clone();
+        let sessions = state.store.session_store();
+        let cleanup = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(e) = sessions.delete_expired().await {
+                    tracing::warn!(error = %e, "deleting expired sessions failed; will retry");
+                }
+            }
+        });
+        let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = accepting_stopped.await;
+            })
+            .into_future();
+        let mut server = tokio::spawn(server);
+        tracing::info!(%address, "listening");
+
+        tokio::select! {
+            result = &mut server => {
+                cleanup.abort();
+                return result.context("server task")?.context("server failed");
+            }
+            () = shutdown => {}
+        }
+        state.lifecycle.start_draining();
+        state.metrics.set_draining();
+        tracing::info!(
+            pre_stop_ms = server_settings.pre_stop_delay_ms,
+            "shutdown requested: readiness is now 503"
+        );
+        tokio::time::sleep(server_settings.pre_stop_delay()).await;
+        let _ = stop_accepting.send(());
+        tracing::info!(
+            deadline_ms = server_settings.drain_deadline_ms,
+            "stopped accepting; draining in-flight requests"
+        );
+        match tokio::time::timeout(server_settings.drain_deadline(), &mut server).await {
+            Ok(result) => result.context("server task")?.context("server failed")?,
+            Err(_) => {
+                tracing::warn!("drain deadline passed; abandoning the requests still in flight");
+                server.abort();
+            }
+        }
+        cleanup.abort();
+        state.store.close().await;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// The cookie-signing key. Development may run without a secret; it then gets a random key, so
+/// sessions last only as long as the process.
+fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    match &settings.session.secret {
+        Some(secret) => Key::try_from(secret.expose_secret().as_bytes()).map_err(|_| {
+            anyhow::anyhow!(
+                "session.secret (TM_SESSION_SECRET) must be at least {} bytes",
+                crate::config::MIN_SECRET_LEN
+            )
+        }),
+        None => {
+            tracing::warn!("no session.secret set: using a random key; sessions end when the process stops");
+            Ok(Key::generate())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
