@@ -38,6 +38,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("invalid input")]
@@ -93,6 +95,12 @@ impl AppError {
             ),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m, vec![], None),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m, vec![], None),
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.".to_owned(),
+                vec![],
+                None,
+            ),
             AppError::UnsupportedMediaType(m) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, vec![], None)
             }

@@ -39,6 +39,28 @@ pub async fn rotate(session: &Session) -> Result<String, AppError> {
     Ok(t)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::decodes_as_utf8;
+    use proptest::prelude::*;
+
+    #[test]
+    fn forms_with_invalid_utf8_are_detected_raw_or_percent_encoded() {
+        assert!(decodes_as_utf8(b"name=Chlo%C3%A9+M&x=1"));
+        assert!(!decodes_as_utf8(b"name=%FF"));
+        assert!(!decodes_as_utf8(b"name=\xff"[..6].iter().copied().chain([0xff]).collect::<Vec<_>>().as_slice()));
+        assert!(!decodes_as_utf8(b"email=%C3%28"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_text_form_encoded_is_accepted(pairs in proptest::collection::vec(("\\PC{0,20}", "\\PC{0,40}"), 0..5)) {
+            let body = serde_urlencoded::to_string(&pairs).unwrap();
+            prop_assert!(decodes_as_utf8(body.as_bytes()));
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct TokenField {
     #[serde(default)]
@@ -73,7 +95,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|r| match r.status().as_u16() {
-                413 => AppError::BadRequest("The form is too large.".into()),
+                413 => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest(format!("The form could not be read: {}", r.body_text())),
             })?;
         let sent = serde_urlencoded::from_bytes::<TokenField>(&bytes)
@@ -88,10 +110,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                     .into(),
             ));
         }
+        if !decodes_as_utf8(&bytes) {
+            return Err(AppError::BadRequest(
+                "The form contains text that is not valid UTF-8.".into(),
+            ));
+        }
         let form = serde_urlencoded::from_bytes::<T>(&bytes)
             .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
         Ok(Self { form, session })
     }
+}
+
+/// serde_urlencoded replaces invalid UTF-8 with U+FFFD; we refuse it instead, so garbled text
+/// is never stored as if the user had typed it.
+fn decodes_as_utf8(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').all(|pair| {
+        let plus_as_space: Vec<u8> = pair.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        percent_encoding::percent_decode(&plus_as_space)
+            .decode_utf8()
+            .is_ok()
+    })
 }
 
 /// Refuses cross-site state changes on the JSON API. Browsers send `Sec-Fetch-Site` and `Origin`

@@ -34,9 +34,7 @@ impl From<JsonRejection> for AppError {
                 field: "body".into(),
                 message: e.body_text(),
             }]),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                AppError::BadRequest("The request body is too large.".into())
-            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
             other => AppError::BadRequest(other.body_text()),
         }
     }

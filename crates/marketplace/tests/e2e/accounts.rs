@@ -1,0 +1,236 @@
+//! Registration, sign-in, sessions and roles, through the pages and the JSON API.
+
+use crate::helpers::{PASSWORD, session_cookie, spawn_app};
+use reqwest::StatusCode;
+use storage::testing::TestDb;
+
+async fn a_visitor_signs_up_signs_out_and_signs_in_again_through_the_forms(db: TestDb) {
+    let app = spawn_app(db).await;
+    let response = app.sign_up("ink@example.com", "artist").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/account");
+
+    let account = app.get("/account").await.text().await.unwrap();
+    assert!(account.contains("ink@example.com") && account.contains("Artist"), "{account}");
+
+    let token = crate::helpers::csrf_in(&account).expect("sign-out form has a token");
+    let out = app.post_form("/sign-out", &[("csrf_token", &token)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = app.get("/account").await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "signed out users are sent to sign in");
+    assert_eq!(after.headers()["location"], "/sign-in?next=/account");
+
+    let back = app.sign_in("INK@example.com", PASSWORD).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/account").await.status(), StatusCode::OK);
+    let users = app.store.count_users().await.unwrap();
+    assert_eq!(users, 1);
+}
+
+async fn the_session_id_changes_at_sign_in_and_the_cookie_is_http_only_and_lax(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.sign_up("ink@example.com", "client").await;
+    let token = crate::helpers::csrf_in(&app.get("/account").await.text().await.unwrap()).unwrap();
+    app.post_form("/sign-out", &[("csrf_token", &token)]).await;
+
+    let form = app.get("/sign-in").await;
+    let before = session_cookie(&form).expect("the sign-in form starts a session for its token");
+    let html = form.text().await.unwrap();
+    let token = crate::helpers::csrf_in(&html).unwrap();
+    let signed_in = app
+        .post_form(
+            "/sign-in",
+            &[("csrf_token", &token), ("email", "ink@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let after = session_cookie(&signed_in).expect("sign-in sets a new cookie");
+    let value = |c: &str| c.split(';').next().unwrap().to_owned();
+    assert_ne!(value(&before), value(&after), "session id must rotate at sign-in");
+    let lower = after.to_ascii_lowercase();
+    assert!(lower.contains("httponly"), "{after}");
+    assert!(lower.contains("samesite=lax"), "{after}");
+    assert!(!lower.contains("secure"), "development serves plain HTTP: {after}");
+}
+
+async fn sign_in_failures_read_the_same_whether_or_not_the_account_exists(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.sign_up("ink@example.com", "client").await;
+    let token = crate::helpers::csrf_in(&app.get("/account").await.text().await.unwrap()).unwrap();
+    app.post_form("/sign-out", &[("csrf_token", &token)]).await;
+
+    let wrong_password = app.sign_in("ink@example.com", "not the password at all").await;
+    let status_a = wrong_password.status();
+    let body_a = wrong_password.text().await.unwrap();
+    let no_account = app.sign_in("nobody@example.com", "not the password at all").await;
+    let status_b = no_account.status();
+    let body_b = no_account.text().await.unwrap();
+    assert_eq!(status_a, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_a, status_b);
+    let message = marketplace::accounts::SIGN_IN_FAILED;
+    assert!(body_a.contains(message) && body_b.contains(message));
+    let strip = |b: &str| b.replace(&crate::helpers::csrf_in(b).unwrap(), "").replace("ink@example.com", "").replace("nobody@example.com", "");
+    assert_eq!(strip(&body_a), strip(&body_b), "pages differ only in echoed email and token");
+
+    let api_a = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": "ink@example.com", "password": "wrong password here"}))
+        .send()
+        .await
+        .unwrap();
+    let api_b = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong password here"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api_a.status(), api_b.status());
+    assert_eq!(api_a.text().await.unwrap(), api_b.text().await.unwrap());
+}
+
+async fn weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form(db: TestDb) {
+    let app = spawn_app(db).await;
+    let token = app.csrf("/sign-up").await;
+    let response = app
+        .post_form(
+            "/sign-up",
+            &[
+                ("csrf_token", &token),
+                ("display_name", ""),
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("role", "wizard"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("enter a name"), "{html}");
+    assert!(html.contains("name@example.com"), "{html}");
+    assert!(html.contains("must be &#34;client&#34; or &#34;artist&#34;"), "{html}");
+    assert!(html.contains("value=\"not-an-email\""), "entered values are kept");
+
+    let token = app.csrf("/sign-up").await;
+    let common = app
+        .post_form(
+            "/sign-up",
+            &[
+                ("csrf_token", &token),
+                ("display_name", "Ink"),
+                ("email", "ink@example.com"),
+                ("password", "password1234"),
+                ("role", "client"),
+            ],
+        )
+        .await;
+    assert_eq!(common.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(common.text().await.unwrap().contains("most common passwords"));
+    assert_eq!(app.store.count_users().await.unwrap(), 0, "nothing written on failure");
+}
+
+async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
+    let app = spawn_app(db).await;
+    let body = serde_json::json!({
+        "email": "api@example.com", "password": PASSWORD, "display_name": "Api Person", "role": "artist"
+    });
+    let created = app.client.post(app.url("/api/v1/accounts")).json(&body).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let user: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(user["email"], "api@example.com");
+    assert_eq!(user["role"], "artist");
+    assert!(user.get("password_hash").is_none());
+
+    let again = app.client.post(app.url("/api/v1/accounts")).json(&body).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
+
+    let me: serde_json::Value = app.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["display_name"], "Api Person");
+    let out = app.client.delete(app.url("/api/v1/session")).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let anonymous = app.get("/api/v1/me").await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+
+    let signed_in = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": "api@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/v1/me").await.status(), StatusCode::OK);
+}
+
+async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
+    let app = spawn_app(db).await;
+    let anonymous = app.get("/admin").await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+
+    app.sign_up("client@example.com", "client").await;
+    let as_client = app.get("/admin").await;
+    assert_eq!(as_client.status(), StatusCode::FORBIDDEN);
+    assert!(as_client.text().await.unwrap().contains("administrators only"));
+    let api_client = app.get("/api/v1/admin/overview").await;
+    assert_eq!(api_client.status(), StatusCode::FORBIDDEN);
+
+    app.create_admin("boss@example.com").await;
+    let admin = crate::helpers::TestAppClient::new(&app);
+    admin.sign_in("boss@example.com").await;
+    let page = admin.get("/admin").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Booking requests by state"));
+    let overview: serde_json::Value = admin.get("/api/v1/admin/overview").await.json().await.unwrap();
+    assert_eq!(overview["counts"]["users"], 2);
+}
+
+storage::on_both_databases!(
+    a_visitor_signs_up_signs_out_and_signs_in_again_through_the_forms,
+    the_session_id_changes_at_sign_in_and_the_cookie_is_http_only_and_lax,
+    sign_in_failures_read_the_same_whether_or_not_the_account_exists,
+    weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form,
+    the_api_registers_signs_in_reports_me_and_signs_out,
+    roles_are_enforced_for_pages_and_the_api,
+);
+
+#[tokio::test]
+async fn session_cookies_are_secure_and_hsts_is_sent_outside_development() {
+    let secret = "s".repeat(64);
+    let app = crate::helpers::spawn_app_with(
+        TestDb::sqlite(),
+        &[
+            ("TM_ENV", "staging"),
+            ("TM_SESSION_SECRET", &secret),
+            ("TM_SESSION_SECURE_COOKIE", "true"),
+            ("TM_AUTH_SIMPLIFIED_SIGN_IN", "false"),
+            ("TM_LOG_FORMAT", "json"),
+        ],
+    )
+    .await;
+    let form = app.get("/sign-up").await;
+    let cookie = session_cookie(&form).unwrap().to_ascii_lowercase();
+    assert!(cookie.contains("; secure"), "{cookie}");
+    assert!(form.headers().contains_key("strict-transport-security"));
+    let dev = spawn_app(TestDb::sqlite()).await;
+    assert!(!dev.get("/").await.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn simplified_sign_in_exists_only_when_switched_on() {
+    let off = spawn_app(TestDb::sqlite()).await;
+    off.create_admin("boss@example.com").await;
+    let token = off.csrf("/sign-in").await;
+    let refused = off.post_form("/dev/sign-in", &[("csrf_token", &token), ("email", "boss@example.com")]).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let on = crate::helpers::spawn_app_with(TestDb::sqlite(), &[("TM_AUTH_SIMPLIFIED_SIGN_IN", "true")]).await;
+    on.create_admin("boss@example.com").await;
+    let page = on.get("/sign-in").await.text().await.unwrap();
+    assert!(page.contains("sign in as a demo account"));
+    let token = crate::helpers::csrf_in(&page).unwrap();
+    let ok = on.post_form("/dev/sign-in", &[("csrf_token", &token), ("email", "boss@example.com")]).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(on.get("/admin").await.status(), StatusCode::OK);
+}

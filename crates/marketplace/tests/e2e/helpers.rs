@@ -1,0 +1,196 @@
+//! `spawn_app()`: the real server on port 0 over a fresh database, and a cookie-keeping client.
+
+use marketplace::config::Settings;
+use marketplace::startup::Application;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+use std::sync::Arc;
+use storage::Store;
+use storage::testing::TestDb;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const PASSWORD: &str = "koi carp sleeve 1998";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub store: Arc<dyn Store>,
+    pub db: TestDb,
+    pub media: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Settings from the built-in defaults plus `vars`, as the binary would see them.
+pub fn settings(db: &TestDb, media: &std::path::Path, vars: &[(&str, &str)]) -> Settings {
+    let mut all: Vec<(String, String)> = vec![
+        ("TM_DATABASE_URL".into(), db.url_str().to_owned()),
+        ("TM_SERVER_PORT".into(), "0".into()),
+        ("TM_SERVER_PRE_STOP_DELAY_MS".into(), "0".into()),
+        ("TM_MEDIA_DIR".into(), media.display().to_string()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Settings::load_from(std::path::Path::new("/nonexistent-config-dir"), all).expect("test settings")
+}
+
+pub async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_app_with(db, &[]).await
+}
+
+pub async fn spawn_app_with(db: TestDb, vars: &[(&str, &str)]) -> TestApp {
+    marketplace::telemetry::init_for_tests();
+    let media = tempfile::tempdir().unwrap();
+    let app = Application::build(settings(&db, media.path(), vars))
+        .await
+        .expect("build app");
+    let address = format!("http://{}", app.address());
+    let store = app.store();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: client(),
+        store,
+        db,
+        media,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Loads a page with a form and returns its CSRF token.
+    pub async fn csrf(&self, page: &str) -> String {
+        let html = self.get(page).await.text().await.unwrap();
+        csrf_in(&html).unwrap_or_else(|| panic!("no csrf token on {page}"))
+    }
+
+    pub async fn sign_up(&self, email: &str, role: &str) -> Response {
+        let token = self.csrf("/sign-up").await;
+        self.post_form(
+            "/sign-up",
+            &[
+                ("csrf_token", &token),
+                ("display_name", "Test Person"),
+                ("email", email),
+                ("password", PASSWORD),
+                ("role", role),
+            ],
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        let token = self.csrf("/sign-in").await;
+        self.post_form(
+            "/sign-in",
+            &[("csrf_token", &token), ("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Creates an administrator directly in the store (sign-up never grants admin).
+    pub async fn create_admin(&self, email: &str) {
+        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+        let hash = argon2::Argon2::default()
+            .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        self.store
+            .create_user(storage::NewUser {
+                email: domain::Email::parse(email).unwrap(),
+                display_name: domain::DisplayName::parse("Admin").unwrap(),
+                role: domain::Role::Admin,
+                password_hash: hash,
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Starts graceful shutdown (as SIGTERM would) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Shuts down and waits for the server to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.begin_shutdown();
+        self.server.take().unwrap().await.unwrap()
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+pub fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tm_session="))
+        .map(str::to_owned)
+}
+
+/// A second browser against the same app, with its own cookies.
+pub struct TestAppClient<'a> {
+    app: &'a TestApp,
+    client: Client,
+}
+
+impl<'a> TestAppClient<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self { app, client: client() }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.app.url(path)).send().await.unwrap()
+    }
+
+    pub async fn sign_in(&self, email: &str) {
+        let html = self.get("/sign-in").await.text().await.unwrap();
+        let token = csrf_in(&html).unwrap();
+        let response = self
+            .client
+            .post(self.app.url("/sign-in"))
+            .form(&[("csrf_token", token.as_str()), ("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on a random port over SQLite and PostgreSQL.
+
+mod accounts;
+mod bad_input;
+mod binary;
+mod health;
+mod helpers;
+mod security;
+mod shutdown;
