@@ -140,7 +140,7 @@ impl NewPassword {
 }
 
 fn is_common(lowered: &str) -> bool {
-    let single_char_repeated = lowered.chars().all(|c| Some(c) == lowered.chars().next());
+    let single_char_repeated = lowered.chars().all(|c| lowered.starts_with(c));
     single_char_repeated
         || COMMON_PASSWORDS
             .lines()

@@ -86,14 +86,22 @@ impl Slug {
     /// Derives a slug from a display name, dropping anything that is not ASCII alphanumeric.
     pub fn from_name(name: &str) -> Result<Self, ParseError> {
         let mut out = String::new();
-        for c in name.chars().flat_map(char::to_lowercase).flat_map(fold_accent) {
+        for c in name
+            .chars()
+            .flat_map(char::to_lowercase)
+            .flat_map(fold_accent)
+        {
             if c.is_ascii_alphanumeric() {
                 out.push(c);
             } else if !out.is_empty() && !out.ends_with('-') {
                 out.push('-');
             }
         }
-        let trimmed: String = out.trim_end_matches('-').chars().take(Self::MAX_LEN).collect();
+        let trimmed: String = out
+            .trim_end_matches('-')
+            .chars()
+            .take(Self::MAX_LEN)
+            .collect();
         Self::parse(trimmed.trim_end_matches('-'))
     }
 
@@ -144,7 +152,10 @@ mod tests {
             Slug::from_name("Mara Okafor-Lindqvist").unwrap().as_str(),
             "mara-okafor-lindqvist"
         );
-        assert_eq!(Slug::from_name("Chloé Álvarez").unwrap().as_str(), "chloe-alvarez");
+        assert_eq!(
+            Slug::from_name("Chloé Álvarez").unwrap().as_str(),
+            "chloe-alvarez"
+        );
         assert!(Slug::from_name("!!!").is_err());
     }
 

@@ -25,7 +25,9 @@ pub const SIGN_IN_FAILED: &str = "That email and password do not match an accoun
 /// Parses every field, reporting all problems at once, hashes the password and creates the user.
 pub async fn register(state: &AppState, input: Registration) -> Result<User, AppError> {
     let mut errors = Vec::new();
-    let email = Email::parse(&input.email).map_err(|e| errors.push(FieldError::from(e))).ok();
+    let email = Email::parse(&input.email)
+        .map_err(|e| errors.push(FieldError::from(e)))
+        .ok();
     let display_name = DisplayName::parse(&input.display_name)
         .map_err(|e| errors.push(e.into()))
         .ok();
@@ -70,13 +72,20 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, App
 }
 
 /// Checks an email and password. Always does the same argon2 work, found or not.
-pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<Option<User>, AppError> {
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, AppError> {
     let parsed = Email::parse(email).ok();
     let credentials = match &parsed {
         Some(e) => state.store.credentials_by_email(e).await?,
         None => None,
     };
-    let password = password.chars().take(NewPassword::MAX_CHARS).collect::<String>();
+    let password = password
+        .chars()
+        .take(NewPassword::MAX_CHARS)
+        .collect::<String>();
     match credentials {
         Some(c) => Ok(password::verify(password, c.password_hash)
             .await?

@@ -12,7 +12,11 @@ use std::time::Duration;
 use storage::PoolOptions;
 
 #[derive(Debug, Parser)]
-#[command(name = "marketplace", version, about = "Tattoo Marketplace web service")]
+#[command(
+    name = "marketplace",
+    version,
+    about = "Tattoo Marketplace web service"
+)]
 pub struct Cli {
     /// Folder holding base.toml and the environment files.
     #[arg(long, env = "TM_CONFIG_DIR", default_value = "config", global = true)]
@@ -55,7 +59,10 @@ enum Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -91,7 +98,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             tracing::info!(env = settings.env.as_str(), config = ?settings, "starting");
             let app = Application::build(settings).await.map_err(failed)?;
             println!("Tattoo Marketplace is running at http://{}", app.address());
-            app.run_until_stopped(shutdown_signal()).await.map_err(failed)
+            app.run_until_stopped(shutdown_signal())
+                .await
+                .map_err(failed)
         }
         Some(Command::Migrate { check }) => {
             let settings = load(&cli)?;
@@ -138,7 +147,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     Ok(())
                 }
                 None => Err(Failure::Failed(
-                    "the database already has accounts; seed-demo only fills an empty database".into(),
+                    "the database already has accounts; seed-demo only fills an empty database"
+                        .into(),
                 )),
             }
         }
@@ -157,9 +167,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .timeout(Duration::from_secs(timeout_secs))
                 .build()
                 .map_err(failed)?;
-            let response = client.get(&url).send().await.map_err(|e| {
-                Failure::Failed(format!("{url}: {e}"))
-            })?;
+            let response = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| Failure::Failed(format!("{url}: {e}")))?;
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
             if status == reqwest::StatusCode::OK {

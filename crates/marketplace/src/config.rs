@@ -14,7 +14,9 @@ const DEFAULTS: &str = include_str!("config_defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 7] = ["server", "database", "session", "auth", "log", "demo", "media"];
+const SECTIONS: [&str; 7] = [
+    "server", "database", "session", "auth", "log", "demo", "media",
+];
 
 /// The deployment environment, as in the spec's Environment Configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -187,7 +189,9 @@ impl Settings {
             .unwrap_or(Environment::Development);
         let mut figment = Figment::from(Toml::string(DEFAULTS))
             .merge(Toml::file(config_dir.join("base.toml")))
-            .merge(Toml::file(config_dir.join(format!("{}.toml", env.as_str()))));
+            .merge(Toml::file(
+                config_dir.join(format!("{}.toml", env.as_str())),
+            ));
         for (key, value) in &vars {
             if let Some(path) = env_key(key) {
                 figment = figment.merge((path, value.as_str()));
@@ -284,4 +288,159 @@ fn describe(e: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_config() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn development_is_the_default_with_readable_debug_logs_and_simplified_sign_in() {
+        let s = Settings::load_from(&repo_config(), vars(&[])).unwrap();
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.log.format, LogFormat::Pretty);
+        assert!(s.log.level.starts_with("debug"));
+        assert!(s.auth.simplified_sign_in);
+        assert!(!s.session.secure_cookie);
+        assert_eq!(s.bind_address(), "127.0.0.1:8080");
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "sqlite://data/marketplace.db"
+        );
+    }
+
+    #[test]
+    fn staging_and_production_log_json_and_are_strict() {
+        for env in ["staging", "production"] {
+            let s = Settings::load_from(
+                &repo_config(),
+                vars(&[
+                    ("TM_ENV", env),
+                    ("TM_SESSION_SECRET", SECRET),
+                    ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(s.log.format, LogFormat::Json, "{env}");
+            assert!(
+                s.session.secure_cookie && !s.auth.simplified_sign_in,
+                "{env}"
+            );
+            assert!(
+                !s.database.migrate_on_start && !s.demo.seed_when_empty,
+                "{env}"
+            );
+            assert_eq!(s.server.drain_deadline(), Duration::from_secs(25));
+            assert_eq!(s.server.pre_stop_delay(), Duration::from_secs(5));
+        }
+    }
+
+    #[test]
+    fn variables_override_files_and_unrelated_tm_variables_are_ignored() {
+        let s = Settings::load_from(
+            &repo_config(),
+            vars(&[
+                ("TM_SERVER_PORT", "9090"),
+                ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
+                ("TM_AUTH_SIMPLIFIED_SIGN_IN", "false"),
+                ("TM_SESSION_SECRET", "12345"),
+                ("TM_TEST_POSTGRES_URL", "postgres://elsewhere"),
+                ("TM_CONFIG_DIR", "/tmp"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.port, 9090);
+        assert!(!s.auth.simplified_sign_in);
+        assert_eq!(s.database.url.expose_secret(), "postgres://app:pw@db/tm");
+        assert_eq!(
+            s.session.secret.as_ref().unwrap().expose_secret(),
+            "12345",
+            "numeric-looking secrets stay text"
+        );
+    }
+
+    #[test]
+    fn production_names_every_insecure_setting_it_refuses() {
+        let err = Settings::load_from(
+            &repo_config(),
+            vars(&[
+                ("TM_ENV", "production"),
+                ("TM_SESSION_SECRET", "short"),
+                ("TM_AUTH_SIMPLIFIED_SIGN_IN", "true"),
+                ("TM_SESSION_SECURE_COOKIE", "false"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("session.secret (TM_SESSION_SECRET) is too short"),
+            "{err}"
+        );
+        assert!(err.contains("auth.simplified_sign_in"), "{err}");
+        assert!(err.contains("session.secure_cookie"), "{err}");
+        assert!(
+            !err.contains("short\n") && !err.contains("\"short\""),
+            "the secret is not echoed: {err}"
+        );
+
+        let missing = Settings::load_from(&repo_config(), vars(&[("TM_ENV", "production")]))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("is missing"), "{missing}");
+    }
+
+    #[test]
+    fn typos_in_files_and_variables_and_unknown_environments_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("base.toml"), "[server]\nprot = 1\n").unwrap();
+        let err = Settings::load_from(dir.path(), vars(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+
+        let err = Settings::load_from(&repo_config(), vars(&[("TM_SERVER_PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.port"), "{err}");
+
+        let err = Settings::load_from(&repo_config(), vars(&[("TM_ENV", "qa")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TM_ENV=\"qa\""), "{err}");
+
+        std::fs::write(dir.path().join("base.toml"), "[server\nport = 1\n").unwrap();
+        assert!(
+            Settings::load_from(dir.path(), vars(&[])).is_err(),
+            "malformed TOML"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets_or_database_passwords() {
+        let s = Settings::load_from(
+            &repo_config(),
+            vars(&[
+                ("TM_SESSION_SECRET", SECRET),
+                ("TM_DATABASE_URL", "postgres://app:hunter2@db/tm"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://app:***@db/tm"), "{debug}");
+    }
 }

@@ -114,7 +114,8 @@ impl AppError {
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, vec![], None),
             AppError::Internal(e) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. It has been logged; please try again.".to_owned(),
+                "Something went wrong on our side. It has been logged; please try again."
+                    .to_owned(),
                 vec![],
                 Some(Arc::new(e)),
             ),
@@ -224,16 +225,20 @@ async fn bare_report(response: Response) -> ErrorReport {
         .filter(|t| !t.trim().is_empty());
     let detail = match (status, text) {
         (StatusCode::PAYLOAD_TOO_LARGE, _) => "The request body is too large.".to_owned(),
-        (StatusCode::METHOD_NOT_ALLOWED, _) => "This address does not accept that method.".to_owned(),
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            "This address does not accept that method.".to_owned()
+        }
         (s, Some(t)) if s.is_client_error() => t,
         (s, None) if s.is_client_error() => {
             s.canonical_reason().unwrap_or("Request failed").to_owned()
         }
         _ => "Something went wrong on our side. It has been logged; please try again.".to_owned(),
     };
-    let internal = status
-        .is_server_error()
-        .then(|| Arc::new(anyhow::anyhow!("{status} produced outside a handler (panic or middleware)")));
+    let internal = status.is_server_error().then(|| {
+        Arc::new(anyhow::anyhow!(
+            "{status} produced outside a handler (panic or middleware)"
+        ))
+    });
     ErrorReport {
         status,
         detail,

@@ -34,13 +34,19 @@ impl Metrics {
     pub fn new(version: &str, commit: &str) -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )
         .expect("valid metric");
@@ -58,7 +64,10 @@ impl Metrics {
         )
         .expect("valid metric");
         let pool = IntGaugeVec::new(
-            Opts::new("marketplace_db_pool_connections", "Database pool connections by state"),
+            Opts::new(
+                "marketplace_db_pool_connections",
+                "Database pool connections by state",
+            ),
             &["state"],
         )
         .expect("valid metric");
@@ -89,7 +98,9 @@ impl Metrics {
             Box::new(draining.clone()),
             Box::new(build_info),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         Self {
             registry,
@@ -137,11 +148,7 @@ impl Metrics {
 
 /// Records metrics and writes one structured log line per request. Paths are logged as their
 /// route template, never raw, so ids and query strings (personal data) stay out of logs.
-pub async fn observe(
-    State(metrics): State<Metrics>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -155,7 +162,8 @@ pub async fn observe(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     metrics.in_flight.inc();
     let response = next.run(request).instrument(span.clone()).await;
     metrics.in_flight.dec();

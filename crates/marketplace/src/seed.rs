@@ -23,7 +23,10 @@ pub const DEMO_PASSWORD: &str = "ink-and-needles-demo";
 pub const DEMO_SIGN_INS: &[(&str, &str)] = &[
     ("admin@tattoo.example", "Admin"),
     ("mara.okafor@artists.tattoo.example", "Artist: Mara Okafor"),
-    ("sam.whitfield@clients.tattoo.example", "Client: Sam Whitfield"),
+    (
+        "sam.whitfield@clients.tattoo.example",
+        "Client: Sam Whitfield",
+    ),
 ];
 
 const CITIES: &[(&str, &str, &str)] = &[
@@ -53,35 +56,109 @@ const STUDIOS: &[&str] = &[
 ];
 
 const ARTIST_NAMES: &[&str] = &[
-    "Mara Okafor", "Jonas Lindqvist", "Aiko Tanaka", "Rafael Duarte", "Nina Petrova",
-    "Theo Marchetti", "Leila Haddad", "Ben Carter", "Sofia Álvarez", "Kenji Mori",
-    "Ines Fontaine", "Ollie Brennan", "Priya Raman", "Lukas Weber", "Hana Kim",
-    "Marco Bellini", "Freya Nilsson", "Diego Castillo", "Zoe Laurent", "Tomasz Nowak",
-    "Amara Mensah", "Finn O'Reilly", "Yara Santos", "Elias Becker", "Mei Lin",
-    "Jack Thornton", "Chloé Moreau", "Omar Farouk", "Greta Hansen", "Luca Romano",
-    "Ava Mitchell", "Kai Nakamura", "Rosa Delgado", "Henrik Berg", "Lina Schmidt",
-    "Noah Fischer", "Isla MacLeod", "Mateo Rossi", "Sienna Clarke", "Viktor Ivanov",
-    "Maya Cohen", "Oscar Lindgren", "Tara Singh", "Felix Wagner", "Luna García",
-    "Arjun Mehta", "Eva Novak", "Sean Gallagher",
+    "Mara Okafor",
+    "Jonas Lindqvist",
+    "Aiko Tanaka",
+    "Rafael Duarte",
+    "Nina Petrova",
+    "Theo Marchetti",
+    "Leila Haddad",
+    "Ben Carter",
+    "Sofia Álvarez",
+    "Kenji Mori",
+    "Ines Fontaine",
+    "Ollie Brennan",
+    "Priya Raman",
+    "Lukas Weber",
+    "Hana Kim",
+    "Marco Bellini",
+    "Freya Nilsson",
+    "Diego Castillo",
+    "Zoe Laurent",
+    "Tomasz Nowak",
+    "Amara Mensah",
+    "Finn O'Reilly",
+    "Yara Santos",
+    "Elias Becker",
+    "Mei Lin",
+    "Jack Thornton",
+    "Chloé Moreau",
+    "Omar Farouk",
+    "Greta Hansen",
+    "Luca Romano",
+    "Ava Mitchell",
+    "Kai Nakamura",
+    "Rosa Delgado",
+    "Henrik Berg",
+    "Lina Schmidt",
+    "Noah Fischer",
+    "Isla MacLeod",
+    "Mateo Rossi",
+    "Sienna Clarke",
+    "Viktor Ivanov",
+    "Maya Cohen",
+    "Oscar Lindgren",
+    "Tara Singh",
+    "Felix Wagner",
+    "Luna García",
+    "Arjun Mehta",
+    "Eva Novak",
+    "Sean Gallagher",
 ];
 
 const CLIENT_NAMES: &[&str] = &[
-    "Sam Whitfield", "Alex Moreno", "Jamie Chen", "Robin Meyer", "Charlie Dubois",
-    "Taylor Brooks", "Jordan Evans", "Casey Müller", "Morgan Patel", "Riley Novak",
-    "Avery Kowalski", "Quinn Jensen", "Drew Nakamura", "Skyler Rossi", "Emery Walsh",
+    "Sam Whitfield",
+    "Alex Moreno",
+    "Jamie Chen",
+    "Robin Meyer",
+    "Charlie Dubois",
+    "Taylor Brooks",
+    "Jordan Evans",
+    "Casey Müller",
+    "Morgan Patel",
+    "Riley Novak",
+    "Avery Kowalski",
+    "Quinn Jensen",
+    "Drew Nakamura",
+    "Skyler Rossi",
+    "Emery Walsh",
     "Reese Okonkwo",
 ];
 
 const PIECES: &[&str] = &[
-    "Koi and peonies", "Moth with moon phases", "Snake and dagger", "Botanical sleeve panel",
-    "Swallow pair", "Geometric wolf", "Lotus mandala", "Script: 'still here'", "Hannya mask",
-    "Fine-line wildflowers", "Skull and roses", "Ornamental sternum piece", "Watercolour hummingbird",
-    "Tiger head", "Crescent moon and stars", "Compass rose", "Lighthouse at dusk", "Octopus half-sleeve",
+    "Koi and peonies",
+    "Moth with moon phases",
+    "Snake and dagger",
+    "Botanical sleeve panel",
+    "Swallow pair",
+    "Geometric wolf",
+    "Lotus mandala",
+    "Script: 'still here'",
+    "Hannya mask",
+    "Fine-line wildflowers",
+    "Skull and roses",
+    "Ornamental sternum piece",
+    "Watercolour hummingbird",
+    "Tiger head",
+    "Crescent moon and stars",
+    "Compass rose",
+    "Lighthouse at dusk",
+    "Octopus half-sleeve",
 ];
 
 const PLACEMENTS: &[&str] = &[
-    "forearm", "upper arm", "calf", "thigh", "shoulder", "back", "ribs", "ankle", "wrist",
-    "sternum", "collarbone", "hand",
+    "forearm",
+    "upper arm",
+    "calf",
+    "thigh",
+    "shoulder",
+    "back",
+    "ribs",
+    "ankle",
+    "wrist",
+    "sternum",
+    "collarbone",
+    "hand",
 ];
 
 const IDEAS: &[&str] = &[
@@ -141,13 +218,12 @@ fn user(name: &str, email: Email, role: Role, password_hash: &str) -> NewUser {
 type Built = (CatalogueBatch, Vec<std::path::PathBuf>);
 
 fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
-    let mut rng = StdRng::seed_from_u64(0x7A77_00);
+    let mut rng = StdRng::seed_from_u64(0x007A_7700);
     let mut batch = CatalogueBatch::default();
     let mut written = Vec::new();
     let demo_dir = media_dir.join("demo");
-    std::fs::create_dir_all(&demo_dir).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!("creating {}: {e}", demo_dir.display()))
-    })?;
+    std::fs::create_dir_all(&demo_dir)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("creating {}: {e}", demo_dir.display())))?;
 
     batch.users.push(user(
         "Site Admin",
@@ -174,7 +250,10 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
         let city_index = i % CITIES.len();
         let (city, country, jurisdiction) = CITIES[city_index];
         let count = rng.gen_range(2..=3);
-        let mut styles: Vec<Style> = Style::ALL.choose_multiple(&mut rng, count).copied().collect();
+        let mut styles: Vec<Style> = Style::ALL
+            .choose_multiple(&mut rng, count)
+            .copied()
+            .collect();
         // Guarantees every style is represented at least once across the demo artists.
         styles[0] = Style::ALL[i % Style::ALL.len()];
         styles.dedup();
@@ -258,14 +337,31 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
 /// Draws a flash-sheet style design: a petalled motif with rings, shaded by style.
 fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let papers = [[243, 233, 218], [236, 224, 205], [248, 240, 228], [229, 214, 196]];
+    let papers = [
+        [243, 233, 218],
+        [236, 224, 205],
+        [248, 240, 228],
+        [229, 214, 196],
+    ];
     let paper = papers[rng.gen_range(0..papers.len())];
     let colourful = matches!(
         style,
-        Style::Watercolour | Style::NeoTraditional | Style::Traditional | Style::Japanese
-            | Style::NewSchool | Style::Chicano | Style::Illustrative | Style::Surrealism
+        Style::Watercolour
+            | Style::NeoTraditional
+            | Style::Traditional
+            | Style::Japanese
+            | Style::NewSchool
+            | Style::Chicano
+            | Style::Illustrative
+            | Style::Surrealism
     );
-    let accents = [[178, 34, 52], [32, 96, 160], [214, 140, 24], [40, 130, 90], [120, 60, 150]];
+    let accents = [
+        [178, 34, 52],
+        [32, 96, 160],
+        [214, 140, 24],
+        [40, 130, 90],
+        [120, 60, 150],
+    ];
     let accent = accents[rng.gen_range(0..accents.len())];
     let ink: [u8; 3] = [24, 22, 28];
     let petals = rng.gen_range(3..=9) as f32;
@@ -281,7 +377,10 @@ fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {
         let (dx, dy) = ((x as f32 - half) / half, (y as f32 - half) / half);
         let r = (dx * dx + dy * dy).sqrt();
         let theta = dy.atan2(dx);
-        let petal = (petals * theta / 2.0 + rotation).cos().abs().powf(sharpness);
+        let petal = (petals * theta / 2.0 + rotation)
+            .cos()
+            .abs()
+            .powf(sharpness);
         let outline_r = 0.3 + 0.45 * petal;
         let line = 0.012;
         let grain = (((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 17) as i16) - 8;

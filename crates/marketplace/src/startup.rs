@@ -52,13 +52,12 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
         }
-        if settings.demo.seed_when_empty {
-            if let Some(summary) = crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir)
+        if settings.demo.seed_when_empty
+            && let Some(summary) = crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?
-            {
-                tracing::info!(?summary, "demo data seeded");
-            }
+        {
+            tracing::info!(?summary, "demo data seeded");
         }
         let session_key = session_key(&settings)?;
         let state = AppState {
@@ -94,7 +93,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then drains as described in the module docs.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let Self {
             listener,
             router,
@@ -165,7 +167,9 @@ fn session_key(settings: &Settings) -> anyhow::Result<Key> {
             )
         }),
         None => {
-            tracing::warn!("no session.secret set: using a random key; sessions end when the process stops");
+            tracing::warn!(
+                "no session.secret set: using a random key; sessions end when the process stops"
+            );
             Ok(Key::generate())
         }
     }

@@ -53,7 +53,10 @@ impl BuildInfo {
             .parse::<i64>()
             .ok()
             .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| "unknown".to_owned())
     }
 }

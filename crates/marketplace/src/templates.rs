@@ -32,7 +32,6 @@ impl Layout {
             csrf: csrf.unwrap_or_default(),
         }
     }
-
 }
 
 pub struct ArtistCardView {

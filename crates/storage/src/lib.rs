@@ -148,10 +148,7 @@ mod tests {
             redact_url("postgres://app:hunter2@db:5432/tm"),
             "postgres://app:***@db:5432/tm"
         );
-        assert_eq!(
-            redact_url("postgres://app@db/tm"),
-            "postgres://app@db/tm"
-        );
+        assert_eq!(redact_url("postgres://app@db/tm"), "postgres://app@db/tm");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

@@ -1,8 +1,6 @@
 //! The values the store takes and returns.
 
-use domain::{
-    ArtistId, BookingState, DisplayName, Email, Role, Slug, Style, UserId,
-};
+use domain::{ArtistId, BookingState, DisplayName, Email, Role, Slug, Style, UserId};
 use time::OffsetDateTime;
 
 /// A user as the rest of the service sees it; never carries the password hash.

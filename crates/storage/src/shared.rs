@@ -87,7 +87,11 @@ pub(crate) fn schema_status(
     migrator: &sqlx::migrate::Migrator,
     applied: &[(i64, bool)],
 ) -> crate::SchemaStatus {
-    let ok: Vec<i64> = applied.iter().filter(|(_, s)| *s).map(|(v, _)| *v).collect();
+    let ok: Vec<i64> = applied
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(v, _)| *v)
+        .collect();
     let known: Vec<i64> = migrator
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
@@ -97,7 +101,11 @@ pub(crate) fn schema_status(
         current: ok.iter().copied().max(),
         expected: known.iter().copied().max().unwrap_or(0),
         pending: known.into_iter().filter(|v| !ok.contains(v)).collect(),
-        dirty: applied.iter().filter(|(_, s)| !*s).map(|(v, _)| *v).collect(),
+        dirty: applied
+            .iter()
+            .filter(|(_, s)| !*s)
+            .map(|(v, _)| *v)
+            .collect(),
     }
 }
 

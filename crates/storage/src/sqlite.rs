@@ -2,7 +2,9 @@
 
 use crate::shared::{featured_sql, impl_store};
 use crate::{Backend, PoolOptions, SessionBackend};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,12 +21,13 @@ impl SqliteStore {
             .foreign_keys(true)
             // Writers queue on the file lock instead of failing at once under concurrent requests.
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    crate::StoreError::Database(sqlx::Error::Io(e))
-                })?;
-            }
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| crate::StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)

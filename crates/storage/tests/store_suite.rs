@@ -77,9 +77,14 @@ fn small_catalogue() -> CatalogueBatch {
 }
 
 async fn migrations_leave_a_compatible_schema_and_rerun_as_a_no_op(db: TestDb) {
-    let store = storage::connect(&db.url, &Default::default()).await.unwrap();
+    let store = storage::connect(&db.url, &Default::default())
+        .await
+        .unwrap();
     let before = store.schema_status().await.unwrap();
-    assert!(!before.is_compatible(), "a fresh database has pending migrations");
+    assert!(
+        !before.is_compatible(),
+        "a fresh database has pending migrations"
+    );
     assert_eq!(before.current, None);
     let applied = store.migrate().await.unwrap();
     assert_eq!(applied, before.pending);
@@ -131,7 +136,10 @@ async fn credentials_are_found_by_email_only_for_existing_accounts(db: TestDb) {
 async fn a_catalogue_import_writes_everything_and_lists_open_artists_first(db: TestDb) {
     let store = db.store().await;
     let summary = store.import_catalogue(small_catalogue()).await.unwrap();
-    assert_eq!((summary.users, summary.artists, summary.bookings), (3, 2, 3));
+    assert_eq!(
+        (summary.users, summary.artists, summary.bookings),
+        (3, 2, 3)
+    );
     let cards = store.featured_artists(10).await.unwrap();
     assert_eq!(cards.len(), 2);
     assert_eq!(cards[0].slug, "artist-two", "books-open artists come first");
@@ -140,7 +148,13 @@ async fn a_catalogue_import_writes_everything_and_lists_open_artists_first(db: T
     assert_eq!(cards[0].styles, vec![Style::Blackwork, Style::FineLine]);
     let counts = store.catalogue_counts().await.unwrap();
     assert_eq!(
-        (counts.users, counts.artists, counts.studios, counts.portfolio_items, counts.cities),
+        (
+            counts.users,
+            counts.artists,
+            counts.studios,
+            counts.portfolio_items,
+            counts.cities
+        ),
         (3, 2, 1, 1, 1)
     );
     let by_state = store.booking_counts().await.unwrap();
@@ -186,10 +200,18 @@ storage::on_both_databases!(
 
 #[tokio::test]
 async fn an_unknown_url_scheme_is_refused_with_a_clear_message() {
-    let err = match storage::connect(&"mysql://root@localhost/tm".to_owned().into(), &Default::default()).await {
+    let err = match storage::connect(
+        &"mysql://root@localhost/tm".to_owned().into(),
+        &Default::default(),
+    )
+    .await
+    {
         Ok(_) => panic!("mysql URL was accepted"),
         Err(e) => e,
     };
     let msg = err.to_string();
-    assert!(msg.contains("\"mysql\"") && msg.contains("sqlite://") && msg.contains("postgres://"), "{msg}");
+    assert!(
+        msg.contains("\"mysql\"") && msg.contains("sqlite://") && msg.contains("postgres://"),
+        "{msg}"
+    );
 }

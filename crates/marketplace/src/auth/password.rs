@@ -1,8 +1,10 @@
 //! argon2id password hashing, run off the async threads because it is deliberately slow.
 
 use crate::error::AppError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 
 /// Hashes with argon2id and the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation).
 pub async fn hash(password: String) -> Result<String, AppError> {
@@ -48,8 +50,16 @@ mod tests {
         let b = hash("koi carp sleeve 1998".into()).await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b, "each hash has its own salt");
-        assert!(verify("koi carp sleeve 1998".into(), a.clone()).await.unwrap());
+        assert!(
+            verify("koi carp sleeve 1998".into(), a.clone())
+                .await
+                .unwrap()
+        );
         assert!(!verify("koi carp sleeve 1999".into(), a).await.unwrap());
-        assert!(!verify("anything".into(), "not a hash".into()).await.unwrap());
+        assert!(
+            !verify("anything".into(), "not a hash".into())
+                .await
+                .unwrap()
+        );
     }
 }

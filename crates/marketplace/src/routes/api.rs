@@ -30,10 +30,12 @@ impl From<JsonRejection> for AppError {
             JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
                 "Send the body as JSON with Content-Type: application/json.".into(),
             ),
-            JsonRejection::JsonDataError(e) => AppError::Validation(vec![crate::error::FieldError {
-                field: "body".into(),
-                message: e.body_text(),
-            }]),
+            JsonRejection::JsonDataError(e) => {
+                AppError::Validation(vec![crate::error::FieldError {
+                    field: "body".into(),
+                    message: e.body_text(),
+                }])
+            }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
             other => AppError::BadRequest(other.body_text()),
         }
@@ -50,14 +52,16 @@ pub async fn register(
     session: Session,
     Json(input): Json<Registration>,
 ) -> Result<(StatusCode, Json<User>), AppError> {
-    let user = accounts::register(&state, input).await.map_err(|e| match e {
-        AppError::Validation(errors)
-            if errors.iter().any(|f| f.message.contains("already exists")) =>
-        {
-            AppError::Conflict("An account with this email already exists.".into())
-        }
-        other => other,
-    })?;
+    let user = accounts::register(&state, input)
+        .await
+        .map_err(|e| match e {
+            AppError::Validation(errors)
+                if errors.iter().any(|f| f.message.contains("already exists")) =>
+            {
+                AppError::Conflict("An account with this email already exists.".into())
+            }
+            other => other,
+        })?;
     start_session(&session, user.id).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -84,7 +88,10 @@ pub async fn sign_in(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn sign_out(session: Session, CurrentUser(_): CurrentUser) -> Result<StatusCode, AppError> {
+pub async fn sign_out(
+    session: Session,
+    CurrentUser(_): CurrentUser,
+) -> Result<StatusCode, AppError> {
     end_session(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -104,10 +111,8 @@ pub async fn admin_overview(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Json<Overview>, AppError> {
-    let (counts, bookings) = tokio::try_join!(
-        state.store.catalogue_counts(),
-        state.store.booking_counts()
-    )?;
+    let (counts, bookings) =
+        tokio::try_join!(state.store.catalogue_counts(), state.store.booking_counts())?;
     Ok(Json(Overview {
         counts,
         bookings: bookings.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),

@@ -79,7 +79,10 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .fallback(pages::not_found)
         .layer(sessions)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::error::render))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::error::render,
+        ))
         .layer(CatchPanicLayer::custom(crate::error::panic_response))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -97,9 +100,15 @@ pub fn router(state: AppState, session_key: Key) -> Router {
 /// The headers every response carries. HSTS only outside development, where there is no TLS.
 pub fn security_headers(strict: bool) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
         (
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),

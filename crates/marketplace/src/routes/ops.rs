@@ -95,10 +95,16 @@ pub async fn static_asset(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
-    let asset = state.assets.by_hashed_name(&file).ok_or(AppError::NotFound)?;
+    let asset = state
+        .assets
+        .by_hashed_name(&file)
+        .ok_or(AppError::NotFound)?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),

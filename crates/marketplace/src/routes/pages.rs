@@ -23,7 +23,11 @@ fn render(page: impl Template) -> Result<Html<String>, AppError> {
 }
 
 /// The CSRF token for the sign-out form in the header, present only for signed-in users.
-async fn layout(state: &AppState, session: &Session, user: Option<&storage::User>) -> Result<Layout, AppError> {
+async fn layout(
+    state: &AppState,
+    session: &Session,
+    user: Option<&storage::User>,
+) -> Result<Layout, AppError> {
     let csrf = match user {
         Some(_) => Some(csrf::token(session).await?),
         None => None,
@@ -78,7 +82,11 @@ pub async fn sign_up(
     State(state): State<AppState>,
     CsrfForm { form, session }: CsrfForm<Registration>,
 ) -> Result<Response, AppError> {
-    let (display_name, email, role) = (form.display_name.clone(), form.email.clone(), form.role.clone());
+    let (display_name, email, role) = (
+        form.display_name.clone(),
+        form.email.clone(),
+        form.role.clone(),
+    );
     match accounts::register(&state, form).await {
         Ok(user) => {
             start_session(&session, user.id).await?;
@@ -146,7 +154,14 @@ pub async fn sign_in_form(
     session: Session,
     Query(query): Query<NextQuery>,
 ) -> Result<Html<String>, AppError> {
-    sign_in_page(&state, &session, None, String::new(), safe_next(query.next.as_deref())).await
+    sign_in_page(
+        &state,
+        &session,
+        None,
+        String::new(),
+        safe_next(query.next.as_deref()),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -207,7 +222,9 @@ pub async fn dev_sign_in(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn sign_out(CsrfForm { session, .. }: CsrfForm<serde::de::IgnoredAny>) -> Result<Redirect, AppError> {
+pub async fn sign_out(
+    CsrfForm { session, .. }: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<Redirect, AppError> {
     end_session(&session).await?;
     Ok(Redirect::to("/"))
 }
@@ -220,7 +237,9 @@ pub async fn account(
 ) -> Result<Html<String>, AppError> {
     let member_since = user
         .created_at
-        .format(time::macros::format_description!("[day] [month repr:long] [year]"))
+        .format(time::macros::format_description!(
+            "[day] [month repr:long] [year]"
+        ))
         .map_err(|e| AppError::Internal(e.into()))?;
     render(AccountPage {
         layout: layout(&state, &session, Some(&user)).await?,
@@ -242,10 +261,8 @@ pub async fn admin(
     session: Session,
     admin: AdminUser,
 ) -> Result<Html<String>, AppError> {
-    let (counts, bookings) = tokio::try_join!(
-        state.store.catalogue_counts(),
-        state.store.booking_counts()
-    )?;
+    let (counts, bookings) =
+        tokio::try_join!(state.store.catalogue_counts(), state.store.booking_counts())?;
     render(AdminPage {
         layout: layout(&state, &session, Some(&admin.0)).await?,
         counts,

@@ -11,13 +11,20 @@ async fn a_visitor_signs_up_signs_out_and_signs_in_again_through_the_forms(db: T
     assert_eq!(response.headers()["location"], "/account");
 
     let account = app.get("/account").await.text().await.unwrap();
-    assert!(account.contains("ink@example.com") && account.contains("Artist"), "{account}");
+    assert!(
+        account.contains("ink@example.com") && account.contains("Artist"),
+        "{account}"
+    );
 
     let token = crate::helpers::csrf_in(&account).expect("sign-out form has a token");
     let out = app.post_form("/sign-out", &[("csrf_token", &token)]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let after = app.get("/account").await;
-    assert_eq!(after.status(), StatusCode::SEE_OTHER, "signed out users are sent to sign in");
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "signed out users are sent to sign in"
+    );
     assert_eq!(after.headers()["location"], "/sign-in?next=/account");
 
     let back = app.sign_in("INK@example.com", PASSWORD).await;
@@ -40,16 +47,27 @@ async fn the_session_id_changes_at_sign_in_and_the_cookie_is_http_only_and_lax(d
     let signed_in = app
         .post_form(
             "/sign-in",
-            &[("csrf_token", &token), ("email", "ink@example.com"), ("password", PASSWORD)],
+            &[
+                ("csrf_token", &token),
+                ("email", "ink@example.com"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     let after = session_cookie(&signed_in).expect("sign-in sets a new cookie");
     let value = |c: &str| c.split(';').next().unwrap().to_owned();
-    assert_ne!(value(&before), value(&after), "session id must rotate at sign-in");
+    assert_ne!(
+        value(&before),
+        value(&after),
+        "session id must rotate at sign-in"
+    );
     let lower = after.to_ascii_lowercase();
     assert!(lower.contains("httponly"), "{after}");
     assert!(lower.contains("samesite=lax"), "{after}");
-    assert!(!lower.contains("secure"), "development serves plain HTTP: {after}");
+    assert!(
+        !lower.contains("secure"),
+        "development serves plain HTTP: {after}"
+    );
 }
 
 async fn sign_in_failures_read_the_same_whether_or_not_the_account_exists(db: TestDb) {
@@ -58,18 +76,30 @@ async fn sign_in_failures_read_the_same_whether_or_not_the_account_exists(db: Te
     let token = crate::helpers::csrf_in(&app.get("/account").await.text().await.unwrap()).unwrap();
     app.post_form("/sign-out", &[("csrf_token", &token)]).await;
 
-    let wrong_password = app.sign_in("ink@example.com", "not the password at all").await;
+    let wrong_password = app
+        .sign_in("ink@example.com", "not the password at all")
+        .await;
     let status_a = wrong_password.status();
     let body_a = wrong_password.text().await.unwrap();
-    let no_account = app.sign_in("nobody@example.com", "not the password at all").await;
+    let no_account = app
+        .sign_in("nobody@example.com", "not the password at all")
+        .await;
     let status_b = no_account.status();
     let body_b = no_account.text().await.unwrap();
     assert_eq!(status_a, StatusCode::UNAUTHORIZED);
     assert_eq!(status_a, status_b);
     let message = marketplace::accounts::SIGN_IN_FAILED;
     assert!(body_a.contains(message) && body_b.contains(message));
-    let strip = |b: &str| b.replace(&crate::helpers::csrf_in(b).unwrap(), "").replace("ink@example.com", "").replace("nobody@example.com", "");
-    assert_eq!(strip(&body_a), strip(&body_b), "pages differ only in echoed email and token");
+    let strip = |b: &str| {
+        b.replace(&crate::helpers::csrf_in(b).unwrap(), "")
+            .replace("ink@example.com", "")
+            .replace("nobody@example.com", "")
+    };
+    assert_eq!(
+        strip(&body_a),
+        strip(&body_b),
+        "pages differ only in echoed email and token"
+    );
 
     let api_a = app
         .client
@@ -81,7 +111,9 @@ async fn sign_in_failures_read_the_same_whether_or_not_the_account_exists(db: Te
     let api_b = app
         .client
         .post(app.url("/api/v1/session"))
-        .json(&serde_json::json!({"email": "nobody@example.com", "password": "wrong password here"}))
+        .json(
+            &serde_json::json!({"email": "nobody@example.com", "password": "wrong password here"}),
+        )
         .send()
         .await
         .unwrap();
@@ -108,8 +140,14 @@ async fn weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form(d
     let html = response.text().await.unwrap();
     assert!(html.contains("enter a name"), "{html}");
     assert!(html.contains("name@example.com"), "{html}");
-    assert!(html.contains("must be &#34;client&#34; or &#34;artist&#34;"), "{html}");
-    assert!(html.contains("value=\"not-an-email\""), "entered values are kept");
+    assert!(
+        html.contains("must be &#34;client&#34; or &#34;artist&#34;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"not-an-email\""),
+        "entered values are kept"
+    );
 
     let token = app.csrf("/sign-up").await;
     let common = app
@@ -125,8 +163,18 @@ async fn weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form(d
         )
         .await;
     assert_eq!(common.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(common.text().await.unwrap().contains("most common passwords"));
-    assert_eq!(app.store.count_users().await.unwrap(), 0, "nothing written on failure");
+    assert!(
+        common
+            .text()
+            .await
+            .unwrap()
+            .contains("most common passwords")
+    );
+    assert_eq!(
+        app.store.count_users().await.unwrap(),
+        0,
+        "nothing written on failure"
+    );
 }
 
 async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
@@ -134,24 +182,44 @@ async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
     let body = serde_json::json!({
         "email": "api@example.com", "password": PASSWORD, "display_name": "Api Person", "role": "artist"
     });
-    let created = app.client.post(app.url("/api/v1/accounts")).json(&body).send().await.unwrap();
+    let created = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
     let user: serde_json::Value = created.json().await.unwrap();
     assert_eq!(user["email"], "api@example.com");
     assert_eq!(user["role"], "artist");
     assert!(user.get("password_hash").is_none());
 
-    let again = app.client.post(app.url("/api/v1/accounts")).json(&body).send().await.unwrap();
+    let again = app
+        .client
+        .post(app.url("/api/v1/accounts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(again.headers()["content-type"], "application/problem+json");
 
     let me: serde_json::Value = app.get("/api/v1/me").await.json().await.unwrap();
     assert_eq!(me["display_name"], "Api Person");
-    let out = app.client.delete(app.url("/api/v1/session")).send().await.unwrap();
+    let out = app
+        .client
+        .delete(app.url("/api/v1/session"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     let anonymous = app.get("/api/v1/me").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        anonymous.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let signed_in = app
         .client
@@ -172,7 +240,13 @@ async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
     app.sign_up("client@example.com", "client").await;
     let as_client = app.get("/admin").await;
     assert_eq!(as_client.status(), StatusCode::FORBIDDEN);
-    assert!(as_client.text().await.unwrap().contains("administrators only"));
+    assert!(
+        as_client
+            .text()
+            .await
+            .unwrap()
+            .contains("administrators only")
+    );
     let api_client = app.get("/api/v1/admin/overview").await;
     assert_eq!(api_client.status(), StatusCode::FORBIDDEN);
 
@@ -181,8 +255,18 @@ async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
     admin.sign_in("boss@example.com").await;
     let page = admin.get("/admin").await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("Booking requests by state"));
-    let overview: serde_json::Value = admin.get("/api/v1/admin/overview").await.json().await.unwrap();
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Booking requests by state")
+    );
+    let overview: serde_json::Value = admin
+        .get("/api/v1/admin/overview")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(overview["counts"]["users"], 2);
 }
 
@@ -214,7 +298,12 @@ async fn session_cookies_are_secure_and_hsts_is_sent_outside_development() {
     assert!(cookie.contains("; secure"), "{cookie}");
     assert!(form.headers().contains_key("strict-transport-security"));
     let dev = spawn_app(TestDb::sqlite()).await;
-    assert!(!dev.get("/").await.headers().contains_key("strict-transport-security"));
+    assert!(
+        !dev.get("/")
+            .await
+            .headers()
+            .contains_key("strict-transport-security")
+    );
 }
 
 #[tokio::test]
@@ -222,15 +311,27 @@ async fn simplified_sign_in_exists_only_when_switched_on() {
     let off = spawn_app(TestDb::sqlite()).await;
     off.create_admin("boss@example.com").await;
     let token = off.csrf("/sign-in").await;
-    let refused = off.post_form("/dev/sign-in", &[("csrf_token", &token), ("email", "boss@example.com")]).await;
+    let refused = off
+        .post_form(
+            "/dev/sign-in",
+            &[("csrf_token", &token), ("email", "boss@example.com")],
+        )
+        .await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 
-    let on = crate::helpers::spawn_app_with(TestDb::sqlite(), &[("TM_AUTH_SIMPLIFIED_SIGN_IN", "true")]).await;
+    let on =
+        crate::helpers::spawn_app_with(TestDb::sqlite(), &[("TM_AUTH_SIMPLIFIED_SIGN_IN", "true")])
+            .await;
     on.create_admin("boss@example.com").await;
     let page = on.get("/sign-in").await.text().await.unwrap();
     assert!(page.contains("sign in as a demo account"));
     let token = crate::helpers::csrf_in(&page).unwrap();
-    let ok = on.post_form("/dev/sign-in", &[("csrf_token", &token), ("email", "boss@example.com")]).await;
+    let ok = on
+        .post_form(
+            "/dev/sign-in",
+            &[("csrf_token", &token), ("email", "boss@example.com")],
+        )
+        .await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert_eq!(on.get("/admin").await.status(), StatusCode::OK);
 }

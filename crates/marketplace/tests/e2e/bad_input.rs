@@ -14,7 +14,12 @@ async fn oversized_bodies_get_413_as_html_for_forms_and_problem_json_for_the_api
     let app = spawn_app_with(TestDb::sqlite(), &[("TM_SERVER_BODY_LIMIT_BYTES", "4096")]).await;
     let token = app.csrf("/sign-up").await;
     let big = "x".repeat(10_000);
-    let form = app.post_form("/sign-up", &[("csrf_token", &token), ("display_name", &big)]).await;
+    let form = app
+        .post_form(
+            "/sign-up",
+            &[("csrf_token", &token), ("display_name", &big)],
+        )
+        .await;
     assert_eq!(form.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(content_type(&form).starts_with("text/html"));
     let api = app
@@ -69,7 +74,13 @@ async fn malformed_json_wrong_content_types_and_unknown_roles_are_explained() {
     assert!(content_type(&form_as_json).starts_with("text/html"));
     let wrong_method = app.client.delete(app.url("/sign-in")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert!(wrong_method.text().await.unwrap().contains("does not accept that method"));
+    assert!(
+        wrong_method
+            .text()
+            .await
+            .unwrap()
+            .contains("does not accept that method")
+    );
     assert_eq!(app.store.count_users().await.unwrap(), 0);
 }
 
@@ -99,7 +110,10 @@ async fn an_expired_session_gets_a_clear_answer_on_pages_forms_and_the_api() {
     let token = crate::helpers::csrf_in(&app.get("/account").await.text().await.unwrap()).unwrap();
     // Expire every session server-side, as the idle timeout would.
     let pool = sqlx::SqlitePool::connect(app.db.url_str()).await.unwrap();
-    sqlx::query("DELETE FROM tower_sessions").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM tower_sessions")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     let page = app.get("/account").await;
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
@@ -127,7 +141,11 @@ fn arbitrary_bodies_to_every_write_endpoint_never_cause_a_server_error() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(96));
     runner
         .run(
-            &(0usize..endpoints.len(), proptest::collection::vec(any::<u8>(), 0..600), any::<bool>()),
+            &(
+                0usize..endpoints.len(),
+                proptest::collection::vec(any::<u8>(), 0..600),
+                any::<bool>(),
+            ),
             |(i, fuzz, with_token)| {
                 let (path, ct) = endpoints[i];
                 let mut body = if with_token && ct.starts_with("application/x-www") {

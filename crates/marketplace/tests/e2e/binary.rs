@@ -35,7 +35,10 @@ fn repo_config() -> PathBuf {
 #[test]
 fn version_prints_the_version_commit_and_build_time_as_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = marketplace("sqlite://x.db", dir.path()).args(["version", "--json"]).output().unwrap();
+    let out = marketplace("sqlite://x.db", dir.path())
+        .args(["version", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -45,11 +48,20 @@ fn version_prints_the_version_commit_and_build_time_as_json() {
 #[test]
 fn an_unknown_database_url_scheme_stops_startup_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let out = marketplace("mysql://root:hunter2@localhost/tm", dir.path()).arg("serve").output().unwrap();
+    let out = marketplace("mysql://root:hunter2@localhost/tm", dir.path())
+        .arg("serve")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("unsupported database URL scheme \"mysql\""), "{all}");
-    assert!(!all.contains("hunter2"), "the password never reaches the output: {all}");
+    assert!(
+        all.contains("unsupported database URL scheme \"mysql\""),
+        "{all}"
+    );
+    assert!(
+        !all.contains("hunter2"),
+        "the password never reaches the output: {all}"
+    );
 }
 
 #[test]
@@ -65,10 +77,18 @@ fn production_refuses_insecure_settings_and_names_each_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let all = text(&out);
-    for setting in ["session.secret", "too short", "auth.simplified_sign_in", "session.secure_cookie"] {
+    for setting in [
+        "session.secret",
+        "too short",
+        "auth.simplified_sign_in",
+        "session.secure_cookie",
+    ] {
         assert!(all.contains(setting), "{setting} not named in: {all}");
     }
-    assert!(!all.contains("too-short"), "the secret itself is never printed");
+    assert!(
+        !all.contains("too-short"),
+        "the secret itself is never printed"
+    );
 
     let missing = marketplace("postgres://app:pw@127.0.0.1/tm", dir.path())
         .env("TM_CONFIG_DIR", repo_config())
@@ -83,27 +103,44 @@ fn production_refuses_insecure_settings_and_names_each_one() {
 fn migrate_check_reports_pending_migrations_without_applying_them() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let check = marketplace(&url, dir.path()).args(["migrate", "--check"]).output().unwrap();
+    let check = marketplace(&url, dir.path())
+        .args(["migrate", "--check"])
+        .output()
+        .unwrap();
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     assert!(text(&check).contains("pending"));
-    let again = marketplace(&url, dir.path()).args(["migrate", "--check"]).output().unwrap();
+    let again = marketplace(&url, dir.path())
+        .args(["migrate", "--check"])
+        .output()
+        .unwrap();
     assert_eq!(again.status.code(), Some(1), "--check applied nothing");
-    let apply = marketplace(&url, dir.path()).arg("migrate").output().unwrap();
+    let apply = marketplace(&url, dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(apply.status.success(), "{}", text(&apply));
     assert!(text(&apply).contains("applied 1 migration"));
-    let ok = marketplace(&url, dir.path()).args(["migrate", "--check"]).output().unwrap();
+    let ok = marketplace(&url, dir.path())
+        .args(["migrate", "--check"])
+        .output()
+        .unwrap();
     assert!(ok.status.success(), "{}", text(&ok));
 }
 
 #[tokio::test]
 async fn migrate_works_on_postgresql_too() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = db.url_str().to_owned();
     let d = dir.path().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         let apply = marketplace(&url, &d).arg("migrate").output().unwrap();
-        let check = marketplace(&url, &d).args(["migrate", "--check"]).output().unwrap();
+        let check = marketplace(&url, &d)
+            .args(["migrate", "--check"])
+            .output()
+            .unwrap();
         (apply, check)
     })
     .await
@@ -137,33 +174,54 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     assert!(health.status.success(), "{}", text(&health));
 
     let started = Instant::now();
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "did not exit after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
 
     let down = marketplace(&url, dir.path())
-        .args(["healthcheck", "--url", &format!("{base}/health/ready"), "--timeout-secs", "1"])
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("{base}/health/ready"),
+            "--timeout-secs",
+            "1",
+        ])
         .output()
         .unwrap();
-    assert_eq!(down.status.code(), Some(1), "healthcheck fails when nothing answers");
+    assert_eq!(
+        down.status.code(),
+        Some(1),
+        "healthcheck fails when nothing answers"
+    );
 }
 
 #[test]
 fn seed_demo_refuses_a_database_that_already_has_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("d.db").display());
-    let migrate = marketplace(&url, dir.path()).arg("migrate").output().unwrap();
+    let migrate = marketplace(&url, dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(migrate.status.success());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = storage::connect(&url.clone().into(), &Default::default()).await.unwrap();
+        let store = storage::connect(&url.clone().into(), &Default::default())
+            .await
+            .unwrap();
         store
             .create_user(storage::NewUser {
                 email: domain::Email::parse("someone@example.com").unwrap(),
@@ -175,7 +233,10 @@ fn seed_demo_refuses_a_database_that_already_has_accounts() {
             .unwrap();
         store.close().await;
     });
-    let out = marketplace(&url, dir.path()).arg("seed-demo").output().unwrap();
+    let out = marketplace(&url, dir.path())
+        .arg("seed-demo")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("only fills an empty database"));
 }

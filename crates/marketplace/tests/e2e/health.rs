@@ -21,7 +21,13 @@ async fn readiness_is_503_with_the_reason_while_migrations_are_pending(db: TestD
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert!(body["reason"].as_str().unwrap().contains("pending migrations"), "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("pending migrations"),
+        "{body}"
+    );
     app.store.migrate().await.unwrap();
     assert_eq!(app.get("/health/ready").await.status(), StatusCode::OK);
 }
@@ -33,7 +39,11 @@ async fn readiness_is_503_when_the_database_is_gone(db: TestDb) {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["reason"], "database unreachable");
-    assert_eq!(app.get("/health/live").await.status(), StatusCode::OK, "liveness stays up");
+    assert_eq!(
+        app.get("/health/live").await.status(),
+        StatusCode::OK,
+        "liveness stays up"
+    );
 }
 
 async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db: TestDb) {
@@ -58,7 +68,10 @@ async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db:
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
-    assert!(!text.contains("/no/such/page/123"), "raw paths never become labels");
+    assert!(
+        !text.contains("/no/such/page/123"),
+        "raw paths never become labels"
+    );
 }
 
 async fn version_reports_the_build_and_the_schema(db: TestDb) {
@@ -104,19 +117,31 @@ async fn the_home_page_lists_seeded_artists_with_their_images() {
         .unwrap()
         .expect("empty database is seeded");
     assert!(summary.artists >= 40 && summary.studios >= 8 && summary.bookings >= 8);
-    let again = marketplace::seed::seed_if_empty(app.store.as_ref(), app.media.path()).await.unwrap();
-    assert!(again.is_none(), "seeding never touches a database that has accounts");
+    let again = marketplace::seed::seed_if_empty(app.store.as_ref(), app.media.path())
+        .await
+        .unwrap();
+    assert!(
+        again.is_none(),
+        "seeding never touches a database that has accounts"
+    );
 
     let counts = app.store.catalogue_counts().await.unwrap();
     assert!(counts.cities >= 8, "{counts:?}");
     let by_state = app.store.booking_counts().await.unwrap();
-    assert_eq!(by_state.len(), domain::BookingState::ALL.len(), "bookings in every state");
+    assert_eq!(
+        by_state.len(),
+        domain::BookingState::ALL.len(),
+        "bookings in every state"
+    );
     let cards = app.store.featured_artists(100).await.unwrap();
     let mut styles: Vec<_> = cards.iter().flat_map(|c| c.styles.clone()).collect();
     styles.sort_by_key(|s| s.slug());
     styles.dedup();
     assert!(styles.len() >= 12, "{} styles", styles.len());
-    assert!(cards.iter().any(|c| c.studio_name.is_some()) && cards.iter().any(|c| c.studio_name.is_none()));
+    assert!(
+        cards.iter().any(|c| c.studio_name.is_some())
+            && cards.iter().any(|c| c.studio_name.is_none())
+    );
 
     let home = app.get("/").await.text().await.unwrap();
     let thumb = home

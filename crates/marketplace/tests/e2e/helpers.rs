@@ -39,7 +39,8 @@ pub fn settings(db: &TestDb, media: &std::path::Path, vars: &[(&str, &str)]) -> 
         ("TM_MEDIA_DIR".into(), media.display().to_string()),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    Settings::load_from(std::path::Path::new("/nonexistent-config-dir"), all).expect("test settings")
+    Settings::load_from(std::path::Path::new("/nonexistent-config-dir"), all)
+        .expect("test settings")
 }
 
 pub async fn spawn_app(db: TestDb) -> TestApp {
@@ -112,7 +113,11 @@ impl TestApp {
         let token = self.csrf("/sign-in").await;
         self.post_form(
             "/sign-in",
-            &[("csrf_token", &token), ("email", email), ("password", password)],
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", password),
+            ],
         )
         .await
     }
@@ -174,7 +179,10 @@ pub struct TestAppClient<'a> {
 
 impl<'a> TestAppClient<'a> {
     pub fn new(app: &'a TestApp) -> Self {
-        Self { app, client: client() }
+        Self {
+            app,
+            client: client(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -187,7 +195,11 @@ impl<'a> TestAppClient<'a> {
         let response = self
             .client
             .post(self.app.url("/sign-in"))
-            .form(&[("csrf_token", token.as_str()), ("email", email), ("password", PASSWORD)])
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
             .send()
             .await
             .unwrap();

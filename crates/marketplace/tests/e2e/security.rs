@@ -14,18 +14,32 @@ async fn every_kind_of_response_carries_the_security_headers() {
         .and_then(|r| r.split('"').next())
         .map(|rest| format!("/static/app.{rest}"))
         .expect("stylesheet link");
-    for path in ["/", "/sign-in", "/health/live", "/metrics", "/nope", "/api/v1/me", css.as_str()] {
+    for path in [
+        "/",
+        "/sign-in",
+        "/health/live",
+        "/metrics",
+        "/nope",
+        "/api/v1/me",
+        css.as_str(),
+    ] {
         let response = app.get(path).await;
         let h = response.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert!(h.contains_key("referrer-policy"), "{path}");
         assert!(h.contains_key("permissions-policy"), "{path}");
     }
-    assert!(!home.contains("<script>") && !home.contains("style=\""), "no inline script or style");
+    assert!(
+        !home.contains("<script>") && !home.contains("style=\""),
+        "no inline script or style"
+    );
 }
 
 #[tokio::test]
@@ -34,14 +48,29 @@ async fn hashed_static_assets_are_cached_forever_and_unhashed_names_are_not_serv
     let home = app.get("/").await.text().await.unwrap();
     let href = home
         .split("href=\"")
-        .find_map(|s| s.split('"').next().filter(|h| h.starts_with("/static/app.") && h.ends_with(".css")))
+        .find_map(|s| {
+            s.split('"')
+                .next()
+                .filter(|h| h.starts_with("/static/app.") && h.ends_with(".css"))
+        })
         .unwrap()
         .to_owned();
     let css = app.get(&href).await;
     assert_eq!(css.status(), StatusCode::OK);
-    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
-    assert_eq!(app.get("/static/app.css").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        app.get("/static/app.css").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -61,7 +90,12 @@ async fn forms_without_the_sessions_csrf_token_are_refused() {
         )
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    assert!(forged.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        forged.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(forged.text().await.unwrap().contains("Reload the page"));
     let missing = app.post_form("/sign-out", &[]).await;
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
@@ -83,7 +117,10 @@ async fn cross_site_writes_to_the_api_are_refused() {
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    assert_eq!(cross_site.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        cross_site.headers()["content-type"],
+        "application/problem+json"
+    );
     let foreign_origin = app
         .client
         .post(app.url("/api/v1/accounts"))

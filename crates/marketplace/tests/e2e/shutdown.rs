@@ -20,12 +20,17 @@ fn fresh_connection_client() -> reqwest::Client {
 async fn a_slow_in_flight_request_completes_after_shutdown_begins() {
     let mut app = spawn_app_with(
         TestDb::sqlite(),
-        &[("TM_SERVER_PRE_STOP_DELAY_MS", "200"), ("TM_SERVER_DRAIN_DEADLINE_MS", "10000")],
+        &[
+            ("TM_SERVER_PRE_STOP_DELAY_MS", "200"),
+            ("TM_SERVER_DRAIN_DEADLINE_MS", "10000"),
+        ],
     )
     .await;
     let body = r#"{"email":"slow@example.com","password":"koi carp sleeve 1998"}"#;
     let (first, rest) = body.split_at(20);
-    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
     let head = format!(
         "POST /api/v1/session HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -38,34 +43,64 @@ async fn a_slow_in_flight_request_completes_after_shutdown_begins() {
     // Well past the pre-stop delay: the listener is closed, this request is still in flight.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let refused = TcpStream::connect(app.address.trim_start_matches("http://")).await;
-    assert!(refused.is_err(), "the listener closes after the pre-stop delay");
+    assert!(
+        refused.is_err(),
+        "the listener closes after the pre-stop delay"
+    );
     stream.write_all(rest.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 403"), "the in-flight request got its answer: {response}");
+    assert!(
+        response.starts_with("HTTP/1.1 403"),
+        "the in-flight request got its answer: {response}"
+    );
     app.stop().await.expect("clean exit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_is_refused_during_the_pre_stop_delay_while_readiness_says_draining() {
-    let mut app = spawn_app_with(TestDb::sqlite(), &[("TM_SERVER_PRE_STOP_DELAY_MS", "1500")]).await;
+    let mut app =
+        spawn_app_with(TestDb::sqlite(), &[("TM_SERVER_PRE_STOP_DELAY_MS", "1500")]).await;
     let client = fresh_connection_client();
-    assert_eq!(client.get(app.url("/health/ready")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     app.begin_shutdown();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     let mut served = 0;
     while started.elapsed() < Duration::from_millis(1000) {
-        let live = client.get(app.url("/")).send().await.expect("no refused connection");
+        let live = client
+            .get(app.url("/"))
+            .send()
+            .await
+            .expect("no refused connection");
         assert_eq!(live.status(), StatusCode::OK);
-        let ready = client.get(app.url("/health/ready")).send().await.expect("no refused connection");
+        let ready = client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .expect("no refused connection");
         assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
         let body: serde_json::Value = ready.json().await.unwrap();
         assert_eq!(body["status"], "draining");
         served += 1;
     }
     assert!(served > 5, "only {served} rounds");
-    let metrics = client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("marketplace_draining 1"));
     let finished = Instant::now();
     app.stop().await.expect("clean exit");
@@ -76,10 +111,15 @@ async fn no_request_is_refused_during_the_pre_stop_delay_while_readiness_says_dr
 async fn a_stuck_request_cannot_hold_shutdown_past_the_drain_deadline() {
     let mut app = spawn_app_with(
         TestDb::sqlite(),
-        &[("TM_SERVER_PRE_STOP_DELAY_MS", "0"), ("TM_SERVER_DRAIN_DEADLINE_MS", "500")],
+        &[
+            ("TM_SERVER_PRE_STOP_DELAY_MS", "0"),
+            ("TM_SERVER_DRAIN_DEADLINE_MS", "500"),
+        ],
     )
     .await;
-    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    let mut stream = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
     stream
         .write_all(b"POST /api/v1/session HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         .await
@@ -88,5 +128,9 @@ async fn a_stuck_request_cannot_hold_shutdown_past_the_drain_deadline() {
     let started = Instant::now();
     app.begin_shutdown();
     app.stop().await.expect("exits cleanly after the deadline");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
 }
