@@ -160,12 +160,35 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.contains("running at"))
-        .expect("prints its URL");
-    let base = line.split("running at ").nth(1).unwrap().trim().to_owned();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut output = Vec::new();
+    let base = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("prints its URL");
+        output.push(line.clone());
+        if let Some(url) = line.split("running at ").nth(1) {
+            break url.trim().to_owned();
+        }
+    };
+
+    // A sign-up attempt with personal data: it must be logged as one line without that data.
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .post(format!("{base}/api/v1/accounts"))
+        .header("x-request-id", "req-log-check")
+        .json(&serde_json::json!({
+            "email": "private.person@example.com", "password": "secret passphrase 123",
+            "display_name": "Private Person", "role": "client"
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
 
     let health = marketplace(&url, dir.path())
         .args(["healthcheck", "--url", &format!("{base}/health/ready")])
@@ -190,6 +213,27 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+    output.extend(lines.try_iter());
+    let request_lines: Vec<serde_json::Value> = output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["request_id"] == "req-log-check" && v["message"] == "request")
+        .collect();
+    assert_eq!(request_lines.len(), 1, "one line per request: {output:#?}");
+    let line = &request_lines[0];
+    assert_eq!(line["route"], "/api/v1/accounts");
+    assert_eq!(line["method"], "POST");
+    assert_eq!(line["status"], 201);
+    assert!(line["latency_ms"].as_f64().is_some());
+    let all = output.join("\n");
+    for private in [
+        "private.person@example.com",
+        "secret passphrase 123",
+        "Private Person",
+    ] {
+        assert!(!all.contains(private), "{private} leaked into logs:\n{all}");
+    }
+    assert!(all.contains("shutdown complete"));
 
     let down = marketplace(&url, dir.path())
         .args([

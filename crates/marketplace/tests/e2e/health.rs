@@ -162,3 +162,32 @@ async fn the_home_page_lists_seeded_artists_with_their_images() {
         assert!(found.is_some(), "demo sign-in {email} exists");
     }
 }
+
+#[tokio::test]
+async fn internal_errors_render_a_500_page_and_problem_json_without_internal_detail() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    app.sign_up("ink@example.com", "client").await;
+    app.store.close().await;
+    let page = app.get("/").await;
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Something went wrong on our side"), "{html}");
+    assert!(
+        !html.to_lowercase().contains("pool") && !html.contains("sqlx"),
+        "{html}"
+    );
+    let api = app.get("/api/v1/me").await;
+    assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    let body = api.text().await.unwrap();
+    assert!(
+        !body.to_lowercase().contains("pool") && !body.contains("sqlx"),
+        "{body}"
+    );
+}

@@ -1,0 +1,8 @@
+-- Prints machine-readable totals for bench/run.sh: wrk's --latency table has no p95.
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("RPS %.1f\n", summary.requests / (summary.duration / 1e6)))
+  io.write(string.format("P95_MS %.3f\n", latency:percentile(95) / 1000))
+  io.write(string.format("ERRORS %d\n", errors))
+end
