@@ -77,13 +77,29 @@ async fn browser() -> Option<(Driver, Client)> {
     panic!("chromedriver did not accept a session at {url}");
 }
 
+/// Waits for the element, since a click that submits a form returns before the next page loads.
 async fn text_of(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .text()
         .await
         .unwrap()
+}
+
+async fn wait_for_path(c: &Client, path: &str) {
+    for _ in 0..100 {
+        if c.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "browser never reached {path}; it is at {}",
+        c.current_url().await.unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,6 +120,7 @@ async fn a_visitor_signs_up_signs_out_and_signs_back_in_in_a_real_browser() {
         assert_eq!(header_bg, "rgb(28, 26, 32)", "app.css was applied");
 
         c.find(Locator::LinkText("Join")).await?.click().await?;
+        text_of(&c, "#display_name").await;
         c.find(Locator::Id("display_name"))
             .await?
             .send_keys("Browser Person")
@@ -135,7 +152,7 @@ async fn a_visitor_signs_up_signs_out_and_signs_back_in_in_a_real_browser() {
             .await?
             .click()
             .await?;
-        assert!(c.current_url().await?.path().ends_with("/account"));
+        wait_for_path(&c, "/account").await;
         let facts = text_of(&c, ".facts").await;
         assert!(
             facts.contains("browser@example.com") && facts.contains("Artist"),
@@ -143,9 +160,10 @@ async fn a_visitor_signs_up_signs_out_and_signs_back_in_in_a_real_browser() {
         );
 
         c.find(Locator::Css(".nav button")).await?.click().await?;
-        assert_eq!(c.current_url().await?.path(), "/");
+        wait_for_path(&c, "/").await;
+        text_of(&c, "a[href='/sign-in']").await;
         c.goto(&app.url("/account")).await?;
-        assert_eq!(c.current_url().await?.path(), "/sign-in");
+        wait_for_path(&c, "/sign-in").await;
 
         c.find(Locator::Id("email"))
             .await?
@@ -159,11 +177,8 @@ async fn a_visitor_signs_up_signs_out_and_signs_back_in_in_a_real_browser() {
             .await?
             .click()
             .await?;
-        assert_eq!(
-            c.current_url().await?.path(),
-            "/account",
-            "returns to the page asked for"
-        );
+        wait_for_path(&c, "/account").await;
+        assert!(text_of(&c, ".facts").await.contains("browser@example.com"));
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
