@@ -14,8 +14,8 @@ const DEFAULTS: &str = include_str!("config_defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 7] = [
-    "server", "database", "session", "auth", "log", "demo", "media",
+const SECTIONS: [&str; 8] = [
+    "server", "database", "session", "auth", "log", "demo", "media", "cache",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -64,6 +64,14 @@ pub struct Settings {
     pub log: LogSettings,
     pub demo: DemoSettings,
     pub media: MediaSettings,
+    pub cache: CacheSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// How stale the home page's artist listing may be; 0 reads the database on every view.
+    pub listing_ttl_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod listing;
 pub mod metrics;
 pub mod routes;
 pub mod seed;

@@ -65,6 +65,9 @@ impl Application {
             metrics: Metrics::new(BuildInfo::VERSION, BuildInfo::COMMIT),
             assets: Arc::new(Assets::build()),
             lifecycle: Lifecycle::default(),
+            listing: Arc::new(crate::listing::ListingCache::new(Duration::from_millis(
+                settings.cache.listing_ttl_ms,
+            ))),
             dummy_hash: crate::auth::password::dummy_hash()
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?

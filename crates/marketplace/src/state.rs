@@ -15,6 +15,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub assets: Arc<Assets>,
     pub lifecycle: Lifecycle,
+    pub listing: Arc<crate::listing::ListingCache>,
     /// A real argon2id hash of a random password, verified against when an email is unknown so
     /// that sign-in takes the same time whether or not the account exists.
     pub dummy_hash: Arc<str>,

@@ -389,12 +389,15 @@ pub(crate) use impl_store;
 macro_rules! featured_sql {
     ($aggregate:literal) => {
         concat!(
+            // Pick the page of artists first, so the per-artist subqueries run only for them.
+            "WITH page AS (SELECT id FROM artists ORDER BY books_open DESC, id LIMIT $1) ",
             "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, ",
             "(SELECT ", $aggregate, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.books_open, a.price_min_cents, a.price_max_cents, ",
             "(SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path ",
-            "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id ",
-            "ORDER BY a.books_open DESC, a.id LIMIT $1"
+            "FROM page JOIN artists a ON a.id = page.id JOIN users u ON u.id = a.user_id ",
+            "LEFT JOIN studios s ON s.id = a.studio_id ",
+            "ORDER BY a.books_open DESC, a.id"
         )
     };
 }

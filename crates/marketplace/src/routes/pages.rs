@@ -41,15 +41,17 @@ pub async fn home(
     session: Session,
     MaybeUser(user): MaybeUser,
 ) -> Result<Html<String>, AppError> {
-    let (artists, counts) = tokio::try_join!(
-        state.store.featured_artists(24),
-        state.store.catalogue_counts()
-    )?;
+    let listing = state.listing.get(state.store.as_ref()).await?;
     render(HomePage {
         layout: layout(&state, &session, user.as_ref()).await?,
-        counts,
+        counts: listing.counts,
         styles: Style::ALL.iter().map(|s| s.label()).collect(),
-        artists: artists.into_iter().map(ArtistCardView::from).collect(),
+        artists: listing
+            .artists
+            .iter()
+            .cloned()
+            .map(ArtistCardView::from)
+            .collect(),
     })
 }
 

@@ -119,7 +119,7 @@ fn migrate_check_reports_pending_migrations_without_applying_them() {
         .output()
         .unwrap();
     assert!(apply.status.success(), "{}", text(&apply));
-    assert!(text(&apply).contains("applied 1 migration"));
+    assert!(text(&apply).contains("applied 2 migration"));
     let ok = marketplace(&url, dir.path())
         .args(["migrate", "--check"])
         .output()
