@@ -97,6 +97,8 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(draining.clone()),
             Box::new(build_info),
+            // CPU and resident memory, for the same alerts CloudWatch raises on the task.
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
             registry
                 .register(collector)

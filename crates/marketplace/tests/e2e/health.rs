@@ -65,6 +65,8 @@ async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db:
         "marketplace_db_pool_max_connections 10",
         "marketplace_draining 0",
         "marketplace_build_info{",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
