@@ -36,7 +36,7 @@ export TM_DATABASE_URL="sqlite://$work/bench.db"
 "$bin" seed-demo >/dev/null
 port=$(free_port)
 TM_SERVER_PORT=$port "$bin" serve >"$work/marketplace.log" 2>&1 &
-mp_pid=$!; pids+=($mp_pid)
+mp_pid=$!; pids+=("$mp_pid")
 until curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null; do sleep 0.01; done
 curl -sf "http://127.0.0.1:$port/" >"$work/home.html"
 
@@ -45,14 +45,16 @@ target/release/bench-baseline "127.0.0.1:$base_port" "$work/home.html" &
 pids+=($!)
 until curl -sf "http://127.0.0.1:$base_port/" >/dev/null; do sleep 0.01; done
 
-run() { # name url
+declare -A rps p95
+run() { # name url key
   local out
   out=$(wrk -t1 -c"$connections" -d"${duration}s" -s bench/p95.lua "$2")
-  local rps p95 errors
-  rps=$(awk '/^RPS/{print $2}' <<<"$out"); p95=$(awk '/^P95_MS/{print $2}' <<<"$out")
+  local r p errors
+  r=$(awk '/^RPS/{print $2}' <<<"$out"); p=$(awk '/^P95_MS/{print $2}' <<<"$out")
   errors=$(awk '/^ERRORS/{print $2}' <<<"$out")
-  printf '%-22s %12s %10s %8s\n' "$1" "$rps" "$p95" "$errors"
-  eval "${3}_rps=$rps; ${3}_p95=$p95"
+  printf '%-22s %12s %10s %8s\n' "$1" "$r" "$p" "$errors"
+  rps[$3]=$r
+  p95[$3]=$p
 }
 
 echo "home page: $(wc -c <"$work/home.html") bytes; wrk -t1 -c$connections -d${duration}s; $(nproc) cores shared by server and load"
@@ -63,7 +65,7 @@ run "GET /health/ready" "http://127.0.0.1:$port/health/ready" ready
 rss_kb=$(ps -o rss= -p "$mp_pid" | tr -d ' ')
 
 echo
-awk -v h="$home_rps" -v b="$base_rps" -v r="$ready_rps" -v hp="$home_p95" -v bp="$base_p95" 'BEGIN {
+awk -v h="${rps[home]}" -v b="${rps[base]}" -v r="${rps[ready]}" -v hp="${p95[home]}" -v bp="${p95[base]}" 'BEGIN {
   printf "GET / throughput vs bare axum:          %.2f\n", h / b
   printf "GET /health/ready throughput vs bare:   %.2f\n", r / b
   printf "GET / p95 vs bare axum p95:             %.2f\n", hp / bp

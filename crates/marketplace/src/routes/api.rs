@@ -42,6 +42,14 @@ impl From<JsonRejection> for AppError {
     }
 }
 
+/// The OpenAPI 3 description of this API, for clients and for schemathesis (DAST in CI).
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../../openapi/openapi.json"),
+    )
+}
+
 pub async fn not_found() -> AppError {
     AppError::NotFound
 }

@@ -51,6 +51,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/session", post(api::sign_in).delete(api::sign_out))
         .route("/me", get(api::me))
         .route("/admin/overview", get(api::admin_overview))
+        .route("/openapi.json", get(api::openapi))
         .fallback(api::not_found)
         .layer(middleware::from_fn(crate::auth::csrf::api_guard));
 

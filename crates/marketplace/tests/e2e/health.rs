@@ -193,3 +193,20 @@ async fn internal_errors_render_a_500_page_and_problem_json_without_internal_det
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/accounts",
+        "/api/v1/session",
+        "/api/v1/me",
+        "/api/v1/admin/overview",
+        "/health/ready",
+        "/version",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+}
