@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.80.0, < 7.0.0"
+      # Cross-region copies of automated backups go to the disaster-recovery region.
+      configuration_aliases = [aws.dr]
+    }
+  }
+}

@@ -1,0 +1,643 @@
+# The app on ECS Fargate behind an ALB: ECR, cluster with Container Insights, blue and green
+# services and target groups behind one weighted HTTPS listener (marketctl shifts the weights),
+# secrets from Secrets Manager, autoscaling, optional Fargate Spot and EC2 capacity.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_elb_service_account" "this" {}
+
+locals {
+  colours = toset(["blue", "green"])
+  image   = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
+}
+
+# ---------------------------------------------------------------- registry
+
+resource "aws_ecr_repository" "this" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = false
+  tags                 = var.tags
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Drop untagged layers after 7 days"
+        selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 7 }
+        action       = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the 50 newest releases (rollback targets)"
+        selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+        action       = { type = "expire" }
+      },
+    ]
+  })
+}
+
+# ---------------------------------------------------------------- secrets (values set out of band)
+
+resource "aws_secretsmanager_secret" "app" {
+  for_each = {
+    database_url   = "PostgreSQL URL of the app's own role (not the RDS master)"
+    session_secret = "Session cookie signing key, at least 64 characters"
+  }
+  #checkov:skip=CKV2_AWS_57:Rotating the session key signs everyone out and the database URL follows the app role's rotation runbook (docs/runbooks/secrets.md); neither suits a Lambda rotator.
+  name                    = "${var.name}/${each.key}"
+  description             = each.value
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 30
+  tags                    = var.tags
+}
+
+# ---------------------------------------------------------------- cluster and logs
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+  tags = var.tags
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "app" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+  tags              = var.tags
+}
+
+# ---------------------------------------------------------------- IAM
+
+data "aws_iam_policy_document" "tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PullImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [aws_ecr_repository.this.arn]
+  }
+  statement {
+    sid       = "EcrToken"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.app.arn}:*"]
+  }
+  statement {
+    sid       = "ReadSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for s in aws_secretsmanager_secret.app : s.arn]
+  }
+  statement {
+    sid       = "DecryptSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# The app itself calls AWS only to send traces.
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "task" {
+  statement {
+    sid       = "Traces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "traces"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# ---------------------------------------------------------------- task definition
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE", "EC2"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  tags                     = var.tags
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    # Graviton: cheaper per request, and production's r6g instances are ARM too.
+    cpu_architecture = "ARM64"
+  }
+
+  # The root filesystem is read-only; /tmp is the only writable place.
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = "marketplace"
+      image                  = local.image
+      essential              = true
+      user                   = "65532:65532"
+      readonlyRootFilesystem = true
+      privileged             = false
+      stopTimeout            = 30
+      portMappings           = [{ containerPort = var.container_port, protocol = "tcp" }]
+      mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+      environment = [
+        { name = "TM_ENV", value = var.environment },
+        { name = "TM_SERVER_PORT", value = tostring(var.container_port) },
+      ]
+      secrets = [
+        { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },
+        { name = "TM_SESSION_SECRET", valueFrom = aws_secretsmanager_secret.app["session_secret"].arn },
+      ]
+      healthCheck = {
+        command     = ["CMD", "/app/marketplace", "healthcheck", "--timeout-secs", "2"]
+        interval    = 10
+        timeout     = 3
+        retries     = 3
+        startPeriod = 15
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "marketplace"
+        }
+      }
+      linuxParameters = { initProcessEnabled = true }
+    }
+  ])
+}
+
+# ---------------------------------------------------------------- load balancer
+
+# The log bucket itself: logging it to itself would loop.
+#trivy:ignore:AVD-AWS-0089
+resource "aws_s3_bucket" "alb_logs" {
+  #checkov:skip=CKV_AWS_145:ALB access logging only supports SSE-S3, not SSE-KMS.
+  #checkov:skip=CKV_AWS_144:Access logs are not replicated; losing a region's logs loses no customer data.
+  #checkov:skip=CKV_AWS_18:This is the log bucket; logging it to itself would loop.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
+  bucket_prefix = "${var.name}-alb-logs-"
+  force_destroy = false
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "alb_logs" {
+  bucket                  = aws_s3_bucket.alb_logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "alb_logs" {
+  bucket = aws_s3_bucket.alb_logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+# Log delivery (ALB, CloudFront, S3 access logs) supports only SSE-S3.
+#trivy:ignore:AVD-AWS-0132
+resource "aws_s3_bucket_server_side_encryption_configuration" "alb_logs" {
+  bucket = aws_s3_bucket.alb_logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "alb_logs" {
+  bucket = aws_s3_bucket.alb_logs.id
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+    filter {}
+    transition {
+      days          = 30
+      storage_class = "STANDARD_IA"
+    }
+    expiration {
+      days = var.access_log_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+data "aws_iam_policy_document" "alb_logs" {
+  statement {
+    sid       = "AlbWritesLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.alb_logs.arn}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.this.arn]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.alb_logs.arn, "${aws_s3_bucket.alb_logs.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "alb_logs" {
+  bucket = aws_s3_bucket.alb_logs.id
+  policy = data.aws_iam_policy_document.alb_logs.json
+}
+
+# The public entry point by design (CloudFront and the WAF sit in front of it).
+#trivy:ignore:AVD-AWS-0053
+resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_76:The web ACL passed in (security module) runs AWSManagedRulesKnownBadInputsRuleSet, which CKV_AWS_192 verifies there; checkov cannot follow the ARN across modules.
+  name                       = var.name
+  load_balancer_type         = "application"
+  internal                   = false
+  security_groups            = [var.alb_security_group_id]
+  subnets                    = var.public_subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.alb_deletion_protection
+  idle_timeout               = 60
+  tags                       = var.tags
+
+  access_logs {
+    bucket  = aws_s3_bucket.alb_logs.id
+    enabled = true
+  }
+
+  depends_on = [aws_s3_bucket_policy.alb_logs]
+}
+
+resource "aws_wafv2_web_acl_association" "alb" {
+  resource_arn = aws_lb.this.arn
+  web_acl_arn  = var.web_acl_arn
+}
+
+resource "aws_lb_target_group" "this" {
+  for_each             = local.colours
+  name                 = "${var.name}-${each.key}"
+  port                 = var.container_port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = var.deregistration_delay_seconds
+  tags                 = merge(var.tags, { Colour = each.key })
+
+  health_check {
+    path                = "/health/ready"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  # TLS 1.3 first, with TLS 1.2 kept because CloudFront speaks at most TLS 1.2 to origins.
+  ssl_policy      = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn = var.certificate_arn
+  tags            = var.tags
+
+  default_action {
+    type = "forward"
+    forward {
+      target_group {
+        arn    = aws_lb_target_group.this["blue"].arn
+        weight = 100
+      }
+      target_group {
+        arn    = aws_lb_target_group.this["green"].arn
+        weight = 0
+      }
+      stickiness {
+        enabled  = false
+        duration = 60
+      }
+    }
+  }
+
+  # marketctl shifts the weights during blue-green and canary deploys.
+  lifecycle {
+    ignore_changes = [default_action]
+  }
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+  tags              = var.tags
+
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
+
+# ---------------------------------------------------------------- services
+
+resource "aws_ecs_service" "this" {
+  for_each                          = local.colours
+  name                              = "${var.name}-${each.key}"
+  cluster                           = aws_ecs_cluster.this.id
+  task_definition                   = aws_ecs_task_definition.this.arn
+  desired_count                     = each.key == "blue" ? var.desired_count : 0
+  health_check_grace_period_seconds = 30
+  enable_execute_command            = false
+  propagate_tags                    = "SERVICE"
+  tags                              = merge(var.tags, { Colour = each.key })
+
+  # Surge first, drain second: never below the desired count during a rolling update.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    base              = 1
+    weight            = 1
+  }
+
+  dynamic "capacity_provider_strategy" {
+    for_each = var.fargate_spot_weight > 0 ? [1] : []
+    content {
+      capacity_provider = "FARGATE_SPOT"
+      weight            = var.fargate_spot_weight
+    }
+  }
+
+  network_configuration {
+    subnets          = var.app_subnet_ids
+    security_groups  = [var.app_security_group_id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.this[each.key].arn
+    container_name   = "marketplace"
+    container_port   = var.container_port
+  }
+
+  # marketctl owns the running task definition and the counts of both colours.
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  depends_on = [aws_lb_listener.https]
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = concat(["FARGATE", "FARGATE_SPOT"], var.ec2_capacity.enabled ? [aws_ecs_capacity_provider.ec2[0].name] : [])
+}
+
+# ---------------------------------------------------------------- autoscaling
+
+resource "aws_appautoscaling_target" "this" {
+  for_each           = var.autoscaling.enabled ? local.colours : toset([])
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this[each.key].name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = each.key == "blue" ? var.autoscaling.min : 0
+  max_capacity       = var.autoscaling.max
+  tags               = var.tags
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  for_each           = aws_appautoscaling_target.this
+  name               = "${var.name}-${each.key}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = each.value.service_namespace
+  resource_id        = each.value.resource_id
+  scalable_dimension = each.value.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.cpu_target_percent
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "requests" {
+  for_each           = aws_appautoscaling_target.this
+  name               = "${var.name}-${each.key}-requests"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = each.value.service_namespace
+  resource_id        = each.value.resource_id
+  scalable_dimension = each.value.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.requests_per_target
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this[each.key].arn_suffix}"
+    }
+  }
+}
+
+# ---------------------------------------------------------------- optional EC2 capacity
+
+data "aws_ssm_parameter" "ecs_ami" {
+  count = var.ec2_capacity.enabled ? 1 : 0
+  name  = "/aws/service/ecs/optimized-ami/amazon-linux-2023/${startswith(var.ec2_capacity.instance_type, "r6g") || startswith(var.ec2_capacity.instance_type, "t4g") ? "arm64/" : ""}recommended/image_id"
+}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ec2" {
+  count              = var.ec2_capacity.enabled ? 1 : 0
+  name               = "${var.name}-ecs-instance"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ec2" {
+  count      = var.ec2_capacity.enabled ? 1 : 0
+  role       = aws_iam_role.ec2[0].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "ec2" {
+  count = var.ec2_capacity.enabled ? 1 : 0
+  name  = "${var.name}-ecs-instance"
+  role  = aws_iam_role.ec2[0].name
+  tags  = var.tags
+}
+
+resource "aws_launch_template" "ec2" {
+  count                  = var.ec2_capacity.enabled ? 1 : 0
+  name_prefix            = "${var.name}-"
+  image_id               = data.aws_ssm_parameter.ecs_ami[0].value
+  instance_type          = var.ec2_capacity.instance_type
+  vpc_security_group_ids = [var.app_security_group_id]
+  user_data              = base64encode("#!/bin/bash\necho ECS_CLUSTER=${var.name} >> /etc/ecs/ecs.config\n")
+  tags                   = var.tags
+
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.ec2[0].arn
+  }
+
+  metadata_options {
+    http_tokens                 = "required"
+    http_endpoint               = "enabled"
+    http_put_response_hop_limit = 1
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 30
+      volume_type = "gp3"
+      encrypted   = true
+      kms_key_id  = var.kms_key_arn
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-ecs" })
+  }
+}
+
+resource "aws_autoscaling_group" "ec2" {
+  count               = var.ec2_capacity.enabled ? 1 : 0
+  name_prefix         = "${var.name}-ecs-"
+  min_size            = 0
+  max_size            = var.ec2_capacity.max_size
+  vpc_zone_identifier = var.app_subnet_ids
+
+  launch_template {
+    id      = aws_launch_template.ec2[0].id
+    version = "$Latest"
+  }
+
+  tag {
+    key                 = "AmazonECSManaged"
+    value               = "true"
+    propagate_at_launch = true
+  }
+
+  dynamic "tag" {
+    for_each = var.tags
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+}
+
+resource "aws_ecs_capacity_provider" "ec2" {
+  count = var.ec2_capacity.enabled ? 1 : 0
+  name  = "${var.name}-ec2"
+  tags  = var.tags
+
+  auto_scaling_group_provider {
+    auto_scaling_group_arn         = aws_autoscaling_group.ec2[0].arn
+    managed_termination_protection = "DISABLED"
+    managed_scaling {
+      status          = "ENABLED"
+      target_capacity = 100
+    }
+  }
+}

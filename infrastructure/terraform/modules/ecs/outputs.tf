@@ -1,0 +1,64 @@
+output "cluster_name" {
+  description = "ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "service_names" {
+  description = "ECS services by colour: { blue, green }."
+  value       = { for k, s in aws_ecs_service.this : k => s.name }
+}
+
+output "target_group_names" {
+  description = "Target groups by colour; marketctl's ECS platform shifts the listener's weights between them."
+  value       = { for k, t in aws_lb_target_group.this : k => t.name }
+}
+
+output "target_group_arns" {
+  description = "Target group ARNs by colour."
+  value       = { for k, t in aws_lb_target_group.this : k => t.arn }
+}
+
+output "listener_arn" {
+  description = "The weighted HTTPS listener."
+  value       = aws_lb_listener.https.arn
+}
+
+output "alb_arn" {
+  description = "The load balancer ARN."
+  value       = aws_lb.this.arn
+}
+
+output "alb_arn_suffix" {
+  description = "The load balancer's ARN suffix, for CloudWatch dimensions."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "target_group_arn_suffixes" {
+  description = "Target group ARN suffixes by colour, for CloudWatch dimensions."
+  value       = { for k, t in aws_lb_target_group.this : k => t.arn_suffix }
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the load balancer (CloudFront's origin)."
+  value       = aws_lb.this.dns_name
+}
+
+output "ecr_repository_url" {
+  description = "Where deploys push images."
+  value       = aws_ecr_repository.this.repository_url
+}
+
+output "task_definition_family" {
+  description = "Task definition family that marketctl registers new revisions in."
+  value       = aws_ecs_task_definition.this.family
+}
+
+output "log_group_name" {
+  description = "Container log group."
+  value       = aws_cloudwatch_log_group.app.name
+}
+
+output "secret_arns" {
+  description = "Secrets whose values operators set: database_url, session_secret."
+  value       = { for k, s in aws_secretsmanager_secret.app : k => s.arn }
+}

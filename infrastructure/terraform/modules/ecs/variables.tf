@@ -1,0 +1,187 @@
+variable "name" {
+  description = "Name prefix for every resource."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,28}$", var.name))
+    error_message = "name must be 3-29 lower-case letters, digits or hyphens (target group names are limited to 32)."
+  }
+}
+
+variable "environment" {
+  description = "development, staging or production: becomes TM_ENV in the container."
+  type        = string
+
+  validation {
+    condition     = contains(["development", "staging", "production"], var.environment)
+    error_message = "environment must be development, staging or production."
+  }
+}
+
+variable "vpc_id" {
+  description = "The VPC."
+  type        = string
+}
+
+variable "public_subnet_ids" {
+  description = "Subnets for the load balancer."
+  type        = list(string)
+}
+
+variable "app_subnet_ids" {
+  description = "Private subnets for the tasks."
+  type        = list(string)
+}
+
+variable "alb_security_group_id" {
+  description = "Security group of the load balancer."
+  type        = string
+}
+
+variable "app_security_group_id" {
+  description = "Security group of the tasks."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the HTTPS listener."
+  type        = string
+}
+
+variable "web_acl_arn" {
+  description = "Regional WAF web ACL attached to the load balancer."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "Data key: ECR, secrets."
+  type        = string
+}
+
+variable "logs_kms_key_arn" {
+  description = "Logs key: the container log group."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Image tag in the module's ECR repository to run (marketctl changes it per deploy)."
+  type        = string
+  default     = "bootstrap"
+}
+
+variable "container_port" {
+  description = "Port the marketplace listens on."
+  type        = number
+  default     = 8080
+}
+
+variable "task_cpu" {
+  description = "Fargate CPU units per task (the spec: 256, 512, 1024)."
+  type        = number
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096], var.task_cpu)
+    error_message = "task_cpu must be a Fargate CPU size."
+  }
+}
+
+variable "task_memory" {
+  description = "Fargate memory per task in MiB (the spec: 512, 1024, 2048)."
+  type        = number
+
+  validation {
+    condition     = var.task_memory >= 512 && var.task_memory <= 30720
+    error_message = "task_memory must be between 512 and 30720 MiB."
+  }
+}
+
+variable "desired_count" {
+  description = "Tasks in the live (blue) service (the spec: 1, 2, 3+)."
+  type        = number
+
+  validation {
+    condition     = var.desired_count >= 1
+    error_message = "desired_count must be at least 1."
+  }
+}
+
+variable "autoscaling" {
+  description = "Target-tracking autoscaling on CPU and on requests per target."
+  type = object({
+    enabled             = bool
+    min                 = number
+    max                 = number
+    cpu_target_percent  = optional(number, 60)
+    requests_per_target = optional(number, 1000)
+  })
+  default = {
+    enabled = false
+    min     = 1
+    max     = 1
+  }
+
+  validation {
+    condition     = var.autoscaling.min >= 1 && var.autoscaling.max >= var.autoscaling.min
+    error_message = "autoscaling needs 1 <= min <= max."
+  }
+}
+
+variable "fargate_spot_weight" {
+  description = "Share of tasks on Fargate Spot beyond the first on-demand one; 0 for critical environments."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.fargate_spot_weight >= 0 && var.fargate_spot_weight <= 10
+    error_message = "fargate_spot_weight must be between 0 and 10."
+  }
+}
+
+variable "ec2_capacity" {
+  description = "Optional EC2 capacity provider with the environment's instance type (the spec: t3.micro, t3.small, r6g.large)."
+  type = object({
+    enabled       = bool
+    instance_type = string
+    max_size      = optional(number, 2)
+  })
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]*\\.[a-z0-9]+$", var.ec2_capacity.instance_type))
+    error_message = "ec2_capacity.instance_type must look like t3.micro."
+  }
+}
+
+variable "deregistration_delay_seconds" {
+  description = "Target draining time; matches the app's 5 s pre-stop delay plus its 25 s drain deadline."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.deregistration_delay_seconds >= 0 && var.deregistration_delay_seconds <= 120
+    error_message = "deregistration_delay_seconds must be between 0 and 120."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the container logs, in days."
+  type        = number
+  default     = 365
+}
+
+variable "alb_deletion_protection" {
+  description = "Protect the load balancer from deletion (production)."
+  type        = bool
+  default     = true
+}
+
+variable "access_log_retention_days" {
+  description = "Days to keep ALB access logs."
+  type        = number
+  default     = 365
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,34 @@
+output "alb_security_group_id" {
+  description = "Security group of the load balancer."
+  value       = aws_security_group.alb.id
+}
+
+output "app_security_group_id" {
+  description = "Security group of the app containers."
+  value       = aws_security_group.app.id
+}
+
+output "db_security_group_id" {
+  description = "Security group of the database."
+  value       = aws_security_group.db.id
+}
+
+output "endpoints_security_group_id" {
+  description = "Security group of the interface VPC endpoints."
+  value       = aws_security_group.endpoints.id
+}
+
+output "kms_key_arns" {
+  description = "Customer-managed KMS key ARNs by purpose: data, logs, backups."
+  value       = { for k, v in aws_kms_key.this : k => v.arn }
+}
+
+output "regional_web_acl_arn" {
+  description = "WAF web ACL for the ALB."
+  value       = aws_wafv2_web_acl.regional.arn
+}
+
+output "cloudfront_web_acl_arn" {
+  description = "WAF web ACL for the CloudFront distribution (us-east-1)."
+  value       = aws_wafv2_web_acl.global.arn
+}

@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.80.0, < 7.0.0"
+      # CloudFront's web ACL must live in us-east-1.
+      configuration_aliases = [aws.global]
+    }
+  }
+}
