@@ -53,6 +53,7 @@ module "security" {
   providers = {
     aws        = aws
     aws.global = aws.global
+    aws.dr     = aws.dr
   }
 
   name                   = local.name
@@ -96,7 +97,7 @@ module "database" {
   deletion_protection      = true
   backup_retention_days    = 30
   cross_region_backup_copy = true
-  dr_kms_key_arn           = var.dr_backup_kms_key_arn
+  dr_kms_key_arn           = module.security.backup_kms_key_arn
   alarm_topic_arn          = module.monitoring.warning_topic_arn
   tags                     = { Feature = "database" }
 }

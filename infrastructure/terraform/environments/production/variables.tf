@@ -43,12 +43,6 @@ variable "cloudfront_certificate_arn" {
   type        = string
 }
 
-variable "dr_backup_kms_key_arn" {
-  description = "KMS key in the DR region for replicated backups."
-  type        = string
-  default     = null
-}
-
 variable "slack" {
   description = "AWS Chatbot Slack workspace and channel for alerts."
   type = object({

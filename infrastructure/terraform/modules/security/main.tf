@@ -82,9 +82,8 @@ data "aws_iam_policy_document" "data_key" {
 
 resource "aws_kms_key" "this" {
   for_each = {
-    data    = { description = "Database, secrets, images and container registry", policy = data.aws_iam_policy_document.data_key.json }
-    logs    = { description = "CloudWatch Logs, SNS topics and flow logs", policy = data.aws_iam_policy_document.logs_key.json }
-    backups = { description = "Database snapshots and backup copies", policy = data.aws_iam_policy_document.key_admin.json }
+    data = { description = "Database, secrets, images and container registry", policy = data.aws_iam_policy_document.data_key.json }
+    logs = { description = "CloudWatch Logs, SNS topics and flow logs", policy = data.aws_iam_policy_document.logs_key.json }
   }
 
   description             = "${var.name}: ${each.value.description}"
@@ -93,6 +92,23 @@ resource "aws_kms_key" "this" {
   deletion_window_in_days = var.kms_deletion_window_days
   policy                  = each.value.policy
   tags                    = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+# Backup copies live in the disaster-recovery region, so their key does too.
+resource "aws_kms_key" "backups" {
+  provider                = aws.dr
+  description             = "${var.name}: database backup copies (DR region)"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.key_admin.json
+  tags                    = merge(var.tags, { Name = "${var.name}-backups" })
+}
+
+resource "aws_kms_alias" "backups" {
+  provider      = aws.dr
+  name          = "alias/${var.name}-backups"
+  target_key_id = aws_kms_key.backups.key_id
 }
 
 resource "aws_kms_alias" "this" {

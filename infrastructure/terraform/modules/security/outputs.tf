@@ -19,8 +19,13 @@ output "endpoints_security_group_id" {
 }
 
 output "kms_key_arns" {
-  description = "Customer-managed KMS key ARNs by purpose: data, logs, backups."
+  description = "Customer-managed KMS key ARNs in the primary region by purpose: data, logs."
   value       = { for k, v in aws_kms_key.this : k => v.arn }
+}
+
+output "backup_kms_key_arn" {
+  description = "Customer-managed KMS key in the DR region for database backup copies."
+  value       = aws_kms_key.backups.arn
 }
 
 output "regional_web_acl_arn" {

@@ -5,8 +5,8 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = ">= 5.80.0, < 7.0.0"
-      # CloudFront's web ACL must live in us-east-1.
-      configuration_aliases = [aws.global]
+      # CloudFront's web ACL must live in us-east-1; backup copies are encrypted in the DR region.
+      configuration_aliases = [aws.global, aws.dr]
     }
   }
 }
