@@ -117,11 +117,13 @@ macro_rules! impl_store {
     impl $crate::Store for $ty {
         $($extra)*
 
+        #[tracing::instrument(skip_all, name = "store.ping")]
         async fn ping(&self) -> $crate::Result<()> {
             sqlx::query("SELECT 1").execute(&self.pool).await?;
             Ok(())
         }
 
+        #[tracing::instrument(skip_all, name = "store.migrate")]
         async fn migrate(&self) -> $crate::Result<Vec<i64>> {
             let before = self.schema_status().await?;
             let mut migrator = Self::migrator();
@@ -132,6 +134,7 @@ macro_rules! impl_store {
             Ok(before.pending)
         }
 
+        #[tracing::instrument(skip_all, name = "store.schema_status")]
         async fn schema_status(&self) -> $crate::Result<$crate::SchemaStatus> {
             let applied: Vec<(i64, bool)> =
                 match sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
@@ -153,10 +156,12 @@ macro_rules! impl_store {
             }
         }
 
+        #[tracing::instrument(skip_all, name = "store.close")]
         async fn close(&self) {
             self.pool.close().await;
         }
 
+        #[tracing::instrument(skip_all, name = "store.create_user")]
         async fn create_user(&self, new: $crate::NewUser) -> $crate::Result<$crate::User> {
             let sql = format!(
                 "INSERT INTO users (email, password_hash, display_name, role, created_at) \
@@ -180,6 +185,7 @@ macro_rules! impl_store {
             row.try_into()
         }
 
+        #[tracing::instrument(skip_all, name = "store.user")]
         async fn user(&self, id: domain::UserId) -> $crate::Result<Option<$crate::User>> {
             let sql = format!(
                 "SELECT {} FROM users WHERE id = $1",
@@ -192,6 +198,7 @@ macro_rules! impl_store {
             row.map(TryInto::try_into).transpose()
         }
 
+        #[tracing::instrument(skip_all, name = "store.credentials_by_email")]
         async fn credentials_by_email(
             &self,
             email: &domain::Email,
@@ -213,6 +220,7 @@ macro_rules! impl_store {
             .transpose()
         }
 
+        #[tracing::instrument(skip_all, name = "store.count_users")]
         async fn count_users(&self) -> $crate::Result<i64> {
             let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
                 .fetch_one(&self.pool)
@@ -220,6 +228,7 @@ macro_rules! impl_store {
             Ok(n)
         }
 
+        #[tracing::instrument(skip_all, name = "store.import_catalogue")]
         async fn import_catalogue(
             &self,
             batch: $crate::CatalogueBatch,
@@ -340,6 +349,7 @@ macro_rules! impl_store {
             })
         }
 
+        #[tracing::instrument(skip_all, name = "store.featured_artists")]
         async fn featured_artists(&self, limit: u32) -> $crate::Result<Vec<$crate::ArtistCard>> {
             let rows: Vec<$crate::shared::ArtistCardRow> = sqlx::query_as($featured_sql)
                 .bind(i64::from(limit))
@@ -348,6 +358,7 @@ macro_rules! impl_store {
             Ok(rows.into_iter().map(Into::into).collect())
         }
 
+        #[tracing::instrument(skip_all, name = "store.catalogue_counts")]
         async fn catalogue_counts(&self) -> $crate::Result<$crate::CatalogueCounts> {
             let (users, artists, studios, portfolio_items, cities): (i64, i64, i64, i64, i64) =
                 sqlx::query_as(
@@ -366,6 +377,7 @@ macro_rules! impl_store {
             })
         }
 
+        #[tracing::instrument(skip_all, name = "store.booking_counts")]
         async fn booking_counts(&self) -> $crate::Result<Vec<(domain::BookingState, i64)>> {
             let rows: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT state, COUNT(*) FROM booking_requests GROUP BY state ORDER BY state",
