@@ -1,0 +1,5 @@
+//! `marketctl`: see `marketctl --help`.
+
+fn main() -> std::process::ExitCode {
+    marketctl::cli::main()
+}

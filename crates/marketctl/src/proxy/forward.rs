@@ -1,0 +1,162 @@
+//! The public side: forwards each request to a backend chosen by weight, over pooled keep-alive
+//! connections, retrying GET and HEAD once when a backend refuses the connection.
+
+use super::Shared;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Headers that describe one hop and must not be forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+pub struct UpstreamClient {
+    client: Client<HttpConnector, Body>,
+}
+
+impl UpstreamClient {
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Self { client }
+    }
+}
+
+impl Default for UpstreamClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(forward).with_state(shared)
+}
+
+fn cookie_value<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], message).into_response()
+}
+
+async fn forward(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(client_addr): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let table = shared.routes.snapshot();
+    let sticky = table.sticky_cookie.clone();
+    let cookie = sticky
+        .as_deref()
+        .and_then(|name| cookie_value(&request, name))
+        .map(str::to_owned);
+    let Some(first) = table.pick(cookie.as_deref(), None) else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no release is routed here\n",
+        );
+    };
+    let idempotent = matches!(*request.method(), Method::GET | Method::HEAD);
+    let (mut parts, body) = request.into_parts();
+    for name in HOP_BY_HOP {
+        parts.headers.remove(name);
+    }
+    parts.headers.remove("keep-alive");
+    let forwarded_for = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prior) => format!("{prior}, {}", client_addr.ip()),
+        None => client_addr.ip().to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        parts.headers.insert("x-forwarded-for", v);
+    }
+    // A retry can only resend a request whose body we still have: GET and HEAD carry none.
+    let retry_parts = idempotent.then(|| parts.clone());
+
+    let started = Instant::now();
+    let mut pick = first;
+    let mut outcome = send(&shared, parts, body, &pick.backend.addr).await;
+    let refused = matches!(&outcome, Err(e) if e.is_connect());
+    if let (true, Some(parts)) = (refused, retry_parts) {
+        // The first backend refused: the routing table may have changed under us, so pick again.
+        let fresh = shared.routes.snapshot();
+        if let Some(second) = fresh.pick(cookie.as_deref(), Some(&pick.backend.addr)) {
+            pick = second;
+            outcome = send(&shared, parts, Body::empty(), &pick.backend.addr).await;
+        }
+    }
+    let elapsed = started.elapsed();
+    match outcome {
+        Ok(mut response) => {
+            shared
+                .metrics
+                .record(&pick.version, response.status().as_u16(), elapsed);
+            for name in HOP_BY_HOP {
+                response.headers_mut().remove(name);
+            }
+            if let (Some(name), false) = (sticky.as_deref(), pick.from_cookie) {
+                let cookie = format!("{name}={}; Path=/; HttpOnly; SameSite=Lax", pick.version);
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            response
+        }
+        Err(e) => {
+            shared.metrics.record(&pick.version, 502, elapsed);
+            tracing::warn!(backend = %pick.backend.addr, version = %pick.version, error = %e, "upstream failed");
+            plain(StatusCode::BAD_GATEWAY, "the instance did not answer\n")
+        }
+    }
+}
+
+async fn send(
+    shared: &Shared,
+    mut parts: axum::http::request::Parts,
+    body: Body,
+    addr: &SocketAddr,
+) -> Result<Response, hyper_util::client::legacy::Error> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    // The path came from a parsed URI and the authority is a socket address, so this only
+    // fails on a bug; the placeholder then fails to connect and the client gets a 502.
+    parts.uri = Uri::try_from(format!("http://{addr}{path}"))
+        .unwrap_or_else(|_| Uri::from_static("http://0.0.0.0:9/"));
+    let request = axum::http::Request::from_parts(parts, body);
+    let response = shared.client.client.request(request).await?;
+    Ok(response.map(Body::new))
+}

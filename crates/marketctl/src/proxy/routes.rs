@@ -1,0 +1,233 @@
+//! The routing table: versions with weights, each with its backends. Replaced whole and
+//! atomically, so a request sees either the old table or the new one, never a mix.
+
+use arc_swap::ArcSwap;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// One backend instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backend {
+    pub id: String,
+    pub addr: SocketAddr,
+}
+
+/// A version's share of traffic and the instances that serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRoute {
+    pub version: String,
+    pub weight: u32,
+    pub backends: Vec<Backend>,
+}
+
+/// What the admin API accepts and reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    pub versions: Vec<VersionRoute>,
+    /// When set, a canary visitor keeps the version it first got, through this cookie.
+    #[serde(default)]
+    pub sticky_cookie: Option<String>,
+}
+
+/// Why a route spec was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RouteError {
+    #[error("version {0:?} has weight but no backends")]
+    NoBackends(String),
+    #[error("version {0:?} appears twice")]
+    Duplicate(String),
+    #[error("the weights add up to zero while versions are listed")]
+    ZeroWeight,
+    #[error("the sticky cookie name {0:?} is not a valid cookie name")]
+    BadCookie(String),
+}
+
+impl RouteSpec {
+    pub fn validate(&self) -> Result<(), RouteError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &self.versions {
+            if !seen.insert(v.version.as_str()) {
+                return Err(RouteError::Duplicate(v.version.clone()));
+            }
+            if v.weight > 0 && v.backends.is_empty() {
+                return Err(RouteError::NoBackends(v.version.clone()));
+            }
+        }
+        if !self.versions.is_empty() && self.versions.iter().all(|v| v.weight == 0) {
+            return Err(RouteError::ZeroWeight);
+        }
+        if let Some(name) = &self.sticky_cookie {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !valid {
+                return Err(RouteError::BadCookie(name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every backend any version lists, for checks like "is this instance still routed?".
+    pub fn routes_to(&self, instance_id: &str) -> bool {
+        self.versions
+            .iter()
+            .any(|v| v.weight > 0 && v.backends.iter().any(|b| b.id == instance_id))
+    }
+}
+
+/// A backend chosen for one request.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub version: Arc<str>,
+    pub backend: Backend,
+    /// True when the version came from the sticky cookie rather than the weights.
+    pub from_cookie: bool,
+}
+
+#[derive(Default)]
+pub struct RouteTable {
+    current: ArcSwap<RouteSpec>,
+}
+
+impl RouteTable {
+    pub fn replace(&self, spec: RouteSpec) -> Result<(), RouteError> {
+        spec.validate()?;
+        self.current.store(Arc::new(spec));
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Arc<RouteSpec> {
+        self.current.load_full()
+    }
+}
+
+impl RouteSpec {
+    /// Chooses a version by weight (or by the sticky cookie's value) and a backend within it,
+    /// avoiding `exclude` (a backend that just refused a connection) when another exists.
+    pub fn pick(&self, cookie_version: Option<&str>, exclude: Option<&SocketAddr>) -> Option<Pick> {
+        let eligible = |v: &&VersionRoute| v.weight > 0 && !v.backends.is_empty();
+        let mut rng = rand::thread_rng();
+        let sticky = cookie_version.and_then(|wanted| {
+            self.versions
+                .iter()
+                .filter(eligible)
+                .find(|v| v.version == wanted)
+        });
+        let (route, from_cookie) = match sticky {
+            Some(v) => (v, true),
+            None => {
+                let total: u64 = self.versions.iter().map(|v| u64::from(v.weight)).sum();
+                if total == 0 {
+                    return None;
+                }
+                let mut point = rng.gen_range(0..total);
+                let chosen = self.versions.iter().filter(eligible).find(|v| {
+                    if point < u64::from(v.weight) {
+                        true
+                    } else {
+                        point -= u64::from(v.weight);
+                        false
+                    }
+                })?;
+                (chosen, false)
+            }
+        };
+        let candidates: Vec<&Backend> = route
+            .backends
+            .iter()
+            .filter(|b| Some(&b.addr) != exclude)
+            .collect();
+        let pool: Vec<&Backend> = if candidates.is_empty() {
+            route.backends.iter().collect()
+        } else {
+            candidates
+        };
+        let backend = pool[rng.gen_range(0..pool.len())].clone();
+        Some(Pick {
+            version: Arc::from(route.version.as_str()),
+            backend,
+            from_cookie,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(id: &str, port: u16) -> Backend {
+        Backend {
+            id: id.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    fn spec(a: u32, b: u32) -> RouteSpec {
+        RouteSpec {
+            versions: vec![
+                VersionRoute {
+                    version: "v1".into(),
+                    weight: a,
+                    backends: vec![backend("a", 1)],
+                },
+                VersionRoute {
+                    version: "v2".into(),
+                    weight: b,
+                    backends: vec![backend("b", 2)],
+                },
+            ],
+            sticky_cookie: None,
+        }
+    }
+
+    #[test]
+    fn weights_split_traffic_in_proportion() {
+        let s = spec(95, 5);
+        let canary = (0..20_000)
+            .filter(|_| &*s.pick(None, None).unwrap().version == "v2")
+            .count();
+        assert!(
+            (600..1400).contains(&canary),
+            "{canary} of 20000 went to the 5% canary"
+        );
+        assert!((0..100).all(|_| &*spec(100, 0).pick(None, None).unwrap().version == "v1"));
+    }
+
+    #[test]
+    fn a_sticky_cookie_keeps_its_version_while_that_version_has_weight() {
+        let s = spec(99, 1);
+        assert!((0..100).all(|_| &*s.pick(Some("v2"), None).unwrap().version == "v2"));
+        let gone = spec(100, 0);
+        assert_eq!(&*gone.pick(Some("v2"), None).unwrap().version, "v1");
+    }
+
+    #[test]
+    fn invalid_specs_are_refused() {
+        let mut s = spec(0, 0);
+        assert_eq!(s.validate(), Err(RouteError::ZeroWeight));
+        s.versions[0].weight = 1;
+        s.versions[0].backends.clear();
+        assert_eq!(s.validate(), Err(RouteError::NoBackends("v1".into())));
+        let mut dup = spec(1, 1);
+        dup.versions[1].version = "v1".into();
+        assert_eq!(dup.validate(), Err(RouteError::Duplicate("v1".into())));
+        let mut cookie = spec(1, 1);
+        cookie.sticky_cookie = Some("bad cookie;".into());
+        assert!(cookie.validate().is_err());
+        assert!(
+            RouteSpec::default().validate().is_ok(),
+            "an empty table is valid (503 for all)"
+        );
+    }
+
+    #[test]
+    fn a_refusing_backend_is_avoided_when_another_exists() {
+        let mut s = spec(100, 0);
+        s.versions[0].backends.push(backend("a2", 3));
+        let bad = SocketAddr::from(([127, 0, 0, 1], 1));
+        assert!((0..100).all(|_| s.pick(None, Some(&bad)).unwrap().backend.addr != bad));
+    }
+}
