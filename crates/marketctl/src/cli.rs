@@ -1,7 +1,14 @@
-//! The command line. Exit codes: 0 success, 1 failure, 64 usage error.
+//! The command line. Exit codes: 0 deployed / success, 1 failed (before traffic moved),
+//! 2 rolled back, 3 timed out, 64 usage error.
 
+use crate::config::{DeployConfig, PlatformKind};
+use crate::engine::{DeployRequest, Engine, Strategy};
+use crate::platform::Platform;
+use crate::platform::local::LocalPlatform;
 use crate::proxy::{self, ProxyConfig};
+use crate::state::History;
 use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,12 +20,60 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The host agent: proxy, instance supervisor and admin API.
     Proxy {
         #[command(subcommand)]
         command: ProxyCommand,
+    },
+    /// Deploy a release with a strategy; rolls back by itself on any trigger.
+    Deploy {
+        /// Environment: reads DEPLOY_DIR/ENV.toml.
+        env: String,
+        strategy: Strategy,
+        /// The marketplace binary to release.
+        #[arg(long)]
+        release: PathBuf,
+        /// Skip the configured test and scan commands (the spec's RUN_CHECKS=false).
+        #[arg(long)]
+        skip_checks: bool,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
+    /// Put all traffic back on the last known-good release (or --to VERSION).
+    Rollback {
+        env: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
+    /// Versions, weights, instance health and live error rates.
+    Status {
+        env: String,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
+    /// Who deployed what, when, how, and how it ended.
+    History {
+        env: String,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
     },
 }
 
@@ -74,7 +129,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -82,7 +137,50 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The environment file, the platform, and the environment releases run with.
+struct Target {
+    config: DeployConfig,
+    platform: LocalPlatform,
+    state_dir: PathBuf,
+    release_env: BTreeMap<String, String>,
+}
+
+fn target(deploy_dir: &std::path::Path, env: &str) -> anyhow::Result<Target> {
+    let config = DeployConfig::load(deploy_dir, env)?;
+    if config.platform == PlatformKind::Ecs {
+        anyhow::bail!(
+            "platform \"ecs\" is not available yet in this marketctl; use platform = \"local\""
+        );
+    }
+    let local = config
+        .local
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("{env}.toml has no [local] section"))?;
+    let token = std::env::var(&local.token_env)
+        .map_err(|_| anyhow::anyhow!("{} must hold the agent's admin token", local.token_env))?;
+    let mut release_env = config.env.clone();
+    for name in &config.required_variables {
+        if let Ok(value) = std::env::var(name) {
+            release_env.insert(name.clone(), value);
+        }
+    }
+    let platform = LocalPlatform::new(&config, token, release_env.clone())?;
+    Ok(Target {
+        state_dir: local.state_dir,
+        config,
+        platform,
+        release_env,
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Proxy {
             command:
@@ -107,7 +205,178 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             shutdown_signal().await;
             tracing::info!("stopping: draining requests and stopping instances");
             running.shutdown().await;
-            Ok(())
+            Ok(0)
+        }
+        Command::Deploy {
+            env,
+            strategy,
+            release,
+            skip_checks,
+            deploy_dir,
+            output,
+        } => {
+            let t = target(&deploy_dir, &env)?;
+            let engine = Engine::new(
+                &t.config,
+                &t.platform,
+                &env,
+                &t.state_dir,
+                t.release_env.clone(),
+                output == Output::Human,
+            );
+            let report = engine
+                .deploy(DeployRequest {
+                    environment: env.clone(),
+                    strategy,
+                    release,
+                    run_checks: !skip_checks,
+                })
+                .await;
+            match output {
+                Output::Json => print_json(&report),
+                Output::Human => println!(
+                    "{env}: {} → {}: {} in {:.1} s",
+                    report.from_version.as_deref().unwrap_or("nothing"),
+                    report.to_version.as_deref().unwrap_or("?"),
+                    report.outcome.summary(),
+                    report.seconds
+                ),
+            }
+            Ok(report.outcome.exit_code())
+        }
+        Command::Rollback {
+            env,
+            to,
+            deploy_dir,
+            output,
+        } => {
+            let t = target(&deploy_dir, &env)?;
+            let (_lock, _) = crate::state::Lock::acquire(&t.state_dir)?;
+            let history = History::open(&t.state_dir)?;
+            let fleet = t.platform.fleet().await?;
+            let live = fleet.live_version().map(str::to_owned);
+            let version = match to {
+                Some(v) => v,
+                None => history
+                    .deployed_versions()?
+                    .into_iter()
+                    .rev()
+                    .find(|v| Some(v) != live.as_ref())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no earlier known-good release in the history")
+                    })?,
+            };
+            let started = crate::state::now();
+            let result =
+                crate::engine::switch_to(&t.config, &t.platform, &t.state_dir, &version).await;
+            let record = crate::state::Record {
+                id: format!("{started:.3}-{}", std::process::id()),
+                environment: env.clone(),
+                user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+                action: "rollback".into(),
+                strategy: None,
+                from_version: live.clone(),
+                to_version: version.clone(),
+                started_at: started,
+                finished_at: Some(crate::state::now()),
+                outcome: Some(if result.is_ok() {
+                    "deployed".into()
+                } else {
+                    "failed".into()
+                }),
+                reason: result
+                    .as_ref()
+                    .err()
+                    .cloned()
+                    .or(Some("manual rollback".into())),
+            };
+            history.append(&record)?;
+            match output {
+                Output::Json => print_json(&record),
+                Output::Human => match &result {
+                    Ok(()) => println!(
+                        "{env}: rolled back {} → {version}",
+                        live.as_deref().unwrap_or("nothing")
+                    ),
+                    Err(e) => println!("{env}: rollback to {version} failed: {e}"),
+                },
+            }
+            Ok(if result.is_ok() { 0 } else { 1 })
+        }
+        Command::Status {
+            env,
+            deploy_dir,
+            output,
+        } => {
+            let t = target(&deploy_dir, &env)?;
+            let fleet = t.platform.fleet().await?;
+            let mut windows = BTreeMap::new();
+            for r in &fleet.routes {
+                windows.insert(r.version.clone(), t.platform.window(&r.version, 60).await?);
+            }
+            match output {
+                Output::Json => {
+                    print_json(&serde_json::json!({"fleet": fleet, "last_60s": windows}))
+                }
+                Output::Human => {
+                    println!("{env}: live {}", fleet.live_version().unwrap_or("nothing"));
+                    for r in &fleet.routes {
+                        let w = windows.get(&r.version).copied().unwrap_or_default();
+                        println!(
+                            "  {:<24} weight {:>3}  {} instances  {} req/60s  {:.1}% 5xx",
+                            r.version,
+                            r.weight,
+                            r.instances.len(),
+                            w.requests,
+                            w.error_rate * 100.0
+                        );
+                    }
+                    for i in &fleet.instances {
+                        println!(
+                            "  {:<32} {:<10} {} failed checks",
+                            i.id, i.status, i.consecutive_failures
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::History {
+            env,
+            deploy_dir,
+            output,
+        } => {
+            let config = DeployConfig::load(&deploy_dir, &env)?;
+            let state_dir = config
+                .local
+                .map(|l| l.state_dir)
+                .ok_or_else(|| anyhow::anyhow!("{env}.toml has no [local] section"))?;
+            let records = History::open(&state_dir)?.records()?;
+            match output {
+                Output::Json => print_json(&records),
+                Output::Human => {
+                    for r in &records {
+                        println!(
+                            "{:<17} {:<10} {:<8} {:<10} {} → {}  {}{}  {}",
+                            r.id.split('-').next().unwrap_or(""),
+                            r.user,
+                            r.action,
+                            r.strategy.as_deref().unwrap_or("-"),
+                            r.from_version.as_deref().unwrap_or("nothing"),
+                            r.to_version,
+                            r.outcome.as_deref().unwrap_or("in progress"),
+                            r.reason
+                                .as_deref()
+                                .map(|x| format!(" ({x})"))
+                                .unwrap_or_default(),
+                            r.duration_seconds()
+                                .map(|d| format!("{d:.1}s"))
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
+            }
+            Ok(0)
         }
     }
 }

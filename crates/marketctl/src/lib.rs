@@ -1,4 +1,9 @@
-//! marketctl: the Tattoo Marketplace operations tool (host proxy and agent; deploy engine to come).
+//! marketctl: the Tattoo Marketplace operations tool: host proxy and agent, deploys, rollbacks, history.
 
 pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod notify;
+pub mod platform;
 pub mod proxy;
+pub mod state;

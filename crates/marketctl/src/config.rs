@@ -1,0 +1,328 @@
+//! Environment files (`deploy/ENV.toml`): platform, fleet size, strategy and analysis settings,
+//! smoke tests, required variables, notifications and branch rules.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    pub platform: PlatformKind,
+    /// Desired number of instances of the live release.
+    pub instances: u32,
+    #[serde(default = "default_health_path")]
+    pub health_path: String,
+    pub local: Option<LocalSettings>,
+    pub ecs: Option<EcsSettings>,
+    /// Environment the release runs with (and `version` / `migrate` run with).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Variables that must be set in marketctl's own environment; their values are passed on.
+    #[serde(default)]
+    pub required_variables: Vec<String>,
+    #[serde(default)]
+    pub strategy: StrategySettings,
+    #[serde(default)]
+    pub analysis: AnalysisSettings,
+    #[serde(default)]
+    pub smoke: SmokeSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+    #[serde(default)]
+    pub git: GitSettings,
+    #[serde(default)]
+    pub checks: ChecksSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    Local,
+    Ecs,
+}
+
+fn default_health_path() -> String {
+    "/health/ready".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// The agent's admin API.
+    pub admin_url: String,
+    /// The agent's public URL, for smoke tests through the proxy.
+    pub public_url: String,
+    /// Name of the variable holding the admin token.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    /// Releases, history and the deploy lock.
+    pub state_dir: PathBuf,
+    /// Instances get ports from here upwards.
+    pub base_port: u16,
+    /// How many ports from `base_port` instances may use.
+    #[serde(default = "default_port_span")]
+    pub port_span: u16,
+    #[serde(default)]
+    pub sticky_cookie: Option<String>,
+}
+
+fn default_token_env() -> String {
+    "MARKETCTL_ADMIN_TOKEN".into()
+}
+
+fn default_port_span() -> u16 {
+    100
+}
+
+/// The names Terraform outputs for an ECS environment (`environments/ENV` outputs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsSettings {
+    pub region: String,
+    pub cluster: String,
+    pub blue_service: String,
+    pub green_service: String,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    pub task_definition_family: String,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategySettings {
+    pub ready_timeout_seconds: f64,
+    pub bake_seconds: f64,
+    pub canary_steps: Vec<u32>,
+    pub canary_step_seconds: f64,
+}
+
+impl Default for StrategySettings {
+    fn default() -> Self {
+        Self {
+            ready_timeout_seconds: 60.0,
+            bake_seconds: 60.0,
+            canary_steps: vec![5, 25, 50, 100],
+            canary_step_seconds: 60.0,
+        }
+    }
+}
+
+impl StrategySettings {
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.ready_timeout_seconds)
+    }
+    pub fn bake(&self) -> Duration {
+        Duration::from_secs_f64(self.bake_seconds)
+    }
+    pub fn canary_step(&self) -> Duration {
+        Duration::from_secs_f64(self.canary_step_seconds)
+    }
+}
+
+/// The spec's rollback triggers and how they are evaluated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSettings {
+    pub interval_seconds: f64,
+    pub window_seconds: u64,
+    /// A window with fewer requests than this says nothing about error rate or latency.
+    pub min_requests: u64,
+    /// Breaching windows in a row before a rollback.
+    pub consecutive_breaches: u32,
+    pub max_error_rate: f64,
+    pub max_p95_seconds: f64,
+    pub health_check_failures: u32,
+    /// Canary only: how much worse than the baseline its error rate may be.
+    pub max_error_rate_over_baseline: f64,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 5.0,
+            window_seconds: 30,
+            min_requests: 20,
+            consecutive_breaches: 2,
+            max_error_rate: 0.05,
+            max_p95_seconds: 10.0,
+            health_check_failures: 3,
+            max_error_rate_over_baseline: 0.02,
+        }
+    }
+}
+
+impl AnalysisSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.interval_seconds)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmokeSettings {
+    /// Paths that must answer 2xx/3xx: the health endpoints and the main user flows.
+    pub paths: Vec<String>,
+}
+
+impl Default for SmokeSettings {
+    fn default() -> Self {
+        Self {
+            paths: vec!["/health/ready".into(), "/".into(), "/sign-in".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// Slack-compatible incoming webhook, or the name of a variable holding it (`env:NAME`).
+    pub webhook: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitSettings {
+    /// Deploys must come from this branch (production: main).
+    pub branch: Option<String>,
+    pub require_clean: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksSettings {
+    /// Test and scan commands run before deploying (skipped with `--skip-checks`).
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl DeployConfig {
+    /// Loads `DIR/ENV.toml`.
+    pub fn load(dir: &Path, env: &str) -> Result<Self, ConfigError> {
+        let valid_name = !env.is_empty()
+            && env
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let path = dir.join(format!("{env}.toml"));
+        if !valid_name {
+            return Err(ConfigError::Invalid {
+                path,
+                message: format!("{env:?} is not an environment name"),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.instances == 0 {
+            return Err("instances must be at least 1".into());
+        }
+        if self.platform == PlatformKind::Local && self.local.is_none() {
+            return Err("platform = \"local\" needs a [local] section".into());
+        }
+        if self.platform == PlatformKind::Ecs && self.ecs.is_none() {
+            return Err("platform = \"ecs\" needs an [ecs] section".into());
+        }
+        let steps = &self.strategy.canary_steps;
+        if steps.is_empty()
+            || steps.last() != Some(&100)
+            || steps.windows(2).any(|w| w[0] >= w[1])
+            || steps[0] == 0
+        {
+            return Err("strategy.canary_steps must rise strictly from above 0 to 100".into());
+        }
+        let a = &self.analysis;
+        if !(0.0..=1.0).contains(&a.max_error_rate)
+            || a.consecutive_breaches == 0
+            || a.window_seconds == 0
+        {
+            return Err("analysis: max_error_rate must be in 0..1, consecutive_breaches and window_seconds at least 1".into());
+        }
+        if let Some(local) = &self.local
+            && local.port_span < self.instances.saturating_mul(3) as u16
+        {
+            return Err(
+                "local.port_span must leave room for three fleets (old, new, rollback)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+platform = "local"
+instances = 2
+[local]
+admin_url = "http://127.0.0.1:9180"
+public_url = "http://127.0.0.1:8080"
+state_dir = "/tmp/x"
+base_port = 18100
+"#;
+
+    #[test]
+    fn a_minimal_file_gets_the_specs_defaults() {
+        let c = DeployConfig::parse(MINIMAL).unwrap();
+        assert_eq!(c.analysis.max_error_rate, 0.05);
+        assert_eq!(c.analysis.max_p95_seconds, 10.0);
+        assert_eq!(c.analysis.health_check_failures, 3);
+        assert_eq!(c.strategy.canary_steps, vec![5, 25, 50, 100]);
+        assert_eq!(c.strategy.bake_seconds, 60.0);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_reason() {
+        assert!(
+            DeployConfig::parse("platform = \"local\"\ninstances = 0")
+                .unwrap_err()
+                .contains("instances")
+        );
+        let typo = format!("{MINIMAL}\n[analysis]\nmax_eror_rate = 0.1\n");
+        assert!(
+            DeployConfig::parse(&typo)
+                .unwrap_err()
+                .contains("max_eror_rate")
+        );
+        let steps = format!("{MINIMAL}\n[strategy]\ncanary_steps = [50, 25, 100]\n");
+        assert!(
+            DeployConfig::parse(&steps)
+                .unwrap_err()
+                .contains("canary_steps")
+        );
+        assert!(DeployConfig::parse("not toml [").is_err());
+    }
+
+    #[test]
+    fn the_shipped_environment_files_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        for env in ["local", "development", "staging", "production"] {
+            DeployConfig::load(&dir, env).unwrap_or_else(|e| panic!("{env}: {e}"));
+        }
+        assert!(DeployConfig::load(&dir, "../etc/passwd").is_err());
+    }
+}

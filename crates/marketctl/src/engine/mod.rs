@@ -1,0 +1,616 @@
+//! The deploy engine: pre-deploy checks, the expand/contract migration gate, the traffic
+//! strategies with analysis in every state, automatic rollback, history and notifications.
+
+pub mod analysis;
+mod strategy;
+
+use crate::config::DeployConfig;
+use crate::platform::{Fleet, Platform, PlatformError, Route};
+use crate::state::{History, Lock, Record, now, release_path};
+use serde::Serialize;
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    Rolling,
+    BlueGreen,
+    Canary,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Canary => "canary",
+        }
+    }
+}
+
+/// How a deploy ended. Always one of these, and always said plainly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
+pub enum Outcome {
+    Deployed,
+    RolledBack(String),
+    Failed(String),
+    TimedOut(String),
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Deployed => 0,
+            Outcome::Failed(_) => 1,
+            Outcome::RolledBack(_) => 2,
+            Outcome::TimedOut(_) => 3,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Deployed => "deployed",
+            Outcome::RolledBack(_) => "rolled back",
+            Outcome::Failed(_) => "failed",
+            Outcome::TimedOut(_) => "timed out",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Deployed => None,
+            Outcome::RolledBack(r) | Outcome::Failed(r) | Outcome::TimedOut(r) => Some(r),
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        match self.reason() {
+            Some(r) => format!("{} ({r})", self.label()),
+            None => self.label().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub seconds: f64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub environment: String,
+    pub strategy: Option<Strategy>,
+    pub from_version: Option<String>,
+    pub to_version: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub seconds: f64,
+    pub steps: Vec<Step>,
+}
+
+/// What a deploy needs besides the platform.
+pub struct DeployRequest {
+    pub environment: String,
+    pub strategy: Strategy,
+    pub release: PathBuf,
+    pub run_checks: bool,
+}
+
+pub struct Engine<'a, P: Platform> {
+    pub config: &'a DeployConfig,
+    pub platform: &'a P,
+    pub environment: String,
+    pub state_dir: PathBuf,
+    /// Environment for `version` and `migrate` of a release: the instances' environment.
+    pub release_env: BTreeMap<String, String>,
+    pub webhook: Option<String>,
+    /// Print progress lines to stderr.
+    pub verbose: bool,
+    steps: Vec<Step>,
+    started: Instant,
+    step_started: Instant,
+}
+
+/// A step failed; the variant decides the outcome.
+enum Stop {
+    Failed(String),
+    TimedOut(String),
+    RolledBack(String),
+}
+
+impl From<PlatformError> for Stop {
+    fn from(e: PlatformError) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+impl<'a, P: Platform> Engine<'a, P> {
+    pub fn new(
+        config: &'a DeployConfig,
+        platform: &'a P,
+        environment: &str,
+        state_dir: &Path,
+        release_env: BTreeMap<String, String>,
+        verbose: bool,
+    ) -> Self {
+        Self {
+            config,
+            platform,
+            environment: environment.to_owned(),
+            state_dir: state_dir.to_owned(),
+            release_env,
+            webhook: crate::notify::webhook_url(config.notify.webhook.as_deref()),
+            verbose,
+            steps: Vec::new(),
+            started: Instant::now(),
+            step_started: Instant::now(),
+        }
+    }
+
+    fn begin_step(&mut self, name: &str) {
+        self.step_started = Instant::now();
+        if self.verbose {
+            eprintln!("[{:>6.1}s] {name} …", self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    fn end_step(&mut self, name: &str, detail: impl Into<String>) {
+        let detail = detail.into();
+        let seconds = self.step_started.elapsed().as_secs_f64();
+        if self.verbose {
+            eprintln!(
+                "[{:>6.1}s] {name}: {detail} ({seconds:.1}s)",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+        self.steps.push(Step {
+            name: name.to_owned(),
+            seconds,
+            detail,
+        });
+    }
+
+    fn note(&self, line: &str) {
+        if self.verbose {
+            eprintln!("[{:>6.1}s]   {line}", self.started.elapsed().as_secs_f64());
+        }
+    }
+
+    fn history(&self) -> Result<History, String> {
+        History::open(&self.state_dir).map_err(|e| format!("opening the history: {e}"))
+    }
+
+    /// Runs a whole deploy and returns its report; never panics, never leaves the lock.
+    pub async fn deploy(mut self, request: DeployRequest) -> Report {
+        self.started = Instant::now();
+        let lock = match Lock::acquire(&self.state_dir) {
+            Ok((lock, stale)) => {
+                if let Some(pid) = stale {
+                    self.note(&format!("replaced a stale deploy lock left by pid {pid}"));
+                }
+                lock
+            }
+            Err(e) => return self.report(&request, None, None, Outcome::Failed(e.to_string())),
+        };
+        let history = match self.history() {
+            Ok(h) => h,
+            Err(e) => return self.report(&request, None, None, Outcome::Failed(e)),
+        };
+        if let Err(e) = self.reconcile(&history).await {
+            drop(lock);
+            return self.report(
+                &request,
+                None,
+                None,
+                Outcome::Failed(format!("reconciling an interrupted deploy: {e}")),
+            );
+        }
+
+        crate::notify::send(
+            self.webhook.as_deref(),
+            &format!(
+                "Deploy to {} started ({}, {})",
+                self.environment,
+                request.strategy.as_str(),
+                request.release.display()
+            ),
+        )
+        .await;
+
+        let mut record: Option<Record> = None;
+        let mut versions = (None, None);
+        let outcome = match self
+            .run_deploy(&request, &history, &mut record, &mut versions)
+            .await
+        {
+            Ok(()) => Outcome::Deployed,
+            Err(Stop::Failed(r)) => Outcome::Failed(r),
+            Err(Stop::TimedOut(r)) => Outcome::TimedOut(r),
+            Err(Stop::RolledBack(r)) => Outcome::RolledBack(r),
+        };
+        if let Some(mut record) = record {
+            record.finished_at = Some(now());
+            record.outcome = Some(outcome.label().to_owned());
+            record.reason = outcome.reason().map(str::to_owned);
+            if let Err(e) = history.append(&record) {
+                self.note(&format!("could not write the history record: {e}"));
+            }
+        }
+        let report = self.report(&request, versions.0, versions.1, outcome);
+        crate::notify::send(
+            self.webhook.as_deref(),
+            &format!(
+                "Deploy to {} of {}: {} after {:.0} s",
+                report.environment,
+                report.to_version.as_deref().unwrap_or("?"),
+                report.outcome.summary(),
+                report.seconds
+            ),
+        )
+        .await;
+        drop(lock);
+        report
+    }
+
+    fn report(
+        &self,
+        request: &DeployRequest,
+        from: Option<String>,
+        to: Option<String>,
+        outcome: Outcome,
+    ) -> Report {
+        Report {
+            environment: self.environment.clone(),
+            strategy: Some(request.strategy),
+            from_version: from,
+            to_version: to,
+            outcome,
+            seconds: self.started.elapsed().as_secs_f64(),
+            steps: self.steps.clone(),
+        }
+    }
+
+    async fn run_deploy(
+        &mut self,
+        request: &DeployRequest,
+        history: &History,
+        record: &mut Option<Record>,
+        versions: &mut (Option<String>, Option<String>),
+    ) -> Result<(), Stop> {
+        self.begin_step("pre-deploy checks");
+        self.pre_checks(request.run_checks).await?;
+        self.end_step(
+            "pre-deploy checks",
+            if request.run_checks {
+                "passed"
+            } else {
+                "passed (test and scan commands skipped)"
+            },
+        );
+
+        self.begin_step("release");
+        let version = self.release_version(&request.release).await?;
+        let stored = release_path(&self.state_dir, &version);
+        store_release(&request.release, &stored).map_err(Stop::Failed)?;
+        let fleet = self.platform.fleet().await?;
+        let live = fleet.live_version().map(str::to_owned);
+        if live.as_deref() == Some(version.as_str()) {
+            return Err(Stop::Failed(format!("{version} is already live")));
+        }
+        *versions = (live.clone(), Some(version.clone()));
+        let started = Record {
+            id: format!("{:.3}-{}", now(), std::process::id()),
+            environment: self.environment.clone(),
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            action: "deploy".into(),
+            strategy: Some(request.strategy.as_str().into()),
+            from_version: live.clone(),
+            to_version: version.clone(),
+            started_at: now(),
+            finished_at: None,
+            outcome: None,
+            reason: None,
+        };
+        history
+            .append(&started)
+            .map_err(|e| Stop::Failed(format!("writing the history: {e}")))?;
+        *record = Some(started);
+        self.end_step(
+            "release",
+            format!("{} → {version}", live.as_deref().unwrap_or("nothing")),
+        );
+
+        self.begin_step("migrations");
+        let detail = self.migrate(&stored, &fleet, live.as_deref()).await?;
+        self.end_step("migrations", detail);
+
+        let deploy = strategy::Deploy {
+            new_version: version,
+            new_release: stored,
+            old_version: live.clone(),
+            old_release: live.as_deref().map(|v| release_path(&self.state_dir, v)),
+            old_ids: live
+                .as_deref()
+                .map(|v| fleet.of_version(v).map(|i| i.id.clone()).collect())
+                .unwrap_or_default(),
+        };
+        match request.strategy {
+            Strategy::Rolling => self.rolling(&deploy).await,
+            Strategy::BlueGreen => self.blue_green(&deploy).await,
+            Strategy::Canary => self.canary(&deploy).await,
+        }
+    }
+
+    async fn pre_checks(&mut self, run_checks: bool) -> Result<(), Stop> {
+        let missing: Vec<&String> = self
+            .config
+            .required_variables
+            .iter()
+            .filter(|v| std::env::var(v).map(|x| x.is_empty()).unwrap_or(true))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Stop::Failed(format!(
+                "required variables not set: {missing:?}"
+            )));
+        }
+        if let Some(branch) = &self.config.git.branch {
+            let current = git(&["rev-parse", "--abbrev-ref", "HEAD"]).map_err(Stop::Failed)?;
+            if &current != branch {
+                return Err(Stop::Failed(format!(
+                    "deploys to {} come from {branch}, not {current}",
+                    self.environment
+                )));
+            }
+        }
+        if self.config.git.require_clean {
+            let status = git(&["status", "--porcelain"]).map_err(Stop::Failed)?;
+            if !status.is_empty() {
+                return Err(Stop::Failed(
+                    "the git working tree has uncommitted changes".into(),
+                ));
+            }
+        }
+        self.platform.check().await?;
+        if run_checks {
+            for command in &self.config.checks.commands {
+                self.note(&format!("running: {command}"));
+                let status = tokio::process::Command::new("sh")
+                    .args(["-c", command])
+                    .status()
+                    .await
+                    .map_err(|e| Stop::Failed(format!("{command}: {e}")))?;
+                if !status.success() {
+                    return Err(Stop::Failed(format!("check failed: {command} ({status})")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_version(&self, release: &Path) -> Result<String, Stop> {
+        let output = tokio::process::Command::new(release)
+            .args(["version", "--json"])
+            .env_clear()
+            .envs(&self.release_env)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .await
+            .map_err(|e| Stop::Failed(format!("running {} version: {e}", release.display())))?;
+        if !output.status.success() {
+            return Err(Stop::Failed(format!(
+                "{} version failed: {}",
+                release.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| {
+            Stop::Failed(format!(
+                "{} version --json printed no JSON: {e}",
+                release.display()
+            ))
+        })?;
+        let version = v["version"].as_str().unwrap_or_default();
+        let commit = v["commit"].as_str().unwrap_or("unknown");
+        if version.is_empty() {
+            return Err(Stop::Failed("the release reported no version".into()));
+        }
+        let bytes = tokio::fs::read(release)
+            .await
+            .map_err(|e| Stop::Failed(format!("reading {}: {e}", release.display())))?;
+        let digest = sha2::Sha256::digest(&bytes);
+        let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        Ok(format!("{version}-{commit}-{short}"))
+    }
+
+    /// Applies the new release's migrations, then insists the running release is still ready:
+    /// the expand/contract gate, before any traffic moves.
+    async fn migrate(
+        &mut self,
+        release: &Path,
+        fleet: &Fleet,
+        live: Option<&str>,
+    ) -> Result<String, Stop> {
+        let output = tokio::process::Command::new(release)
+            .arg("migrate")
+            .env_clear()
+            .envs(&self.release_env)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .await
+            .map_err(|e| Stop::Failed(format!("running migrate: {e}")))?;
+        let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if !output.status.success() {
+            return Err(Stop::Failed(format!(
+                "migrations failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        if let Some(live) = live {
+            for instance in fleet.of_version(live).filter(|i| i.is_ready()) {
+                let status = self
+                    .platform
+                    .probe(&instance.id, &self.config.health_path)
+                    .await?;
+                if status != 200 {
+                    return Err(Stop::Failed(format!(
+                        "after migrating, the running release {live} is no longer ready on {} ({status}): the migration is not backward compatible ({said})",
+                        instance.id
+                    )));
+                }
+            }
+        }
+        Ok(said)
+    }
+
+    /// After a crash mid-deploy: one version gets all traffic, everything else stops.
+    async fn reconcile(&mut self, history: &History) -> Result<(), String> {
+        let records = history.records().map_err(|e| e.to_string())?;
+        let Some(mut unfinished) = records.into_iter().rev().find(|r| r.outcome.is_none()) else {
+            return Ok(());
+        };
+        self.begin_step("reconcile");
+        let fleet = self.platform.fleet().await.map_err(|e| e.to_string())?;
+        let ready = |v: &str| fleet.of_version(v).filter(|i| i.is_ready()).count();
+        let target = unfinished
+            .from_version
+            .clone()
+            .filter(|v| ready(v) > 0)
+            .or_else(|| {
+                let mut versions: Vec<&str> =
+                    fleet.instances.iter().map(|i| i.version.as_str()).collect();
+                versions.sort_unstable();
+                versions.dedup();
+                versions
+                    .into_iter()
+                    .max_by_key(|v| ready(v))
+                    .filter(|v| ready(v) > 0)
+                    .map(str::to_owned)
+            });
+        let detail = match &target {
+            Some(version) => {
+                let ids: Vec<String> = fleet
+                    .of_version(version)
+                    .filter(|i| i.is_ready())
+                    .map(|i| i.id.clone())
+                    .collect();
+                self.platform
+                    .route(&[Route {
+                        version: version.clone(),
+                        weight: 100,
+                        instances: ids,
+                    }])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for other in fleet.instances.iter().filter(|i| &i.version != version) {
+                    self.platform
+                        .stop(&other.id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                format!(
+                    "deploy {} of {} was interrupted; all traffic now goes to {version}",
+                    unfinished.id, unfinished.to_version
+                )
+            }
+            None => format!(
+                "deploy {} was interrupted and no instance is ready",
+                unfinished.id
+            ),
+        };
+        unfinished.finished_at = Some(now());
+        unfinished.outcome = Some("failed".into());
+        unfinished.reason = Some(format!(
+            "interrupted: marketctl stopped mid-deploy; {detail}"
+        ));
+        history.append(&unfinished).map_err(|e| e.to_string())?;
+        self.end_step("reconcile", detail);
+        Ok(())
+    }
+}
+
+/// Switches all traffic to `version` (whose release is stored), starting a full fleet of it first,
+/// then stops everything else. Used by `marketctl rollback`.
+pub async fn switch_to<P: Platform>(
+    config: &DeployConfig,
+    platform: &P,
+    state_dir: &Path,
+    version: &str,
+) -> Result<(), String> {
+    let release = release_path(state_dir, version);
+    if !release.exists() {
+        return Err(format!(
+            "release {version} is not stored in {}",
+            state_dir.display()
+        ));
+    }
+    let fleet = platform.fleet().await.map_err(|e| e.to_string())?;
+    let mut ids: Vec<String> = fleet
+        .of_version(version)
+        .filter(|i| i.is_ready())
+        .map(|i| i.id.clone())
+        .collect();
+    let mut started = Vec::new();
+    while ids.len() < config.instances as usize {
+        let id = platform
+            .start(version, &release)
+            .await
+            .map_err(|e| e.to_string())?;
+        started.push(id.clone());
+        ids.push(id);
+    }
+    if let Err(e) = platform
+        .wait_ready(&started, config.strategy.ready_timeout())
+        .await
+    {
+        for id in &started {
+            let _ = platform.stop(id).await;
+        }
+        return Err(e.to_string());
+    }
+    platform
+        .route(&[Route {
+            version: version.to_owned(),
+            weight: 100,
+            instances: ids.clone(),
+        }])
+        .await
+        .map_err(|e| e.to_string())?;
+    for other in fleet.instances.iter().filter(|i| !ids.contains(&i.id)) {
+        platform.stop(&other.id).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn git(args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .output()
+        .map_err(|e| format!("git {}: {e}", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn store_release(from: &Path, to: &Path) -> Result<(), String> {
+    if to.exists() {
+        return Ok(());
+    }
+    let dir = to.parent().ok_or("release path has no parent")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    // Copy then rename, so a crash never leaves a half-written release that looks complete.
+    let partial = to.with_extension("partial");
+    std::fs::copy(from, &partial).map_err(|e| format!("storing the release: {e}"))?;
+    std::fs::rename(&partial, to).map_err(|e| format!("storing the release: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The three traffic strategies. Each one keeps the old release able to take all traffic back
+//! until the new one has passed analysis, and rolls back by itself on any trigger.
+
+use super::analysis::{Breaches, breach};
+use super::{Engine, Stop};
+use crate::platform::{Platform, PlatformError, Route};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub(super) struct Deploy {
+    pub new_version: String,
+    pub new_release: PathBuf,
+    pub old_version: Option<String>,
+    pub old_release: Option<PathBuf>,
+    pub old_ids: Vec<String>,
+}
+
+fn route(version: &str, weight: u32, ids: &[String]) -> Route {
+    Route {
+        version: version.to_owned(),
+        weight,
+        instances: ids.to_vec(),
+    }
+}
+
+impl<P: Platform> Engine<'_, P> {
+    /// Starts `n` instances of the new release and waits for all; stops them again on failure.
+    async fn start_fleet(&mut self, d: &Deploy, n: u32) -> Result<Vec<String>, Stop> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            match self.platform.start(&d.new_version, &d.new_release).await {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    self.stop_all(&ids).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        if let Err(e) = self
+            .platform
+            .wait_ready(&ids, self.config.strategy.ready_timeout())
+            .await
+        {
+            self.stop_all(&ids).await;
+            return Err(match e {
+                PlatformError::NotReady { .. } => Stop::TimedOut(e.to_string()),
+                other => Stop::Failed(other.to_string()),
+            });
+        }
+        Ok(ids)
+    }
+
+    async fn stop_all(&self, ids: &[String]) {
+        for id in ids {
+            if let Err(e) = self.platform.stop(id).await {
+                self.note(&format!("could not stop {id}: {e}"));
+            }
+        }
+    }
+
+    /// Smoke tests straight against instances that take no traffic yet.
+    async fn smoke_direct(&mut self, ids: &[String]) -> Result<(), String> {
+        for id in ids {
+            for path in &self.config.smoke.paths {
+                let status = self
+                    .platform
+                    .probe(id, path)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !(200..400).contains(&status) {
+                    return Err(format!("smoke test GET {path} on {id} answered {status}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn smoke_public(&mut self) -> Result<(), String> {
+        for path in &self.config.smoke.paths {
+            let status = self
+                .platform
+                .public_get(path)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !(200..400).contains(&status) {
+                return Err(format!(
+                    "smoke test GET {path} through the public entry answered {status}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Analysis for `duration`: returns the trigger's reason if it fires.
+    async fn watch(
+        &mut self,
+        version: &str,
+        baseline: Option<&str>,
+        duration: Duration,
+    ) -> Result<(), String> {
+        let settings = &self.config.analysis;
+        let deadline = Instant::now() + duration;
+        let mut breaches = Breaches::default();
+        loop {
+            tokio::time::sleep(settings.interval().min(duration)).await;
+            let fleet = self.platform.fleet().await.map_err(|e| e.to_string())?;
+            let canary = self
+                .platform
+                .window(version, settings.window_seconds)
+                .await
+                .map_err(|e| e.to_string())?;
+            let base = match baseline {
+                Some(b) => Some(
+                    self.platform
+                        .window(b, settings.window_seconds)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            let verdict = breach(settings, &fleet, version, &canary, base.as_ref());
+            if let Some(v) = &verdict {
+                self.note(&format!("breach: {v}"));
+            }
+            if let Some(reason) = breaches.observe(verdict, settings.consecutive_breaches) {
+                return Err(reason);
+            }
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Puts all traffic back on the old release, starting replacements where rolling already
+    /// stopped some, then stops every new instance.
+    async fn roll_back(
+        &mut self,
+        d: &Deploy,
+        new_ids: &[String],
+        mut old_ids: Vec<String>,
+        reason: String,
+    ) -> Stop {
+        self.begin_step("rollback");
+        let Some(old_version) = d.old_version.clone() else {
+            self.route_or_note(&[]).await;
+            self.stop_all(new_ids).await;
+            self.end_step("rollback", "no previous release: new instances stopped");
+            return Stop::RolledBack(format!(
+                "{reason}; there was no previous release to return to"
+            ));
+        };
+        let missing = (self.config.instances as usize).saturating_sub(old_ids.len());
+        if missing > 0
+            && let Some(release) = &d.old_release
+        {
+            let mut started = Vec::new();
+            for _ in 0..missing {
+                match self.platform.start(&old_version, release).await {
+                    Ok(id) => started.push(id),
+                    Err(e) => {
+                        self.note(&format!("could not start a replacement {old_version}: {e}"))
+                    }
+                }
+            }
+            if let Err(e) = self
+                .platform
+                .wait_ready(&started, self.config.strategy.ready_timeout())
+                .await
+            {
+                self.note(&format!(
+                    "replacement {old_version} instances not ready: {e}"
+                ));
+            }
+            old_ids.extend(started);
+        }
+        self.route_or_note(&[route(&old_version, 100, &old_ids)])
+            .await;
+        self.stop_all(new_ids).await;
+        self.end_step("rollback", format!("all traffic back on {old_version}"));
+        Stop::RolledBack(reason)
+    }
+
+    async fn route_or_note(&self, routes: &[Route]) {
+        if let Err(e) = self.platform.route(routes).await {
+            self.note(&format!("routing failed: {e}"));
+        }
+    }
+
+    pub(super) async fn rolling(&mut self, d: &Deploy) -> Result<(), Stop> {
+        self.begin_step("rolling");
+        let n = self.config.instances as usize;
+        let mut new_ids: Vec<String> = Vec::new();
+        let mut remaining_old = d.old_ids.clone();
+        let settings_step =
+            self.config.analysis.interval() * self.config.analysis.consecutive_breaches;
+        for i in 0..n {
+            // Surge first: the new instance is ready before an old one leaves.
+            match self.start_fleet(d, 1).await {
+                Ok(mut id) => new_ids.append(&mut id),
+                Err(stop) if new_ids.is_empty() => return Err(stop),
+                Err(Stop::Failed(r) | Stop::TimedOut(r) | Stop::RolledBack(r)) => {
+                    return Err(self.roll_back(d, &new_ids, remaining_old, r).await);
+                }
+            }
+            let leaving = (!remaining_old.is_empty()).then(|| remaining_old.remove(0));
+            let mut routes = vec![route(&d.new_version, new_ids.len() as u32, &new_ids)];
+            if let Some(old) = &d.old_version
+                && !remaining_old.is_empty()
+            {
+                routes.push(route(old, remaining_old.len() as u32, &remaining_old));
+            }
+            self.platform.route(&routes).await?;
+            if let Some(old) = leaving {
+                self.platform.stop(&old).await?;
+            }
+            self.note(&format!(
+                "step {}/{n}: {} new, {} old",
+                i + 1,
+                new_ids.len(),
+                remaining_old.len()
+            ));
+            if let Err(reason) = self.watch(&d.new_version, None, settings_step).await {
+                return Err(self.roll_back(d, &new_ids, remaining_old, reason).await);
+            }
+        }
+        // Old instances beyond the desired count (a shrinking fleet) leave last.
+        for old in std::mem::take(&mut remaining_old) {
+            self.platform
+                .route(&[route(&d.new_version, 100, &new_ids)])
+                .await?;
+            self.platform.stop(&old).await?;
+        }
+        self.end_step("rolling", format!("{n} instances replaced one at a time"));
+        self.bake_and_smoke(d, &new_ids, Vec::new()).await
+    }
+
+    pub(super) async fn blue_green(&mut self, d: &Deploy) -> Result<(), Stop> {
+        self.begin_step("green fleet");
+        let green = self.start_fleet(d, self.config.instances).await?;
+        if let Err(reason) = self.smoke_direct(&green).await {
+            self.stop_all(&green).await;
+            return Err(Stop::Failed(reason));
+        }
+        self.end_step(
+            "green fleet",
+            format!("{} instances ready, smoke tests passed", green.len()),
+        );
+        self.begin_step("switch");
+        let mut routes = vec![route(&d.new_version, 100, &green)];
+        if let Some(old) = &d.old_version {
+            routes.push(route(old, 0, &d.old_ids));
+        }
+        self.platform.route(&routes).await?;
+        self.end_step("switch", "100% on green, blue kept warm");
+        self.bake_and_smoke(d, &green, d.old_ids.clone()).await
+    }
+
+    pub(super) async fn canary(&mut self, d: &Deploy) -> Result<(), Stop> {
+        self.begin_step("canary fleet");
+        let canary = self.start_fleet(d, self.config.instances).await?;
+        if let Err(reason) = self.smoke_direct(&canary).await {
+            self.stop_all(&canary).await;
+            return Err(Stop::Failed(reason));
+        }
+        self.end_step("canary fleet", format!("{} instances ready", canary.len()));
+        let steps = self.config.strategy.canary_steps.clone();
+        for weight in steps {
+            self.begin_step(&format!("canary {weight}%"));
+            let mut routes = vec![route(&d.new_version, weight, &canary)];
+            if let Some(old) = &d.old_version {
+                routes.push(route(old, 100 - weight, &d.old_ids));
+            }
+            self.platform.route(&routes).await?;
+            let baseline = d.old_version.as_deref().filter(|_| weight < 100);
+            let step = self.config.strategy.canary_step();
+            if let Err(reason) = self.watch(&d.new_version, baseline, step).await {
+                return Err(self
+                    .roll_back(
+                        d,
+                        &canary,
+                        d.old_ids.clone(),
+                        format!("at {weight}%: {reason}"),
+                    )
+                    .await);
+            }
+            self.end_step(&format!("canary {weight}%"), "analysis passed");
+        }
+        self.retire(d, &canary, d.old_ids.clone()).await
+    }
+
+    /// Public smoke tests and the bake under analysis, with the old fleet (if still running)
+    /// kept warm for an instant switch-back; then the old fleet retires.
+    async fn bake_and_smoke(
+        &mut self,
+        d: &Deploy,
+        new_ids: &[String],
+        warm_old: Vec<String>,
+    ) -> Result<(), Stop> {
+        self.begin_step("smoke tests");
+        if let Err(reason) = self.smoke_public().await {
+            return Err(self.roll_back(d, new_ids, warm_old, reason).await);
+        }
+        self.end_step(
+            "smoke tests",
+            format!("{} paths answered", self.config.smoke.paths.len()),
+        );
+        self.begin_step("bake");
+        let bake = self.config.strategy.bake();
+        if let Err(reason) = self.watch(&d.new_version, None, bake).await {
+            return Err(self
+                .roll_back(d, new_ids, warm_old, format!("during the bake: {reason}"))
+                .await);
+        }
+        self.end_step(
+            "bake",
+            format!("{:.0} s under analysis, no trigger", bake.as_secs_f64()),
+        );
+        self.retire(d, new_ids, warm_old).await
+    }
+
+    async fn retire(
+        &mut self,
+        d: &Deploy,
+        new_ids: &[String],
+        old_ids: Vec<String>,
+    ) -> Result<(), Stop> {
+        if old_ids.is_empty() {
+            return Ok(());
+        }
+        self.begin_step("retire old release");
+        self.platform
+            .route(&[route(&d.new_version, 100, new_ids)])
+            .await?;
+        for id in &old_ids {
+            self.platform.stop(id).await?;
+        }
+        self.end_step(
+            "retire old release",
+            format!("{} instances drained and stopped", old_ids.len()),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,289 @@
+//! The single-host platform: releases run under `marketctl proxy run`, driven through its admin API.
+
+use super::{Fleet, Instance, Platform, PlatformError, Route, Window};
+use crate::config::{DeployConfig, LocalSettings};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub struct LocalPlatform {
+    settings: LocalSettings,
+    token: String,
+    env: BTreeMap<String, String>,
+    health_path: String,
+    http: reqwest::Client,
+}
+
+impl LocalPlatform {
+    /// `env` is the full environment instances get (config plus required variables).
+    pub fn new(
+        config: &DeployConfig,
+        token: String,
+        env: BTreeMap<String, String>,
+    ) -> Result<Self, PlatformError> {
+        let settings = config.local.clone().ok_or_else(|| {
+            PlatformError::Refused("the environment file has no [local] section".into())
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| PlatformError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            settings,
+            token,
+            env,
+            health_path: config.health_path.clone(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.admin_url.trim_end_matches('/'))
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<reqwest::Response, PlatformError> {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PlatformError::Unreachable(format!("{}: {e}", self.settings.admin_url)))?;
+        match response.status().as_u16() {
+            401 => Err(PlatformError::Unauthorized),
+            s if s >= 400 => {
+                let text = response.text().await.unwrap_or_default();
+                let detail = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                    .unwrap_or(text);
+                Err(PlatformError::Refused(detail))
+            }
+            _ => Ok(response),
+        }
+    }
+
+    async fn json(&self, path: &str) -> Result<Value, PlatformError> {
+        self.call(reqwest::Method::GET, path, None)
+            .await?
+            .json()
+            .await
+            .map_err(|e| PlatformError::Unreachable(e.to_string()))
+    }
+
+    async fn raw_state(&self) -> Result<Value, PlatformError> {
+        self.json("/v1/state").await
+    }
+
+    fn ports(state: &Value) -> HashMap<String, u16> {
+        state["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| {
+                Some((
+                    i["id"].as_str()?.to_owned(),
+                    u16::try_from(i["port"].as_u64()?).ok()?,
+                ))
+            })
+            .collect()
+    }
+}
+
+fn instance_id(version: &str, port: u16) -> String {
+    let safe: String = version
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("{safe}-{port}")
+}
+
+impl Platform for LocalPlatform {
+    async fn check(&self) -> Result<(), PlatformError> {
+        self.raw_state().await.map(|_| ())
+    }
+
+    async fn fleet(&self) -> Result<Fleet, PlatformError> {
+        let state = self.raw_state().await?;
+        let instances = state["instances"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| Instance {
+                id: i["id"].as_str().unwrap_or_default().to_owned(),
+                version: i["version"].as_str().unwrap_or_default().to_owned(),
+                status: i["status"].as_str().unwrap_or("unknown").to_owned(),
+                consecutive_failures: i["consecutive_failures"].as_u64().unwrap_or(0) as u32,
+            })
+            .collect();
+        let routes = state["routes"]["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| Route {
+                version: r["version"].as_str().unwrap_or_default().to_owned(),
+                weight: r["weight"].as_u64().unwrap_or(0) as u32,
+                instances: r["backends"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b["id"].as_str().map(str::to_owned))
+                    .collect(),
+            })
+            .collect();
+        Ok(Fleet { instances, routes })
+    }
+
+    async fn start(&self, version: &str, release: &Path) -> Result<String, PlatformError> {
+        let state = self.raw_state().await?;
+        let used: Vec<u16> = Self::ports(&state).into_values().collect();
+        let s = &self.settings;
+        let port = (s.base_port..s.base_port.saturating_add(s.port_span))
+            .find(|p| !used.contains(p) && std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+            .ok_or_else(|| {
+                PlatformError::Refused(format!("no free port in {}..+{}", s.base_port, s.port_span))
+            })?;
+        let id = instance_id(version, port);
+        self.call(
+            reqwest::Method::POST,
+            "/v1/instances",
+            Some(json!({
+                "id": id, "version": version, "binary": release, "args": ["serve"],
+                "port": port, "health_path": self.health_path, "env": self.env,
+            })),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn wait_ready(&self, ids: &[String], timeout: Duration) -> Result<(), PlatformError> {
+        let started = Instant::now();
+        loop {
+            let fleet = self.fleet().await?;
+            let mut all_ready = true;
+            for id in ids {
+                let Some(i) = fleet.instances.iter().find(|i| &i.id == id) else {
+                    return Err(PlatformError::StartFailed {
+                        id: id.clone(),
+                        status: "gone".into(),
+                    });
+                };
+                match i.status.as_str() {
+                    "ready" => {}
+                    "crashed" | "stopped" => {
+                        return Err(PlatformError::StartFailed {
+                            id: id.clone(),
+                            status: i.status.clone(),
+                        });
+                    }
+                    status => {
+                        if started.elapsed() >= timeout {
+                            return Err(PlatformError::NotReady {
+                                id: id.clone(),
+                                seconds: timeout.as_secs_f64(),
+                                status: status.to_owned(),
+                            });
+                        }
+                        all_ready = false;
+                    }
+                }
+            }
+            if all_ready {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn route(&self, routes: &[Route]) -> Result<(), PlatformError> {
+        let state = self.raw_state().await?;
+        let ports = Self::ports(&state);
+        let versions: Vec<Value> = routes
+            .iter()
+            .map(|r| {
+                let backends: Vec<Value> = r
+                    .instances
+                    .iter()
+                    .filter_map(|id| {
+                        ports
+                            .get(id)
+                            .map(|p| json!({"id": id, "addr": format!("127.0.0.1:{p}")}))
+                    })
+                    .collect();
+                json!({"version": r.version, "weight": r.weight, "backends": backends})
+            })
+            .collect();
+        self.call(
+            reqwest::Method::PUT,
+            "/v1/routes",
+            Some(json!({"versions": versions, "sticky_cookie": self.settings.sticky_cookie})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), PlatformError> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/v1/instances/{id}"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn window(&self, version: &str, seconds: u64) -> Result<Window, PlatformError> {
+        let v = self
+            .json(&format!("/v1/window/{version}?seconds={seconds}"))
+            .await?;
+        Ok(Window {
+            requests: v["requests"].as_u64().unwrap_or(0),
+            errors: v["errors"].as_u64().unwrap_or(0),
+            error_rate: v["error_rate"].as_f64().unwrap_or(0.0),
+            p95_seconds: v["p95_seconds"].as_f64(),
+        })
+    }
+
+    async fn probe(&self, id: &str, path: &str) -> Result<u16, PlatformError> {
+        let state = self.raw_state().await?;
+        let port = Self::ports(&state)
+            .get(id)
+            .copied()
+            .ok_or_else(|| PlatformError::Refused(format!("no instance {id}")))?;
+        get_status(&self.http, &format!("http://127.0.0.1:{port}{path}")).await
+    }
+
+    async fn public_get(&self, path: &str) -> Result<u16, PlatformError> {
+        get_status(
+            &self.http,
+            &format!("{}{path}", self.settings.public_url.trim_end_matches('/')),
+        )
+        .await
+    }
+}
+
+async fn get_status(http: &reqwest::Client, url: &str) -> Result<u16, PlatformError> {
+    http.get(url)
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| PlatformError::Unreachable(format!("{url}: {e}")))
+}

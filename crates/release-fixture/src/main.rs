@@ -1,0 +1,112 @@
+//! A release that behaves badly on purpose, with the marketplace's command-line interface
+//! (`version --json`, `migrate`, `serve`), so deploy tests can exercise every rollback trigger.
+//!
+//! `FIXTURE_MODE`: `healthy` (default), `unhealthy` (readiness 503), `errors:RATE` (that share of
+//! requests answer 500), `slow:SECONDS` (every page waits that long), `crash:N` (exits after N
+//! requests). `FIXTURE_VERSION` names the release.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Healthy,
+    Unhealthy,
+    Errors(f64),
+    Slow(f64),
+    Crash(u64),
+}
+
+fn mode() -> Mode {
+    let raw = std::env::var("FIXTURE_MODE").unwrap_or_default();
+    let (kind, arg) = raw.split_once(':').unwrap_or((raw.as_str(), ""));
+    match (kind, arg.parse::<f64>()) {
+        ("unhealthy", _) => Mode::Unhealthy,
+        ("errors", Ok(rate)) => Mode::Errors(rate),
+        ("slow", Ok(secs)) => Mode::Slow(secs),
+        ("crash", Ok(n)) => Mode::Crash(n as u64),
+        _ => Mode::Healthy,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let version = std::env::var("FIXTURE_VERSION").unwrap_or_else(|_| "0.0.0-fixture".into());
+    match args.first().map(String::as_str) {
+        Some("version") => println!(
+            "{{\"version\":\"{version}\",\"commit\":\"fixture\",\"build_time\":\"unknown\"}}"
+        ),
+        Some("migrate") => println!("no pending migrations"),
+        Some("serve") | None => serve(version),
+        Some(other) => {
+            eprintln!("unknown command {other}");
+            std::process::exit(64);
+        }
+    }
+}
+
+fn serve(version: String) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let port: u16 = std::env::var("TM_SERVER_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(8080);
+        let mode = mode();
+        let served = Arc::new(AtomicU64::new(0));
+        let page = move || {
+            let served = served.clone();
+            let version = version.clone();
+            async move {
+                let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                match mode {
+                    Mode::Errors(rate)
+                        if (n as f64 * rate).floor() > ((n - 1) as f64 * rate).floor() =>
+                    {
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "fixture error".to_owned(),
+                        )
+                    }
+                    Mode::Slow(secs) => {
+                        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                        (StatusCode::OK, format!("Tattoo Marketplace {version}"))
+                    }
+                    Mode::Crash(limit) if n >= limit => std::process::exit(101),
+                    _ => (StatusCode::OK, format!("Tattoo Marketplace {version}")),
+                }
+            }
+        };
+        let ready = move || async move {
+            match mode {
+                Mode::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::OK,
+            }
+        };
+        let app = Router::new()
+            .route("/health/ready", get(ready))
+            .route("/health/live", get(|| async { "live" }))
+            .fallback(page);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        let shutdown = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("signal");
+            term.recv().await;
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .expect("serve");
+    });
+}
