@@ -291,6 +291,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     .or(Some("manual rollback".into())),
             };
             history.append(&record)?;
+            if result.is_ok() {
+                // The switch left one version live and nothing else: any interrupted deploy is settled.
+                for mut r in history
+                    .records()?
+                    .into_iter()
+                    .filter(|r| r.outcome.is_none())
+                {
+                    r.finished_at = Some(crate::state::now());
+                    r.outcome = Some("failed".into());
+                    r.reason = Some(format!(
+                        "interrupted: marketctl stopped mid-deploy; reconciled by rollback to {version}"
+                    ));
+                    history.append(&r)?;
+                }
+            }
             match output {
                 Output::Json => print_json(&record),
                 Output::Human => match &result {
@@ -309,6 +324,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let t = target(&deploy_dir, &env)?;
+            let unfinished: Vec<crate::state::Record> = History::open(&t.state_dir)?
+                .records()?
+                .into_iter()
+                .filter(|r| r.outcome.is_none())
+                .collect();
+            if let Some(r) = unfinished.last() {
+                eprintln!(
+                    "warning: deploy {} of {} never finished (marketctl stopped mid-deploy); the next deploy or rollback reconciles it",
+                    r.id, r.to_version
+                );
+            }
             let fleet = t.platform.fleet().await?;
             let mut windows = BTreeMap::new();
             for r in &fleet.routes {

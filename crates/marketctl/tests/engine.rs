@@ -328,6 +328,58 @@ async fn a_release_failing_its_smoke_tests_fails_before_any_traffic_moves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_deploy_answering_5xx_rolls_back_and_restores_the_old_fleet() {
+    let (report, _, _, h) = bad_release(Strategy::Rolling, "errors:0.5").await;
+    assert!(
+        matches!(report.outcome, Outcome::RolledBack(_)),
+        "{report:#?}"
+    );
+    assert_eq!(report.outcome.exit_code(), 2);
+    let (_, count) = h.live().await;
+    assert_eq!(count, 2, "the old fleet is back at full size");
+    h.agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migration_that_breaks_the_running_release_stops_the_deploy_before_traffic_moves() {
+    let marker = tempfile::tempdir().unwrap();
+    let mark = marker.path().join("broken");
+    let mark_str = mark.display().to_string();
+    let h = harness(
+        1,
+        &[
+            ("FIXTURE_MARK", mark_str.as_str()),
+            ("FIXTURE_VERSION", "1.0.0"),
+        ],
+        "",
+    )
+    .await;
+    let fixture = binary("release-fixture");
+    let v1 = release(h.dir.path(), &fixture, "v1");
+    let breaking = release(h.dir.path(), &fixture, "breaking-migration");
+    assert_eq!(
+        h.deploy(Strategy::BlueGreen, &v1).await.outcome,
+        Outcome::Deployed
+    );
+    let report = h.deploy(Strategy::BlueGreen, &breaking).await;
+    let Outcome::Failed(reason) = &report.outcome else {
+        panic!("{report:#?}")
+    };
+    assert!(
+        reason.contains("no longer ready") && reason.contains("20270101000000"),
+        "{reason}"
+    );
+    assert!(
+        report.steps.iter().all(|s| s.name != "switch"),
+        "traffic never moved"
+    );
+    let (live, count) = h.live().await;
+    assert!(live.unwrap().starts_with("1.0.0-fixture"));
+    assert_eq!(count, 1);
+    h.agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_release_that_crashes_under_traffic_is_rolled_back_on_failing_health() {
     let (report, _, _, h) = bad_release(Strategy::Canary, "crash:15").await;
     assert!(

@@ -3,7 +3,9 @@
 //!
 //! `FIXTURE_MODE`: `healthy` (default), `unhealthy` (readiness 503), `errors:RATE` (that share of
 //! requests answer 500), `slow:SECONDS` (every page waits that long), `crash:N` (exits after N
-//! requests). `FIXTURE_VERSION` names the release.
+//! requests). `FIXTURE_VERSION` names the release. `FIXTURE_MARK` names a file: readiness fails
+//! while it exists, and `migrate` creates it when this binary's file ends with the bytes
+//! `breaking-migration` — a release whose migration is not backward compatible.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -40,12 +42,31 @@ fn main() {
         Some("version") => println!(
             "{{\"version\":\"{version}\",\"commit\":\"fixture\",\"build_time\":\"unknown\"}}"
         ),
-        Some("migrate") => println!("no pending migrations"),
+        Some("migrate") => migrate(),
         Some("serve") | None => serve(version),
         Some(other) => {
             eprintln!("unknown command {other}");
             std::process::exit(64);
         }
+    }
+}
+
+fn migrate() {
+    let breaking = std::env::current_exe()
+        .and_then(std::fs::read)
+        .map(|bytes| {
+            bytes.len() >= 64
+                && String::from_utf8_lossy(&bytes[bytes.len() - 64..])
+                    .contains("breaking-migration")
+        })
+        .unwrap_or(false);
+    match (breaking, std::env::var_os("FIXTURE_MARK")) {
+        (true, Some(mark)) => {
+            std::fs::write(mark, b"dropped a column the running release reads")
+                .expect("write mark");
+            println!("applied 1 migration(s): [20270101000000]");
+        }
+        _ => println!("no pending migrations"),
     }
 }
 
@@ -85,10 +106,17 @@ fn serve(version: String) {
                 }
             }
         };
-        let ready = move || async move {
-            match mode {
-                Mode::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::OK,
+        let mark = std::env::var_os("FIXTURE_MARK");
+        let ready = move || {
+            let broken = mark
+                .as_ref()
+                .is_some_and(|m| std::path::Path::new(m).exists());
+            async move {
+                match mode {
+                    Mode::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+                    _ if broken => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::OK,
+                }
             }
         };
         let app = Router::new()
