@@ -658,3 +658,146 @@ fn verify_cli() {
     use clap::CommandFactory;
     marketctl::cli::Cli::command().debug_assert();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_slower_than_ten_seconds_is_rolled_back_on_p95() {
+    let mut h = harness(
+        1,
+        &[
+            ("FIXTURE_MODE", "slow:11"),
+            ("FIXTURE_VERSION", "9.9.9-slow"),
+        ],
+        "",
+    )
+    .await;
+    h.config.analysis.window_seconds = 20;
+    h.config.strategy.bake_seconds = 40.0;
+    let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
+    let slow = release(h.dir.path(), &binary("release-fixture"), "slow");
+    assert_eq!(
+        h.deploy(Strategy::BlueGreen, &v1).await.outcome,
+        Outcome::Deployed
+    );
+    let load = load(h.agent.public, 12);
+    let report = h.deploy(Strategy::BlueGreen, &slow).await;
+    let _ = load.finish().await;
+    let Outcome::RolledBack(reason) = &report.outcome else {
+        panic!("{report:#?}")
+    };
+    assert!(reason.contains("p95 latency above 10 s"), "{reason}");
+    h.agent.shutdown().await;
+}
+
+async fn pid_of(agent: &Running, id: &str) -> i32 {
+    let view: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/v1/instances/{id}", agent.admin))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    view["pid"].as_i64().unwrap() as i32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_an_instance_mid_deploy_neither_derails_the_deploy_nor_fails_more_than_in_flight_requests()
+ {
+    let h = harness(2, &[], "").await;
+    let marketplace = binary("marketplace");
+    let v1 = release(h.dir.path(), &marketplace, "v1");
+    let v2 = release(h.dir.path(), &marketplace, "v2");
+    let first = h.deploy(Strategy::BlueGreen, &v1).await;
+    let old_version = first.to_version.clone().unwrap();
+    let load = load(h.agent.public, 4);
+    let platform = h.platform();
+    let killer = async {
+        // Once the green fleet exists, kill -9 one blue instance that is still serving.
+        loop {
+            let fleet = platform.fleet().await.unwrap();
+            if fleet.instances.iter().any(|i| i.version != old_version) {
+                let victim = fleet.of_version(&old_version).next().unwrap().id.clone();
+                let pid = pid_of(&h.agent, &victim).await;
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .unwrap();
+                return victim;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let (report, _victim) = tokio::join!(h.deploy(Strategy::BlueGreen, &v2), killer);
+    let (ok, failed) = load.finish().await;
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    assert!(
+        failed <= 4,
+        "only requests in flight on the killed instance may fail: {failed} of {}",
+        ok + failed
+    );
+    h.agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_marketctl_mid_deploy_leaves_a_record_that_the_rerun_reconciles() {
+    let h = harness(1, &[], "").await;
+    let marketplace = binary("marketplace");
+    let v1 = release(h.dir.path(), &marketplace, "v1");
+    let v2 = release(h.dir.path(), &marketplace, "v2");
+    let deploy_dir = h.dir.path().join("deploy");
+    std::fs::create_dir_all(&deploy_dir).unwrap();
+    std::fs::write(
+        deploy_dir.join("test.toml"),
+        config_text(&h).replace("bake_seconds = 2", "bake_seconds = 30"),
+    )
+    .unwrap();
+    let first = h.deploy(Strategy::BlueGreen, &v1).await;
+    assert_eq!(first.outcome, Outcome::Deployed);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_marketctl"))
+        .args(["deploy", "test", "blue-green", "--release"])
+        .arg(&v2)
+        .env("MARKETCTL_DEPLOY_DIR", &deploy_dir)
+        .env("MARKETCTL_ADMIN_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the switch: the new version takes all traffic while the bake runs.
+    let platform = h.platform();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let fleet = platform.fleet().await.unwrap();
+        if fleet
+            .live_version()
+            .is_some_and(|v| Some(v) != first.to_version.as_deref())
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never switched"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup runs
+    child.wait().unwrap();
+    let records = History::open(&h.state_dir()).unwrap().records().unwrap();
+    assert!(
+        records.last().unwrap().outcome.is_none(),
+        "the killed deploy left an unfinished record"
+    );
+
+    let rerun = h.deploy(Strategy::BlueGreen, &v2).await;
+    assert_eq!(rerun.steps[0].name, "reconcile", "{rerun:#?}");
+    assert_eq!(
+        rerun.from_version, first.to_version,
+        "reconciled back to the known-good release first"
+    );
+    assert_eq!(rerun.outcome, Outcome::Deployed, "{rerun:#?}");
+    let (live, count) = h.live().await;
+    assert_eq!(live, rerun.to_version);
+    assert_eq!(count, 1, "one consistent fleet");
+    h.agent.shutdown().await;
+}

@@ -6,7 +6,7 @@ use prometheus::{
 };
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latency buckets (seconds); they go well past the 10 s rollback trigger.
@@ -108,12 +108,20 @@ fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error
     }
 }
 
+/// One version's metric handles, resolved once so the request path skips label lookups.
+struct VersionStats {
+    requests: prometheus::IntCounter,
+    errors: prometheus::IntCounter,
+    latency: prometheus::Histogram,
+    ring: Mutex<Ring>,
+}
+
 pub struct ProxyMetrics {
     registry: Registry,
     requests: IntCounterVec,
     errors: IntCounterVec,
     latency: HistogramVec,
-    windows: Mutex<HashMap<String, Ring>>,
+    versions: RwLock<HashMap<String, Arc<VersionStats>>>,
 }
 
 fn now_second() -> u64 {
@@ -163,31 +171,62 @@ impl ProxyMetrics {
             requests,
             errors,
             latency,
-            windows: Mutex::new(HashMap::new()),
+            versions: RwLock::new(HashMap::new()),
         }
+    }
+
+    fn stats(&self, version: &str) -> Arc<VersionStats> {
+        if let Some(s) = self
+            .versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(version)
+        {
+            return s.clone();
+        }
+        let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());
+        versions
+            .entry(version.to_owned())
+            .or_insert_with(|| {
+                Arc::new(VersionStats {
+                    requests: self.requests.with_label_values(&[version]),
+                    errors: self.errors.with_label_values(&[version]),
+                    latency: self.latency.with_label_values(&[version]),
+                    ring: Mutex::new(Ring::new()),
+                })
+            })
+            .clone()
     }
 
     pub fn record(&self, version: &str, status: u16, latency: Duration) {
         let error = status >= 500;
-        self.requests.with_label_values(&[version]).inc();
+        let stats = self.stats(version);
+        stats.requests.inc();
         if error {
-            self.errors.with_label_values(&[version]).inc();
+            stats.errors.inc();
         }
-        self.latency
-            .with_label_values(&[version])
-            .observe(latency.as_secs_f64());
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        windows
-            .entry(version.to_owned())
-            .or_insert_with(Ring::new)
+        stats.latency.observe(latency.as_secs_f64());
+        stats
+            .ring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .record(now_second(), error, latency);
     }
 
     pub fn window(&self, version: &str, seconds: u64) -> WindowStats {
-        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        windows
+        let known = self
+            .versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
             .get(version)
-            .map(|r| r.window(now_second(), seconds))
+            .cloned();
+        known
+            .map(|s| {
+                s.ring
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .window(now_second(), seconds)
+            })
             .unwrap_or(WindowStats {
                 seconds,
                 ..WindowStats::default()
