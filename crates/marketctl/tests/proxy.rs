@@ -509,3 +509,46 @@ async fn the_supervisor_runs_restarts_and_gracefully_stops_the_real_marketplace(
     );
     agent.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_brings_back_its_instances_and_routes() {
+    let binary = marketplace_binary();
+    let state = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: "127.0.0.1:0".parse().unwrap(),
+        token: TOKEN.into(),
+        state_dir: state.path().to_owned(),
+    };
+    let first = proxy::start(config.clone()).await.unwrap();
+    let port = free_addr().port();
+    let spec = json!({
+        "id": "web-1", "version": "v1", "binary": binary, "args": ["serve"], "port": port,
+        "env": {
+            "TM_CONFIG_DIR": data.path().join("none"),
+            "TM_DATABASE_URL": format!("sqlite://{}", data.path().join("m.db").display()),
+            "TM_MEDIA_DIR": data.path().join("media"),
+            "TM_SERVER_PRE_STOP_DELAY_MS": "100",
+        }
+    });
+    let created = admin_client()
+        .post(format!("http://{}/v1/instances", first.admin))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    wait_for(&first, "web-1", "ready", |v| v["status"] == "ready").await;
+    set_routes(&first, json!({"versions": [route("v1", 100, &[("web-1", SocketAddr::from(([127, 0, 0, 1], port)))])]})).await;
+    first.shutdown().await;
+
+    let second = proxy::start(config).await.unwrap();
+    wait_for(&second, "web-1", "ready again", |v| v["status"] == "ready").await;
+    let home = reqwest::get(format!("http://{}/", second.public))
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::OK, "routes were restored");
+    assert!(home.text().await.unwrap().contains("Tattoo Marketplace"));
+    second.shutdown().await;
+}

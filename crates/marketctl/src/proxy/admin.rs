@@ -75,7 +75,10 @@ async fn replace_routes(
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
     };
     match shared.routes.replace(spec) {
-        Ok(()) => Json((*shared.routes.snapshot()).clone()).into_response(),
+        Ok(()) => {
+            shared.save();
+            Json((*shared.routes.snapshot()).clone()).into_response()
+        }
         Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     }
 }
@@ -89,7 +92,10 @@ async fn start_instance(
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
     };
     match shared.supervisor.start(spec) {
-        Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
+        Ok(view) => {
+            shared.save();
+            (StatusCode::CREATED, Json(view)).into_response()
+        }
         Err(e @ (SupervisorError::Exists(_) | SupervisorError::PortTaken(..))) => {
             problem(StatusCode::CONFLICT, e.to_string())
         }
@@ -113,7 +119,10 @@ async fn stop_instance(State(shared): State<Arc<Shared>>, Path(id): Path<String>
         );
     }
     match shared.supervisor.stop(&id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            shared.save();
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => problem(StatusCode::NOT_FOUND, e.to_string()),
     }
 }

@@ -50,11 +50,64 @@ pub enum StartError {
 
 /// Everything the proxy's handlers share.
 pub struct Shared {
+    /// Where the agent keeps its routes and instances, so a restarted agent resumes them.
+    pub saved_state: PathBuf,
     pub routes: routes::RouteTable,
     pub metrics: metrics::ProxyMetrics,
     pub supervisor: supervisor::Supervisor,
     pub client: forward::UpstreamClient,
     pub token: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedState {
+    routes: routes::RouteSpec,
+    instances: Vec<supervisor::InstanceSpec>,
+}
+
+impl Shared {
+    /// Writes routes and instance specs atomically (temp file, then rename).
+    pub fn save(&self) {
+        let state = SavedState {
+            routes: (*self.routes.snapshot()).clone(),
+            instances: self.supervisor.specs(),
+        };
+        let tmp = self.saved_state.with_extension("tmp");
+        let result = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &self.saved_state));
+        if let Err(e) = result {
+            tracing::error!(error = %e, path = %self.saved_state.display(), "could not save the agent state");
+        }
+    }
+
+    /// After a restart: starts the instances again and restores the routes.
+    fn restore(&self) {
+        let Ok(bytes) = std::fs::read(&self.saved_state) else {
+            return;
+        };
+        let state: SavedState = match serde_json::from_slice(&bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "saved agent state is unreadable; starting empty");
+                return;
+            }
+        };
+        for spec in state.instances {
+            let id = spec.id.clone();
+            if let Err(e) = self.supervisor.start(spec) {
+                tracing::error!(%id, error = %e, "could not restart a saved instance");
+            }
+        }
+        if let Err(e) = self.routes.replace(state.routes) {
+            tracing::error!(error = %e, "saved routes are invalid; starting with none");
+        }
+        tracing::info!(
+            instances = self.supervisor.list().len(),
+            "restored the saved agent state"
+        );
+    }
 }
 
 /// A running agent.
@@ -111,12 +164,14 @@ pub async fn start(config: ProxyConfig) -> Result<Running, StartError> {
         })?;
 
     let shared = Arc::new(Shared {
+        saved_state: config.state_dir.join("agent-state.json"),
         routes: routes::RouteTable::default(),
         metrics: metrics::ProxyMetrics::new(),
         supervisor: supervisor::Supervisor::new(logs),
         client: forward::UpstreamClient::new(),
         token: config.token,
     });
+    shared.restore();
     let (stop, stopped) = watch::channel(false);
     let serve = |listener: TcpListener, app: axum::Router, mut stopped: watch::Receiver<bool>| {
         tokio::spawn(async move {

@@ -112,6 +112,11 @@ impl Supervisor {
             .collect()
     }
 
+    /// What is being supervised, for the agent's saved state.
+    pub fn specs(&self) -> Vec<InstanceSpec> {
+        self.lock().values().map(|i| i.spec.clone()).collect()
+    }
+
     pub fn get(&self, id: &str) -> Option<InstanceView> {
         self.lock()
             .get(id)
