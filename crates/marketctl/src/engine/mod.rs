@@ -79,6 +79,8 @@ impl Outcome {
 pub struct Step {
     pub name: String,
     pub seconds: f64,
+    /// Seconds since the deploy started, when the step ended.
+    pub at: f64,
     pub detail: String,
 }
 
@@ -172,6 +174,7 @@ impl<'a, P: Platform> Engine<'a, P> {
         self.steps.push(Step {
             name: name.to_owned(),
             seconds,
+            at: self.started.elapsed().as_secs_f64(),
             detail,
         });
     }
