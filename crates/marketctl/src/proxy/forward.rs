@@ -102,7 +102,14 @@ async fn forward(
         parts.headers.insert("x-forwarded-for", v);
     }
     // A retry can only resend a request whose body we still have: GET and HEAD carry none.
-    let retry_parts = idempotent.then(|| parts.clone());
+    // Only what the upstream sees is kept (not the extensions), to keep the hot path cheap.
+    let retry_parts = idempotent.then(|| {
+        let mut copy = axum::http::Request::new(());
+        *copy.method_mut() = parts.method.clone();
+        *copy.uri_mut() = parts.uri.clone();
+        *copy.headers_mut() = parts.headers.clone();
+        copy.into_parts().0
+    });
 
     let started = Instant::now();
     let mut pick = first;
