@@ -801,3 +801,48 @@ async fn killing_marketctl_mid_deploy_leaves_a_record_that_the_rerun_reconciles(
     assert_eq!(count, 1, "one consistent fleet");
     h.agent.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pre_deploy_checks_stop_a_deploy_before_anything_starts() {
+    let mut h = harness(1, &[], "").await;
+    let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
+    h.config.required_variables = vec!["MARKETCTL_TEST_SURELY_UNSET".into()];
+    let report = h.deploy(Strategy::Rolling, &v1).await;
+    assert!(
+        matches!(&report.outcome, Outcome::Failed(r) if r.contains("MARKETCTL_TEST_SURELY_UNSET")),
+        "{report:#?}"
+    );
+    assert_eq!(h.live().await.1, 0, "nothing was started");
+
+    h.config.required_variables.clear();
+    h.config.checks.commands = vec!["true".into(), "exit 3".into()];
+    let report = h.deploy(Strategy::Rolling, &v1).await;
+    assert!(
+        matches!(&report.outcome, Outcome::Failed(r) if r.contains("check failed: exit 3")),
+        "{report:#?}"
+    );
+
+    h.config.git.branch = Some("surely-not-this-branch".into());
+    let platform = h.platform();
+    let report = Engine::new(
+        &h.config,
+        &platform,
+        "test",
+        &h.state_dir(),
+        h.config.env.clone(),
+        false,
+    )
+    .deploy(DeployRequest {
+        environment: "test".into(),
+        strategy: Strategy::Rolling,
+        release: v1.clone(),
+        run_checks: false,
+    })
+    .await;
+    assert!(
+        matches!(&report.outcome, Outcome::Failed(r) if r.contains("surely-not-this-branch")),
+        "branch rules apply even when the test and scan commands are skipped: {report:#?}"
+    );
+    assert_eq!(h.live().await.1, 0);
+    h.agent.shutdown().await;
+}
