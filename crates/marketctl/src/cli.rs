@@ -226,7 +226,6 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             );
             let report = engine
                 .deploy(DeployRequest {
-                    environment: env.clone(),
                     strategy,
                     release,
                     run_checks: !skip_checks,

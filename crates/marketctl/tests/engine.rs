@@ -133,7 +133,6 @@ impl Harness {
             std::env::var_os("TEST_LOG").is_some(),
         )
         .deploy(DeployRequest {
-            environment: "test".into(),
             strategy,
             release: release.to_owned(),
             run_checks: true,
@@ -833,7 +832,6 @@ async fn pre_deploy_checks_stop_a_deploy_before_anything_starts() {
         false,
     )
     .deploy(DeployRequest {
-        environment: "test".into(),
         strategy: Strategy::Rolling,
         release: v1.clone(),
         run_checks: false,

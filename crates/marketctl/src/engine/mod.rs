@@ -98,7 +98,6 @@ pub struct Report {
 
 /// What a deploy needs besides the platform.
 pub struct DeployRequest {
-    pub environment: String,
     pub strategy: Strategy,
     pub release: PathBuf,
     pub run_checks: bool,
