@@ -117,16 +117,14 @@ impl Metrics {
         }
     }
 
-    pub fn set_draining(&self) {
-        self.draining.set(1);
-    }
-
     /// Refreshes the gauges that are read from elsewhere, then encodes everything.
     pub fn render(
         &self,
         pool: storage::PoolStats,
         bookings: &[(domain::BookingState, i64)],
+        draining: bool,
     ) -> String {
+        self.draining.set(i64::from(draining));
         let idle = i64::from(pool.idle);
         self.pool.with_label_values(&["idle"]).set(idle);
         self.pool

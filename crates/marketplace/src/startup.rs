@@ -134,7 +134,6 @@ impl Application {
             () = shutdown => {}
         }
         state.lifecycle.start_draining();
-        state.metrics.set_draining();
         tracing::info!(
             pre_stop_ms = server_settings.pre_stop_delay_ms,
             "shutdown requested: readiness is now 503"

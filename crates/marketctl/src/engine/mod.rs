@@ -87,7 +87,7 @@ pub struct Step {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub environment: String,
-    pub strategy: Option<Strategy>,
+    pub strategy: Strategy,
     pub from_version: Option<String>,
     pub to_version: Option<String>,
     #[serde(flatten)]
@@ -269,7 +269,7 @@ impl<'a, P: Platform> Engine<'a, P> {
     ) -> Report {
         Report {
             environment: self.environment.clone(),
-            strategy: Some(request.strategy),
+            strategy: request.strategy,
             from_version: from,
             to_version: to,
             outcome,

@@ -69,6 +69,13 @@ struct Instance {
     done: watch::Receiver<bool>,
 }
 
+impl Instance {
+    /// The instance's current view; a panicked holder cannot leave it unreadable.
+    fn view(&self) -> std::sync::MutexGuard<'_, InstanceView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     #[error("an instance with id {0:?} already exists")]
@@ -106,10 +113,7 @@ impl Supervisor {
     }
 
     pub fn list(&self) -> Vec<InstanceView> {
-        self.lock()
-            .values()
-            .map(|i| i.view.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .collect()
+        self.lock().values().map(|i| i.view().clone()).collect()
     }
 
     /// What is being supervised, for the agent's saved state.
@@ -118,9 +122,7 @@ impl Supervisor {
     }
 
     pub fn get(&self, id: &str) -> Option<InstanceView> {
-        self.lock()
-            .get(id)
-            .map(|i| i.view.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        self.lock().get(id).map(|i| i.view().clone())
     }
 
     /// Starts supervising a new instance; returns at once (readiness comes from `get`).
@@ -147,10 +149,10 @@ impl Supervisor {
         if instances.contains_key(&spec.id) {
             return Err(SupervisorError::Exists(spec.id));
         }
-        if let Some(other) = instances.values().find(|i| {
-            i.spec.port == spec.port
-                && i.view.lock().unwrap_or_else(|p| p.into_inner()).status != Status::Stopped
-        }) {
+        if let Some(other) = instances
+            .values()
+            .find(|i| i.spec.port == spec.port && i.view().status != Status::Stopped)
+        {
             return Err(SupervisorError::PortTaken(spec.port, other.spec.id.clone()));
         }
         let view = InstanceView {
@@ -210,7 +212,7 @@ impl Supervisor {
 }
 
 fn set(instance: &Instance, f: impl FnOnce(&mut InstanceView)) {
-    f(&mut instance.view.lock().unwrap_or_else(|p| p.into_inner()));
+    f(&mut instance.view());
 }
 
 fn spawn_child(spec: &InstanceSpec, log: &PathBuf) -> std::io::Result<Child> {

@@ -64,7 +64,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError
             Vec::new()
         }
     };
-    let body = state.metrics.render(state.store.pool_stats(), &bookings);
+    let body = state.metrics.render(
+        state.store.pool_stats(),
+        &bookings,
+        state.lifecycle.is_draining(),
+    );
     Ok((
         [(
             header::CONTENT_TYPE,
