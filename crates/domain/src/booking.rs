@@ -1,7 +1,16 @@
-//! Booking requests: the states a request moves through (GUIDE §4).
+//! Booking requests: the states a request moves through (GUIDE §4) and the pure transition rules.
 
 use crate::ParseError;
 use serde::{Deserialize, Serialize};
+
+/// Who asks for a transition. The background job that enforces deadlines is `System`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    Client,
+    Artist,
+    System,
+}
 
 /// Where a booking request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +51,19 @@ impl BookingState {
         }
     }
 
+    pub fn label(self) -> &'static str {
+        match self {
+            BookingState::Submitted => "Waiting for the artist",
+            BookingState::NeedsInfo => "Artist needs more information",
+            BookingState::Quoted => "Quote received",
+            BookingState::DepositPending => "Deposit due",
+            BookingState::Booked => "Booked",
+            BookingState::Declined => "Declined",
+            BookingState::Withdrawn => "Withdrawn",
+            BookingState::Expired => "Expired",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         Self::ALL
             .into_iter()
@@ -56,33 +78,235 @@ impl BookingState {
             BookingState::Declined | BookingState::Withdrawn | BookingState::Expired
         )
     }
+
+    /// States with a deadline the background job enforces (response time, quote validity,
+    /// deposit due date).
+    pub fn has_deadline(self) -> bool {
+        matches!(
+            self,
+            BookingState::Submitted | BookingState::Quoted | BookingState::DepositPending
+        )
+    }
+
+    /// The state `action` by `actor` leads to, or why it is not allowed from here.
+    pub fn apply(self, action: BookingAction, actor: Actor) -> Result<Self, TransitionError> {
+        use BookingAction as A;
+        use BookingState as S;
+        if action.actor() != actor {
+            return Err(TransitionError::WrongActor {
+                action: action.as_str(),
+                actor: action.actor(),
+            });
+        }
+        let next = match (self, action) {
+            (S::Submitted, A::RequestInfo) => S::NeedsInfo,
+            (S::NeedsInfo, A::ProvideInfo) => S::Submitted,
+            (S::Submitted, A::Quote) => S::Quoted,
+            (S::Submitted | S::NeedsInfo | S::Quoted, A::Decline) => S::Declined,
+            (S::Quoted, A::Accept) => S::DepositPending,
+            (S::DepositPending, A::DepositPaid) => S::Booked,
+            // A booked request is withdrawn only once its sessions are cancelled (checked by the
+            // store, which sees them); the deposit rules apply per session.
+            (
+                S::Submitted | S::NeedsInfo | S::Quoted | S::DepositPending | S::Booked,
+                A::Withdraw,
+            ) => S::Withdrawn,
+            (S::Submitted | S::NeedsInfo | S::Quoted | S::DepositPending, A::Expire) => S::Expired,
+            (from, action) => {
+                return Err(TransitionError::NotAllowed {
+                    from: from.as_str(),
+                    action: action.as_str(),
+                });
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl std::fmt::Display for BookingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something a participant (or the deadline job) does to a booking request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BookingAction {
+    RequestInfo,
+    ProvideInfo,
+    Quote,
+    Decline,
+    Accept,
+    Withdraw,
+    DepositPaid,
+    Expire,
+}
+
+impl BookingAction {
+    pub const ALL: [BookingAction; 8] = [
+        BookingAction::RequestInfo,
+        BookingAction::ProvideInfo,
+        BookingAction::Quote,
+        BookingAction::Decline,
+        BookingAction::Accept,
+        BookingAction::Withdraw,
+        BookingAction::DepositPaid,
+        BookingAction::Expire,
+    ];
+
+    /// The path segment used by `POST /api/v1/booking-requests/{id}/{action}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookingAction::RequestInfo => "request-info",
+            BookingAction::ProvideInfo => "provide-info",
+            BookingAction::Quote => "quote",
+            BookingAction::Decline => "decline",
+            BookingAction::Accept => "accept",
+            BookingAction::Withdraw => "withdraw",
+            BookingAction::DepositPaid => "deposit-paid",
+            BookingAction::Expire => "expire",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| ParseError::new("action", format!("unknown booking action {raw:?}")))
+    }
+
+    /// The only party allowed to take this action.
+    pub fn actor(self) -> Actor {
+        match self {
+            BookingAction::ProvideInfo | BookingAction::Accept | BookingAction::Withdraw => {
+                Actor::Client
+            }
+            BookingAction::RequestInfo
+            | BookingAction::Quote
+            | BookingAction::Decline
+            | BookingAction::DepositPaid => Actor::Artist,
+            BookingAction::Expire => Actor::System,
+        }
+    }
+}
+
+/// Why a transition was refused. Shown to users as a 409.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("cannot {action} a request that is {from}")]
+    NotAllowed {
+        from: &'static str,
+        action: &'static str,
+    },
+    #[error("only the {actor:?} can {action}")]
+    WrongActor { action: &'static str, actor: Actor },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashSet, VecDeque};
+
+    const ACTORS: [Actor; 3] = [Actor::Client, Actor::Artist, Actor::System];
+
+    fn successors(s: BookingState) -> Vec<BookingState> {
+        BookingAction::ALL
+            .into_iter()
+            .filter_map(|a| s.apply(a, a.actor()).ok())
+            .collect()
+    }
+
+    fn reachable_from(start: BookingState) -> HashSet<BookingState> {
+        let mut seen = HashSet::from([start]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(s) = queue.pop_front() {
+            for n in successors(s) {
+                if seen.insert(n) {
+                    queue.push_back(n);
+                }
+            }
+        }
+        seen
+    }
 
     #[test]
     fn every_state_round_trips_through_its_text() {
         for s in BookingState::ALL {
             assert_eq!(BookingState::parse(s.as_str()).unwrap(), s);
         }
+        for a in BookingAction::ALL {
+            assert_eq!(BookingAction::parse(a.as_str()).unwrap(), a);
+        }
         assert!(BookingState::parse("paid").is_err());
+        assert!(BookingAction::parse("pay").is_err());
     }
 
     #[test]
-    fn only_the_three_exits_are_final() {
-        let finals: Vec<_> = BookingState::ALL
-            .into_iter()
-            .filter(|s| s.is_final())
-            .collect();
-        assert_eq!(
-            finals,
-            [
-                BookingState::Declined,
-                BookingState::Withdrawn,
-                BookingState::Expired
-            ]
-        );
+    fn the_happy_path_reaches_booked() {
+        let s = BookingState::Submitted
+            .apply(BookingAction::RequestInfo, Actor::Artist)
+            .and_then(|s| s.apply(BookingAction::ProvideInfo, Actor::Client))
+            .and_then(|s| s.apply(BookingAction::Quote, Actor::Artist))
+            .and_then(|s| s.apply(BookingAction::Accept, Actor::Client))
+            .and_then(|s| s.apply(BookingAction::DepositPaid, Actor::Artist));
+        assert_eq!(s, Ok(BookingState::Booked));
+    }
+
+    #[test]
+    fn every_state_is_reachable_from_submitted() {
+        let all: HashSet<_> = BookingState::ALL.into_iter().collect();
+        assert_eq!(reachable_from(BookingState::Submitted), all);
+    }
+
+    #[test]
+    fn every_live_state_has_an_exit_and_final_states_have_none() {
+        for s in BookingState::ALL {
+            let finals = reachable_from(s)
+                .into_iter()
+                .filter(|n| n.is_final())
+                .count();
+            if s.is_final() {
+                assert!(successors(s).is_empty(), "{s} moved on");
+            } else {
+                assert!(finals > 0, "{s} cannot reach a final state");
+            }
+        }
+    }
+
+    #[test]
+    fn states_with_deadlines_can_expire() {
+        for s in BookingState::ALL.into_iter().filter(|s| s.has_deadline()) {
+            assert_eq!(
+                s.apply(BookingAction::Expire, Actor::System),
+                Ok(BookingState::Expired)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_walks_only_follow_allowed_transitions(
+            steps in proptest::collection::vec((0usize..8, 0usize..3), 0..40)
+        ) {
+            let mut state = BookingState::Submitted;
+            for (a, who) in steps {
+                let action = BookingAction::ALL[a];
+                let actor = ACTORS[who];
+                match state.apply(action, actor) {
+                    Ok(next) => {
+                        prop_assert_eq!(actor, action.actor());
+                        prop_assert!(!state.is_final());
+                        prop_assert!(successors(state).contains(&next));
+                        state = next;
+                    }
+                    Err(TransitionError::WrongActor { .. }) => prop_assert_ne!(actor, action.actor()),
+                    Err(TransitionError::NotAllowed { .. }) => {
+                        prop_assert!(!successors(state).is_empty() || state.is_final());
+                    }
+                }
+            }
+        }
     }
 }

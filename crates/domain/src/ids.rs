@@ -46,3 +46,7 @@ id_type!(
     /// One piece of work in an artist's portfolio.
     PortfolioItemId
 );
+id_type!(
+    /// One session of a booked request.
+    AppointmentId
+);

@@ -1,14 +1,21 @@
 //! Tattoo Marketplace domain: the types and rules every other crate speaks, with no IO.
 
 pub mod account;
+pub mod appointment;
 pub mod artist;
 pub mod booking;
+pub mod consent;
 pub mod ids;
+pub mod policy;
+pub mod request;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRole, Role};
+pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{Slug, Style};
-pub use booking::BookingState;
-pub use ids::{ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
+pub use booking::{Actor, BookingAction, BookingState, TransitionError};
+pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
+pub use policy::{BookingPolicy, DepositOutcome, DepositRule};
+pub use request::{ConsentAnswers, Quote, Rating, RawRequest, RequestDraft, Size, Slot};
 
 /// Why a piece of input could not become a domain value. The message is safe to show to users.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
