@@ -47,10 +47,13 @@ impl Size {
 pub const PLACEMENTS: &[&str] = &[
     "forearm",
     "upper-arm",
+    "wrist",
     "shoulder",
+    "collarbone",
     "hand",
     "finger",
     "chest",
+    "sternum",
     "back",
     "ribs",
     "stomach",

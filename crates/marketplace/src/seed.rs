@@ -148,7 +148,7 @@ const PIECES: &[&str] = &[
 
 const PLACEMENTS: &[&str] = &[
     "forearm",
-    "upper arm",
+    "upper-arm",
     "calf",
     "thigh",
     "shoulder",
@@ -172,7 +172,7 @@ const IDEAS: &[&str] = &[
     "Lettering in my grandmother's handwriting",
 ];
 
-const SIZES: &[&str] = &["5 cm", "8 cm", "12 cm", "15 cm", "20 cm", "half sleeve"];
+const SIZES: &[&str] = &["S", "M", "L", "XL"];
 
 /// Fills an empty database. Returns `Ok(None)` without writing anything when it holds accounts.
 pub async fn seed_if_empty(

@@ -1,5 +1,7 @@
 //! Persistence for the marketplace: the `Store` trait, its errors, and the backend chosen by URL scheme.
 
+mod booking;
+mod booking_sql;
 mod model;
 mod postgres;
 mod sessions;
@@ -14,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use booking::*;
 pub use model::*;
 pub use sessions::SessionBackend;
 
@@ -25,6 +28,13 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A rule of the booking flow refused the change (a transition from the wrong state, a
+    /// passed deadline). The message is safe to show.
+    #[error("{0}")]
+    Refused(String),
+    /// The change belongs to the other participant (a client quoting, an artist consenting).
+    #[error("{0}")]
+    WrongParty(String),
     #[error(
         "unsupported database URL scheme {0:?}: use sqlite://PATH (embedded) or postgres://USER@HOST/DB"
     )]
@@ -41,6 +51,10 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
+            // PostgreSQL's exclusion constraint and SQLite's trigger share the name.
+            sqlx::Error::Database(db) if db.message().contains("appointments_no_overlap") => {
+                StoreError::Conflict("the artist already has a session at that time")
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("already exists")
             }
@@ -89,7 +103,7 @@ impl Default for PoolOptions {
 /// Domain operations the service needs from its database. Both backends implement it with the
 /// same logic; only SQL that differs between dialects is written twice.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: BookingStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Cheap round-trip used by readiness.
     async fn ping(&self) -> Result<()>;

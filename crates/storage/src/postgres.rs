@@ -1,5 +1,6 @@
 //! The PostgreSQL backend used in staging and production.
 
+use crate::booking_sql::impl_booking_store;
 use crate::shared::{featured_sql, impl_store};
 use crate::{Backend, PoolOptions, SessionBackend};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -18,6 +19,11 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+
+    /// Rows are locked explicitly (`FOR UPDATE`) by the statements that need it.
+    async fn write_tx(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
     }
 
     fn migrator() -> sqlx::migrate::Migrator {
@@ -39,3 +45,5 @@ impl_store!(PgStore, featured_sql: featured_sql!("string_agg(st.style, ',')"), {
         SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
     }
 });
+
+impl_booking_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");

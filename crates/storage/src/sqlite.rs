@@ -1,5 +1,6 @@
 //! The embedded SQLite backend: one file, WAL mode, foreign keys on.
 
+use crate::booking_sql::impl_booking_store;
 use crate::shared::{featured_sql, impl_store};
 use crate::{Backend, PoolOptions, SessionBackend};
 use sqlx::sqlite::{
@@ -37,6 +38,12 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// Takes the write lock up front: a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting its turn.
+    async fn write_tx(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     fn migrator() -> sqlx::migrate::Migrator {
         sqlx::migrate!("./migrations/sqlite")
     }
@@ -55,3 +62,5 @@ impl_store!(SqliteStore, featured_sql: featured_sql!("group_concat(st.style, ','
         SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
     }
 });
+
+impl_booking_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", lock: "", skip_locked: "");

@@ -1,0 +1,491 @@
+//! The booking flow's storage, run against SQLite and PostgreSQL alike: transitions, ownership,
+//! the no-overlap rule under concurrency, deadlines, deposits, messages, reviews and the outbox.
+
+use domain::{
+    BookingPolicy, BookingState, ConsentAnswers, DisplayName, Email, Quote, Rating, RawRequest,
+    RequestDraft, Role, Slot, Slug, Style, UserId,
+};
+use std::sync::Arc;
+use storage::testing::TestDb;
+use storage::{
+    AppointmentChange, ArtistProfile, ArtistSettings, BookingChange, BookingRequest, NewRequest,
+    NewUser, Store, StoreError,
+};
+
+const NOW: i64 = 1_800_000_000; // a fixed clock: 2027-01-15
+const HOUR: i64 = 3600;
+
+async fn user(store: &Arc<dyn Store>, email: &str, role: Role) -> UserId {
+    store
+        .create_user(NewUser {
+            email: Email::parse(email).unwrap(),
+            display_name: DisplayName::parse(&format!("{role:?} {}", &email[..2])).unwrap(),
+            role,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn artist(store: &Arc<dyn Store>, email: &str, slug: &str) -> (UserId, ArtistProfile) {
+    let id = user(store, email, Role::Artist).await;
+    let profile = store
+        .save_artist_settings(
+            id,
+            ArtistSettings {
+                slug: Slug::parse(slug).unwrap(),
+                bio: "Fine line botanicals".into(),
+                city: "London".into(),
+                country: "GB".into(),
+                jurisdiction: "GB".into(),
+                styles: vec![Style::FineLine, Style::Blackwork],
+                price_min_cents: 10_000,
+                price_max_cents: 80_000,
+                hourly_rate_cents: 15_000,
+                books_open: true,
+                min_age: 18,
+                policy: BookingPolicy::default(),
+            },
+        )
+        .await
+        .unwrap();
+    (id, profile)
+}
+
+fn draft() -> RequestDraft {
+    RequestDraft::parse(&RawRequest {
+        idea: "A sprig of lavender along the wrist".into(),
+        placement: "wrist".into(),
+        size: "S".into(),
+        budget: "200".into(),
+        preferred_dates: "Any Saturday".into(),
+        date_of_birth: "1995-05-05".into(),
+    })
+    .unwrap()
+}
+
+async fn request(store: &Arc<dyn Store>, client: UserId, a: &ArtistProfile) -> BookingRequest {
+    store
+        .create_request(
+            NewRequest {
+                client,
+                artist: a.id,
+                draft: draft(),
+                needs_guardian: false,
+            },
+            NOW,
+        )
+        .await
+        .unwrap()
+}
+
+/// A request taken through quote, acceptance and deposit.
+async fn booked(
+    store: &Arc<dyn Store>,
+    client: UserId,
+    artist_user: UserId,
+    a: &ArtistProfile,
+    sessions: i64,
+) -> BookingRequest {
+    let req = request(store, client, a).await;
+    let quote = Quote::new(20_000, 30_000, sessions, 5_000, 14).unwrap();
+    store
+        .change_booking(req.id, artist_user, BookingChange::Quote(quote), NOW + 1)
+        .await
+        .unwrap();
+    store
+        .change_booking(req.id, client, BookingChange::Accept, NOW + 2)
+        .await
+        .unwrap();
+    store
+        .change_booking(req.id, artist_user, BookingChange::DepositPaid, NOW + 3)
+        .await
+        .unwrap()
+}
+
+fn consent() -> AppointmentChange {
+    AppointmentChange::Consent {
+        answers: ConsentAnswers {
+            medical_notes: "No allergies".into(),
+            confirms_age: true,
+            guardian_name: String::new(),
+            aftercare_acknowledged: true,
+            photo_permission: true,
+        },
+        ip: "127.0.0.1".into(),
+        user_agent: "test".into(),
+    }
+}
+
+async fn the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "lavender-ink").await;
+    let req = request(&store, client, &a).await;
+    assert_eq!(req.state, BookingState::Submitted);
+    assert_eq!(req.deadline_at, Some(NOW + 72 * HOUR));
+
+    let change = BookingChange::RequestInfo {
+        question: "Which wrist?".into(),
+    };
+    let r = store
+        .change_booking(req.id, artist_user, change, NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!((r.state, r.deadline_at), (BookingState::NeedsInfo, None));
+    let change = BookingChange::ProvideInfo {
+        answer: "Left, inner side".into(),
+    };
+    let r = store
+        .change_booking(req.id, client, change, NOW + 20)
+        .await
+        .unwrap();
+    assert_eq!(r.state, BookingState::Submitted);
+
+    let quote = Quote::new(20_000, 30_000, 2, 5_000, 14).unwrap();
+    let r = store
+        .change_booking(req.id, artist_user, BookingChange::Quote(quote), NOW + 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.state, r.deadline_at),
+        (BookingState::Quoted, Some(NOW + 30 + 14 * 86_400))
+    );
+    let r = store
+        .change_booking(req.id, client, BookingChange::Accept, NOW + 40)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.state, r.deadline_at),
+        (BookingState::DepositPending, Some(NOW + 40 + 3 * 86_400))
+    );
+    let r = store
+        .change_booking(req.id, artist_user, BookingChange::DepositPaid, NOW + 50)
+        .await
+        .unwrap();
+    assert_eq!(r.state, BookingState::Booked);
+
+    let slot = Slot::new(NOW + 7 * 86_400 - NOW % 900, 180, NOW).unwrap();
+    let ap = store
+        .schedule(req.id, artist_user, slot, NOW + 60)
+        .await
+        .unwrap();
+    assert_eq!(ap.state, domain::AppointmentState::Scheduled);
+    let ap = store
+        .change_appointment(ap.id, client, consent(), NOW + 70)
+        .await
+        .unwrap();
+    assert_eq!(ap.state, domain::AppointmentState::Confirmed);
+    assert_eq!(ap.consent_signed_at, Some(NOW + 70));
+    let ap = store
+        .change_appointment(ap.id, artist_user, AppointmentChange::Complete, NOW + 80)
+        .await
+        .unwrap();
+    assert_eq!(ap.state, domain::AppointmentState::Completed);
+
+    let review = store
+        .create_review(
+            req.id,
+            client,
+            Rating::parse(4).unwrap(),
+            "Lovely work".into(),
+            NOW + 90,
+        )
+        .await
+        .unwrap();
+    assert_eq!(review.rating, 4);
+    let again = store
+        .create_review(
+            req.id,
+            client,
+            Rating::parse(5).unwrap(),
+            "Twice".into(),
+            NOW + 91,
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    let profile = store.artist_by_slug("lavender-ink").await.unwrap().unwrap();
+    assert_eq!((profile.rating_count, profile.rating_centi), (1, Some(400)));
+
+    let detail = store.booking(req.id, client).await.unwrap().unwrap();
+    let actions: Vec<_> = detail.events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "submit",
+            "request-info",
+            "provide-info",
+            "quote",
+            "accept",
+            "deposit-paid"
+        ]
+    );
+    assert_eq!(detail.ledger.len(), 1);
+    assert_eq!(detail.ledger[0].amount_cents, 5_000);
+    assert!(detail.review.is_some());
+    // Every change wrote a notification in the same transaction.
+    assert!(store.pending_notifications().await.unwrap() >= 10);
+}
+
+async fn strangers_see_nothing_and_each_side_may_only_take_its_own_actions(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let other = user(&store, "ot@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "needle-one").await;
+    let (other_artist, _) = artist(&store, "oa@example.com", "needle-two").await;
+    let req = request(&store, client, &a).await;
+
+    for stranger in [other, other_artist] {
+        assert!(store.booking(req.id, stranger).await.unwrap().is_none());
+        let r = store
+            .change_booking(req.id, stranger, BookingChange::Withdraw, NOW)
+            .await;
+        assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+        let r = store.post_message(req.id, stranger, "hi".into(), NOW).await;
+        assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    }
+    let quote = Quote::new(20_000, 30_000, 1, 5_000, 14).unwrap();
+    let r = store
+        .change_booking(req.id, client, BookingChange::Quote(quote), NOW)
+        .await;
+    assert!(matches!(r, Err(StoreError::WrongParty(_))), "{r:?}");
+    let r = store
+        .change_booking(req.id, client, BookingChange::Accept, NOW)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    store
+        .change_booking(req.id, client, BookingChange::Withdraw, NOW)
+        .await
+        .unwrap();
+    let r = store
+        .change_booking(req.id, artist_user, BookingChange::Quote(quote), NOW)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+}
+
+async fn a_hundred_concurrent_bookings_of_one_slot_give_exactly_one_session(db: TestDb) {
+    let store = db.store().await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "busy-artist").await;
+    let mut bookings = Vec::new();
+    for i in 0..100 {
+        let client = user(&store, &format!("c{i:03}@example.com"), Role::Client).await;
+        bookings.push(booked(&store, client, artist_user, &a, 1).await.id);
+    }
+    let start = NOW + 10 * 86_400 - NOW % 900;
+    let tasks: Vec<_> = bookings
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let store = store.clone();
+            // Same slot, or slots that overlap it by a quarter hour either side.
+            let offset = [0, 900, -900][i % 3];
+            tokio::spawn(async move {
+                let slot = Slot::new(start + offset, 120, NOW).unwrap();
+                store.schedule(id, artist_user, slot, NOW + 100).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(m)) => assert!(m.contains("session at that time"), "{m}"),
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let calendar = store.appointments_for_artist(a.id, 0).await.unwrap();
+    assert_eq!(calendar.len(), 1);
+}
+
+async fn cancelling_follows_the_notice_rules_and_rescheduling_is_capped(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "notice-rules").await;
+    let base = NOW + 30 * 86_400 - NOW % 900;
+
+    // Client cancels an hour before: inside the 48 h notice window, the deposit is forfeited.
+    let req = booked(&store, client, artist_user, &a, 1).await;
+    let ap = store
+        .schedule(req.id, artist_user, Slot::new(base, 60, NOW).unwrap(), NOW)
+        .await
+        .unwrap();
+    let ap = store
+        .change_appointment(ap.id, client, AppointmentChange::Cancel, base - HOUR)
+        .await
+        .unwrap();
+    assert_eq!(ap.state, domain::AppointmentState::CancelledByClient);
+    let ledger = store.booking(req.id, client).await.unwrap().unwrap().ledger;
+    assert_eq!(ledger.last().unwrap().entry, "deposit_forfeited");
+
+    // The artist cancels: the deposit is always credited.
+    let req = booked(&store, client, artist_user, &a, 1).await;
+    let ap = store
+        .schedule(req.id, artist_user, Slot::new(base, 60, NOW).unwrap(), NOW)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap.id, artist_user, AppointmentChange::Cancel, base - HOUR)
+        .await
+        .unwrap();
+    let ledger = store.booking(req.id, client).await.unwrap().unwrap().ledger;
+    assert_eq!(ledger.last().unwrap().entry, "deposit_credited");
+
+    // Two reschedules are allowed by the default policy; the third is refused.
+    let req = booked(&store, client, artist_user, &a, 1).await;
+    let mut ap = store
+        .schedule(
+            req.id,
+            artist_user,
+            Slot::new(base + 86_400, 60, NOW).unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    for day in 2..4 {
+        let slot = Slot::new(base + day * 86_400, 60, NOW).unwrap();
+        ap = store
+            .change_appointment(ap.id, client, AppointmentChange::Reschedule(slot), NOW)
+            .await
+            .unwrap();
+        assert_eq!(ap.starts_at, slot.starts_at);
+    }
+    let slot = Slot::new(base + 9 * 86_400, 60, NOW).unwrap();
+    let r = store
+        .change_appointment(ap.id, client, AppointmentChange::Reschedule(slot), NOW)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    // A booked request with a live session cannot be withdrawn around the deposit rules.
+    let r = store
+        .change_booking(req.id, client, BookingChange::Withdraw, NOW)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+}
+
+async fn deadlines_expire_once_even_when_several_sweepers_run(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "slow-replies").await;
+    let unanswered = request(&store, client, &a).await;
+    let quoted = request(&store, client, &a).await;
+    let quote = Quote::new(20_000, 30_000, 1, 5_000, 2).unwrap();
+    store
+        .change_booking(quoted.id, artist_user, BookingChange::Quote(quote), NOW)
+        .await
+        .unwrap();
+    // Created at the same time as the first, so just as overdue.
+    let fresh = request(&store, client, &a).await;
+
+    assert!(store.expire_due(NOW + HOUR, 100).await.unwrap().is_empty());
+    let later = NOW + 80 * HOUR; // past the 72 h response time and the 2-day quote
+    let sweeps: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.expire_due(later, 100).await.unwrap() })
+        })
+        .collect();
+    let mut total = 0;
+    for s in sweeps {
+        total += s.await.unwrap().len();
+    }
+    assert_eq!(total, 3, "each due request is expired exactly once");
+    for (id, expected) in [
+        (unanswered.id, BookingState::Expired),
+        (quoted.id, BookingState::Expired),
+        (fresh.id, BookingState::Expired),
+    ] {
+        let detail = store.booking(id, client).await.unwrap().unwrap();
+        assert_eq!(detail.request.state, expected);
+        let expiries = detail
+            .events
+            .iter()
+            .filter(|e| e.action == "expire")
+            .count();
+        assert_eq!(expiries, 1);
+    }
+    let r = store
+        .change_booking(quoted.id, client, BookingChange::Accept, later)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+}
+
+async fn messages_stay_in_their_thread_and_count_unread(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "chatty").await;
+    let req = request(&store, client, &a).await;
+    store
+        .post_message(req.id, client, "Hello!".into(), NOW)
+        .await
+        .unwrap();
+    store
+        .post_message(req.id, client, "Any Saturday works".into(), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.unread_total(artist_user).await.unwrap(), 2);
+    assert_eq!(store.unread_total(client).await.unwrap(), 0);
+    let thread = store.messages(req.id, artist_user).await.unwrap();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[0].body, "Hello!");
+    assert_eq!(store.unread_total(artist_user).await.unwrap(), 0);
+    let summaries = store.bookings_for(artist_user).await.unwrap();
+    assert_eq!(summaries[0].unread_messages, 0);
+}
+
+async fn the_outbox_hands_each_notification_to_one_worker_and_retries_failures(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (_, a) = artist(&store, "ar@example.com", "outboxed").await;
+    for _ in 0..6 {
+        request(&store, client, &a).await;
+    }
+    let claims: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_notifications(NOW, 60, 4).await.unwrap() })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for c in claims {
+        ids.extend(c.await.unwrap().into_iter().map(|n| n.id));
+    }
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(
+        (ids.len(), unique.len()),
+        (6, 6),
+        "no notification claimed twice"
+    );
+    // Nothing is claimable again while the lease holds.
+    assert!(
+        store
+            .claim_notifications(NOW + 1, 60, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.notification_sent(ids[0], NOW + 2).await.unwrap();
+    store
+        .notification_failed(ids[1], "smtp down", NOW + 30)
+        .await
+        .unwrap();
+    let retry = store.claim_notifications(NOW + 31, 60, 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!((retry[0].id, retry[0].attempts), (ids[1], 2));
+    assert_eq!(retry[0].recipient_email, "ar@example.com");
+    // After the leases lapse the rest come back, but the sent one never does.
+    let rest = store.claim_notifications(NOW + 1000, 60, 10).await.unwrap();
+    assert!(rest.iter().all(|n| n.id != ids[0]));
+    assert_eq!(store.pending_notifications().await.unwrap(), 5);
+}
+
+storage::on_both_databases!(
+    the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile,
+    strangers_see_nothing_and_each_side_may_only_take_its_own_actions,
+    a_hundred_concurrent_bookings_of_one_slot_give_exactly_one_session,
+    cancelling_follows_the_notice_rules_and_rescheduling_is_capped,
+    deadlines_expire_once_even_when_several_sweepers_run,
+    messages_stay_in_their_thread_and_count_unread,
+    the_outbox_hands_each_notification_to_one_worker_and_retries_failures,
+);
