@@ -105,7 +105,7 @@ pub fn decide(
     on: Date,
 ) -> AgeDecision {
     let age = age_on(born, on);
-    if age < 0 || age > 130 {
+    if !(0..=130).contains(&age) {
         return AgeDecision::Refused("The date of birth is not plausible.".into());
     }
     if age < i32::from(artist_min_age) {

@@ -49,7 +49,7 @@ impl BookingPolicy {
         max_reschedules: i64,
     ) -> Result<Self, ParseError> {
         let deposit = match deposit_kind {
-            "fixed" if (0..=1_000_000_00).contains(&deposit_value) => DepositRule::Fixed {
+            "fixed" if (0..=100_000_000).contains(&deposit_value) => DepositRule::Fixed {
                 cents: deposit_value,
             },
             "percent" if (0..=100).contains(&deposit_value) => DepositRule::Percent {

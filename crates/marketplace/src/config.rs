@@ -14,8 +14,8 @@ const DEFAULTS: &str = include_str!("config_defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 8] = [
-    "server", "database", "session", "auth", "log", "demo", "media", "cache",
+const SECTIONS: [&str; 10] = [
+    "server", "database", "session", "auth", "log", "demo", "media", "cache", "mail", "jobs",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -65,6 +65,38 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub media: MediaSettings,
     pub cache: CacheSettings,
+    pub mail: MailSettings,
+    pub jobs: JobSettings,
+}
+
+/// How notification emails leave the service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `folder` writes each email as a file under `folder` (development); `smtp` sends via `smtp_url`.
+    pub transport: MailTransport,
+    pub folder: PathBuf,
+    /// `smtp://host:port` (plain, local relays and tests), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://…` (implicit TLS). Holds credentials, so it is a secret.
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+    /// Where links in emails point.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    Folder,
+    Smtp,
+}
+
+/// The background jobs every instance runs: the deadline sweep and the outbox worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub enabled: bool,
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +288,11 @@ impl Settings {
                 "session.secure_cookie (TM_SESSION_SECURE_COOKIE) must be true: session cookies must never travel over plain HTTP".into(),
             );
         }
+        if self.mail.transport == MailTransport::Smtp && self.mail.smtp_url.is_none() {
+            problems.push(
+                "mail.smtp_url (TM_MAIL_SMTP_URL) is missing while mail.transport is smtp".into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -339,10 +376,12 @@ mod tests {
                     ("TM_ENV", env),
                     ("TM_SESSION_SECRET", SECRET),
                     ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
+                    ("TM_MAIL_SMTP_URL", "smtp://relay.internal:25"),
                 ]),
             )
             .unwrap();
             assert_eq!(s.log.format, LogFormat::Json, "{env}");
+            assert_eq!(s.mail.transport, MailTransport::Smtp, "{env}");
             assert!(
                 s.session.secure_cookie && !s.auth.simplified_sign_in,
                 "{env}"
@@ -399,6 +438,7 @@ mod tests {
         );
         assert!(err.contains("auth.simplified_sign_in"), "{err}");
         assert!(err.contains("session.secure_cookie"), "{err}");
+        assert!(err.contains("mail.smtp_url (TM_MAIL_SMTP_URL)"), "{err}");
         assert!(
             !err.contains("short\n") && !err.contains("\"short\""),
             "the secret is not echoed: {err}"

@@ -57,6 +57,8 @@ impl From<storage::StoreError> for AppError {
         match e {
             storage::StoreError::NotFound => AppError::NotFound,
             storage::StoreError::Conflict(m) => AppError::Conflict(m.to_owned()),
+            storage::StoreError::Refused(m) => AppError::Conflict(m),
+            storage::StoreError::WrongParty(m) => AppError::Forbidden(m),
             other => AppError::Internal(other.into()),
         }
     }

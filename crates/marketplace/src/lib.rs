@@ -3,9 +3,11 @@
 pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod listing;
 pub mod metrics;
 pub mod routes;

@@ -24,6 +24,12 @@ pub struct Metrics {
     duration: HistogramVec,
     in_flight: IntGauge,
     pub registrations: IntCounter,
+    /// Engagement: searches, profile views and messages sent.
+    pub engagement: IntCounterVec,
+    /// Booking and session transitions by action, counted as they commit.
+    pub transitions: IntCounterVec,
+    /// Emails delivered and failed by the outbox worker.
+    pub notifications: IntCounterVec,
     bookings: IntGaugeVec,
     pool: IntGaugeVec,
     pool_max: IntGauge,
@@ -55,6 +61,33 @@ impl Metrics {
         let registrations =
             IntCounter::new("marketplace_registrations_total", "Accounts registered")
                 .expect("valid metric");
+        let engagement = IntCounterVec::new(
+            Opts::new(
+                "marketplace_engagement_total",
+                "Searches, profile views and messages",
+            ),
+            &["event"],
+        )
+        .expect("valid metric");
+        for event in ["search", "profile_view", "message"] {
+            engagement.with_label_values(&[event]);
+        }
+        let transitions = IntCounterVec::new(
+            Opts::new(
+                "marketplace_booking_transitions_total",
+                "Booking and session transitions by action",
+            ),
+            &["action"],
+        )
+        .expect("valid metric");
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "marketplace_notifications_total",
+                "Outbox emails by outcome",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
         let bookings = IntGaugeVec::new(
             Opts::new(
                 "marketplace_bookings_total",
@@ -92,6 +125,9 @@ impl Metrics {
             Box::new(duration.clone()),
             Box::new(in_flight.clone()),
             Box::new(registrations.clone()),
+            Box::new(engagement.clone()),
+            Box::new(transitions.clone()),
+            Box::new(notifications.clone()),
             Box::new(bookings.clone()),
             Box::new(pool.clone()),
             Box::new(pool_max.clone()),
@@ -110,6 +146,9 @@ impl Metrics {
             duration,
             in_flight,
             registrations,
+            engagement,
+            transitions,
+            notifications,
             bookings,
             pool,
             pool_max,

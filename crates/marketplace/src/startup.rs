@@ -25,6 +25,7 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     address: SocketAddr,
+    mailer: crate::jobs::Mailer,
 }
 
 impl Application {
@@ -74,6 +75,12 @@ impl Application {
                 .into(),
             settings: settings.clone(),
         };
+        let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;
+        if settings.env != crate::config::Environment::Development
+            && settings.mail.transport == crate::config::MailTransport::Folder
+        {
+            tracing::warn!(folder = %settings.mail.folder.display(), "notification email is written to a folder, not sent");
+        }
         let router = crate::routes::router(state.clone(), session_key);
         let listener = TcpListener::bind(settings.bind_address())
             .await
@@ -84,6 +91,7 @@ impl Application {
             router,
             state,
             address,
+            mailer,
         })
     }
 
@@ -105,7 +113,14 @@ impl Application {
             router,
             state,
             address,
+            mailer,
         } = self;
+        // Jobs stop when serving stops; an interrupted email is retried after its lease.
+        let jobs = state
+            .settings
+            .jobs
+            .enabled
+            .then(|| tokio::spawn(crate::jobs::run(state.clone(), mailer)));
         let server_settings = state.settings.server.clone();
         let sessions = state.store.session_store();
         let cleanup = tokio::spawn(async move {
@@ -129,6 +144,7 @@ impl Application {
         tokio::select! {
             result = &mut server => {
                 cleanup.abort();
+                if let Some(j) = &jobs { j.abort(); }
                 return result.context("server task")?.context("server failed");
             }
             () = shutdown => {}
@@ -152,6 +168,9 @@ impl Application {
             }
         }
         cleanup.abort();
+        if let Some(j) = &jobs {
+            j.abort();
+        }
         state.store.close().await;
         tracing::info!("shutdown complete");
         Ok(())

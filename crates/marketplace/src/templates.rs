@@ -35,6 +35,7 @@ impl Layout {
 }
 
 pub struct ArtistCardView {
+    pub slug: String,
     pub name: String,
     pub place: String,
     pub studio: Option<String>,
@@ -60,6 +61,7 @@ impl From<ArtistCard> for ArtistCardView {
                 .join(" · "),
             price: format!("{}–{}", money(a.price_min_cents), money(a.price_max_cents)),
             thumb_url: a.thumb_path.map(|p| format!("/media/{p}")),
+            slug: a.slug,
             name: a.display_name,
             studio: a.studio_name,
             books_open: a.books_open,
@@ -140,4 +142,478 @@ pub fn error_page(report: &ErrorReport, state: &AppState) -> String {
     }
     .render()
     .unwrap_or_else(|_| format!("<h1>{}</h1>", report.status))
+}
+
+/// Formats a unix time for pages. Profiles carry no time zone yet, so times are shown in UTC.
+pub fn when(at: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown time".to_owned())
+}
+
+/// Formats cents as euros, with cents only when there are any.
+pub fn euros(cents: i64) -> String {
+    if cents % 100 == 0 {
+        format!("€{}", cents / 100)
+    } else {
+        format!("€{}.{:02}", cents / 100, cents % 100)
+    }
+}
+
+impl Layout {
+    pub fn when(&self, at: &i64) -> String {
+        when(*at)
+    }
+    pub fn money(&self, cents: &i64) -> String {
+        euros(*cents)
+    }
+}
+
+fn policy_text(p: &domain::BookingPolicy) -> String {
+    let deposit = match p.deposit {
+        domain::DepositRule::Fixed { cents } => format!("a {} deposit", euros(cents)),
+        domain::DepositRule::Percent { percent } => format!("a {percent}% deposit"),
+    };
+    format!(
+        "Replies within {} hours. Asks for {deposit}, due {} days after you accept a quote. \
+         Cancel at least {} hours ahead to keep your deposit as credit. Up to {} reschedules.",
+        p.response_hours, p.deposit_due_days, p.notice_hours, p.max_reschedules
+    )
+}
+
+#[derive(Template)]
+#[template(path = "artist.html")]
+pub struct ArtistPage {
+    pub layout: Layout,
+    pub artist: storage::ArtistProfile,
+    pub reviews: Vec<storage::Review>,
+    pub portfolio: Vec<storage::PortfolioEntry>,
+    pub styles: String,
+    pub rating: Option<String>,
+    pub policy: String,
+    pub age_rule: String,
+    pub can_request: bool,
+}
+
+impl ArtistPage {
+    pub fn new(
+        layout: Layout,
+        artist: storage::ArtistProfile,
+        reviews: Vec<storage::Review>,
+        portfolio: Vec<storage::PortfolioEntry>,
+        can_request: bool,
+    ) -> Self {
+        let rules = domain::consent::rules_for(&artist.jurisdiction);
+        let min = rules.min_age.max(artist.min_age);
+        let age_rule = match rules.parental_consent_from {
+            Some(p) if artist.min_age <= p => format!(
+                "Clients must be {min} or over ({}), or {p} with a parent's signed consent.",
+                rules.name
+            ),
+            _ => format!("Clients must be {min} or over ({}).", rules.name),
+        };
+        Self {
+            styles: artist
+                .styles
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(" · "),
+            rating: artist.rating_centi.map(|c| {
+                format!(
+                    "{}.{:02} ★ from {} reviews",
+                    c / 100,
+                    c % 100,
+                    artist.rating_count
+                )
+            }),
+            policy: policy_text(&artist.policy),
+            age_rule,
+            layout,
+            artist,
+            reviews,
+            portfolio,
+            can_request,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "booking_new.html")]
+pub struct RequestFormPage {
+    pub layout: Layout,
+    pub artist: storage::ArtistProfile,
+    pub errors: Vec<FieldError>,
+    pub form: domain::RawRequest,
+    pub placements: &'static [&'static str],
+    pub sizes: Vec<(&'static str, &'static str)>,
+    pub policy: String,
+}
+
+impl RequestFormPage {
+    pub fn new(
+        layout: Layout,
+        artist: storage::ArtistProfile,
+        errors: Vec<FieldError>,
+        form: domain::RawRequest,
+    ) -> Self {
+        Self {
+            policy: policy_text(&artist.policy),
+            layout,
+            artist,
+            errors,
+            form,
+            placements: domain::request::PLACEMENTS,
+            sizes: domain::Size::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label()))
+                .collect(),
+        }
+    }
+
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub layout: Layout,
+    pub is_artist: bool,
+    pub profile_slug: Option<String>,
+    pub bookings: Vec<storage::BookingSummary>,
+    pub calendar: Vec<storage::Appointment>,
+    pub unread: i64,
+}
+
+#[derive(Template)]
+#[template(path = "booking.html")]
+pub struct BookingPage {
+    pub layout: Layout,
+    pub b: storage::BookingDetail,
+    pub messages: Vec<storage::Message>,
+    pub is_client: bool,
+    pub actor: domain::Actor,
+    pub error: Option<String>,
+    pub errors: Vec<FieldError>,
+    pub other_party: String,
+    pub placements_today: String,
+}
+
+impl BookingPage {
+    pub fn new(
+        layout: Layout,
+        b: storage::BookingDetail,
+        messages: Vec<storage::Message>,
+        actor: domain::Actor,
+        error: Option<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        let other_party = match actor {
+            domain::Actor::Client => b.request.artist_name.clone(),
+            _ => b.request.client_name.clone(),
+        };
+        Self {
+            layout,
+            is_client: actor == domain::Actor::Client,
+            actor,
+            messages,
+            error,
+            errors,
+            other_party,
+            placements_today: time::OffsetDateTime::now_utc().date().to_string(),
+            b,
+        }
+    }
+
+    /// Whether the viewer may take `action` on the request now.
+    pub fn can(&self, action: &str) -> bool {
+        domain::BookingAction::parse(action)
+            .is_ok_and(|a| self.b.request.state.apply(a, self.actor).is_ok())
+    }
+
+    /// Whether the viewer may take `action` on session `ap` now.
+    pub fn can_on(&self, ap: &storage::Appointment, action: &str) -> bool {
+        domain::AppointmentAction::parse(action)
+            .is_ok_and(|a| ap.state.apply(a, self.actor).is_ok())
+    }
+
+    pub fn can_review(&self) -> bool {
+        self.is_client
+            && self.b.review.is_none()
+            && self
+                .b
+                .appointments
+                .iter()
+                .any(|a| a.state == domain::AppointmentState::Completed)
+    }
+
+    pub fn deadline(&self) -> Option<String> {
+        self.b.request.deadline_at.map(when)
+    }
+}
+
+/// The artist's settings form, as text fields so a failed submission is shown back unchanged.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ArtistSettingsForm {
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default)]
+    pub jurisdiction: String,
+    #[serde(default)]
+    pub styles: String,
+    #[serde(default)]
+    pub price_min: String,
+    #[serde(default)]
+    pub price_max: String,
+    #[serde(default)]
+    pub hourly_rate: String,
+    #[serde(default)]
+    pub books_open: Option<String>,
+    #[serde(default)]
+    pub min_age: String,
+    #[serde(default)]
+    pub deposit_kind: String,
+    #[serde(default)]
+    pub deposit_value: String,
+    #[serde(default)]
+    pub deposit_due_days: String,
+    #[serde(default)]
+    pub response_hours: String,
+    #[serde(default)]
+    pub notice_hours: String,
+    #[serde(default)]
+    pub max_reschedules: String,
+}
+
+impl ArtistSettingsForm {
+    pub fn new_for(user: &User) -> Self {
+        let p = domain::BookingPolicy::default();
+        Self {
+            slug: domain::Slug::from_name(user.display_name.as_str())
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            min_age: "18".into(),
+            deposit_kind: "percent".into(),
+            deposit_value: "20".into(),
+            deposit_due_days: p.deposit_due_days.to_string(),
+            response_hours: p.response_hours.to_string(),
+            notice_hours: p.notice_hours.to_string(),
+            max_reschedules: p.max_reschedules.to_string(),
+            books_open: Some("on".into()),
+            ..Default::default()
+        }
+    }
+
+    pub fn from_profile(p: &storage::ArtistProfile) -> Self {
+        let (kind, value) = match p.policy.deposit {
+            domain::DepositRule::Fixed { cents } => {
+                ("fixed", euros(cents).trim_start_matches('€').to_owned())
+            }
+            domain::DepositRule::Percent { percent } => ("percent", percent.to_string()),
+        };
+        Self {
+            slug: p.slug.clone(),
+            bio: p.bio.clone(),
+            city: p.city.clone(),
+            country: p.country.clone(),
+            jurisdiction: p.jurisdiction.clone(),
+            styles: p
+                .styles
+                .iter()
+                .map(|s| s.slug())
+                .collect::<Vec<_>>()
+                .join(", "),
+            price_min: euros(p.price_min_cents).trim_start_matches('€').to_owned(),
+            price_max: euros(p.price_max_cents).trim_start_matches('€').to_owned(),
+            hourly_rate: euros(p.hourly_rate_cents)
+                .trim_start_matches('€')
+                .to_owned(),
+            books_open: p.books_open.then(|| "on".to_owned()),
+            min_age: p.min_age.to_string(),
+            deposit_kind: kind.into(),
+            deposit_value: value,
+            deposit_due_days: p.policy.deposit_due_days.to_string(),
+            response_hours: p.policy.response_hours.to_string(),
+            notice_hours: p.policy.notice_hours.to_string(),
+            max_reschedules: p.policy.max_reschedules.to_string(),
+        }
+    }
+
+    /// Parses every field, returning all problems at once.
+    pub fn parse(&self) -> Result<storage::ArtistSettings, Vec<FieldError>> {
+        use domain::request::{clean_text, parse_money};
+        let mut errors: Vec<domain::ParseError> = Vec::new();
+        let int = |field: &'static str, raw: &str| {
+            raw.trim()
+                .parse::<i64>()
+                .map_err(|_| domain::ParseError::new(field, "enter a whole number"))
+        };
+        let slug = keep(&mut errors, domain::Slug::parse(&self.slug));
+        let bio = keep(&mut errors, clean_text("bio", &self.bio, 0, 4000));
+        let city = keep(&mut errors, clean_text("city", &self.city, 2, 80));
+        let country = keep(
+            &mut errors,
+            clean_text("country", &self.country, 2, 2).map(|c| c.to_uppercase()),
+        );
+        let jurisdiction = keep(
+            &mut errors,
+            clean_text("jurisdiction", &self.jurisdiction, 2, 10).map(|c| c.to_uppercase()),
+        );
+        let styles: Option<Vec<_>> = keep(
+            &mut errors,
+            self.styles
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(domain::Style::parse)
+                .collect::<Result<Vec<_>, _>>(),
+        );
+        let min = keep(&mut errors, parse_money("price_min", &self.price_min));
+        let max = keep(&mut errors, parse_money("price_max", &self.price_max));
+        let hourly = keep(&mut errors, parse_money("hourly_rate", &self.hourly_rate));
+        let min_age = keep(
+            &mut errors,
+            int("min_age", &self.min_age).and_then(|a| {
+                u8::try_from(a)
+                    .ok()
+                    .filter(|a| (16..=99).contains(a))
+                    .ok_or_else(|| domain::ParseError::new("min_age", "between 16 and 99"))
+            }),
+        );
+        let deposit_value = match self.deposit_kind.as_str() {
+            "fixed" => keep(
+                &mut errors,
+                parse_money("deposit_value", &self.deposit_value),
+            ),
+            _ => keep(&mut errors, int("deposit_value", &self.deposit_value)),
+        };
+        let numbers = [
+            keep(&mut errors, int("deposit_due_days", &self.deposit_due_days)),
+            keep(&mut errors, int("response_hours", &self.response_hours)),
+            keep(&mut errors, int("notice_hours", &self.notice_hours)),
+            keep(&mut errors, int("max_reschedules", &self.max_reschedules)),
+        ];
+        let policy = match (deposit_value, numbers) {
+            (Some(v), [Some(d), Some(r), Some(n), Some(m)]) => keep(
+                &mut errors,
+                domain::BookingPolicy::parse(&self.deposit_kind, v, d, r, n, m),
+            ),
+            _ => None,
+        };
+        if let (Some(a), Some(b)) = (min, max)
+            && b < a
+        {
+            keep(
+                &mut errors,
+                Err::<(), _>(domain::ParseError::new(
+                    "price_max",
+                    "must be at least the minimum price",
+                )),
+            );
+        }
+        match (
+            slug,
+            bio,
+            city,
+            country,
+            jurisdiction,
+            styles,
+            min,
+            max,
+            hourly,
+            min_age,
+            policy,
+        ) {
+            (
+                Some(slug),
+                Some(bio),
+                Some(city),
+                Some(country),
+                Some(jurisdiction),
+                Some(styles),
+                Some(min),
+                Some(max),
+                Some(hourly),
+                Some(min_age),
+                Some(policy),
+            ) if errors.is_empty() => Ok(storage::ArtistSettings {
+                slug,
+                bio,
+                city,
+                country,
+                jurisdiction,
+                styles,
+                price_min_cents: min,
+                price_max_cents: max,
+                hourly_rate_cents: hourly,
+                books_open: self.books_open.is_some(),
+                min_age,
+                policy,
+            }),
+            _ => Err(errors.into_iter().map(FieldError::from).collect()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "artist_settings.html")]
+pub struct ArtistSettingsPage {
+    pub layout: Layout,
+    pub form: ArtistSettingsForm,
+    pub errors: Vec<FieldError>,
+    pub saved: bool,
+    pub jurisdictions: Vec<(String, String)>,
+    pub all_styles: String,
+}
+
+impl ArtistSettingsPage {
+    pub fn new(
+        layout: Layout,
+        form: ArtistSettingsForm,
+        errors: Vec<FieldError>,
+        saved: bool,
+    ) -> Self {
+        Self {
+            layout,
+            form,
+            errors,
+            saved,
+            jurisdictions: domain::consent::jurisdictions()
+                .iter()
+                .map(|j| (j.code.clone(), j.name.clone()))
+                .collect(),
+            all_styles: domain::Style::ALL
+                .iter()
+                .map(|s| s.slug())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// Keeps a parsed value, or records why it failed so every problem is reported together.
+fn keep<T>(errors: &mut Vec<domain::ParseError>, r: Result<T, domain::ParseError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
 }

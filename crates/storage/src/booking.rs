@@ -248,6 +248,18 @@ pub struct NewRequest {
     pub needs_guardian: bool,
 }
 
+/// One piece in an artist's portfolio.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortfolioEntry {
+    pub id: i64,
+    pub title: String,
+    pub style: String,
+    pub placement: String,
+    pub healed: bool,
+    pub image_path: String,
+    pub thumb_path: String,
+}
+
 /// An email waiting in the outbox, claimed by one worker for a lease.
 #[derive(Debug, Clone)]
 pub struct Notification {
@@ -302,6 +314,9 @@ pub trait BookingStore: Send + Sync {
         change: AppointmentChange,
         at: i64,
     ) -> Result<Appointment>;
+    /// The request a session belongs to, for routing a session action to its ownership check.
+    async fn appointment_booking(&self, id: AppointmentId) -> Result<Option<BookingId>>;
+    async fn portfolio(&self, artist: ArtistId, limit: i64) -> Result<Vec<PortfolioEntry>>;
     async fn appointments_for_artist(
         &self,
         artist: ArtistId,

@@ -1031,6 +1031,27 @@ macro_rules! impl_booking_store {
                 Ok(appointment)
             }
 
+            #[tracing::instrument(skip_all, name = "store.appointment_booking")]
+            async fn appointment_booking(&self, id: domain::AppointmentId) -> $crate::Result<Option<domain::BookingId>> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT booking_id FROM appointments WHERE id = $1")
+                    .bind(id.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(b,)| domain::BookingId::new(b)))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.portfolio")]
+            async fn portfolio(&self, artist: domain::ArtistId, limit: i64) -> $crate::Result<Vec<$crate::booking::PortfolioEntry>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, title, style, placement, healed, image_path, thumb_path FROM portfolio_items \
+                     WHERE artist_id = $1 ORDER BY healed DESC, id LIMIT $2",
+                )
+                .bind(artist.get())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             #[tracing::instrument(skip_all, name = "store.appointments_for_artist")]
             async fn appointments_for_artist(
                 &self,

@@ -1,6 +1,8 @@
 //! The router: pages, JSON API and operations endpoints, with the middleware every response passes through.
 
 pub mod api;
+pub mod bookings_api;
+pub mod bookings_pages;
 pub mod ops;
 pub mod pages;
 
@@ -41,7 +43,32 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
         .route("/sign-out", post(pages::sign_out))
         .route("/account", get(pages::account))
-        .route("/admin", get(pages::admin));
+        .route("/admin", get(pages::admin))
+        .route("/artists/{slug}", get(bookings_pages::artist))
+        .route(
+            "/artists/{slug}/book",
+            get(bookings_pages::request_form).post(bookings_pages::send_request),
+        )
+        .route("/dashboard", get(bookings_pages::dashboard))
+        .route(
+            "/dashboard/profile",
+            get(bookings_pages::settings_form).post(bookings_pages::save_settings),
+        )
+        .route("/bookings/{id}", get(bookings_pages::booking))
+        .route("/bookings/{id}/schedule", post(bookings_pages::schedule))
+        .route(
+            "/bookings/{id}/messages",
+            post(bookings_pages::post_message),
+        )
+        .route("/bookings/{id}/review", post(bookings_pages::review))
+        .route(
+            "/bookings/{id}/do/{action}",
+            post(bookings_pages::booking_action),
+        )
+        .route(
+            "/appointments/{id}/{action}",
+            post(bookings_pages::appointment_action),
+        );
     if settings.auth.simplified_sign_in {
         pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
     }
@@ -49,6 +76,31 @@ pub fn router(state: AppState, session_key: Key) -> Router {
     let api = Router::new()
         .route("/accounts", post(api::register))
         .route("/session", post(api::sign_in).delete(api::sign_out))
+        .route("/auth/session", post(api::sign_in).delete(api::sign_out))
+        .route("/styles", get(bookings_api::styles))
+        .route("/artists/{id}", get(bookings_api::artist))
+        .route(
+            "/booking-requests",
+            get(bookings_api::list_requests).post(bookings_api::create_request),
+        )
+        .route("/booking-requests/{id}", get(bookings_api::get_request))
+        .route(
+            "/booking-requests/{id}/appointments",
+            post(bookings_api::schedule),
+        )
+        .route(
+            "/booking-requests/{id}/messages",
+            get(bookings_api::messages).post(bookings_api::post_message),
+        )
+        .route(
+            "/booking-requests/{id}/{action}",
+            post(bookings_api::request_action),
+        )
+        .route(
+            "/appointments/{id}/{action}",
+            post(bookings_api::appointment_action),
+        )
+        .route("/reviews", post(bookings_api::create_review))
         .route("/me", get(api::me))
         .route("/admin/overview", get(api::admin_overview))
         .route("/openapi.json", get(api::openapi))

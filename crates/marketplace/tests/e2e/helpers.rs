@@ -39,6 +39,11 @@ pub fn settings(db: &TestDb, media: &std::path::Path, vars: &[(&str, &str)]) -> 
         ("TM_MEDIA_DIR".into(), media.display().to_string()),
         // Tests change data between page views and expect to see it at once.
         ("TM_CACHE_LISTING_TTL_MS".into(), "0".into()),
+        (
+            "TM_MAIL_FOLDER".into(),
+            media.join("mail").display().to_string(),
+        ),
+        ("TM_JOBS_INTERVAL_MS".into(), "200".into()),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     Settings::load_from(std::path::Path::new("/nonexistent-config-dir"), all)

@@ -3,6 +3,7 @@
 mod accounts;
 mod bad_input;
 mod binary;
+mod bookings;
 mod browser;
 mod health;
 mod helpers;

@@ -55,6 +55,7 @@ resource "aws_secretsmanager_secret" "app" {
   for_each = {
     database_url   = "PostgreSQL URL of the app's own role (not the RDS master)"
     session_secret = "Session cookie signing key, at least 64 characters"
+    mail_smtp_url  = "SMTP URL with credentials for notification email (SES SMTP interface)"
   }
   #checkov:skip=CKV2_AWS_57:Rotating the session key signs everyone out and the database URL follows the app role's rotation runbook (docs/runbooks/secrets.md); neither suits a Lambda rotator.
   name                    = "${var.name}/${each.key}"
@@ -202,6 +203,7 @@ resource "aws_ecs_task_definition" "this" {
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },
         { name = "TM_SESSION_SECRET", valueFrom = aws_secretsmanager_secret.app["session_secret"].arn },
+        { name = "TM_MAIL_SMTP_URL", valueFrom = aws_secretsmanager_secret.app["mail_smtp_url"].arn },
       ]
       healthCheck = {
         command     = ["CMD", "/app/marketplace", "healthcheck", "--timeout-secs", "2"]

@@ -59,6 +59,6 @@ output "log_group_name" {
 }
 
 output "secret_arns" {
-  description = "Secrets whose values operators set: database_url, session_secret."
+  description = "Secrets whose values operators set: database_url, session_secret, mail_smtp_url."
   value       = { for k, s in aws_secretsmanager_secret.app : k => s.arn }
 }

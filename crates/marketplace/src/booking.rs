@@ -1,0 +1,328 @@
+//! The booking flow between the web layer and the store: age rules, turning form and JSON input
+//! into domain changes, and the counters each committed change bumps. Pages and API share it.
+
+use crate::error::{AppError, FieldError};
+use crate::state::AppState;
+use domain::consent::{self, AgeDecision};
+use domain::request::{clean_text, parse_date, parse_money};
+use domain::{
+    AppointmentAction, BookingAction, BookingPolicy, ConsentAnswers, ParseError, Quote, RawRequest,
+    RequestDraft, Slot,
+};
+use serde::Deserialize;
+use storage::{AppointmentChange, ArtistProfile, BookingChange, BookingRequest, NewRequest, User};
+use time::OffsetDateTime;
+
+/// The current time as the store takes it: unix seconds.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn invalid(errors: impl IntoIterator<Item = ParseError>) -> AppError {
+    AppError::Validation(errors.into_iter().map(FieldError::from).collect())
+}
+
+/// Sends a client's request to an artist after checking the age and consent rules of the
+/// artist's jurisdiction and the artist's own minimum age.
+pub async fn submit(
+    state: &AppState,
+    client: &User,
+    artist: &ArtistProfile,
+    raw: &RawRequest,
+) -> Result<BookingRequest, AppError> {
+    if client.role != domain::Role::Client {
+        return Err(AppError::Forbidden(
+            "Only client accounts can request bookings.".into(),
+        ));
+    }
+    let draft = RequestDraft::parse(raw).map_err(invalid)?;
+    let rules = consent::rules_for(&artist.jurisdiction);
+    let today = OffsetDateTime::now_utc().date();
+    let needs_guardian = match consent::decide(&rules, artist.min_age, draft.date_of_birth, today) {
+        AgeDecision::Allowed => false,
+        AgeDecision::NeedsParentalConsent => true,
+        AgeDecision::Refused(why) => {
+            return Err(invalid([ParseError::new("date_of_birth", why)]));
+        }
+    };
+    let new = NewRequest {
+        client: client.id,
+        artist: artist.id,
+        draft,
+        needs_guardian,
+    };
+    let req = state.store.create_request(new, now()).await?;
+    state
+        .metrics
+        .transitions
+        .with_label_values(&["submit"])
+        .inc();
+    Ok(req)
+}
+
+/// What a participant sends with a booking action. Forms carry money as text ("150.50"); the
+/// JSON API may send cents instead. Fields an action does not use are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct ActionInput {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub price_min: Option<String>,
+    #[serde(default)]
+    pub price_max: Option<String>,
+    #[serde(default)]
+    pub deposit: Option<String>,
+    #[serde(default)]
+    pub price_min_cents: Option<i64>,
+    #[serde(default)]
+    pub price_max_cents: Option<i64>,
+    #[serde(default)]
+    pub deposit_cents: Option<i64>,
+    #[serde(default)]
+    pub sessions: Option<NumberText>,
+    #[serde(default)]
+    pub valid_days: Option<NumberText>,
+}
+
+/// A whole number sent either as a JSON number or as form text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NumberText {
+    Number(i64),
+    Text(String),
+}
+
+impl NumberText {
+    fn get(&self, field: &'static str) -> Result<i64, ParseError> {
+        match self {
+            NumberText::Number(n) => Ok(*n),
+            NumberText::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| ParseError::new(field, "enter a whole number")),
+        }
+    }
+}
+
+fn cents(
+    field: &'static str,
+    cents: Option<i64>,
+    text: Option<&str>,
+) -> Result<Option<i64>, ParseError> {
+    match (cents, text.map(str::trim).filter(|t| !t.is_empty())) {
+        (Some(c), _) => Ok(Some(c)),
+        (None, Some(t)) => parse_money(field, t).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Turns an action and its input into the change the store applies.
+pub fn booking_change(
+    action: BookingAction,
+    input: ActionInput,
+    policy: &BookingPolicy,
+) -> Result<BookingChange, AppError> {
+    let text = |field: &'static str, min: usize| {
+        clean_text(field, input.message.as_deref().unwrap_or(""), min, 2000)
+            .map_err(|e| invalid([e]))
+    };
+    Ok(match action {
+        BookingAction::RequestInfo => BookingChange::RequestInfo {
+            question: text("message", 5)?,
+        },
+        BookingAction::ProvideInfo => BookingChange::ProvideInfo {
+            answer: text("message", 2)?,
+        },
+        BookingAction::Decline => BookingChange::Decline {
+            reason: text("message", 0)?,
+        },
+        BookingAction::Accept => BookingChange::Accept,
+        BookingAction::Withdraw => BookingChange::Withdraw,
+        BookingAction::DepositPaid => BookingChange::DepositPaid,
+        BookingAction::Expire => {
+            return Err(AppError::Forbidden(
+                "Requests expire on their own when a deadline passes.".into(),
+            ));
+        }
+        BookingAction::Quote => {
+            let min = cents(
+                "price_min",
+                input.price_min_cents,
+                input.price_min.as_deref(),
+            );
+            let max = cents(
+                "price_max",
+                input.price_max_cents,
+                input.price_max.as_deref(),
+            );
+            let deposit = cents("deposit", input.deposit_cents, input.deposit.as_deref());
+            let sessions = input.sessions.as_ref().map_or(Ok(1), |s| s.get("sessions"));
+            let days = input
+                .valid_days
+                .as_ref()
+                .map_or(Ok(14), |d| d.get("valid_days"));
+            let (min, max, deposit, sessions, days) = match (min, max, deposit, sessions, days) {
+                (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
+                (a, b, c, d, e) => {
+                    return Err(invalid(
+                        [a.err(), b.err(), c.err(), d.err(), e.err()]
+                            .into_iter()
+                            .flatten(),
+                    ));
+                }
+            };
+            let min =
+                min.ok_or_else(|| invalid([ParseError::new("price_min", "enter the price")]))?;
+            let max = max.unwrap_or(min);
+            let deposit = deposit.unwrap_or_else(|| policy.deposit_for(min));
+            BookingChange::Quote(
+                Quote::new(min, max, sessions, deposit, days).map_err(|e| invalid([e]))?,
+            )
+        }
+    })
+}
+
+/// A session's time as forms send it (date, time of day, length), or as the API does (RFC 3339).
+#[derive(Debug, Default, Deserialize)]
+pub struct SlotInput {
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub minutes: Option<NumberText>,
+}
+
+impl SlotInput {
+    /// Times are UTC: profiles carry no time zone yet.
+    pub fn slot(&self) -> Result<Slot, AppError> {
+        let starts_at = match (&self.starts_at, &self.date, &self.time) {
+            (Some(s), _, _) => {
+                OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+                    .map(|t| t.unix_timestamp())
+                    .map_err(|_| {
+                        invalid([ParseError::new(
+                            "starts_at",
+                            "use an RFC 3339 time such as 2027-03-01T10:00:00Z",
+                        )])
+                    })?
+            }
+            (None, Some(d), Some(t)) => {
+                let date = parse_date("date", d).map_err(|e| invalid([e]))?;
+                let format = time::macros::format_description!("[hour]:[minute]");
+                let tod = time::Time::parse(t.trim(), &format)
+                    .map_err(|_| invalid([ParseError::new("time", "use the form HH:MM")]))?;
+                date.with_time(tod).assume_utc().unix_timestamp()
+            }
+            _ => {
+                return Err(invalid([ParseError::new(
+                    "starts_at",
+                    "choose a date and a time",
+                )]));
+            }
+        };
+        let minutes = self
+            .minutes
+            .as_ref()
+            .map_or(Ok(120), |m| m.get("minutes"))
+            .map_err(|e| invalid([e]))?;
+        Slot::new(starts_at, minutes, now()).map_err(|e| invalid([e]))
+    }
+}
+
+/// What a participant sends with a session action: consent answers or a new time.
+#[derive(Debug, Default, Deserialize)]
+pub struct AppointmentInput {
+    #[serde(flatten)]
+    pub slot: SlotInput,
+    #[serde(default)]
+    pub medical_notes: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    pub confirms_age: bool,
+    #[serde(default)]
+    pub guardian_name: String,
+    #[serde(default, deserialize_with = "checkbox")]
+    pub aftercare_acknowledged: bool,
+    #[serde(default, deserialize_with = "checkbox")]
+    pub photo_permission: bool,
+}
+
+/// HTML checkboxes send "on" (or a chosen value) when ticked and nothing when not; JSON sends
+/// booleans. Both mean the same here.
+fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Tick {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(match Tick::deserialize(d)? {
+        Tick::Bool(b) => b,
+        Tick::Text(t) => matches!(t.as_str(), "on" | "true" | "yes" | "1"),
+    })
+}
+
+pub fn appointment_change(
+    action: AppointmentAction,
+    input: AppointmentInput,
+    needs_guardian: bool,
+    ip: String,
+    user_agent: String,
+) -> Result<AppointmentChange, AppError> {
+    Ok(match action {
+        AppointmentAction::Consent => {
+            let answers = ConsentAnswers {
+                medical_notes: input.medical_notes,
+                confirms_age: input.confirms_age,
+                guardian_name: input.guardian_name,
+                aftercare_acknowledged: input.aftercare_acknowledged,
+                photo_permission: input.photo_permission,
+            }
+            .validate(needs_guardian)
+            .map_err(invalid)?;
+            AppointmentChange::Consent {
+                answers,
+                ip,
+                user_agent: user_agent.chars().take(300).collect(),
+            }
+        }
+        AppointmentAction::Complete => AppointmentChange::Complete,
+        AppointmentAction::Cancel => AppointmentChange::Cancel,
+        AppointmentAction::NoShow => AppointmentChange::NoShow,
+        AppointmentAction::Reschedule => AppointmentChange::Reschedule(input.slot.slot()?),
+    })
+}
+
+/// A review as sent by a form or the API.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewInput {
+    #[serde(default)]
+    pub booking_id: Option<i64>,
+    #[serde(default)]
+    pub rating: Option<NumberText>,
+    #[serde(default)]
+    pub body: String,
+}
+
+impl ReviewInput {
+    pub fn parse(&self) -> Result<(domain::Rating, String), AppError> {
+        let rating = self
+            .rating
+            .as_ref()
+            .ok_or_else(|| ParseError::new("rating", "choose 1 to 5 stars"))
+            .and_then(|r| r.get("rating"))
+            .and_then(domain::Rating::parse);
+        let body = clean_text("body", &self.body, 0, 4000);
+        match (rating, body) {
+            (Ok(r), Ok(b)) => Ok((r, b)),
+            (r, b) => Err(invalid([r.err(), b.err()].into_iter().flatten())),
+        }
+    }
+}
+
+/// Message text: 1 to 4000 characters after cleaning.
+pub fn message_body(raw: &str) -> Result<String, AppError> {
+    clean_text("body", raw, 1, 4000).map_err(|e| invalid([e]))
+}

@@ -1,0 +1,183 @@
+//! Background jobs every instance runs: the deadline sweep (expired requests) and the outbox
+//! worker (notification email). Both are safe to run on several instances at once: the store
+//! serialises expiries on the row and leases outbox rows to one worker at a time.
+
+use crate::booking::now;
+use crate::config::{MailSettings, MailTransport};
+use crate::state::AppState;
+use anyhow::Context;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+/// How long one worker holds a claimed email before another may retry it.
+const LEASE_SECS: i64 = 120;
+/// After this many attempts an email is parked for an operator instead of retried.
+const MAX_ATTEMPTS: i64 = 10;
+
+/// Where emails go.
+#[derive(Clone)]
+pub enum Mailer {
+    Folder(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    pub fn from_settings(mail: &MailSettings) -> anyhow::Result<Self> {
+        match mail.transport {
+            MailTransport::Folder => {
+                std::fs::create_dir_all(&mail.folder).with_context(|| {
+                    format!("creating the mail folder {}", mail.folder.display())
+                })?;
+                Ok(Mailer::Folder(AsyncFileTransport::new(&mail.folder)))
+            }
+            MailTransport::Smtp => {
+                let url = mail.smtp_url.as_ref().context(
+                    "mail.smtp_url (TM_MAIL_SMTP_URL) is required for the smtp transport",
+                )?;
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .context("mail.smtp_url is not a valid smtp:// or smtps:// URL")?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build();
+                Ok(Mailer::Smtp(transport))
+            }
+        }
+    }
+
+    async fn send(&self, message: Message) -> anyhow::Result<()> {
+        match self {
+            Mailer::Folder(t) => t
+                .send(message)
+                .await
+                .map(drop)
+                .context("writing the email file"),
+            Mailer::Smtp(t) => t.send(message).await.map(drop).context("SMTP delivery"),
+        }
+    }
+}
+
+/// Exponential backoff from 30 s, capped at 6 h.
+pub fn retry_delay(attempts: i64) -> i64 {
+    30i64
+        .saturating_mul(1 << attempts.clamp(0, 10))
+        .min(6 * 3600)
+}
+
+fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Result<Message> {
+    let from: Mailbox = mail
+        .from
+        .parse()
+        .context("mail.from is not a valid address")?;
+    let to = Mailbox::new(
+        Some(n.recipient_name.clone()),
+        n.recipient_email.parse().context("recipient address")?,
+    );
+    let link = match n.booking_id {
+        Some(id) => format!("{}/bookings/{id}", mail.public_url.trim_end_matches('/')),
+        None => mail.public_url.clone(),
+    };
+    let domain = mail
+        .from
+        .rsplit('@')
+        .next()
+        .unwrap_or("localhost")
+        .trim_end_matches('>');
+    Message::builder()
+        // A stable id per outbox row, so a retry after an unconfirmed send is recognisable as
+        // the same email by mail servers and clients.
+        .message_id(Some(format!("<outbox-{}@{domain}>", n.id)))
+        .from(from)
+        .to(to)
+        .subject(&n.subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(n.body.replace("{link}", &link))
+        .context("building the email")
+}
+
+/// Delivers the due emails once. Returns how many were sent.
+pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> {
+    let claimed = state
+        .store
+        .claim_notifications(now(), LEASE_SECS, 20)
+        .await?;
+    let mut sent = 0;
+    for n in claimed {
+        let result = match build_message(&state.settings.mail, &n) {
+            Ok(message) => mailer.send(message).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                state.store.notification_sent(n.id, now()).await?;
+                state
+                    .metrics
+                    .notifications
+                    .with_label_values(&["sent"])
+                    .inc();
+                sent += 1;
+            }
+            Err(e) => {
+                let parked = n.attempts >= MAX_ATTEMPTS;
+                let retry_at = if parked {
+                    i64::MAX / 2
+                } else {
+                    now() + retry_delay(n.attempts)
+                };
+                tracing::warn!(outbox_id = n.id, attempts = n.attempts, parked, error = %format!("{e:#}"), "email delivery failed");
+                state
+                    .store
+                    .notification_failed(n.id, &format!("{e:#}"), retry_at)
+                    .await?;
+                state
+                    .metrics
+                    .notifications
+                    .with_label_values(&[if parked { "parked" } else { "failed" }])
+                    .inc();
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Runs both jobs every `jobs.interval_ms` until the task is aborted at shutdown.
+pub async fn run(state: AppState, mailer: Mailer) {
+    let mut every = tokio::time::interval(Duration::from_millis(
+        state.settings.jobs.interval_ms.max(100),
+    ));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match state.store.expire_due(now(), 200).await {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(
+                    count = expired.len(),
+                    "expired requests past their deadline"
+                );
+                state
+                    .metrics
+                    .transitions
+                    .with_label_values(&["expire"])
+                    .inc_by(expired.len() as u64);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deadline sweep failed; will retry"),
+        }
+        if let Err(e) = deliver_due(&state, &mailer).await {
+            tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_six_hours() {
+        assert_eq!(retry_delay(0), 30);
+        assert_eq!(retry_delay(1), 60);
+        assert_eq!(retry_delay(5), 960);
+        assert_eq!(retry_delay(40), 6 * 3600);
+    }
+}

@@ -1,0 +1,405 @@
+//! Pages of the booking flow: artist profiles, the request form, dashboards, a request's page
+//! with its actions, sessions, consent form, messages and review, and the artist's settings.
+
+use crate::auth::csrf::{self, CsrfForm};
+use crate::auth::{CurrentUser, MaybeUser};
+use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
+use crate::error::{AppError, FieldError};
+use crate::routes::bookings_api::{run_appointment_action, run_booking_action};
+use crate::state::AppState;
+use crate::templates::{
+    ArtistPage, ArtistSettingsForm, ArtistSettingsPage, BookingPage, DashboardPage, Layout,
+    RequestFormPage,
+};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use domain::{AppointmentId, BookingId, RawRequest, Role};
+use storage::User;
+use tower_sessions::Session;
+
+fn render(page: impl Template) -> Result<Html<String>, AppError> {
+    page.render()
+        .map(Html)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
+}
+
+async fn layout(state: &AppState, session: &Session, user: &User) -> Result<Layout, AppError> {
+    Ok(Layout::new(
+        state,
+        Some(user),
+        Some(csrf::token(session).await?),
+    ))
+}
+
+fn sign_in_redirect(next: &str) -> Response {
+    let next: String =
+        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
+    Redirect::to(&format!("/sign-in?next={next}")).into_response()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn artist(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let artist = state
+        .store
+        .artist_by_slug(&slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (reviews, portfolio) = tokio::try_join!(
+        state.store.reviews_for_artist(artist.id, 20),
+        state.store.portfolio(artist.id, 60)
+    )?;
+    state
+        .metrics
+        .engagement
+        .with_label_values(&["profile_view"])
+        .inc();
+    let csrf = match &user {
+        Some(_) => Some(csrf::token(&session).await?),
+        None => None,
+    };
+    render(ArtistPage::new(
+        Layout::new(&state, user.as_ref(), csrf),
+        artist,
+        reviews,
+        portfolio,
+        user.as_ref().is_none_or(|u| u.role == Role::Client),
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn request_form(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(user) = user else {
+        return Ok(sign_in_redirect(&format!("/artists/{slug}/book")));
+    };
+    let artist = state
+        .store
+        .artist_by_slug(&slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let page = RequestFormPage::new(
+        layout(&state, &session, &user).await?,
+        artist,
+        vec![],
+        RawRequest::default(),
+    );
+    Ok(render(page)?.into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn send_request(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    CsrfForm { form, session }: CsrfForm<RawRequest>,
+) -> Result<Response, AppError> {
+    let artist = state
+        .store
+        .artist_by_slug(&slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match booking::submit(&state, &user, &artist, &form).await {
+        Ok(req) => Ok(Redirect::to(&format!("/bookings/{}", req.id)).into_response()),
+        Err(AppError::Validation(errors)) => {
+            let page =
+                RequestFormPage::new(layout(&state, &session, &user).await?, artist, errors, form);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, AppError> {
+    let Some(user) = user else {
+        return Ok(sign_in_redirect("/dashboard"));
+    };
+    let is_artist = matches!(user.role, Role::Artist | Role::StudioOwner);
+    let bookings = state.store.bookings_for(user.id).await?;
+    let profile = if is_artist {
+        state.store.artist_for_user(user.id).await?
+    } else {
+        None
+    };
+    let calendar = match &profile {
+        Some(p) => {
+            state
+                .store
+                .appointments_for_artist(p.id, booking::now() - 86_400)
+                .await?
+        }
+        None => vec![],
+    };
+    let page = DashboardPage {
+        layout: layout(&state, &session, &user).await?,
+        is_artist,
+        profile_slug: profile.map(|p| p.slug),
+        unread: bookings.iter().map(|b| b.unread_messages).sum(),
+        bookings,
+        calendar,
+    };
+    Ok(render(page)?.into_response())
+}
+
+/// Renders a request's page, optionally with the problem that stopped the last form.
+async fn booking_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    id: BookingId,
+    problem: Option<(StatusCode, String, Vec<FieldError>)>,
+) -> Result<Response, AppError> {
+    let detail = state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let messages = state.store.messages(id, user.id).await?;
+    let actor = detail
+        .request
+        .actor_for(user.id)
+        .ok_or(AppError::NotFound)?;
+    let (status, error, errors) = match problem {
+        Some((s, e, f)) => (s, Some(e), f),
+        None => (StatusCode::OK, None, vec![]),
+    };
+    let page = BookingPage::new(
+        layout(state, session, user).await?,
+        detail,
+        messages,
+        actor,
+        error,
+        errors,
+    );
+    Ok((status, render(page)?).into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn booking(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let Some(user) = user else {
+        return Ok(sign_in_redirect(&format!("/bookings/{id}")));
+    };
+    booking_page(&state, &session, &user, BookingId::new(id), None).await
+}
+
+/// After a form: back to the request on success, or the page again with the problem shown.
+async fn after_form<T>(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    id: BookingId,
+    result: Result<T, AppError>,
+) -> Result<Response, AppError> {
+    let problem = match result {
+        Ok(_) => return Ok(Redirect::to(&format!("/bookings/{id}")).into_response()),
+        Err(AppError::Validation(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Some fields need attention.".to_owned(),
+            errors,
+        ),
+        Err(AppError::Conflict(m)) => (StatusCode::CONFLICT, m, vec![]),
+        Err(AppError::Forbidden(m)) => (StatusCode::FORBIDDEN, m, vec![]),
+        Err(e) => return Err(e),
+    };
+    booking_page(state, session, user, id, Some(problem)).await
+}
+
+#[tracing::instrument(skip_all, fields(action = %action))]
+pub async fn booking_action(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, action)): Path<(i64, String)>,
+    CsrfForm { form, session }: CsrfForm<ActionInput>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    let result = run_booking_action(&state, &user, id, &action, form).await;
+    after_form(&state, &session, &user, id, result).await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn schedule(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { form, session }: CsrfForm<SlotInput>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let result = match form.slot() {
+        Ok(slot) => state
+            .store
+            .schedule(id, user.id, slot, booking::now())
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    if result.is_ok() {
+        state
+            .metrics
+            .transitions
+            .with_label_values(&["schedule"])
+            .inc();
+    }
+    after_form(&state, &session, &user, id, result).await
+}
+
+#[tracing::instrument(skip_all, fields(action = %action))]
+pub async fn appointment_action(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    headers: HeaderMap,
+    Path((id, action)): Path<(i64, String)>,
+    CsrfForm { form, session }: CsrfForm<AppointmentInput>,
+) -> Result<Response, AppError> {
+    let id = AppointmentId::new(id);
+    let booking_id = state
+        .store
+        .appointment_booking(id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let result = run_appointment_action(&state, &user, id, &action, form, &headers).await;
+    after_form(&state, &session, &user, booking_id, result).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    body: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn post_message(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { form, session }: CsrfForm<MessageForm>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let result = match booking::message_body(&form.body) {
+        Ok(body) => state
+            .store
+            .post_message(id, user.id, body, booking::now())
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    if result.is_ok() {
+        state
+            .metrics
+            .engagement
+            .with_label_values(&["message"])
+            .inc();
+    }
+    after_form(&state, &session, &user, id, result).await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn review(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { form, session }: CsrfForm<ReviewInput>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let result = match form.parse() {
+        Ok((rating, body)) => state
+            .store
+            .create_review(id, user.id, rating, body, booking::now())
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    after_form(&state, &session, &user, id, result).await
+}
+
+fn require_artist(user: &User) -> Result<(), AppError> {
+    if matches!(user.role, Role::Artist | Role::StudioOwner) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("This page is for artists only.".into()))
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn settings_form(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, AppError> {
+    require_artist(&user)?;
+    let form = match state.store.artist_for_user(user.id).await? {
+        Some(p) => ArtistSettingsForm::from_profile(&p),
+        None => ArtistSettingsForm::new_for(&user),
+    };
+    render(ArtistSettingsPage::new(
+        layout(&state, &session, &user).await?,
+        form,
+        vec![],
+        false,
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn save_settings(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { form, session }: CsrfForm<ArtistSettingsForm>,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let problem = match form.parse() {
+        Ok(settings) => match state.store.save_artist_settings(user.id, settings).await {
+            Ok(_) => {
+                let page = ArtistSettingsPage::new(
+                    layout(&state, &session, &user).await?,
+                    form,
+                    vec![],
+                    true,
+                );
+                return Ok(render(page)?.into_response());
+            }
+            Err(storage::StoreError::Conflict(m)) => vec![FieldError {
+                field: "slug".into(),
+                message: m.into(),
+            }],
+            Err(e) => return Err(e.into()),
+        },
+        Err(errors) => errors,
+    };
+    let page =
+        ArtistSettingsPage::new(layout(&state, &session, &user).await?, form, problem, false);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+}

@@ -1,0 +1,630 @@
+//! The booking flow through the JSON API: every transition, every forbidden transition (409 or
+//! 403 for the wrong side), every foreign id (404), and notification email through a real SMTP
+//! exchange with a local sink.
+
+use crate::helpers::{PASSWORD, TestApp, client, spawn_app, spawn_app_with};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use storage::testing::TestDb;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// A signed-in API client for a new account.
+async fn account(app: &TestApp, email: &str, role: &str) -> (Client, i64) {
+    let c = client();
+    let r = c
+        .post(app.url("/api/v1/accounts"))
+        .json(&json!({"email": email, "password": PASSWORD, "display_name": "Api Person", "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    (c, id)
+}
+
+/// An artist account with a profile in `jurisdiction`; returns the client and the artist id.
+async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (Client, i64) {
+    let (c, user) = account(app, email, "artist").await;
+    let profile = app
+        .store
+        .save_artist_settings(
+            domain::UserId::new(user),
+            storage::ArtistSettings {
+                slug: domain::Slug::parse(slug).unwrap(),
+                bio: "Blackwork and ornamental".into(),
+                city: "Miami".into(),
+                country: "US".into(),
+                jurisdiction: jurisdiction.into(),
+                styles: vec![domain::Style::Blackwork],
+                price_min_cents: 10_000,
+                price_max_cents: 90_000,
+                hourly_rate_cents: 15_000,
+                books_open: true,
+                min_age: 16,
+                policy: domain::BookingPolicy::default(),
+            },
+        )
+        .await
+        .unwrap();
+    (c, profile.id.get())
+}
+
+fn request_body(artist: i64, dob: &str) -> Value {
+    json!({"artist_id": artist, "idea": "Ornamental mandala on the sternum", "placement": "sternum",
+           "size": "L", "budget": "400", "preferred_dates": "March", "date_of_birth": dob})
+}
+
+async fn post(c: &Client, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    let r = c.post(app.url(path)).json(&body).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn future_slot(days: i64, hour: i64) -> String {
+    let t = time::OffsetDateTime::now_utc()
+        .date()
+        .midnight()
+        .assume_utc()
+        + time::Duration::days(days)
+        + time::Duration::hours(hour);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (client_c, _) = account(&app, "client@example.com", "client").await;
+    let (stranger, _) = account(&app, "stranger@example.com", "client").await;
+    let (artist_c, artist_id) = artist(&app, "artist@example.com", "api-artist", "US-FL").await;
+    let (other_artist, _) = artist(&app, "other@example.com", "other-artist", "GB").await;
+
+    let (s, body) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["state"], "submitted");
+    let id = body["id"].as_i64().unwrap();
+    let base = format!("/api/v1/booking-requests/{id}");
+
+    // Foreign ids are 404 for reads, actions and messages alike.
+    for c in [&stranger, &other_artist] {
+        assert_eq!(
+            c.get(app.url(&base)).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+        for action in ["quote", "accept", "withdraw", "decline"] {
+            let (s, _) = post(
+                c,
+                &app,
+                &format!("{base}/{action}"),
+                json!({"price_min_cents": 100}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{action}");
+        }
+        let (s, _) = post(c, &app, &format!("{base}/messages"), json!({"body": "hi"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        client_c
+            .get(app.url("/api/v1/booking-requests/999999"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The wrong side is 403; the wrong moment is 409.
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("{base}/quote"),
+        json!({"price_min_cents": 20000}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = post(&client_c, &app, &format!("{base}/accept"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (s, _) = post(&artist_c, &app, &format!("{base}/deposit-paid"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = post(&artist_c, &app, &format!("{base}/expire"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post(&artist_c, &app, &format!("{base}/teleport"), json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let steps: [(&Client, &str, Value, &str); 5] = [
+        (
+            &artist_c,
+            "request-info",
+            json!({"message": "Which size exactly?"}),
+            "needs_info",
+        ),
+        (
+            &client_c,
+            "provide-info",
+            json!({"message": "About 15 cm"}),
+            "submitted",
+        ),
+        (
+            &artist_c,
+            "quote",
+            json!({"price_min_cents": 30000, "price_max_cents": 45000, "sessions": 2, "valid_days": 7}),
+            "quoted",
+        ),
+        (&client_c, "accept", json!({}), "deposit_pending"),
+        (&artist_c, "deposit-paid", json!({}), "booked"),
+    ];
+    for (c, action, body, expected) in steps {
+        let (s, out) = post(c, &app, &format!("{base}/{action}"), body).await;
+        assert_eq!(s, StatusCode::OK, "{action}: {out}");
+        assert_eq!(out["state"], expected, "{action}");
+    }
+
+    let (s, ap) = post(
+        &artist_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": future_slot(7, 10), "minutes": 180}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{ap}");
+    let (s, clash) = post(
+        &artist_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": future_slot(7, 11), "minutes": 60}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{clash}");
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": future_slot(8, 10), "minutes": 60}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let ap_id = ap["id"].as_i64().unwrap();
+    let ap_base = format!("/api/v1/appointments/{ap_id}");
+
+    let (s, _) = post(&artist_c, &app, &format!("{ap_base}/complete"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "not before consent");
+    let (s, body) = post(
+        &client_c,
+        &app,
+        &format!("{ap_base}/consent"),
+        json!({"medical_notes": "", "confirms_age": true}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "aftercare must be acknowledged: {body}"
+    );
+    let (s, _) = post(&stranger, &app, &format!("{ap_base}/consent"), json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let consent = json!({"medical_notes": "None", "confirms_age": true, "aftercare_acknowledged": true, "photo_permission": false});
+    let (s, body) = post(&client_c, &app, &format!("{ap_base}/consent"), consent).await;
+    assert_eq!(
+        (s, body["state"].as_str()),
+        (StatusCode::OK, Some("confirmed")),
+        "{body}"
+    );
+    let (s, body) = post(&artist_c, &app, &format!("{ap_base}/complete"), json!({})).await;
+    assert_eq!(
+        (s, body["state"].as_str()),
+        (StatusCode::OK, Some("completed"))
+    );
+
+    let (s, _) = post(
+        &artist_c,
+        &app,
+        "/api/v1/reviews",
+        json!({"booking_id": id, "rating": 5}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post(
+        &stranger,
+        &app,
+        "/api/v1/reviews",
+        json!({"booking_id": id, "rating": 5}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = post(
+        &client_c,
+        &app,
+        "/api/v1/reviews",
+        json!({"booking_id": id, "rating": 9}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, body) = post(
+        &client_c,
+        &app,
+        "/api/v1/reviews",
+        json!({"booking_id": id, "rating": 5, "body": "Superb linework"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, _) = post(
+        &client_c,
+        &app,
+        "/api/v1/reviews",
+        json!({"booking_id": id, "rating": 4}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    let profile: Value = client()
+        .get(app.url(&format!("/api/v1/artists/{artist_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            profile["rating_count"].as_i64(),
+            profile["rating_centi"].as_i64()
+        ),
+        (Some(1), Some(500))
+    );
+
+    // Messages: both sides, unread counts, and nothing for strangers.
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("{base}/messages"),
+        json!({"body": "Thank you!"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("{base}/messages"),
+        json!({"body": "   "}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let list: Value = artist_c
+        .get(app.url("/api/v1/booking-requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["unread_messages"], 1);
+    let thread: Value = artist_c
+        .get(app.url(&format!("{base}/messages")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(thread[0]["body"], "Thank you!");
+    assert_eq!(
+        stranger
+            .get(app.url(&format!("{base}/messages")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The other exits: decline, withdraw, cancel, no-show, reschedule.
+    let (_, r2) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    let (s, out) = post(
+        &artist_c,
+        &app,
+        &format!("/api/v1/booking-requests/{}/decline", r2["id"]),
+        json!({"message": "Not my style"}),
+    )
+    .await;
+    assert_eq!(
+        (s, out["state"].as_str()),
+        (StatusCode::OK, Some("declined"))
+    );
+    let (_, r3) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    let (s, out) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/booking-requests/{}/withdraw", r3["id"]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, out["state"].as_str()),
+        (StatusCode::OK, Some("withdrawn"))
+    );
+
+    let (_, r4) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    let b4 = format!("/api/v1/booking-requests/{}", r4["id"]);
+    post(
+        &artist_c,
+        &app,
+        &format!("{b4}/quote"),
+        json!({"price_min_cents": 10000, "sessions": 3}),
+    )
+    .await;
+    post(&client_c, &app, &format!("{b4}/accept"), json!({})).await;
+    post(&artist_c, &app, &format!("{b4}/deposit-paid"), json!({})).await;
+    let mut ids = Vec::new();
+    for day in [20, 21, 22] {
+        let (s, ap) = post(
+            &artist_c,
+            &app,
+            &format!("{b4}/appointments"),
+            json!({"starts_at": future_slot(day, 9), "minutes": 60}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{ap}");
+        ids.push(ap["id"].as_i64().unwrap());
+    }
+    let (s, out) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/appointments/{}/reschedule", ids[0]),
+        json!({"starts_at": future_slot(30, 9), "minutes": 60}),
+    )
+    .await;
+    assert_eq!(
+        (s, out["state"].as_str()),
+        (StatusCode::OK, Some("scheduled")),
+        "{out}"
+    );
+    let (s, out) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/appointments/{}/cancel", ids[1]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, out["state"].as_str()),
+        (StatusCode::OK, Some("cancelled_by_client"))
+    );
+    let (s, out) = post(
+        &artist_c,
+        &app,
+        &format!("/api/v1/appointments/{}/no-show", ids[2]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, out["state"].as_str()),
+        (StatusCode::OK, Some("no_show"))
+    );
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/appointments/{}/no-show", ids[2]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post(
+        &artist_c,
+        &app,
+        &format!("/api/v1/appointments/{}/cancel", ids[2]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    let metrics = client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("marketplace_booking_transitions_total{action=\"quote\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("marketplace_engagement_total{event=\"message\"} 1"));
+}
+
+async fn under_age_requests_are_refused_with_the_jurisdictions_rule(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (client_c, _) = account(&app, "teen@example.com", "client").await;
+    let (_, gb) = artist(&app, "gb@example.com", "london-ink", "GB").await;
+    let (_, fl) = artist(&app, "fl@example.com", "miami-ink", "US-FL").await;
+    let seventeen =
+        (time::OffsetDateTime::now_utc().date() - time::Duration::days(17 * 365 + 30)).to_string();
+
+    let (s, body) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(gb, &seventeen),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let why = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        why.contains("United Kingdom") && why.contains("18"),
+        "{why}"
+    );
+
+    let (s, body) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(fl, &seventeen),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "Florida allows 16+ with a parent's consent: {body}"
+    );
+    assert_eq!(body["needs_guardian"], true);
+
+    let (artist_c, _) = account(&app, "notaclient@example.com", "artist").await;
+    let (s, _) = post(
+        &artist_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(gb, "1990-01-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = post(
+        &client(),
+        &app,
+        "/api/v1/booking-requests",
+        request_body(gb, "1990-01-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+storage::on_both_databases!(
+    every_transition_is_reachable_by_its_own_side_and_nobody_else,
+    under_age_requests_are_refused_with_the_jurisdictions_rule,
+);
+
+/// A minimal SMTP server: accepts every message and hands its raw text to the test.
+async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(buf) = data.as_mut() {
+                        if line == "." {
+                            tx.send(data.take().unwrap()).unwrap();
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            buf.push_str(&line);
+                            buf.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_state_change_is_emailed_once_through_smtp() {
+    let (port, mut inbox) = smtp_sink().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(
+        TestDb::sqlite(),
+        &[
+            ("TM_MAIL_TRANSPORT", "smtp"),
+            ("TM_MAIL_SMTP_URL", &url),
+            ("TM_JOBS_INTERVAL_MS", "100"),
+        ],
+    )
+    .await;
+    let (client_c, _) = account(&app, "mailme@example.com", "client").await;
+    let (artist_c, artist_id) = artist(&app, "inbox@example.com", "mail-artist", "GB").await;
+    let (_, req) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    let base = format!("/api/v1/booking-requests/{}", req["id"]);
+    post(
+        &artist_c,
+        &app,
+        &format!("{base}/quote"),
+        json!({"price_min_cents": 25000}),
+    )
+    .await;
+
+    let mut mails = Vec::new();
+    while mails.len() < 2 {
+        let mail = tokio::time::timeout(std::time::Duration::from_secs(10), inbox.recv())
+            .await
+            .expect("the outbox worker delivers within 10 s")
+            .unwrap();
+        mails.push(mail);
+    }
+    assert!(
+        mails[0].contains("To: \"Api Person\" <inbox@example.com>")
+            || mails[0].contains("inbox@example.com"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("new request"), "{}", mails[0]);
+    assert!(
+        mails[1].contains("mailme@example.com") && mails[1].contains("Quote received"),
+        "{}",
+        mails[1]
+    );
+    assert!(
+        mails[1].contains(&format!("/bookings/{}", req["id"])),
+        "links to the request"
+    );
+    // Several more worker ticks pass: nothing is sent twice.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert!(inbox.try_recv().is_err(), "a notification was sent twice");
+    assert_eq!(app.store.pending_notifications().await.unwrap(), 0);
+}
