@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod listing;
 pub mod metrics;
 pub mod routes;
+pub mod search;
 pub mod seed;
 pub mod startup;
 pub mod state;

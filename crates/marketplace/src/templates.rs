@@ -617,3 +617,65 @@ impl ArtistSettingsPage {
 fn keep<T>(errors: &mut Vec<domain::ParseError>, r: Result<T, domain::ParseError>) -> Option<T> {
     r.map_err(|e| errors.push(e)).ok()
 }
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub layout: Layout,
+    pub params: crate::search::SearchParams,
+    pub cities: Vec<String>,
+    pub styles: Vec<(&'static str, &'static str)>,
+    pub artists: Vec<(ArtistCardView, Option<String>)>,
+    pub total: i64,
+    pub errors: Vec<FieldError>,
+    pub page: u32,
+    pub pages: u32,
+}
+
+impl SearchPage {
+    pub fn new(
+        layout: Layout,
+        params: crate::search::SearchParams,
+        cities: Vec<String>,
+        results: Option<storage::SearchResults>,
+        errors: Vec<FieldError>,
+        page: u32,
+    ) -> Self {
+        let (artists, total) = match results {
+            Some(r) => (
+                r.artists
+                    .into_iter()
+                    .map(|h| {
+                        let rating = h.rating_centi.map(|c| {
+                            format!("{}.{:01} ★ ({})", c / 100, (c % 100) / 10, h.rating_count)
+                        });
+                        (ArtistCardView::from(h.card), rating)
+                    })
+                    .collect(),
+                r.total,
+            ),
+            None => (vec![], 0),
+        };
+        let per = i64::from(crate::search::PER_PAGE);
+        Self {
+            layout,
+            params,
+            cities,
+            styles: domain::Style::ALL
+                .iter()
+                .map(|s| (s.slug(), s.label()))
+                .collect(),
+            artists,
+            total,
+            errors,
+            page,
+            pages: u32::try_from((total + per - 1) / per)
+                .unwrap_or(u32::MAX)
+                .max(1),
+        }
+    }
+
+    pub fn link(&self, page: u32) -> String {
+        format!("/search?{}", self.params.with_page(page))
+    }
+}

@@ -248,6 +248,51 @@ pub struct NewRequest {
     pub needs_guardian: bool,
 }
 
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Open books first, then the longest-standing profiles.
+    #[default]
+    Featured,
+    Rating,
+    PriceLow,
+    Newest,
+}
+
+/// Search filters, already validated. Empty filters match everything.
+#[derive(Debug, Clone, Default)]
+pub struct ArtistQuery {
+    pub style: Option<Style>,
+    pub city: Option<String>,
+    pub max_price_cents: Option<i64>,
+    /// Minimum mean rating times 100.
+    pub min_rating_centi: Option<i64>,
+    pub books_open: bool,
+    pub healed_only: bool,
+    pub text: Option<String>,
+    pub sort: SearchSort,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// One artist in search results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub card: crate::ArtistCard,
+    pub rating_count: i64,
+    pub rating_centi: Option<i64>,
+}
+
+/// A page of results and how many match in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub artists: Vec<SearchHit>,
+    pub total: i64,
+}
+
 /// One piece in an artist's portfolio.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct PortfolioEntry {
@@ -278,6 +323,9 @@ pub struct Notification {
 /// that reads the row: someone else's id behaves exactly like a missing one.
 #[async_trait]
 pub trait BookingStore: Send + Sync {
+    async fn search_artists(&self, query: &ArtistQuery) -> Result<SearchResults>;
+    /// Every city with at least one artist, for the search filter.
+    async fn cities(&self) -> Result<Vec<String>>;
     async fn artist_by_slug(&self, slug: &str) -> Result<Option<ArtistProfile>>;
     async fn artist_by_id(&self, id: ArtistId) -> Result<Option<ArtistProfile>>;
     async fn artist_for_user(&self, user: UserId) -> Result<Option<ArtistProfile>>;

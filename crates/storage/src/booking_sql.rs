@@ -160,7 +160,7 @@ pub(crate) struct ProfileRow {
     notice_hours: i64,
     max_reschedules: i64,
     rating_count: i64,
-    rating_sum: Option<i64>,
+    rating_sum: i64,
 }
 
 impl TryFrom<ProfileRow> for ArtistProfile {
@@ -201,10 +201,7 @@ impl TryFrom<ProfileRow> for ArtistProfile {
             min_age: u8::try_from(r.min_age).unwrap_or(18),
             policy,
             rating_count: r.rating_count,
-            rating_centi: r
-                .rating_sum
-                .filter(|_| r.rating_count > 0)
-                .map(|s| s * 100 / r.rating_count),
+            rating_centi: (r.rating_count > 0).then(|| r.rating_sum * 100 / r.rating_count),
         })
     }
 }
@@ -380,8 +377,7 @@ macro_rules! impl_booking_store {
             "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.price_min_cents, a.price_max_cents, a.hourly_rate_cents, a.books_open, a.min_age, ",
             "a.deposit_kind, a.deposit_value, a.deposit_due_days, a.response_hours, a.notice_hours, ",
-            "a.max_reschedules, (SELECT COUNT(*) FROM reviews r WHERE r.artist_id = a.id) AS rating_count, ",
-            "(SELECT CAST(SUM(r.rating) AS BIGINT) FROM reviews r WHERE r.artist_id = a.id) AS rating_sum ",
+            "a.max_reschedules, a.rating_count, a.rating_sum ",
             "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id"
         );
 
@@ -650,6 +646,62 @@ macro_rules! impl_booking_store {
 
         #[async_trait::async_trait]
         impl $crate::booking::BookingStore for $ty {
+            #[tracing::instrument(skip_all, name = "store.search_artists")]
+            async fn search_artists(
+                &self,
+                q: &$crate::booking::ArtistQuery,
+            ) -> $crate::Result<$crate::booking::SearchResults> {
+                use $crate::booking_sql::Bind;
+                let (filter, binds) = $crate::booking_sql::search_filter(q);
+                let order = $crate::booking_sql::search_order(q.sort);
+                let from = "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id";
+                let limit = binds.len() + 1;
+                let sql = format!(
+                    concat!(
+                        "WITH page AS (SELECT a.id {from} {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}) ",
+                        "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, ",
+                        "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
+                        "a.books_open, a.price_min_cents, a.price_max_cents, ",
+                        "(SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path, ",
+                        "a.rating_count, a.rating_avg_centi ",
+                        "FROM page JOIN artists a ON a.id = page.id JOIN users u ON u.id = a.user_id ",
+                        "LEFT JOIN studios s ON s.id = a.studio_id ORDER BY {order}"
+                    ),
+                    from = from, filter = filter, order = order, limit = limit, offset = limit + 1
+                );
+                let mut page = sqlx::query_as::<_, $crate::booking_sql::SearchRow>(&sql);
+                for b in &binds {
+                    page = match b {
+                        Bind::Text(t) => page.bind(t.clone()),
+                        Bind::Int(i) => page.bind(*i),
+                    };
+                }
+                let per_page = i64::from(q.per_page.clamp(1, 100));
+                let offset = i64::from(q.page.max(1) - 1) * per_page;
+                let rows = page.bind(per_page).bind(offset).fetch_all(&self.pool).await?;
+                let count_sql = format!("SELECT COUNT(*) {from} {filter}");
+                let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
+                for b in &binds {
+                    count = match b {
+                        Bind::Text(t) => count.bind(t.clone()),
+                        Bind::Int(i) => count.bind(*i),
+                    };
+                }
+                let (total,) = count.fetch_one(&self.pool).await?;
+                Ok($crate::booking::SearchResults {
+                    artists: rows.into_iter().map(Into::into).collect(),
+                    total,
+                })
+            }
+
+            #[tracing::instrument(skip_all, name = "store.cities")]
+            async fn cities(&self) -> $crate::Result<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT city FROM artists ORDER BY city LIMIT 500")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(c,)| c).collect())
+            }
+
             #[tracing::instrument(skip_all, name = "store.artist_by_slug")]
             async fn artist_by_slug(&self, slug: &str) -> $crate::Result<Option<$crate::booking::ArtistProfile>> {
                 self.profile_where("a.slug = $1", $crate::booking_sql::ProfileKey::Slug(slug)).await
@@ -1189,6 +1241,14 @@ macro_rules! impl_booking_store {
                     }
                     other => other,
                 })?;
+                sqlx::query(
+                    "UPDATE artists SET rating_count = rating_count + 1, rating_sum = rating_sum + $2, \
+                     rating_avg_centi = (rating_sum + $2) * 100 / (rating_count + 1) WHERE id = $1",
+                )
+                .bind(req.artist_id.get())
+                .bind(i64::from(rating.get()))
+                .execute(&mut *tx)
+                .await?;
                 Self::notify(&mut tx, "review", &req, &[req.artist_user_id], "a new review", at).await?;
                 tx.commit().await?;
                 Ok($crate::booking::Review {
@@ -1315,6 +1375,96 @@ macro_rules! impl_booking_store {
     };
 }
 pub(crate) use impl_booking_store;
+
+/// A value bound to a search statement, in order.
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The filter clause shared by a search page and its count, with its binds.
+pub(crate) fn search_filter(q: &crate::booking::ArtistQuery) -> (String, Vec<Bind>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let next = |b: Bind, binds: &mut Vec<Bind>| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    if let Some(style) = q.style {
+        let n = next(Bind::Text(style.slug().to_owned()), &mut binds);
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM artist_styles st WHERE st.artist_id = a.id AND st.style = {n})"
+        ));
+    }
+    if let Some(city) = &q.city {
+        let n = next(Bind::Text(city.to_lowercase()), &mut binds);
+        clauses.push(format!("lower(a.city) = {n}"));
+    }
+    if let Some(max) = q.max_price_cents {
+        let n = next(Bind::Int(max), &mut binds);
+        clauses.push(format!("a.price_min_cents <= {n}"));
+    }
+    if let Some(min) = q.min_rating_centi {
+        let n = next(Bind::Int(min), &mut binds);
+        clauses.push(format!("a.rating_count > 0 AND a.rating_avg_centi >= {n}"));
+    }
+    if q.books_open {
+        clauses.push("a.books_open".to_owned());
+    }
+    if q.healed_only {
+        clauses.push(
+            "EXISTS (SELECT 1 FROM portfolio_items p WHERE p.artist_id = a.id AND p.healed)"
+                .to_owned(),
+        );
+    }
+    if let Some(text) = &q.text {
+        // LIKE wildcards typed by the user match themselves.
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let n = next(Bind::Text(format!("%{escaped}%")), &mut binds);
+        clauses.push(format!(
+            "(lower(u.display_name) LIKE {n} ESCAPE '\\' OR lower(a.city) LIKE {n} ESCAPE '\\' \
+             OR lower(a.bio) LIKE {n} ESCAPE '\\' OR lower(COALESCE(s.name, '')) LIKE {n} ESCAPE '\\')"
+        ));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter, binds)
+}
+
+pub(crate) fn search_order(sort: crate::booking::SearchSort) -> &'static str {
+    use crate::booking::SearchSort as S;
+    match sort {
+        S::Featured => "a.books_open DESC, a.id",
+        S::Rating => "a.rating_avg_centi DESC, a.rating_count DESC, a.id",
+        S::PriceLow => "a.price_min_cents, a.id",
+        S::Newest => "a.id DESC",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SearchRow {
+    #[sqlx(flatten)]
+    card: crate::shared::ArtistCardRow,
+    rating_count: i64,
+    rating_avg_centi: i64,
+}
+
+impl From<SearchRow> for crate::booking::SearchHit {
+    fn from(r: SearchRow) -> Self {
+        crate::booking::SearchHit {
+            card: r.card.into(),
+            rating_count: r.rating_count,
+            rating_centi: (r.rating_count > 0).then_some(r.rating_avg_centi),
+        }
+    }
+}
 
 /// How a profile is looked up.
 pub(crate) enum ProfileKey<'a> {

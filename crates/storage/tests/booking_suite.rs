@@ -480,7 +480,161 @@ async fn the_outbox_hands_each_notification_to_one_worker_and_retries_failures(d
     assert_eq!(store.pending_notifications().await.unwrap(), 5);
 }
 
+async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
+    use storage::{ArtistQuery, SearchSort};
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let mut ids = Vec::new();
+    for (i, (city, style, price, open)) in [
+        ("London", Style::FineLine, 10_000, true),
+        ("london", Style::Japanese, 50_000, true),
+        ("Berlin", Style::FineLine, 20_000, false),
+        ("Berlin", Style::Realism, 90_000, true),
+        ("Lisbon", Style::FineLine, 30_000, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let uid = user(&store, &format!("a{i}@example.com"), Role::Artist).await;
+        let p = store
+            .save_artist_settings(
+                uid,
+                ArtistSettings {
+                    slug: Slug::parse(&format!("artist-{i}")).unwrap(),
+                    bio: if i == 4 {
+                        "Botanical 100% linework".into()
+                    } else {
+                        "Bold".into()
+                    },
+                    city: city.into(),
+                    country: "GB".into(),
+                    jurisdiction: "GB".into(),
+                    styles: vec![style],
+                    price_min_cents: price,
+                    price_max_cents: price * 2,
+                    hourly_rate_cents: 10_000,
+                    books_open: open,
+                    min_age: 18,
+                    policy: BookingPolicy::default(),
+                },
+            )
+            .await
+            .unwrap();
+        ids.push((uid, p));
+    }
+    let q = |f: &dyn Fn(&mut ArtistQuery)| {
+        let mut q = ArtistQuery {
+            page: 1,
+            per_page: 10,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let slugs = |r: storage::SearchResults| {
+        r.artists
+            .into_iter()
+            .map(|h| h.card.slug)
+            .collect::<Vec<_>>()
+    };
+
+    let all = store.search_artists(&q(&|_| {})).await.unwrap();
+    assert_eq!(all.total, 5);
+    assert_eq!(all.artists[0].card.books_open, true, "open books first");
+    let r = store
+        .search_artists(&q(&|q| q.city = Some("LONDON".into())))
+        .await
+        .unwrap();
+    assert_eq!(r.total, 2, "city matches ignore case");
+    let r = store
+        .search_artists(&q(&|q| q.style = Some(Style::FineLine)))
+        .await
+        .unwrap();
+    assert_eq!(r.total, 3);
+    let r = store
+        .search_artists(&q(&|q| {
+            q.style = Some(Style::FineLine);
+            q.books_open = true;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(slugs(r), ["artist-0", "artist-4"]);
+    let r = store
+        .search_artists(&q(&|q| {
+            q.max_price_cents = Some(30_000);
+            q.sort = SearchSort::PriceLow;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(slugs(r), ["artist-0", "artist-2", "artist-4"]);
+    let r = store
+        .search_artists(&q(&|q| q.text = Some("100%".into())))
+        .await
+        .unwrap();
+    assert_eq!(slugs(r), ["artist-4"], "a typed % is literal");
+    let r = store
+        .search_artists(&q(&|q| q.text = Some("_".into())))
+        .await
+        .unwrap();
+    assert_eq!(r.total, 0, "a typed _ is literal");
+    let r = store
+        .search_artists(&q(&|q| {
+            q.per_page = 2;
+            q.page = 3;
+            q.sort = SearchSort::Newest;
+        }))
+        .await
+        .unwrap();
+    assert_eq!((r.total, slugs(r)), (5, vec!["artist-0".to_owned()]));
+
+    // Ratings: one review of 4 for artist-3; the healed filter needs a healed piece.
+    let (artist_user, a3) = &ids[3];
+    let req = booked(&store, client, *artist_user, a3, 1).await;
+    let slot = Slot::new(NOW + 5 * 86_400 - NOW % 900, 60, NOW).unwrap();
+    let ap = store
+        .schedule(req.id, *artist_user, slot, NOW)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap.id, client, consent(), NOW)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap.id, *artist_user, AppointmentChange::Complete, NOW)
+        .await
+        .unwrap();
+    store
+        .create_review(
+            req.id,
+            client,
+            Rating::parse(4).unwrap(),
+            String::new(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let r = store
+        .search_artists(&q(&|q| q.min_rating_centi = Some(350)))
+        .await
+        .unwrap();
+    assert_eq!(r.artists[0].rating_centi, Some(400));
+    assert_eq!(slugs(r), ["artist-3"]);
+    let r = store
+        .search_artists(&q(&|q| q.sort = SearchSort::Rating))
+        .await
+        .unwrap();
+    assert_eq!(r.artists[0].card.slug, "artist-3");
+    let r = store
+        .search_artists(&q(&|q| q.healed_only = true))
+        .await
+        .unwrap();
+    assert_eq!(r.total, 0);
+    let cities = store.cities().await.unwrap();
+    assert_eq!(cities, ["Berlin", "Lisbon", "London", "london"]);
+}
+
 storage::on_both_databases!(
+    search_filters_sort_and_pages_on_every_field,
     the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile,
     strangers_see_nothing_and_each_side_may_only_take_its_own_actions,
     a_hundred_concurrent_bookings_of_one_slot_give_exactly_one_session,

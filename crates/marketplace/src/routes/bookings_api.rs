@@ -65,6 +65,34 @@ pub async fn styles() -> Json<Vec<StyleView>> {
 }
 
 #[derive(Serialize)]
+pub struct ArtistList {
+    artists: Vec<storage::SearchHit>,
+    total: i64,
+    page: u32,
+    per_page: u32,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn artists(
+    State(state): State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<crate::search::SearchParams>,
+) -> Result<Json<ArtistList>, AppError> {
+    let query = params.parse()?;
+    let results = state.store.search_artists(&query).await?;
+    state
+        .metrics
+        .engagement
+        .with_label_values(&["search"])
+        .inc();
+    Ok(Json(ArtistList {
+        artists: results.artists,
+        total: results.total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
+}
+
+#[derive(Serialize)]
 pub struct ArtistDetail {
     #[serde(flatten)]
     profile: ArtistProfile,

@@ -9,7 +9,7 @@ use crate::routes::bookings_api::{run_appointment_action, run_booking_action};
 use crate::state::AppState;
 use crate::templates::{
     ArtistPage, ArtistSettingsForm, ArtistSettingsPage, BookingPage, DashboardPage, Layout,
-    RequestFormPage,
+    RequestFormPage, SearchPage,
 };
 use askama::Template;
 use axum::extract::{Path, State};
@@ -37,6 +37,36 @@ fn sign_in_redirect(next: &str) -> Response {
     let next: String =
         percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
     Redirect::to(&format!("/sign-in?next={next}")).into_response()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    axum::extract::Query(params): axum::extract::Query<crate::search::SearchParams>,
+) -> Result<Response, AppError> {
+    let csrf = match &user {
+        Some(_) => Some(csrf::token(&session).await?),
+        None => None,
+    };
+    let layout = Layout::new(&state, user.as_ref(), csrf);
+    let cities = state.store.cities().await?;
+    let (status, results, errors, page) = match params.parse() {
+        Ok(query) => {
+            let results = state.store.search_artists(&query).await?;
+            state
+                .metrics
+                .engagement
+                .with_label_values(&["search"])
+                .inc();
+            (StatusCode::OK, Some(results), vec![], query.page)
+        }
+        Err(AppError::Validation(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, 1),
+        Err(e) => return Err(e),
+    };
+    let page = SearchPage::new(layout, params, cities, results, errors, page);
+    Ok((status, render(page)?).into_response())
 }
 
 #[tracing::instrument(skip_all)]

@@ -44,6 +44,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/sign-out", post(pages::sign_out))
         .route("/account", get(pages::account))
         .route("/admin", get(pages::admin))
+        .route("/search", get(bookings_pages::search))
         .route("/artists/{slug}", get(bookings_pages::artist))
         .route(
             "/artists/{slug}/book",
@@ -78,6 +79,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/session", post(api::sign_in).delete(api::sign_out))
         .route("/auth/session", post(api::sign_in).delete(api::sign_out))
         .route("/styles", get(bookings_api::styles))
+        .route("/artists", get(bookings_api::artists))
         .route("/artists/{id}", get(bookings_api::artist))
         .route(
             "/booking-requests",
