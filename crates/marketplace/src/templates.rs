@@ -346,6 +346,19 @@ impl BookingPage {
             .is_ok_and(|a| ap.state.apply(a, self.actor).is_ok())
     }
 
+    /// The artist may add sessions to a booked request until the quoted number is reached.
+    pub fn can_schedule(&self) -> bool {
+        let used = self
+            .b
+            .appointments
+            .iter()
+            .filter(|a| a.state.is_active() || a.state == domain::AppointmentState::Completed)
+            .count() as i64;
+        !self.is_client
+            && self.b.request.state == domain::BookingState::Booked
+            && used < self.b.request.quote.map_or(1, |q| q.sessions)
+    }
+
     pub fn can_review(&self) -> bool {
         self.is_client
             && self.b.review.is_none()

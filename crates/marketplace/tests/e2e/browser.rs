@@ -7,7 +7,7 @@ use std::time::Duration;
 use storage::testing::TestDb;
 
 /// A chromedriver on a free port, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts chromedriver; `None` (outside CI) when it is not installed.
-async fn browser() -> Option<(Driver, Client)> {
+pub(crate) async fn browser() -> Option<(Driver, Client)> {
     let port = free_port();
     let child = match Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -78,7 +78,7 @@ async fn browser() -> Option<(Driver, Client)> {
 }
 
 /// Waits for the element, since a click that submits a form returns before the next page loads.
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
@@ -89,7 +89,7 @@ async fn text_of(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn wait_for_path(c: &Client, path: &str) {
+pub(crate) async fn wait_for_path(c: &Client, path: &str) {
     for _ in 0..100 {
         if c.current_url().await.unwrap().path() == path {
             return;

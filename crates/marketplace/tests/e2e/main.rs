@@ -7,5 +7,6 @@ mod bookings;
 mod browser;
 mod health;
 mod helpers;
+mod journey;
 mod security;
 mod shutdown;

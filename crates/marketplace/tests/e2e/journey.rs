@@ -1,0 +1,232 @@
+//! The whole marketplace journey in real Chromium: an artist sets up a profile; a client signs
+//! up, searches, opens the artist and sends a request; quote, acceptance, deposit, scheduling,
+//! consent, completion and a review follow, each through the pages. Screenshots of the main
+//! pages are saved for CI to keep.
+
+use crate::browser::{browser, text_of, wait_for_path};
+use crate::helpers::{PASSWORD, spawn_app};
+use fantoccini::{Client, Locator};
+use std::path::PathBuf;
+use std::time::Duration;
+use storage::testing::TestDb;
+
+type Result<T = ()> = std::result::Result<T, fantoccini::error::CmdError>;
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("TM_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
+        })
+}
+
+async fn shot(c: &Client, name: &str) -> Result {
+    let png = c.screenshot().await?;
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("create screenshot folder");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    Ok(())
+}
+
+async fn fill(c: &Client, id: &str, text: &str) -> Result {
+    let field = c.find(Locator::Id(id)).await?;
+    field.clear().await?;
+    field.send_keys(text).await
+}
+
+/// Sets a value the way a picker would (date, time and select inputs vary by locale).
+async fn set(c: &Client, id: &str, value: &str) -> Result {
+    c.execute(
+        "document.getElementById(arguments[0]).value = arguments[1]",
+        vec![id.into(), value.into()],
+    )
+    .await
+    .map(drop)
+}
+
+async fn click(c: &Client, css: &str) -> Result {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await?
+        .click()
+        .await
+}
+
+/// Polls until `css` contains `expected`, since submitting returns before the next page loads.
+async fn wait_text(c: &Client, css: &str, expected: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+            && t.contains(expected)
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = c.source().await.unwrap_or_default();
+    panic!("{css} never showed {expected:?}; page:\n{page}");
+}
+
+async fn sign_up(c: &Client, base: &str, name: &str, email: &str, role: &str) -> Result {
+    c.goto(&format!("{base}/sign-up")).await?;
+    fill(c, "display_name", name).await?;
+    fill(c, "email", email).await?;
+    fill(c, "password", PASSWORD).await?;
+    click(c, &format!("input[name=role][value={role}]")).await?;
+    click(c, "form button[type=submit]").await?;
+    wait_for_path(c, "/account").await;
+    Ok(())
+}
+
+async fn sign_out(c: &Client) -> Result {
+    click(c, ".nav button").await?;
+    wait_for_path(c, "/").await;
+    Ok(())
+}
+
+async fn sign_in(c: &Client, base: &str, email: &str, next: &str) -> Result {
+    c.goto(&format!("{base}{next}")).await?;
+    wait_for_path(c, "/sign-in").await;
+    fill(c, "email", email).await?;
+    fill(c, "password", PASSWORD).await?;
+    click(c, "form button[type=submit]").await?;
+    wait_for_path(c, next).await;
+    Ok(())
+}
+
+async fn journey(c: &Client, base: &str) -> Result {
+    // The artist sets up a profile and policy.
+    sign_up(c, base, "Ines Moreau", "ines@example.com", "artist").await?;
+    c.goto(&format!("{base}/dashboard/profile")).await?;
+    fill(c, "slug", "ines-moreau").await?;
+    fill(c, "bio", "Fine line botanicals and small script.").await?;
+    fill(c, "city", "Lyon").await?;
+    fill(c, "country", "FR").await?;
+    set(c, "jurisdiction", "FR").await?;
+    fill(c, "styles", "fine-line, lettering").await?;
+    fill(c, "price_min", "120").await?;
+    fill(c, "price_max", "900").await?;
+    fill(c, "hourly_rate", "150").await?;
+    click(c, "form[action='/dashboard/profile'] button[type=submit]").await?;
+    wait_text(c, ".notice", "Saved").await;
+    shot(c, "artist-settings").await?;
+    sign_out(c).await?;
+
+    // The client signs up, searches, opens the artist and sends a request.
+    sign_up(c, base, "Theo Blanc", "theo@example.com", "client").await?;
+    c.goto(&format!("{base}/search")).await?;
+    fill(c, "q", "botanicals").await?;
+    click(c, ".search-form button[type=submit]").await?;
+    wait_text(c, "#result-count", "1 artist found").await;
+    shot(c, "search").await?;
+    click(c, "a[href='/artists/ines-moreau']").await?;
+    wait_text(c, "h1", "Ines Moreau").await;
+    shot(c, "artist").await?;
+    click(c, "a[href='/artists/ines-moreau/book']").await?;
+    fill(
+        c,
+        "idea",
+        "A sprig of lavender with my daughter's name in script",
+    )
+    .await?;
+    set(c, "placement", "forearm").await?;
+    click(c, "input[name=size][value=M]").await?;
+    fill(c, "budget", "300").await?;
+    set(c, "date_of_birth", "1991-06-15").await?;
+    shot(c, "request-form").await?;
+    click(c, "form[action$='/book'] button[type=submit]").await?;
+    wait_text(c, "#booking-state", "Waiting for the artist").await;
+    let path = c.current_url().await?.path().to_owned();
+    assert!(path.starts_with("/bookings/"), "{path}");
+    sign_out(c).await?;
+
+    // The artist quotes.
+    sign_in(c, base, "ines@example.com", &path).await?;
+    fill(c, "price_min", "250").await?;
+    fill(c, "price_max", "320").await?;
+    click(c, "#quote-form button[type=submit]").await?;
+    wait_text(c, "#booking-state", "Quote received").await;
+    assert!(
+        text_of(c, "#quote").await.contains("deposit €50"),
+        "20% of €250 by policy"
+    );
+    sign_out(c).await?;
+
+    // The client accepts.
+    sign_in(c, base, "theo@example.com", &path).await?;
+    click(c, "#accept-quote").await?;
+    wait_text(c, "#booking-state", "Deposit due").await;
+    sign_out(c).await?;
+
+    // The artist records the deposit and schedules a session next week.
+    sign_in(c, base, "ines@example.com", &path).await?;
+    click(c, "#deposit-paid").await?;
+    wait_text(c, "#booking-state", "Booked").await;
+    let day = (time::OffsetDateTime::now_utc().date() + time::Duration::days(7)).to_string();
+    set(c, "date", &day).await?;
+    set(c, "time", "10:00").await?;
+    click(c, "#schedule-form button[type=submit]").await?;
+    wait_text(c, ".session-state", "consent form to sign").await;
+    shot(c, "booking-artist").await?;
+    sign_out(c).await?;
+
+    // The client signs the consent form.
+    sign_in(c, base, "theo@example.com", &path).await?;
+    click(c, "input[name=confirms_age]").await?;
+    click(c, "input[name=aftercare_acknowledged]").await?;
+    fill(
+        c,
+        &format!("medical-{}", session_id(c).await?),
+        "No allergies",
+    )
+    .await?;
+    shot(c, "consent-form").await?;
+    click(c, ".consent-form button[type=submit]").await?;
+    wait_text(c, ".session-state", "Confirmed").await;
+    sign_out(c).await?;
+
+    // The artist completes the session.
+    sign_in(c, base, "ines@example.com", &path).await?;
+    click(c, "form[action$='/complete'] button").await?;
+    wait_text(c, ".session-state", "Completed").await;
+    sign_out(c).await?;
+
+    // The client reviews, and the rating shows on the profile.
+    sign_in(c, base, "theo@example.com", "/dashboard").await?;
+    wait_text(c, "table.list", "Leave a review").await;
+    shot(c, "dashboard-client").await?;
+    c.goto(&format!("{base}{path}")).await?;
+    fill(c, "review-body", "Delicate linework, healed beautifully.").await?;
+    click(c, "#review-form button[type=submit]").await?;
+    wait_text(c, "#review-heading", "Review").await;
+    c.goto(&format!("{base}/artists/ines-moreau")).await?;
+    wait_text(c, ".rating", "5.00 ★ from 1 reviews").await;
+    wait_text(c, ".reviews", "Delicate linework").await;
+    shot(c, "artist-reviewed").await?;
+    Ok(())
+}
+
+async fn session_id(c: &Client) -> Result<String> {
+    let id = c
+        .find(Locator::Css(".session"))
+        .await?
+        .attr("id")
+        .await?
+        .unwrap_or_default();
+    Ok(id.trim_start_matches("session-").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_books_reviews_and_an_artist_quotes_schedules_and_completes_in_a_real_browser() {
+    let Some((_driver, c)) = browser().await else {
+        return;
+    };
+    let app = spawn_app(TestDb::sqlite()).await;
+    let result = journey(&c, &app.address).await;
+    if result.is_err() {
+        let _ = shot(&c, "failure").await;
+    }
+    c.close().await.ok();
+    result.expect("the booking journey");
+}
