@@ -36,7 +36,12 @@ pub enum Command {
         check: bool,
     },
     /// Fill an empty database with demo artists, studios, clients and bookings.
-    SeedDemo,
+    SeedDemo {
+        /// Then grow the catalogue to this many artists (ten portfolio pieces each), for load
+        /// tests and benchmarks; works on a database seeded before.
+        #[arg(long)]
+        artists: Option<usize>,
+    },
     /// Exit 0 only if the local instance's /health/ready answers 200 (for container health checks).
     Healthcheck {
         /// Readiness URL; defaults to http://127.0.0.1:PORT/health/ready from the configuration.
@@ -130,24 +135,41 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Some(Command::SeedDemo) => {
+        Some(Command::SeedDemo { artists }) => {
             let settings = load(&cli)?;
             let store = storage::connect(&settings.database.url, &PoolOptions::default())
                 .await
                 .map_err(failed)?;
             store.migrate().await.map_err(failed)?;
-            let result = crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir).await;
+            let result = async {
+                let seeded =
+                    crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir).await?;
+                let added = match artists {
+                    Some(target) => Some(crate::seed::seed_bulk(store.as_ref(), target).await?),
+                    None => None,
+                };
+                Ok::<_, crate::error::AppError>((seeded, added))
+            }
+            .await;
             store.close().await;
             match result.map_err(failed)? {
-                Some(s) => {
+                (Some(s), added) => {
                     println!(
                         "seeded {} users, {} artists, {} studios, {} portfolio items, {} bookings",
                         s.users, s.artists, s.studios, s.portfolio_items, s.bookings
                     );
+                    if let Some(n) = added {
+                        println!("added {n} artists with {} portfolio items each", 10);
+                    }
                     Ok(())
                 }
-                None => Err(Failure::Failed(
-                    "the database already has accounts; seed-demo only fills an empty database"
+                (None, Some(n)) => {
+                    println!("the demo data was already there; added {n} artists");
+                    Ok(())
+                }
+                (None, None) => Err(Failure::Failed(
+                    "the database already has accounts; seed-demo only fills an empty database \
+                     (add --artists N to grow the catalogue)"
                         .into(),
                 )),
             }

@@ -1,5 +1,5 @@
-//! The home page's catalogue snapshot: the same for every visitor, so it is read from the
-//! database at most once per TTL instead of on every page view.
+//! The catalogue snapshot behind the home page and the search filters: the same for every
+//! visitor, so it is read from the database at most once per TTL instead of on every page view.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +12,8 @@ pub const FEATURED: u32 = 24;
 pub struct Listing {
     pub artists: Vec<ArtistCard>,
     pub counts: CatalogueCounts,
+    /// Every city with an artist, for the home page and the search filter.
+    pub cities: Vec<String>,
 }
 
 pub struct ListingCache {
@@ -36,9 +38,16 @@ impl ListingCache {
         {
             return Ok(listing.clone());
         }
-        let (artists, counts) =
-            tokio::try_join!(store.featured_artists(FEATURED), store.catalogue_counts())?;
-        let listing = Arc::new(Listing { artists, counts });
+        let (artists, counts, cities) = tokio::try_join!(
+            store.featured_artists(FEATURED),
+            store.catalogue_counts(),
+            store.cities()
+        )?;
+        let listing = Arc::new(Listing {
+            artists,
+            counts,
+            cities,
+        });
         *slot = Some((Instant::now(), listing.clone()));
         Ok(listing)
     }

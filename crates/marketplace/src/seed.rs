@@ -417,6 +417,97 @@ fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {
     })
 }
 
+/// Artists added per transaction by `seed_bulk`, so a large seed commits in steps and memory
+/// stays flat.
+const BULK_BATCH: usize = 500;
+/// Portfolio pieces per bulk artist: 10,000 artists make the spec's 100,000 items.
+const BULK_PIECES: usize = 10;
+
+/// Grows the catalogue to `target` artists for load tests and benchmarks
+/// (`marketplace seed-demo --artists 10000`). Bulk artists reuse the demo images, so it needs
+/// the demo seed first. Returns how many artists it added.
+pub async fn seed_bulk(store: &dyn Store, target: usize) -> Result<usize, AppError> {
+    let counts = store.catalogue_counts().await?;
+    let existing = usize::try_from(counts.artists).unwrap_or(0);
+    if existing >= target {
+        return Ok(0);
+    }
+    let images: Vec<(String, String)> = (0..ARTIST_NAMES.len() * 3)
+        .map(|k| {
+            let slug = Slug::from_name(ARTIST_NAMES[k / 3]).expect("valid");
+            (
+                format!("demo/{}-{}.png", slug.as_str(), k % 3),
+                format!("demo/{}-{}-thumb.webp", slug.as_str(), k % 3),
+            )
+        })
+        .collect();
+    let password_hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let mut rng = StdRng::seed_from_u64(0x0B01_0C00 ^ existing as u64);
+    let mut added = 0;
+    while existing + added < target {
+        let mut batch = CatalogueBatch::default();
+        for _ in 0..BULK_BATCH.min(target - existing - added) {
+            let n = existing + added + batch.artists.len();
+            let first = ARTIST_NAMES[n % ARTIST_NAMES.len()]
+                .split(' ')
+                .next()
+                .unwrap_or("Artist");
+            let name = format!("{first} {}", n + 1);
+            let slug = Slug::parse(&format!("artist-{}", n + 1)).expect("valid");
+            batch.users.push(user(
+                &name,
+                Email::parse(&format!("artist{}@bulk.tattoo.example", n + 1)).expect("valid"),
+                Role::Artist,
+                &password_hash,
+            ));
+            let (city, country, jurisdiction) = CITIES[rng.gen_range(0..CITIES.len())];
+            let how_many = rng.gen_range(1..=3);
+            let styles: Vec<Style> = Style::ALL
+                .choose_multiple(&mut rng, how_many)
+                .copied()
+                .collect();
+            let price_min = rng.gen_range(5..=40) * 1_000;
+            batch.artists.push(NewArtist {
+                user: batch.users.len() - 1,
+                studio: None,
+                slug,
+                bio: format!(
+                    "{name} works in {city}: {}.",
+                    styles
+                        .iter()
+                        .map(|s| s.label().to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                city: city.to_owned(),
+                country: country.to_owned(),
+                jurisdiction: jurisdiction.to_owned(),
+                styles: styles.clone(),
+                price_min_cents: price_min * 10,
+                price_max_cents: price_min * 10 * rng.gen_range(2..=6),
+                hourly_rate_cents: rng.gen_range(80..=250) * 100,
+                books_open: rng.gen_bool(0.6),
+                min_age: 18,
+            });
+            let artist = batch.artists.len() - 1;
+            for p in 0..BULK_PIECES {
+                let (image_path, thumb_path) = images[rng.gen_range(0..images.len())].clone();
+                batch.portfolio.push(NewPortfolioItem {
+                    artist,
+                    title: PIECES[(n + p) % PIECES.len()].to_owned(),
+                    style: styles[p % styles.len()],
+                    placement: PLACEMENTS[rng.gen_range(0..PLACEMENTS.len())].to_owned(),
+                    healed: rng.gen_bool(0.5),
+                    image_path,
+                    thumb_path,
+                });
+            }
+        }
+        added += store.import_catalogue(batch).await?.artists;
+    }
+    Ok(added)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,8 @@ impl From<ArtistCard> for ArtistCardView {
 pub struct HomePage {
     pub layout: Layout,
     pub counts: CatalogueCounts,
-    pub styles: Vec<&'static str>,
+    pub styles: Vec<(&'static str, &'static str)>,
+    pub cities: Vec<String>,
     pub artists: Vec<ArtistCardView>,
 }
 

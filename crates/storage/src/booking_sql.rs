@@ -652,36 +652,17 @@ macro_rules! impl_booking_store {
                 q: &$crate::booking::ArtistQuery,
             ) -> $crate::Result<$crate::booking::SearchResults> {
                 use $crate::booking_sql::Bind;
-                let (filter, binds) = $crate::booking_sql::search_filter(q);
-                let order = $crate::booking_sql::search_order(q.sort);
-                let from = "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id";
-                let limit = binds.len() + 1;
-                let sql = format!(
-                    concat!(
-                        "WITH page AS (SELECT a.id {from} {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}) ",
-                        "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, ",
-                        "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
-                        "a.books_open, a.price_min_cents, a.price_max_cents, ",
-                        "(SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path, ",
-                        "a.rating_count, a.rating_avg_centi ",
-                        "FROM page JOIN artists a ON a.id = page.id JOIN users u ON u.id = a.user_id ",
-                        "LEFT JOIN studios s ON s.id = a.studio_id ORDER BY {order}"
-                    ),
-                    from = from, filter = filter, order = order, limit = limit, offset = limit + 1
-                );
-                let mut page = sqlx::query_as::<_, $crate::booking_sql::SearchRow>(&sql);
-                for b in &binds {
+                let st = $crate::booking_sql::search_statements(q, $agg);
+                let mut page = sqlx::query_as::<_, $crate::booking_sql::SearchRow>(&st.page_sql);
+                for b in &st.page_binds {
                     page = match b {
                         Bind::Text(t) => page.bind(t.clone()),
                         Bind::Int(i) => page.bind(*i),
                     };
                 }
-                let per_page = i64::from(q.per_page.clamp(1, 100));
-                let offset = i64::from(q.page.max(1) - 1) * per_page;
-                let rows = page.bind(per_page).bind(offset).fetch_all(&self.pool).await?;
-                let count_sql = format!("SELECT COUNT(*) {from} {filter}");
-                let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
-                for b in &binds {
+                let rows = page.fetch_all(&self.pool).await?;
+                let mut count = sqlx::query_as::<_, (i64,)>(&st.count_sql);
+                for b in &st.count_binds {
                     count = match b {
                         Bind::Text(t) => count.bind(t.clone()),
                         Bind::Int(i) => count.bind(*i),
@@ -772,6 +753,10 @@ macro_rules! impl_booking_store {
                         }
                         other => other,
                     })?;
+                sqlx::query(&format!("{}id = $1", $crate::booking_sql::REFRESH_SEARCH_TEXT))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM artist_styles WHERE artist_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -1377,7 +1362,8 @@ macro_rules! impl_booking_store {
 pub(crate) use impl_booking_store;
 
 /// A value bound to a search statement, in order.
-pub(crate) enum Bind {
+#[derive(Debug, Clone)]
+pub enum Bind {
     Text(String),
     Int(i64),
 }
@@ -1425,10 +1411,7 @@ pub(crate) fn search_filter(q: &crate::booking::ArtistQuery) -> (String, Vec<Bin
             .replace('%', "\\%")
             .replace('_', "\\_");
         let n = next(Bind::Text(format!("%{escaped}%")), &mut binds);
-        clauses.push(format!(
-            "(lower(u.display_name) LIKE {n} ESCAPE '\\' OR lower(a.city) LIKE {n} ESCAPE '\\' \
-             OR lower(a.bio) LIKE {n} ESCAPE '\\' OR lower(COALESCE(s.name, '')) LIKE {n} ESCAPE '\\')"
-        ));
+        clauses.push(format!("a.search_text LIKE {n} ESCAPE '\\'"));
     }
     let filter = if clauses.is_empty() {
         String::new()
@@ -1436,6 +1419,75 @@ pub(crate) fn search_filter(q: &crate::booking::ArtistQuery) -> (String, Vec<Bin
         format!("WHERE {}", clauses.join(" AND "))
     };
     (filter, binds)
+}
+
+/// The two statements one search runs: the page of artists and the total count.
+#[derive(Debug, Clone)]
+pub struct SearchStatements {
+    pub page_sql: String,
+    pub page_binds: Vec<Bind>,
+    pub count_sql: String,
+    pub count_binds: Vec<Bind>,
+}
+
+impl SearchStatements {
+    /// The statements with their values written in as literals, for `pgbench -f` (benchmarks
+    /// only: the service always binds).
+    pub fn inlined(&self) -> (String, String) {
+        let inline = |sql: &str, binds: &[Bind]| {
+            // Highest number first, so `$1` never matches the start of `$10`.
+            binds
+                .iter()
+                .enumerate()
+                .rev()
+                .fold(sql.to_owned(), |sql, (i, b)| {
+                    let literal = match b {
+                        Bind::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                        Bind::Int(n) => n.to_string(),
+                    };
+                    sql.replace(&format!("${}", i + 1), &literal)
+                })
+        };
+        (
+            inline(&self.page_sql, &self.page_binds),
+            inline(&self.count_sql, &self.count_binds),
+        )
+    }
+}
+
+/// Builds a search's statements; `aggregate` is the dialect's string aggregate over `st.style`.
+pub fn search_statements(q: &crate::booking::ArtistQuery, aggregate: &str) -> SearchStatements {
+    let (filter, binds) = search_filter(q);
+    let order = search_order(q.sort);
+    let from = "FROM artists a";
+    let limit = binds.len() + 1;
+    let page_sql = format!(
+        "WITH page AS (SELECT a.id {from} {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}) \
+         SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, \
+         (SELECT {aggregate} FROM artist_styles st WHERE st.artist_id = a.id) AS styles, \
+         a.books_open, a.price_min_cents, a.price_max_cents, \
+         (SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path, \
+         a.rating_count, a.rating_avg_centi \
+         FROM page JOIN artists a ON a.id = page.id JOIN users u ON u.id = a.user_id \
+         LEFT JOIN studios s ON s.id = a.studio_id ORDER BY {order}",
+        offset = limit + 1
+    );
+    let per_page = i64::from(q.per_page.clamp(1, 100));
+    let offset = i64::from(q.page.max(1) - 1) * per_page;
+    let mut page_binds = binds.clone();
+    page_binds.push(Bind::Int(per_page));
+    page_binds.push(Bind::Int(offset));
+    SearchStatements {
+        page_sql,
+        page_binds,
+        count_sql: format!("SELECT COUNT(*) {from} {filter}"),
+        count_binds: binds,
+    }
+}
+
+/// PostgreSQL's statements for a search, as the service runs them.
+pub fn postgres_search_statements(q: &crate::booking::ArtistQuery) -> SearchStatements {
+    search_statements(q, "string_agg(st.style, ',')")
 }
 
 pub(crate) fn search_order(sort: crate::booking::SearchSort) -> &'static str {
@@ -1465,6 +1517,11 @@ impl From<SearchRow> for crate::booking::SearchHit {
         }
     }
 }
+
+/// Recomputes `artists.search_text` (what free-text search matches) for the rows `filter` picks.
+pub(crate) const REFRESH_SEARCH_TEXT: &str = "UPDATE artists SET search_text = lower(\
+COALESCE((SELECT u.display_name FROM users u WHERE u.id = artists.user_id), '') || ' ' || city || ' ' || \
+COALESCE((SELECT s.name FROM studios s WHERE s.id = artists.studio_id), '') || ' ' || bio) WHERE ";
 
 /// How a profile is looked up.
 pub(crate) enum ProfileKey<'a> {

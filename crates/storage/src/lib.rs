@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use booking::*;
+pub use booking_sql::{Bind, SearchStatements, postgres_search_statements};
 pub use model::*;
 pub use sessions::SessionBackend;
 

@@ -305,6 +305,9 @@ macro_rules! impl_store {
                 }
                 artist_ids.push(id);
             }
+            sqlx::query(&format!("{}search_text = ''", $crate::booking_sql::REFRESH_SEARCH_TEXT))
+                .execute(&mut *tx)
+                .await?;
             for p in &batch.portfolio {
                 let artist_id = *artist_ids.get(p.artist).ok_or_else(|| missing("artist", p.artist))?;
                 sqlx::query(

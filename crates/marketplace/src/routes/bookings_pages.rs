@@ -51,7 +51,12 @@ pub async fn search(
         None => None,
     };
     let layout = Layout::new(&state, user.as_ref(), csrf);
-    let cities = state.store.cities().await?;
+    let cities = state
+        .listing
+        .get(state.store.as_ref())
+        .await?
+        .cities
+        .clone();
     let (status, results, errors, page) = match params.parse() {
         Ok(query) => {
             let results = state.store.search_artists(&query).await?;

@@ -45,7 +45,8 @@ pub async fn home(
     render(HomePage {
         layout: layout(&state, &session, user.as_ref()).await?,
         counts: listing.counts,
-        styles: Style::ALL.iter().map(|s| s.label()).collect(),
+        styles: Style::ALL.iter().map(|s| (s.slug(), s.label())).collect(),
+        cities: listing.cities.clone(),
         artists: listing
             .artists
             .iter()
