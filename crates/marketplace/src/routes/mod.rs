@@ -110,6 +110,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .layer(middleware::from_fn(crate::auth::csrf::api_guard));
 
     let ops = Router::new()
+        .route("/api/openapi.json", get(api::openapi))
         .route("/health/live", get(ops::live))
         .route("/health/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
