@@ -174,3 +174,103 @@ mod tests {
         }
     }
 }
+
+/// Fitzpatrick skin types, so clients can find work healed on skin like theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SkinTone {
+    I,
+    II,
+    III,
+    IV,
+    V,
+    VI,
+}
+
+impl SkinTone {
+    pub const ALL: [SkinTone; 6] = [
+        SkinTone::I,
+        SkinTone::II,
+        SkinTone::III,
+        SkinTone::IV,
+        SkinTone::V,
+        SkinTone::VI,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkinTone::I => "I",
+            SkinTone::II => "II",
+            SkinTone::III => "III",
+            SkinTone::IV => "IV",
+            SkinTone::V => "V",
+            SkinTone::VI => "VI",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
+            .ok_or_else(|| ParseError::new("skin_tones", "use Fitzpatrick types I to VI"))
+    }
+}
+
+/// A portfolio piece's description, as the upload form sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortfolioDraft {
+    pub title: String,
+    pub style: Style,
+    pub placement: String,
+    pub healed: bool,
+    pub skin_tones: Vec<SkinTone>,
+}
+
+impl PortfolioDraft {
+    pub fn parse(
+        title: &str,
+        style: &str,
+        placement: &str,
+        healed: bool,
+        skin_tones: &[&str],
+    ) -> Result<Self, Vec<ParseError>> {
+        let title = crate::request::clean_text("title", title, 2, 120);
+        let style = Style::parse(style);
+        let placement = crate::request::parse_placement(placement);
+        let tones: Result<Vec<_>, _> = skin_tones
+            .iter()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| SkinTone::parse(t))
+            .collect();
+        match (title, style, placement, tones) {
+            (Ok(title), Ok(style), Ok(placement), Ok(mut skin_tones)) => {
+                skin_tones.sort_by_key(|t| *t as u8);
+                skin_tones.dedup();
+                Ok(Self {
+                    title,
+                    style,
+                    placement,
+                    healed,
+                    skin_tones,
+                })
+            }
+            (a, b, c, d) => Err([a.err(), b.err(), c.err(), d.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod portfolio_tests {
+    use super::*;
+
+    #[test]
+    fn drafts_parse_tones_in_order_and_report_every_problem() {
+        let d = PortfolioDraft::parse("Koi", "japanese", "back", true, &["iv", "II", "IV", ""]).unwrap();
+        assert_eq!(d.skin_tones, [SkinTone::II, SkinTone::IV]);
+        let e = PortfolioDraft::parse("", "cubism", "nose", false, &["VII"]).unwrap_err();
+        let fields: Vec<_> = e.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["title", "style", "placement", "skin_tones"]);
+    }
+}

@@ -11,7 +11,7 @@ pub mod request;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRole, Role};
 pub use appointment::{AppointmentAction, AppointmentState};
-pub use artist::{Slug, Style};
+pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
 pub use booking::{Actor, BookingAction, BookingState, TransitionError};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
 pub use policy::{BookingPolicy, DepositOutcome, DepositRule};

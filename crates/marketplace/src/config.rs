@@ -97,6 +97,8 @@ pub enum MailTransport {
 pub struct JobSettings {
     pub enabled: bool,
     pub interval_ms: u64,
+    /// Days after a completed session when the client is asked for a healed photo.
+    pub healed_prompt_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,8 +191,16 @@ pub struct DemoSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MediaSettings {
-    /// Where uploaded and generated images live.
+    /// Where uploaded and generated images live when no bucket is configured.
     pub dir: PathBuf,
+    /// Store images in this S3 bucket instead (credentials and region from the AWS environment);
+    /// the CDN then serves `/media/*` from the bucket.
+    pub s3_bucket: Option<String>,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest image accepted, in pixels (width × height), so a small file cannot decode into
+    /// gigabytes.
+    pub max_pixels: u64,
 }
 
 /// Why the configuration could not be used. The message names the offending setting.

@@ -1,5 +1,5 @@
-//! Background jobs every instance runs: the deadline sweep (expired requests) and the outbox
-//! worker (notification email). Both are safe to run on several instances at once: the store
+//! Background jobs every instance runs: the deadline sweep (expired requests), the healed-photo
+//! prompt some weeks after a session, and the outbox worker (notification email). Both are safe to run on several instances at once: the store
 //! serialises expiries on the row and leases outbox rows to one worker at a time.
 
 use crate::booking::now;
@@ -162,6 +162,10 @@ pub async fn run(state: AppState, mailer: Mailer) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed; will retry"),
+        }
+        let after = i64::from(state.settings.jobs.healed_prompt_days) * 86_400;
+        if let Err(e) = state.store.prompt_healed_photos(now(), after, 200).await {
+            tracing::warn!(error = %e, "healed-photo prompts failed; will retry");
         }
         if let Err(e) = deliver_due(&state, &mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod listing;
+pub mod media;
 pub mod metrics;
 pub mod routes;
 pub mod search;

@@ -61,8 +61,10 @@ impl Application {
             tracing::info!(?summary, "demo data seeded");
         }
         let session_key = session_key(&settings)?;
+        let media = crate::media::MediaStore::from_settings(&settings.media)?;
         let state = AppState {
             store,
+            media,
             metrics: Metrics::new(BuildInfo::VERSION, BuildInfo::COMMIT),
             assets: Arc::new(Assets::build()),
             lifecycle: Lifecycle::default(),

@@ -16,6 +16,7 @@ pub struct AppState {
     pub assets: Arc<Assets>,
     pub lifecycle: Lifecycle,
     pub listing: Arc<crate::listing::ListingCache>,
+    pub media: crate::media::MediaStore,
     /// A real argon2id hash of a random password, verified against when an email is unknown so
     /// that sign-in takes the same time whether or not the account exists.
     pub dummy_hash: Arc<str>,

@@ -360,6 +360,20 @@ impl BookingPage {
             && used < self.b.request.quote.map_or(1, |q| q.sessions)
     }
 
+    /// The client may share a healed photo once a session is completed.
+    pub fn can_share_healed(&self) -> bool {
+        self.is_client
+            && self
+                .b
+                .appointments
+                .iter()
+                .any(|a| a.state == domain::AppointmentState::Completed)
+    }
+
+    pub fn styles(&self) -> Vec<(&'static str, &'static str)> {
+        domain::Style::ALL.iter().map(|s| (s.slug(), s.label())).collect()
+    }
+
     pub fn can_review(&self) -> bool {
         self.is_client
             && self.b.review.is_none()
@@ -691,5 +705,38 @@ impl SearchPage {
 
     pub fn link(&self, page: u32) -> String {
         format!("/search?{}", self.params.with_page(page))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portfolio.html")]
+pub struct PortfolioPage {
+    pub layout: Layout,
+    pub artist: storage::ArtistProfile,
+    pub pieces: Vec<storage::PortfolioEntry>,
+    pub errors: Vec<FieldError>,
+    pub styles: Vec<(&'static str, &'static str)>,
+    pub placements: &'static [&'static str],
+    pub tones: Vec<&'static str>,
+    pub max_mb: usize,
+}
+
+impl PortfolioPage {
+    pub fn new(
+        layout: Layout,
+        artist: storage::ArtistProfile,
+        pieces: Vec<storage::PortfolioEntry>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        Self {
+            layout,
+            artist,
+            pieces,
+            errors,
+            styles: domain::Style::ALL.iter().map(|s| (s.slug(), s.label())).collect(),
+            placements: domain::request::PLACEMENTS,
+            tones: domain::SkinTone::ALL.iter().map(|t| t.as_str()).collect(),
+            max_mb: 10,
+        }
     }
 }

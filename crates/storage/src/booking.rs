@@ -303,6 +303,18 @@ pub struct PortfolioEntry {
     pub healed: bool,
     pub image_path: String,
     pub thumb_path: String,
+    /// Fitzpatrick types, comma separated.
+    pub skin_tones: String,
+    /// Set on a healed photo a client shared after their session.
+    pub booking_id: Option<i64>,
+}
+
+/// An uploaded piece, with its stored image keys.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub draft: domain::PortfolioDraft,
+    pub image_path: String,
+    pub thumb_path: String,
 }
 
 /// An email waiting in the outbox, claimed by one worker for a lease.
@@ -365,6 +377,12 @@ pub trait BookingStore: Send + Sync {
     /// The request a session belongs to, for routing a session action to its ownership check.
     async fn appointment_booking(&self, id: AppointmentId) -> Result<Option<BookingId>>;
     async fn portfolio(&self, artist: ArtistId, limit: i64) -> Result<Vec<PortfolioEntry>>;
+    /// Adds a piece to the signed-in artist's own portfolio.
+    async fn add_portfolio_item(&self, artist_user: UserId, item: NewUpload) -> Result<PortfolioEntry>;
+    /// Removes one of the artist's own pieces and returns its image keys for deletion.
+    async fn delete_portfolio_item(&self, artist_user: UserId, id: i64) -> Result<(String, String)>;
+    /// Adds a healed photo the client of a completed booking shares to the artist's portfolio.
+    async fn add_healed_photo(&self, id: BookingId, client: UserId, item: NewUpload) -> Result<PortfolioEntry>;
     async fn appointments_for_artist(
         &self,
         artist: ArtistId,
@@ -393,6 +411,10 @@ pub trait BookingStore: Send + Sync {
 
     /// Expires every request whose deadline has passed; safe to run on several instances at once.
     async fn expire_due(&self, at: i64, limit: i64) -> Result<Vec<BookingId>>;
+
+    /// Asks the clients of sessions completed at least `after` seconds ago for a healed photo,
+    /// once per session. Returns how many were asked.
+    async fn prompt_healed_photos(&self, at: i64, after: i64, limit: i64) -> Result<usize>;
 
     /// Claims up to `limit` due notifications for `lease` seconds.
     async fn claim_notifications(

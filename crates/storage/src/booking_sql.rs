@@ -382,6 +382,38 @@ macro_rules! impl_booking_store {
         );
 
         impl $ty {
+            async fn insert_piece(
+                pool: &sqlx::Pool<$db>,
+                artist: i64,
+                booking: Option<i64>,
+                item: $crate::booking::NewUpload,
+            ) -> $crate::Result<$crate::booking::PortfolioEntry> {
+                let tones = item
+                    .draft
+                    .skin_tones
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                Ok(sqlx::query_as(
+                    "INSERT INTO portfolio_items (artist_id, title, style, placement, healed, image_path, \
+                     thumb_path, skin_tones, booking_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     RETURNING id, title, style, placement, healed, image_path, thumb_path, skin_tones, booking_id",
+                )
+                .bind(artist)
+                .bind(&item.draft.title)
+                .bind(item.draft.style.slug())
+                .bind(&item.draft.placement)
+                .bind(item.draft.healed)
+                .bind(&item.image_path)
+                .bind(&item.thumb_path)
+                .bind(tones)
+                .bind(booking)
+                .bind(time::OffsetDateTime::now_utc())
+                .fetch_one(pool)
+                .await?)
+            }
+
             async fn profile_where(
                 &self,
                 clause: &str,
@@ -1080,13 +1112,69 @@ macro_rules! impl_booking_store {
             #[tracing::instrument(skip_all, name = "store.portfolio")]
             async fn portfolio(&self, artist: domain::ArtistId, limit: i64) -> $crate::Result<Vec<$crate::booking::PortfolioEntry>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, title, style, placement, healed, image_path, thumb_path FROM portfolio_items \
-                     WHERE artist_id = $1 ORDER BY healed DESC, id LIMIT $2",
+                    "SELECT id, title, style, placement, healed, image_path, thumb_path, skin_tones, booking_id \
+                     FROM portfolio_items WHERE artist_id = $1 ORDER BY healed DESC, id DESC LIMIT $2",
                 )
                 .bind(artist.get())
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.add_portfolio_item")]
+            async fn add_portfolio_item(
+                &self,
+                artist_user: domain::UserId,
+                item: $crate::booking::NewUpload,
+            ) -> $crate::Result<$crate::booking::PortfolioEntry> {
+                let artist: Option<(i64,)> = sqlx::query_as("SELECT id FROM artists WHERE user_id = $1")
+                    .bind(artist_user.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let (artist,) = artist.ok_or($crate::StoreError::NotFound)?;
+                Self::insert_piece(&self.pool, artist, None, item).await
+            }
+
+            #[tracing::instrument(skip_all, name = "store.delete_portfolio_item")]
+            async fn delete_portfolio_item(
+                &self,
+                artist_user: domain::UserId,
+                id: i64,
+            ) -> $crate::Result<(String, String)> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "DELETE FROM portfolio_items WHERE id = $1 AND artist_id = \
+                     (SELECT a.id FROM artists a WHERE a.user_id = $2) RETURNING image_path, thumb_path",
+                )
+                .bind(id)
+                .bind(artist_user.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.ok_or($crate::StoreError::NotFound)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.add_healed_photo")]
+            async fn add_healed_photo(
+                &self,
+                id: domain::BookingId,
+                client: domain::UserId,
+                mut item: $crate::booking::NewUpload,
+            ) -> $crate::Result<$crate::booking::PortfolioEntry> {
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT br.artist_id, (SELECT COUNT(*) FROM appointments ap WHERE ap.booking_id = br.id \
+                     AND ap.state = 'completed') FROM booking_requests br WHERE br.id = $1 AND br.client_id = $2",
+                )
+                .bind(id.get())
+                .bind(client.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                let (artist, completed) = row.ok_or($crate::StoreError::NotFound)?;
+                if completed == 0 {
+                    return Err($crate::StoreError::Refused(
+                        "a healed photo can be shared once a session is completed".into(),
+                    ));
+                }
+                item.draft.healed = true;
+                Self::insert_piece(&self.pool, artist, Some(id.get()), item).await
             }
 
             #[tracing::instrument(skip_all, name = "store.appointments_for_artist")]
@@ -1291,6 +1379,38 @@ macro_rules! impl_booking_store {
                     expired.push(domain::BookingId::new(id));
                 }
                 Ok(expired)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.prompt_healed_photos")]
+            async fn prompt_healed_photos(&self, at: i64, after: i64, limit: i64) -> $crate::Result<usize> {
+                let mut tx = self.write_tx().await?;
+                let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT ap.id, ap.booking_id FROM appointments ap WHERE ap.state = 'completed' \
+                     AND ap.healed_prompted_at IS NULL AND ap.ends_at <= $1 ORDER BY ap.id LIMIT $2{}",
+                    $skip
+                ))
+                .bind(at - after)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut asked = 0;
+                for (ap, booking) in due {
+                    let done = sqlx::query(
+                        "UPDATE appointments SET healed_prompted_at = $1 WHERE id = $2 AND healed_prompted_at IS NULL",
+                    )
+                    .bind(at)
+                    .bind(ap)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 1 {
+                        let req = Self::lock_booking(&mut tx, domain::BookingId::new(booking), None).await?;
+                        Self::notify(&mut tx, "healed.prompt", &req, &[req.client_id],
+                            "how has it healed? Share a photo of the healed piece", at).await?;
+                        asked += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(asked)
             }
 
             #[tracing::instrument(skip_all, name = "store.claim_notifications")]

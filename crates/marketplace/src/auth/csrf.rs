@@ -179,3 +179,72 @@ fn check_same_origin(request: &Request) -> Result<(), &'static str> {
         Err("Cross-site requests may not change data.")
     }
 }
+
+/// A multipart form (an upload) whose CSRF token matched the session's: its text fields and at
+/// most one file, read whole within the route's body limit.
+pub struct CsrfMultipart {
+    pub fields: std::collections::HashMap<String, String>,
+    pub file: Option<Bytes>,
+    pub session: Session,
+}
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|(_, m)| AppError::Internal(anyhow::anyhow!("session layer missing: {m}")))?;
+        let mut multipart =
+            axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(|_| {
+                    AppError::UnsupportedMediaType(
+                        "Uploads must be sent as multipart/form-data.".into(),
+                    )
+                })?;
+        let too_large_or_bad = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest(format!("The upload could not be read: {}", e.body_text()))
+            }
+        };
+        let mut fields = std::collections::HashMap::new();
+        let mut file = None;
+        while let Some(field) = multipart.next_field().await.map_err(too_large_or_bad)? {
+            let name = field.name().unwrap_or("").to_owned();
+            if field.file_name().is_some() {
+                if file.is_some() {
+                    return Err(AppError::BadRequest("Send one image at a time.".into()));
+                }
+                file = Some(field.bytes().await.map_err(too_large_or_bad)?);
+            } else {
+                let bytes = field.bytes().await.map_err(too_large_or_bad)?;
+                if bytes.len() > 16 * 1024 {
+                    return Err(AppError::BadRequest(format!("The field {name:?} is too long.")));
+                }
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    AppError::BadRequest("The form contains text that is not valid UTF-8.".into())
+                })?;
+                fields.insert(name, text);
+            }
+        }
+        let sent = fields.get(FIELD).cloned().unwrap_or_default();
+        let expected = session.get::<String>(KEY).await?;
+        let valid = matches!(&expected, Some(e) if !sent.is_empty()
+            && constant_time_eq::constant_time_eq(e.as_bytes(), sent.as_bytes()));
+        if !valid {
+            return Err(AppError::Forbidden(
+                "This form has expired or did not come from this site. Reload the page and try again."
+                    .into(),
+            ));
+        }
+        Ok(Self {
+            fields,
+            file,
+            session,
+        })
+    }
+}

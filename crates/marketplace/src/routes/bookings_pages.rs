@@ -238,7 +238,7 @@ pub async fn booking(
 }
 
 /// After a form: back to the request on success, or the page again with the problem shown.
-async fn after_form<T>(
+pub(crate) async fn after_form<T>(
     state: &AppState,
     session: &Session,
     user: &User,

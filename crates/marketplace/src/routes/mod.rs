@@ -5,6 +5,7 @@ pub mod bookings_api;
 pub mod bookings_pages;
 pub mod ops;
 pub mod pages;
+pub mod portfolio_pages;
 
 use crate::state::AppState;
 use axum::Router;
@@ -54,6 +55,19 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route(
             "/dashboard/profile",
             get(bookings_pages::settings_form).post(bookings_pages::save_settings),
+        )
+        .route(
+            "/dashboard/portfolio",
+            get(portfolio_pages::portfolio).post(portfolio_pages::upload).layer(
+                DefaultBodyLimit::max(settings.media.max_upload_bytes + 64 * 1024),
+            ),
+        )
+        .route("/dashboard/portfolio/{id}/delete", post(portfolio_pages::delete))
+        .route(
+            "/bookings/{id}/healed-photo",
+            post(portfolio_pages::healed_photo).layer(DefaultBodyLimit::max(
+                settings.media.max_upload_bytes + 64 * 1024,
+            )),
         )
         .route("/bookings/{id}", get(bookings_pages::booking))
         .route("/bookings/{id}/schedule", post(bookings_pages::schedule))

@@ -1,0 +1,213 @@
+//! Portfolio images: checking an upload by its content, re-encoding it (which drops EXIF and GPS
+//! data), making a WebP thumbnail, and storing both through `object_store` (a local folder by
+//! default, S3 when configured).
+
+use crate::config::MediaSettings;
+use axum::body::Bytes;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use std::io::Cursor;
+use std::sync::Arc;
+
+/// The longest side of a stored full image, and of a thumbnail.
+const FULL_SIDE: u32 = 2048;
+const THUMB_SIDE: u32 = 480;
+
+/// Why an upload was refused. Each message tells the person what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadError {
+    #[error("The file is empty.")]
+    Empty,
+    #[error("The file is larger than {0} MB.")]
+    TooLarge(usize),
+    #[error("This is not a JPEG, PNG or WebP image (whatever its name says).")]
+    NotAnImage,
+    #[error("The image is {0} megapixels; the limit is {1}.")]
+    TooManyPixels(u64, u64),
+    #[error("The image could not be read: it looks damaged or truncated.")]
+    Corrupt,
+}
+
+/// An accepted upload, ready to store.
+pub struct Processed {
+    pub full_jpeg: Vec<u8>,
+    pub thumb_webp: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Checks and re-encodes one uploaded image. CPU-bound: call it from `spawn_blocking`.
+pub fn process(bytes: &[u8], max_bytes: usize, max_pixels: u64) -> Result<Processed, UploadError> {
+    if bytes.is_empty() {
+        return Err(UploadError::Empty);
+    }
+    if bytes.len() > max_bytes {
+        return Err(UploadError::TooLarge(max_bytes / (1024 * 1024)));
+    }
+    // The content decides, never the file name or the declared content type.
+    let format = image::guess_format(bytes).map_err(|_| UploadError::NotAnImage)?;
+    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) {
+        return Err(UploadError::NotAnImage);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    let (w, h) = reader.into_dimensions().map_err(|_| UploadError::Corrupt)?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > max_pixels {
+        return Err(UploadError::TooManyPixels(
+            pixels.div_ceil(1_000_000),
+            max_pixels / 1_000_000,
+        ));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(pixels.saturating_mul(8).max(1 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|_| UploadError::Corrupt)?;
+    // Phones store rotation in EXIF; apply it before the EXIF is dropped.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|_| UploadError::Corrupt)?;
+    img.apply_orientation(orientation);
+    let full = if img.width().max(img.height()) > FULL_SIDE {
+        img.resize(FULL_SIDE, FULL_SIDE, image::imageops::FilterType::Lanczos3)
+    } else {
+        img
+    };
+    let thumb = full.thumbnail(THUMB_SIDE, THUMB_SIDE);
+    let mut full_jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut full_jpeg, 85)
+        .encode_image(&full.to_rgb8())
+        .map_err(|_| UploadError::Corrupt)?;
+    let mut thumb_webp = Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(thumb.to_rgb8())
+        .write_to(&mut thumb_webp, ImageFormat::WebP)
+        .map_err(|_| UploadError::Corrupt)?;
+    Ok(Processed {
+        full_jpeg,
+        thumb_webp: thumb_webp.into_inner(),
+        width: full.width(),
+        height: full.height(),
+    })
+}
+
+/// Where images are kept. Browsers fetch them under `/media/`: from this service's folder, or
+/// from the bucket through the CDN.
+#[derive(Clone)]
+pub struct MediaStore {
+    objects: Arc<dyn ObjectStore>,
+}
+
+impl MediaStore {
+    pub fn from_settings(media: &MediaSettings) -> anyhow::Result<Self> {
+        let objects: Arc<dyn ObjectStore> = match &media.s3_bucket {
+            Some(bucket) => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| anyhow::anyhow!("media.s3_bucket {bucket:?}: {e}"))?,
+            ),
+            None => {
+                std::fs::create_dir_all(&media.dir).map_err(|e| {
+                    anyhow::anyhow!("creating the media folder {}: {e}", media.dir.display())
+                })?;
+                Arc::new(
+                    object_store::local::LocalFileSystem::new_with_prefix(&media.dir)
+                        .map_err(|e| anyhow::anyhow!("media.dir {}: {e}", media.dir.display()))?,
+                )
+            }
+        };
+        Ok(Self { objects })
+    }
+
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.objects
+            .put(&ObjectPath::from(key), Bytes::from(bytes).into())
+            .await
+            .map(drop)
+            .map_err(|e| anyhow::anyhow!("storing {key}: {e}"))
+    }
+
+    /// Removes objects; a missing one is not an error (deleting twice is harmless).
+    pub async fn delete(&self, keys: &[&str]) {
+        for key in keys {
+            match self.objects.delete(&ObjectPath::from(*key)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!(key, error = %e, "could not delete an image; it is orphaned"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 60]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_png_becomes_a_jpeg_and_a_webp_thumbnail() {
+        let p = process(&png(1200, 800), 10 << 20, 40_000_000).unwrap();
+        assert_eq!((p.width, p.height), (1200, 800));
+        assert_eq!(image::guess_format(&p.full_jpeg).unwrap(), ImageFormat::Jpeg);
+        assert_eq!(image::guess_format(&p.thumb_webp).unwrap(), ImageFormat::WebP);
+        let thumb = image::load_from_memory(&p.thumb_webp).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (480, 320));
+    }
+
+    #[test]
+    fn exif_and_gps_do_not_survive_re_encoding() {
+        let mut jpeg = Vec::new();
+        let img = image::RgbImage::from_pixel(64, 64, image::Rgb([1, 2, 3]));
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&img).unwrap();
+        // Splice an APP1 EXIF segment carrying a GPS marker in after the SOI marker.
+        let payload = b"Exif\0\0MM\0*GPSLatitude=51.5;GPSLongitude=-0.12";
+        let len = (payload.len() + 2) as u16;
+        let mut with_exif = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        with_exif.extend_from_slice(&len.to_be_bytes());
+        with_exif.extend_from_slice(payload);
+        with_exif.extend_from_slice(&jpeg[2..]);
+        let p = process(&with_exif, 10 << 20, 40_000_000).unwrap();
+        let hay = |b: &[u8], n: &[u8]| b.windows(n.len()).any(|w| w == n);
+        assert!(hay(&with_exif, b"GPSLatitude"));
+        assert!(!hay(&p.full_jpeg, b"Exif") && !hay(&p.full_jpeg, b"GPS"));
+        assert!(!hay(&p.thumb_webp, b"GPS"));
+    }
+
+    #[test]
+    fn content_not_names_decide_and_limits_hold() {
+        assert_eq!(process(b"", 10, 10).err(), Some(UploadError::Empty));
+        assert_eq!(process(b"GIF89a....", 100, 100).err(), Some(UploadError::NotAnImage));
+        assert_eq!(process(b"<html>not an image</html>", 100, 100).err(), Some(UploadError::NotAnImage));
+        assert_eq!(process(&png(10, 10), 20, 100).err(), Some(UploadError::TooLarge(0)));
+        assert_eq!(process(&png(5000, 5000), 10 << 20, 20_000_000).err(), Some(UploadError::TooManyPixels(25, 20)));
+        let mut truncated = png(300, 300);
+        truncated.truncate(truncated.len() / 2);
+        assert_eq!(process(&truncated, 10 << 20, 40_000_000).err(), Some(UploadError::Corrupt));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_are_refused_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = process(&bytes, 10 << 20, 40_000_000);
+        }
+
+        #[test]
+        fn damaged_pngs_are_refused_without_panicking(cut in 8usize..400, flip in 0usize..400) {
+            let mut bytes = png(40, 30);
+            let n = bytes.len();
+            bytes[flip % n] ^= 0x5A;
+            bytes.truncate(cut.min(n));
+            let _ = process(&bytes, 10 << 20, 40_000_000);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Portfolio uploads: the artist's portfolio page (upload, delete) and the healed photo a client
+//! shares after a completed session. Images are checked by content and re-encoded (`media`).
+
+use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
+use crate::auth::CurrentUser;
+use crate::error::{AppError, FieldError};
+use crate::media;
+use crate::state::AppState;
+use crate::templates::{Layout, PortfolioPage};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use domain::{BookingId, PortfolioDraft, Role, SkinTone};
+use std::collections::HashMap;
+use storage::{NewUpload, User};
+use tower_sessions::Session;
+
+fn render(page: impl Template) -> Result<Html<String>, AppError> {
+    page.render()
+        .map(Html)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Validation(vec![FieldError {
+        field: field.into(),
+        message: message.into(),
+    }])
+}
+
+/// Parses the form, checks and re-encodes the image, and stores both files under `prefix`.
+/// Returns the new piece's description and keys; nothing is stored if anything fails.
+async fn accept_upload(
+    state: &AppState,
+    fields: &HashMap<String, String>,
+    file: Option<axum::body::Bytes>,
+    prefix: &str,
+    healed: bool,
+) -> Result<NewUpload, AppError> {
+    let get = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    let tones: Vec<&str> = SkinTone::ALL
+        .iter()
+        .filter(|t| fields.contains_key(&format!("skin_tone_{}", t.as_str())))
+        .map(|t| t.as_str())
+        .collect();
+    let draft = PortfolioDraft::parse(
+        get("title"),
+        get("style"),
+        get("placement"),
+        healed || !get("healed").is_empty(),
+        &tones,
+    );
+    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+        return Err(field_error("image", "Choose an image to upload."));
+    };
+    let (max_bytes, max_pixels) = (state.settings.media.max_upload_bytes, state.settings.media.max_pixels);
+    let processed = tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let (draft, processed) = match (draft, processed) {
+        (Ok(d), Ok(p)) => (d, p),
+        (d, p) => {
+            let mut errors: Vec<FieldError> = d.err().unwrap_or_default().into_iter().map(Into::into).collect();
+            if let Err(e) = p {
+                errors.push(FieldError { field: "image".into(), message: e.to_string() });
+            }
+            return Err(AppError::Validation(errors));
+        }
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let image_path = format!("{prefix}/{id}.jpg");
+    let thumb_path = format!("{prefix}/{id}-thumb.webp");
+    state.media.put(&image_path, processed.full_jpeg).await?;
+    if let Err(e) = state.media.put(&thumb_path, processed.thumb_webp).await {
+        state.media.delete(&[&image_path]).await;
+        return Err(e.into());
+    }
+    Ok(NewUpload {
+        draft,
+        image_path,
+        thumb_path,
+    })
+}
+
+async fn portfolio_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    errors: Vec<FieldError>,
+) -> Result<Response, AppError> {
+    let profile = state
+        .store
+        .artist_for_user(user.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
+    let pieces = state.store.portfolio(profile.id, 500).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let layout = Layout::new(state, Some(user), Some(csrf::token(session).await?));
+    Ok((status, render(PortfolioPage::new(layout, profile, pieces, errors))?).into_response())
+}
+
+fn require_artist(user: &User) -> Result<(), AppError> {
+    if matches!(user.role, Role::Artist | Role::StudioOwner) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("This page is for artists only.".into()))
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn portfolio(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    portfolio_page(&state, &session, &user, vec![]).await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn upload(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    form: CsrfMultipart,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let profile = state
+        .store
+        .artist_for_user(user.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
+    let prefix = format!("portfolio/{}", profile.id);
+    let item = match accept_upload(&state, &form.fields, form.file, &prefix, false).await {
+        Ok(item) => item,
+        Err(AppError::Validation(errors)) => {
+            return portfolio_page(&state, &form.session, &user, errors).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let keys = (item.image_path.clone(), item.thumb_path.clone());
+    if let Err(e) = state.store.add_portfolio_item(user.id, item).await {
+        state.media.delete(&[&keys.0, &keys.1]).await;
+        return Err(e.into());
+    }
+    Ok(Redirect::to("/dashboard/portfolio").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct Empty {}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let (image, thumb) = state.store.delete_portfolio_item(user.id, id).await?;
+    // Demo images are shared by seeded pieces; only uploads are removed from storage.
+    if image.starts_with("portfolio/") {
+        state.media.delete(&[&image, &thumb]).await;
+    }
+    Ok(Redirect::to("/dashboard/portfolio").into_response())
+}
+
+/// A client shares a photo of their healed tattoo; it joins the artist's healed work.
+#[tracing::instrument(skip_all)]
+pub async fn healed_photo(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    form: CsrfMultipart,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    let detail = state.store.booking(id, user.id).await?.ok_or(AppError::NotFound)?;
+    if detail.request.client_id != user.id {
+        return Err(AppError::Forbidden("Only the client shares healed photos.".into()));
+    }
+    let result = async {
+        if form.fields.get("publish").is_none_or(|v| v.is_empty()) {
+            return Err(field_error("publish", "Tick the box to let the artist show your photo."));
+        }
+        let mut fields = form.fields.clone();
+        fields.insert("placement".into(), detail.request.placement.clone());
+        fields.entry("title".into()).or_insert_with(|| "Healed piece".into());
+        let prefix = format!("portfolio/{}", detail.request.artist_id);
+        let item = accept_upload(&state, &fields, form.file, &prefix, true).await?;
+        let keys = (item.image_path.clone(), item.thumb_path.clone());
+        if let Err(e) = state.store.add_healed_photo(id, user.id, item).await {
+            state.media.delete(&[&keys.0, &keys.1]).await;
+            return Err(AppError::from(e));
+        }
+        Ok(())
+    }
+    .await;
+    crate::routes::bookings_pages::after_form(&state, &form.session, &user, id, result).await
+}
