@@ -267,7 +267,8 @@ mod portfolio_tests {
 
     #[test]
     fn drafts_parse_tones_in_order_and_report_every_problem() {
-        let d = PortfolioDraft::parse("Koi", "japanese", "back", true, &["iv", "II", "IV", ""]).unwrap();
+        let d = PortfolioDraft::parse("Koi", "japanese", "back", true, &["iv", "II", "IV", ""])
+            .unwrap();
         assert_eq!(d.skin_tones, [SkinTone::II, SkinTone::IV]);
         let e = PortfolioDraft::parse("", "cubism", "nose", false, &["VII"]).unwrap_err();
         let fields: Vec<_> = e.iter().map(|e| e.field).collect();

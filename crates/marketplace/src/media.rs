@@ -47,7 +47,10 @@ pub fn process(bytes: &[u8], max_bytes: usize, max_pixels: u64) -> Result<Proces
     }
     // The content decides, never the file name or the declared content type.
     let format = image::guess_format(bytes).map_err(|_| UploadError::NotAnImage)?;
-    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) {
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
+    ) {
         return Err(UploadError::NotAnImage);
     }
     let mut reader = ImageReader::new(Cursor::new(bytes));
@@ -69,7 +72,9 @@ pub fn process(bytes: &[u8], max_bytes: usize, max_pixels: u64) -> Result<Proces
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|_| UploadError::Corrupt)?;
     // Phones store rotation in EXIF; apply it before the EXIF is dropped.
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|_| UploadError::Corrupt)?;
     img.apply_orientation(orientation);
     let full = if img.width().max(img.height()) > FULL_SIDE {
@@ -136,7 +141,9 @@ impl MediaStore {
         for key in keys {
             match self.objects.delete(&ObjectPath::from(*key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => tracing::warn!(key, error = %e, "could not delete an image; it is orphaned"),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "could not delete an image; it is orphaned")
+                }
             }
         }
     }
@@ -158,8 +165,14 @@ mod tests {
     fn a_png_becomes_a_jpeg_and_a_webp_thumbnail() {
         let p = process(&png(1200, 800), 10 << 20, 40_000_000).unwrap();
         assert_eq!((p.width, p.height), (1200, 800));
-        assert_eq!(image::guess_format(&p.full_jpeg).unwrap(), ImageFormat::Jpeg);
-        assert_eq!(image::guess_format(&p.thumb_webp).unwrap(), ImageFormat::WebP);
+        assert_eq!(
+            image::guess_format(&p.full_jpeg).unwrap(),
+            ImageFormat::Jpeg
+        );
+        assert_eq!(
+            image::guess_format(&p.thumb_webp).unwrap(),
+            ImageFormat::WebP
+        );
         let thumb = image::load_from_memory(&p.thumb_webp).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (480, 320));
     }
@@ -168,7 +181,9 @@ mod tests {
     fn exif_and_gps_do_not_survive_re_encoding() {
         let mut jpeg = Vec::new();
         let img = image::RgbImage::from_pixel(64, 64, image::Rgb([1, 2, 3]));
-        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&img).unwrap();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&img)
+            .unwrap();
         // Splice an APP1 EXIF segment carrying a GPS marker in after the SOI marker.
         let payload = b"Exif\0\0MM\0*GPSLatitude=51.5;GPSLongitude=-0.12";
         let len = (payload.len() + 2) as u16;
@@ -186,13 +201,28 @@ mod tests {
     #[test]
     fn content_not_names_decide_and_limits_hold() {
         assert_eq!(process(b"", 10, 10).err(), Some(UploadError::Empty));
-        assert_eq!(process(b"GIF89a....", 100, 100).err(), Some(UploadError::NotAnImage));
-        assert_eq!(process(b"<html>not an image</html>", 100, 100).err(), Some(UploadError::NotAnImage));
-        assert_eq!(process(&png(10, 10), 20, 100).err(), Some(UploadError::TooLarge(0)));
-        assert_eq!(process(&png(5000, 5000), 10 << 20, 20_000_000).err(), Some(UploadError::TooManyPixels(25, 20)));
+        assert_eq!(
+            process(b"GIF89a....", 100, 100).err(),
+            Some(UploadError::NotAnImage)
+        );
+        assert_eq!(
+            process(b"<html>not an image</html>", 100, 100).err(),
+            Some(UploadError::NotAnImage)
+        );
+        assert_eq!(
+            process(&png(10, 10), 20, 100).err(),
+            Some(UploadError::TooLarge(0))
+        );
+        assert_eq!(
+            process(&png(5000, 5000), 10 << 20, 20_000_000).err(),
+            Some(UploadError::TooManyPixels(25, 20))
+        );
         let mut truncated = png(300, 300);
         truncated.truncate(truncated.len() / 2);
-        assert_eq!(process(&truncated, 10 << 20, 40_000_000).err(), Some(UploadError::Corrupt));
+        assert_eq!(
+            process(&truncated, 10 << 20, 40_000_000).err(),
+            Some(UploadError::Corrupt)
+        );
     }
 
     proptest! {

@@ -371,7 +371,10 @@ impl BookingPage {
     }
 
     pub fn styles(&self) -> Vec<(&'static str, &'static str)> {
-        domain::Style::ALL.iter().map(|s| (s.slug(), s.label())).collect()
+        domain::Style::ALL
+            .iter()
+            .map(|s| (s.slug(), s.label()))
+            .collect()
     }
 
     pub fn can_review(&self) -> bool {
@@ -733,7 +736,10 @@ impl PortfolioPage {
             artist,
             pieces,
             errors,
-            styles: domain::Style::ALL.iter().map(|s| (s.slug(), s.label())).collect(),
+            styles: domain::Style::ALL
+                .iter()
+                .map(|s| (s.slug(), s.label()))
+                .collect(),
             placements: domain::request::PLACEMENTS,
             tones: domain::SkinTone::ALL.iter().map(|t| t.as_str()).collect(),
             max_mb: 10,

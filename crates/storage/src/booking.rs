@@ -378,11 +378,21 @@ pub trait BookingStore: Send + Sync {
     async fn appointment_booking(&self, id: AppointmentId) -> Result<Option<BookingId>>;
     async fn portfolio(&self, artist: ArtistId, limit: i64) -> Result<Vec<PortfolioEntry>>;
     /// Adds a piece to the signed-in artist's own portfolio.
-    async fn add_portfolio_item(&self, artist_user: UserId, item: NewUpload) -> Result<PortfolioEntry>;
+    async fn add_portfolio_item(
+        &self,
+        artist_user: UserId,
+        item: NewUpload,
+    ) -> Result<PortfolioEntry>;
     /// Removes one of the artist's own pieces and returns its image keys for deletion.
-    async fn delete_portfolio_item(&self, artist_user: UserId, id: i64) -> Result<(String, String)>;
+    async fn delete_portfolio_item(&self, artist_user: UserId, id: i64)
+    -> Result<(String, String)>;
     /// Adds a healed photo the client of a completed booking shares to the artist's portfolio.
-    async fn add_healed_photo(&self, id: BookingId, client: UserId, item: NewUpload) -> Result<PortfolioEntry>;
+    async fn add_healed_photo(
+        &self,
+        id: BookingId,
+        client: UserId,
+        item: NewUpload,
+    ) -> Result<PortfolioEntry>;
     async fn appointments_for_artist(
         &self,
         artist: ArtistId,

@@ -633,7 +633,108 @@ async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
     assert_eq!(cities, ["Berlin", "Lisbon", "London", "london"]);
 }
 
+async fn healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "healer").await;
+    let (other_artist, _) = artist(&store, "ot@example.com", "other").await;
+    let req = booked(&store, client, artist_user, &a, 1).await;
+    let slot = Slot::new(NOW + 86_400 - NOW % 900, 60, NOW).unwrap();
+    let ap = store
+        .schedule(req.id, artist_user, slot, NOW)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap.id, client, consent(), NOW)
+        .await
+        .unwrap();
+    let upload = |healed| storage::NewUpload {
+        draft: domain::PortfolioDraft::parse("Koi", "japanese", "back", healed, &[]).unwrap(),
+        image_path: "portfolio/x.jpg".into(),
+        thumb_path: "portfolio/x-thumb.webp".into(),
+    };
+    let r = store.add_healed_photo(req.id, client, upload(false)).await;
+    assert!(
+        matches!(r, Err(StoreError::Refused(_))),
+        "not before completion: {r:?}"
+    );
+    store
+        .change_appointment(ap.id, artist_user, AppointmentChange::Complete, NOW)
+        .await
+        .unwrap();
+
+    let four_weeks = 28 * 86_400;
+    assert_eq!(
+        store
+            .prompt_healed_photos(slot.ends_at + four_weeks - 1, four_weeks, 10)
+            .await
+            .unwrap(),
+        0
+    );
+    let later = slot.ends_at + four_weeks;
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .prompt_healed_photos(later, four_weeks, 10)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut asked = 0;
+    for r in runs {
+        asked += r.await.unwrap();
+    }
+    assert_eq!(asked, 1, "one prompt however many instances run the job");
+
+    let shared = store
+        .add_healed_photo(req.id, client, upload(false))
+        .await
+        .unwrap();
+    assert!(shared.healed, "a client's photo is healed work");
+    assert_eq!(shared.booking_id, Some(req.id.get()));
+    let r = store
+        .add_healed_photo(req.id, other_artist, upload(true))
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+
+    let own = store
+        .add_portfolio_item(artist_user, upload(false))
+        .await
+        .unwrap();
+    assert!(!own.healed);
+    let r = store.delete_portfolio_item(other_artist, own.id).await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    assert!(matches!(
+        store.add_portfolio_item(client, upload(false)).await,
+        Err(StoreError::NotFound)
+    ));
+    let keys = store
+        .delete_portfolio_item(artist_user, own.id)
+        .await
+        .unwrap();
+    assert_eq!(keys.0, "portfolio/x.jpg");
+    let pieces = store.portfolio(a.id, 10).await.unwrap();
+    assert_eq!(pieces.len(), 1);
+    let r = store
+        .search_artists(&storage::ArtistQuery {
+            healed_only: true,
+            page: 1,
+            per_page: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        r.total, 1,
+        "the shared photo puts the artist in the healed filter"
+    );
+}
+
 storage::on_both_databases!(
+    healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist,
     search_filters_sort_and_pages_on_every_field,
     the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile,
     strangers_see_nothing_and_each_side_may_only_take_its_own_actions,

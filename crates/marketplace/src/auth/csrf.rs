@@ -223,7 +223,9 @@ impl FromRequest<AppState> for CsrfMultipart {
             } else {
                 let bytes = field.bytes().await.map_err(too_large_or_bad)?;
                 if bytes.len() > 16 * 1024 {
-                    return Err(AppError::BadRequest(format!("The field {name:?} is too long.")));
+                    return Err(AppError::BadRequest(format!(
+                        "The field {name:?} is too long."
+                    )));
                 }
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
                     AppError::BadRequest("The form contains text that is not valid UTF-8.".into())

@@ -58,11 +58,16 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route(
             "/dashboard/portfolio",
-            get(portfolio_pages::portfolio).post(portfolio_pages::upload).layer(
-                DefaultBodyLimit::max(settings.media.max_upload_bytes + 64 * 1024),
-            ),
+            get(portfolio_pages::portfolio)
+                .post(portfolio_pages::upload)
+                .layer(DefaultBodyLimit::max(
+                    settings.media.max_upload_bytes + 64 * 1024,
+                )),
         )
-        .route("/dashboard/portfolio/{id}/delete", post(portfolio_pages::delete))
+        .route(
+            "/dashboard/portfolio/{id}/delete",
+            post(portfolio_pages::delete),
+        )
         .route(
             "/bookings/{id}/healed-photo",
             post(portfolio_pages::healed_photo).layer(DefaultBodyLimit::max(

@@ -1,8 +1,8 @@
 //! Portfolio uploads: the artist's portfolio page (upload, delete) and the healed photo a client
 //! shares after a completed session. Images are checked by content and re-encoded (`media`).
 
-use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
 use crate::auth::CurrentUser;
+use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
 use crate::error::{AppError, FieldError};
 use crate::media;
 use crate::state::AppState;
@@ -54,16 +54,28 @@ async fn accept_upload(
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return Err(field_error("image", "Choose an image to upload."));
     };
-    let (max_bytes, max_pixels) = (state.settings.media.max_upload_bytes, state.settings.media.max_pixels);
-    let processed = tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let (max_bytes, max_pixels) = (
+        state.settings.media.max_upload_bytes,
+        state.settings.media.max_pixels,
+    );
+    let processed =
+        tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
     let (draft, processed) = match (draft, processed) {
         (Ok(d), Ok(p)) => (d, p),
         (d, p) => {
-            let mut errors: Vec<FieldError> = d.err().unwrap_or_default().into_iter().map(Into::into).collect();
+            let mut errors: Vec<FieldError> = d
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect();
             if let Err(e) = p {
-                errors.push(FieldError { field: "image".into(), message: e.to_string() });
+                errors.push(FieldError {
+                    field: "image".into(),
+                    message: e.to_string(),
+                });
             }
             return Err(AppError::Validation(errors));
         }
@@ -95,9 +107,17 @@ async fn portfolio_page(
         .await?
         .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
     let pieces = state.store.portfolio(profile.id, 500).await?;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let layout = Layout::new(state, Some(user), Some(csrf::token(session).await?));
-    Ok((status, render(PortfolioPage::new(layout, profile, pieces, errors))?).into_response())
+    Ok((
+        status,
+        render(PortfolioPage::new(layout, profile, pieces, errors))?,
+    )
+        .into_response())
 }
 
 fn require_artist(user: &User) -> Result<(), AppError> {
@@ -174,17 +194,28 @@ pub async fn healed_photo(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let detail = state.store.booking(id, user.id).await?.ok_or(AppError::NotFound)?;
+    let detail = state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if detail.request.client_id != user.id {
-        return Err(AppError::Forbidden("Only the client shares healed photos.".into()));
+        return Err(AppError::Forbidden(
+            "Only the client shares healed photos.".into(),
+        ));
     }
     let result = async {
         if form.fields.get("publish").is_none_or(|v| v.is_empty()) {
-            return Err(field_error("publish", "Tick the box to let the artist show your photo."));
+            return Err(field_error(
+                "publish",
+                "Tick the box to let the artist show your photo.",
+            ));
         }
         let mut fields = form.fields.clone();
         fields.insert("placement".into(), detail.request.placement.clone());
-        fields.entry("title".into()).or_insert_with(|| "Healed piece".into());
+        fields
+            .entry("title".into())
+            .or_insert_with(|| "Healed piece".into());
         let prefix = format!("portfolio/{}", detail.request.artist_id);
         let item = accept_upload(&state, &fields, form.file, &prefix, true).await?;
         let keys = (item.image_path.clone(), item.thumb_path.clone());

@@ -10,3 +10,4 @@ mod helpers;
 mod journey;
 mod security;
 mod shutdown;
+mod uploads;

@@ -1,0 +1,265 @@
+//! Portfolio uploads through the real server: multipart with CSRF, content sniffing, size and
+//! pixel limits, re-encoding without metadata, serving, deleting and ownership.
+
+use crate::helpers::{TestApp, csrf_in, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use storage::testing::TestDb;
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 120, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A JPEG carrying an EXIF segment with GPS coordinates.
+fn jpeg_with_gps() -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    let img = image::RgbImage::from_pixel(300, 200, image::Rgb([200, 200, 10]));
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+        .encode_image(&img)
+        .unwrap();
+    let payload = b"Exif\0\0MM\0*GPSLatitude=48.85;GPSLongitude=2.35";
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+async fn artist_with_profile(app: &TestApp, email: &str, slug: &str) {
+    assert_eq!(
+        app.sign_up(email, "artist").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let token = app.csrf("/dashboard/profile").await;
+    let r = app
+        .post_form(
+            "/dashboard/profile",
+            &[
+                ("csrf_token", &token),
+                ("slug", slug),
+                ("bio", ""),
+                ("city", "Paris"),
+                ("country", "FR"),
+                ("jurisdiction", "FR"),
+                ("styles", "japanese"),
+                ("price_min", "100"),
+                ("price_max", "500"),
+                ("hourly_rate", "120"),
+                ("books_open", "on"),
+                ("min_age", "18"),
+                ("deposit_kind", "percent"),
+                ("deposit_value", "20"),
+                ("deposit_due_days", "3"),
+                ("response_hours", "72"),
+                ("notice_hours", "48"),
+                ("max_reschedules", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+}
+
+fn form(token: &str, file_name: &str, bytes: Vec<u8>) -> Form {
+    Form::new()
+        .text("csrf_token", token.to_owned())
+        .text("title", "Koi in waves")
+        .text("style", "japanese")
+        .text("placement", "back")
+        .text("healed", "on")
+        .text("skin_tone_IV", "on")
+        .part("image", Part::bytes(bytes).file_name(file_name.to_owned()))
+}
+
+async fn upload(app: &TestApp, form: Form) -> reqwest::Response {
+    app.client
+        .post(app.url("/dashboard/portfolio"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn an_artist_uploads_a_piece_that_is_re_encoded_served_and_deleted(db: TestDb) {
+    let app = spawn_app(db).await;
+    artist_with_profile(&app, "ink@example.com", "ink-paris").await;
+    let token = app.csrf("/dashboard/portfolio").await;
+
+    let r = upload(&app, form(&token, "holiday.jpg", jpeg_with_gps())).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = app.get("/dashboard/portfolio").await.text().await.unwrap();
+    assert!(
+        html.contains("Koi in waves") && html.contains("skin IV"),
+        "{html}"
+    );
+    let thumb = html
+        .split("src=\"/media/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let served = app.get(&format!("/media/{thumb}")).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    let webp = served.bytes().await.unwrap();
+    assert_eq!(
+        image::guess_format(&webp).unwrap(),
+        image::ImageFormat::WebP
+    );
+    let full = app
+        .get(&format!("/media/{}", thumb.replace("-thumb.webp", ".jpg")))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        image::guess_format(&full).unwrap(),
+        image::ImageFormat::Jpeg
+    );
+    assert!(
+        !full.windows(3).any(|w| w == b"GPS"),
+        "location data removed"
+    );
+
+    // The public profile and the API show it as healed work.
+    let profile = app.get("/artists/ink-paris").await.text().await.unwrap();
+    assert!(profile.contains("Koi in waves"));
+
+    // Delete it: gone from the page and from storage.
+    let id = html
+        .split("/dashboard/portfolio/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post_form(
+            &format!("/dashboard/portfolio/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("/media/{thumb}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = app
+        .post_form(
+            &format!("/dashboard/portfolio/{id}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+async fn bad_uploads_are_explained_and_store_nothing(db: TestDb) {
+    let app = spawn_app_with(db, &[("TM_MEDIA_MAX_PIXELS", "1000000")]).await;
+    artist_with_profile(&app, "ink@example.com", "ink-paris").await;
+    let token = app.csrf("/dashboard/portfolio").await;
+
+    let r = upload(
+        &app,
+        form(
+            &token,
+            "tattoo.jpg",
+            b"<?php echo 'not an image'; ?>".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("not a JPEG, PNG or WebP image")
+    );
+
+    let r = upload(&app, form(&token, "big.png", png(2000, 1000))).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("2 megapixels; the limit is 1")
+    );
+
+    let r = upload(&app, form(&token, "huge.png", vec![0u8; 11 * 1024 * 1024])).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let bad_fields = form(&token, "ok.png", png(50, 50)).text("style", "cubism");
+    let r = upload(&app, bad_fields).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let r = upload(&app, form("forged", "ok.png", png(50, 50))).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .client
+        .post(app.url("/dashboard/portfolio"))
+        .form(&[("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let stored = walk(&app.media.path().join("portfolio"));
+    assert!(
+        stored.is_empty(),
+        "nothing kept from refused uploads: {stored:?}"
+    );
+
+    // Clients cannot upload to a portfolio.
+    let client = crate::helpers::client();
+    let html = client
+        .get(app.url("/sign-up"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let t = csrf_in(&html).unwrap();
+    client
+        .post(app.url("/sign-up"))
+        .form(&[
+            ("csrf_token", t.as_str()),
+            ("display_name", "Client"),
+            ("email", "c@example.com"),
+            ("password", crate::helpers::PASSWORD),
+            ("role", "client"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let r = client
+        .get(app.url("/dashboard/portfolio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                vec![e.path()]
+            }
+        })
+        .collect()
+}
+
+storage::on_both_databases!(
+    an_artist_uploads_a_piece_that_is_re_encoded_served_and_deleted,
+    bad_uploads_are_explained_and_store_nothing,
+);
