@@ -5,6 +5,7 @@ pub mod appointment;
 pub mod artist;
 pub mod booking;
 pub mod consent;
+pub mod flash;
 pub mod ids;
 pub mod policy;
 pub mod request;
@@ -13,6 +14,7 @@ pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRol
 pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
 pub use booking::{Actor, BookingAction, BookingState, TransitionError};
+pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
 pub use policy::{BookingPolicy, DepositOutcome, DepositRule};
 pub use request::{ConsentAnswers, Quote, Rating, RawRequest, RequestDraft, Size, Slot};

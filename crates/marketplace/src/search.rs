@@ -112,6 +112,8 @@ impl SearchParams {
             books_open: flag(&self.open),
             healed_only: flag(&self.healed),
             text: (!text.is_empty()).then_some(text),
+            studio_id: None,
+            today: Some(time::OffsetDateTime::now_utc().date().to_string()),
             sort,
             page,
             per_page: PER_PAGE,

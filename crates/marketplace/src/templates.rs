@@ -193,6 +193,8 @@ pub struct ArtistPage {
     pub artist: storage::ArtistProfile,
     pub reviews: Vec<storage::Review>,
     pub portfolio: Vec<storage::PortfolioEntry>,
+    pub flash: Vec<storage::FlashDesign>,
+    pub guest_spots: Vec<storage::GuestSpotView>,
     pub styles: String,
     pub rating: Option<String>,
     pub policy: String,
@@ -206,6 +208,8 @@ impl ArtistPage {
         artist: storage::ArtistProfile,
         reviews: Vec<storage::Review>,
         portfolio: Vec<storage::PortfolioEntry>,
+        flash: Vec<storage::FlashDesign>,
+        guest_spots: Vec<storage::GuestSpotView>,
         can_request: bool,
     ) -> Self {
         let rules = domain::consent::rules_for(&artist.jurisdiction);
@@ -238,6 +242,8 @@ impl ArtistPage {
             artist,
             reviews,
             portfolio,
+            flash,
+            guest_spots,
             can_request,
         }
     }
@@ -743,6 +749,69 @@ impl PortfolioPage {
             placements: domain::request::PLACEMENTS,
             tones: domain::SkinTone::ALL.iter().map(|t| t.as_str()).collect(),
             max_mb: 10,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "studio.html")]
+pub struct StudioPageView {
+    pub layout: Layout,
+    pub studio: storage::StudioPage,
+    pub members: Vec<ArtistCardView>,
+}
+
+impl StudioPageView {
+    pub fn new(layout: Layout, mut studio: storage::StudioPage) -> Self {
+        let members = std::mem::take(&mut studio.members)
+            .into_iter()
+            .map(ArtistCardView::from)
+            .collect();
+        Self {
+            layout,
+            studio,
+            members,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "flash.html")]
+pub struct FlashPage {
+    pub layout: Layout,
+    pub artist: storage::ArtistProfile,
+    pub designs: Vec<storage::FlashDesign>,
+    pub spots: Vec<storage::GuestSpotView>,
+    pub studios: Vec<(String, String, String)>,
+    pub errors: Vec<FieldError>,
+    pub styles: Vec<(&'static str, &'static str)>,
+    pub sizes: Vec<(&'static str, &'static str)>,
+}
+
+impl FlashPage {
+    pub fn new(
+        layout: Layout,
+        artist: storage::ArtistProfile,
+        designs: Vec<storage::FlashDesign>,
+        spots: Vec<storage::GuestSpotView>,
+        studios: Vec<(String, String, String)>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        Self {
+            layout,
+            artist,
+            designs,
+            spots,
+            studios,
+            errors,
+            styles: domain::Style::ALL
+                .iter()
+                .map(|s| (s.slug(), s.label()))
+                .collect(),
+            sizes: domain::Size::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label()))
+                .collect(),
         }
     }
 }

@@ -271,6 +271,10 @@ pub struct ArtistQuery {
     pub books_open: bool,
     pub healed_only: bool,
     pub text: Option<String>,
+    /// Resident artists of one studio.
+    pub studio_id: Option<i64>,
+    /// Today (YYYY-MM-DD): with a city, artists with a guest spot there from today on match too.
+    pub today: Option<String>,
     pub sort: SearchSort,
     /// 1-based.
     pub page: u32,
@@ -315,6 +319,54 @@ pub struct NewUpload {
     pub draft: domain::PortfolioDraft,
     pub image_path: String,
     pub thumb_path: String,
+}
+
+/// A flash design and the sizes it is offered in.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashDesign {
+    pub id: i64,
+    pub artist_id: ArtistId,
+    pub title: String,
+    pub style: String,
+    pub image_path: String,
+    pub thumb_path: String,
+    pub variants: Vec<domain::FlashVariant>,
+}
+
+/// A new flash design with its stored image keys.
+#[derive(Debug, Clone)]
+pub struct NewFlash {
+    pub title: String,
+    pub style: Style,
+    pub image_path: String,
+    pub thumb_path: String,
+    pub variants: Vec<domain::FlashVariant>,
+}
+
+/// A guest spot with the names pages show.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct GuestSpotView {
+    pub id: i64,
+    pub artist_slug: String,
+    pub artist_name: String,
+    pub studio_slug: String,
+    pub studio_name: String,
+    pub city: String,
+    pub starts_on: String,
+    pub ends_on: String,
+    pub time_zone: String,
+}
+
+/// A studio's page: where it is, its resident artists and upcoming guests.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudioPage {
+    pub slug: String,
+    pub name: String,
+    pub city: String,
+    pub country: String,
+    pub jurisdiction: String,
+    pub members: Vec<crate::ArtistCard>,
+    pub guests: Vec<GuestSpotView>,
 }
 
 /// An email waiting in the outbox, claimed by one worker for a lease.
@@ -421,6 +473,28 @@ pub trait BookingStore: Send + Sync {
 
     /// Expires every request whose deadline has passed; safe to run on several instances at once.
     async fn expire_due(&self, at: i64, limit: i64) -> Result<Vec<BookingId>>;
+
+    async fn add_flash(&self, artist_user: UserId, flash: NewFlash) -> Result<FlashDesign>;
+    async fn delete_flash(&self, artist_user: UserId, id: i64) -> Result<(String, String)>;
+    async fn flash_for_artist(&self, artist: ArtistId, limit: i64) -> Result<Vec<FlashDesign>>;
+    async fn flash_design(&self, id: i64) -> Result<Option<FlashDesign>>;
+    /// Adds a guest spot for the signed-in artist at the studio named by `studio_slug`.
+    async fn add_guest_spot(
+        &self,
+        artist_user: UserId,
+        studio_slug: &str,
+        spot: domain::GuestSpot,
+    ) -> Result<GuestSpotView>;
+    async fn delete_guest_spot(&self, artist_user: UserId, id: i64) -> Result<()>;
+    /// Guest spots of an artist ending on or after `from` (YYYY-MM-DD).
+    async fn guest_spots_for_artist(
+        &self,
+        artist: ArtistId,
+        from: &str,
+    ) -> Result<Vec<GuestSpotView>>;
+    /// Every studio as (slug, name, city), for pickers.
+    async fn studios(&self) -> Result<Vec<(String, String, String)>>;
+    async fn studio(&self, slug: &str, from: &str) -> Result<Option<StudioPage>>;
 
     /// Asks the clients of sessions completed at least `after` seconds ago for a healed photo,
     /// once per session. Returns how many were asked.

@@ -1381,6 +1381,184 @@ macro_rules! impl_booking_store {
                 Ok(expired)
             }
 
+            #[tracing::instrument(skip_all, name = "store.add_flash")]
+            async fn add_flash(
+                &self,
+                artist_user: domain::UserId,
+                flash: $crate::booking::NewFlash,
+            ) -> $crate::Result<$crate::booking::FlashDesign> {
+                let mut tx = self.write_tx().await?;
+                let artist: Option<(i64,)> = sqlx::query_as("SELECT id FROM artists WHERE user_id = $1")
+                    .bind(artist_user.get())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let (artist,) = artist.ok_or($crate::StoreError::NotFound)?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO flash_designs (artist_id, title, style, image_path, thumb_path, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(artist)
+                .bind(&flash.title)
+                .bind(flash.style.slug())
+                .bind(&flash.image_path)
+                .bind(&flash.thumb_path)
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+                .fetch_one(&mut *tx)
+                .await?;
+                for v in &flash.variants {
+                    sqlx::query("INSERT INTO flash_variants (flash_id, size, price_cents, minutes) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(v.size.as_str())
+                        .bind(v.price_cents)
+                        .bind(v.minutes)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok($crate::booking::FlashDesign {
+                    id,
+                    artist_id: domain::ArtistId::new(artist),
+                    title: flash.title,
+                    style: flash.style.slug().to_owned(),
+                    image_path: flash.image_path,
+                    thumb_path: flash.thumb_path,
+                    variants: flash.variants,
+                })
+            }
+
+            #[tracing::instrument(skip_all, name = "store.delete_flash")]
+            async fn delete_flash(&self, artist_user: domain::UserId, id: i64) -> $crate::Result<(String, String)> {
+                let row: Option<(String, String)> = sqlx::query_as(
+                    "DELETE FROM flash_designs WHERE id = $1 AND artist_id = \
+                     (SELECT a.id FROM artists a WHERE a.user_id = $2) RETURNING image_path, thumb_path",
+                )
+                .bind(id)
+                .bind(artist_user.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.ok_or($crate::StoreError::NotFound)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.flash_for_artist")]
+            async fn flash_for_artist(&self, artist: domain::ArtistId, limit: i64) -> $crate::Result<Vec<$crate::booking::FlashDesign>> {
+                let designs: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT id, title, style, image_path, thumb_path FROM flash_designs WHERE artist_id = $1 \
+                     ORDER BY id DESC LIMIT $2",
+                )
+                .bind(artist.get())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let variants: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+                    "SELECT v.flash_id, v.size, v.price_cents, v.minutes FROM flash_variants v \
+                     JOIN flash_designs f ON f.id = v.flash_id WHERE f.artist_id = $1 ORDER BY v.price_cents",
+                )
+                .bind(artist.get())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::booking_sql::assemble_flash(artist, designs, variants))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.flash_design")]
+            async fn flash_design(&self, id: i64) -> $crate::Result<Option<$crate::booking::FlashDesign>> {
+                let artist: Option<(i64,)> = sqlx::query_as("SELECT artist_id FROM flash_designs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some((artist,)) = artist else { return Ok(None) };
+                let all = self.flash_for_artist(domain::ArtistId::new(artist), 1000).await?;
+                Ok(all.into_iter().find(|f| f.id == id))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.add_guest_spot")]
+            async fn add_guest_spot(
+                &self,
+                artist_user: domain::UserId,
+                studio_slug: &str,
+                spot: domain::GuestSpot,
+            ) -> $crate::Result<$crate::booking::GuestSpotView> {
+                let ids: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT a.id, s.id FROM artists a, studios s WHERE a.user_id = $1 AND s.slug = $2",
+                )
+                .bind(artist_user.get())
+                .bind(studio_slug)
+                .fetch_optional(&self.pool)
+                .await?;
+                let (artist, studio) = ids.ok_or($crate::StoreError::NotFound)?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO guest_spots (artist_id, studio_id, starts_on, ends_on, time_zone, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(artist)
+                .bind(studio)
+                .bind(spot.starts_on.to_string())
+                .bind(spot.ends_on.to_string())
+                .bind(&spot.time_zone)
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+                .fetch_one(&self.pool)
+                .await?;
+                let sql = format!("{} WHERE g.id = $1", $crate::booking_sql::GUEST_SPOT_SELECT);
+                Ok(sqlx::query_as(&sql).bind(id).fetch_one(&self.pool).await?)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.delete_guest_spot")]
+            async fn delete_guest_spot(&self, artist_user: domain::UserId, id: i64) -> $crate::Result<()> {
+                let done = sqlx::query(
+                    "DELETE FROM guest_spots WHERE id = $1 AND artist_id = (SELECT a.id FROM artists a WHERE a.user_id = $2)",
+                )
+                .bind(id)
+                .bind(artist_user.get())
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.guest_spots_for_artist")]
+            async fn guest_spots_for_artist(&self, artist: domain::ArtistId, from: &str) -> $crate::Result<Vec<$crate::booking::GuestSpotView>> {
+                let sql = format!(
+                    "{} WHERE g.artist_id = $1 AND g.ends_on >= $2 ORDER BY g.starts_on LIMIT 50",
+                    $crate::booking_sql::GUEST_SPOT_SELECT
+                );
+                Ok(sqlx::query_as(&sql).bind(artist.get()).bind(from).fetch_all(&self.pool).await?)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.studios")]
+            async fn studios(&self) -> $crate::Result<Vec<(String, String, String)>> {
+                Ok(sqlx::query_as("SELECT slug, name, city FROM studios ORDER BY name LIMIT 1000")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.studio")]
+            async fn studio(&self, slug: &str, from: &str) -> $crate::Result<Option<$crate::booking::StudioPage>> {
+                let row: Option<(i64, String, String, String, String, String)> = sqlx::query_as(
+                    "SELECT id, slug, name, city, country, jurisdiction FROM studios WHERE slug = $1",
+                )
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((id, slug, name, city, country, jurisdiction)) = row else { return Ok(None) };
+                let q = $crate::booking::ArtistQuery { studio_id: Some(id), page: 1, per_page: 100, ..Default::default() };
+                let members = $crate::booking::BookingStore::search_artists(self, &q).await?.artists;
+                let sql = format!(
+                    "{} WHERE g.studio_id = $1 AND g.ends_on >= $2 ORDER BY g.starts_on LIMIT 50",
+                    $crate::booking_sql::GUEST_SPOT_SELECT
+                );
+                let guests = sqlx::query_as(&sql).bind(id).bind(from).fetch_all(&self.pool).await?;
+                Ok(Some($crate::booking::StudioPage {
+                    slug,
+                    name,
+                    city,
+                    country,
+                    jurisdiction,
+                    members: members.into_iter().map(|h| h.card).collect(),
+                    guests,
+                }))
+            }
+
             #[tracing::instrument(skip_all, name = "store.prompt_healed_photos")]
             async fn prompt_healed_photos(&self, at: i64, after: i64, limit: i64) -> $crate::Result<usize> {
                 let mut tx = self.write_tx().await?;
@@ -1504,7 +1682,20 @@ pub(crate) fn search_filter(q: &crate::booking::ArtistQuery) -> (String, Vec<Bin
     }
     if let Some(city) = &q.city {
         let n = next(Bind::Text(city.to_lowercase()), &mut binds);
-        clauses.push(format!("lower(a.city) = {n}"));
+        match &q.today {
+            Some(today) => {
+                let d = next(Bind::Text(today.clone()), &mut binds);
+                clauses.push(format!(
+                    "(lower(a.city) = {n} OR EXISTS (SELECT 1 FROM guest_spots g JOIN studios gs \
+                     ON gs.id = g.studio_id WHERE g.artist_id = a.id AND lower(gs.city) = {n} AND g.ends_on >= {d}))"
+                ));
+            }
+            None => clauses.push(format!("lower(a.city) = {n}")),
+        }
+    }
+    if let Some(studio) = q.studio_id {
+        let n = next(Bind::Int(studio), &mut binds);
+        clauses.push(format!("a.studio_id = {n}"));
     }
     if let Some(max) = q.max_price_cents {
         let n = next(Bind::Int(max), &mut binds);
@@ -1642,6 +1833,45 @@ impl From<SearchRow> for crate::booking::SearchHit {
 pub(crate) const REFRESH_SEARCH_TEXT: &str = "UPDATE artists SET search_text = lower(\
 COALESCE((SELECT u.display_name FROM users u WHERE u.id = artists.user_id), '') || ' ' || city || ' ' || \
 COALESCE((SELECT s.name FROM studios s WHERE s.id = artists.studio_id), '') || ' ' || bio) WHERE ";
+
+pub(crate) const GUEST_SPOT_SELECT: &str = "SELECT g.id, a.slug AS artist_slug, u.display_name AS artist_name, \
+s.slug AS studio_slug, s.name AS studio_name, s.city, g.starts_on, g.ends_on, g.time_zone \
+FROM guest_spots g JOIN artists a ON a.id = g.artist_id JOIN users u ON u.id = a.user_id \
+JOIN studios s ON s.id = g.studio_id";
+
+/// Groups flash variants under their designs.
+pub(crate) fn assemble_flash(
+    artist: domain::ArtistId,
+    designs: Vec<(i64, String, String, String, String)>,
+    variants: Vec<(i64, String, i64, i64)>,
+) -> Vec<crate::booking::FlashDesign> {
+    designs
+        .into_iter()
+        .map(
+            |(id, title, style, image_path, thumb_path)| crate::booking::FlashDesign {
+                id,
+                artist_id: artist,
+                title,
+                style,
+                image_path,
+                thumb_path,
+                variants: variants
+                    .iter()
+                    .filter(|v| v.0 == id)
+                    .filter_map(|(_, size, price_cents, minutes)| {
+                        domain::Size::parse(size)
+                            .ok()
+                            .map(|size| domain::FlashVariant {
+                                size,
+                                price_cents: *price_cents,
+                                minutes: *minutes,
+                            })
+                    })
+                    .collect(),
+            },
+        )
+        .collect()
+}
 
 /// How a profile is looked up.
 pub(crate) enum ProfileKey<'a> {

@@ -98,6 +98,8 @@ pub struct ArtistDetail {
     profile: ArtistProfile,
     reviews: Vec<Review>,
     portfolio: Vec<storage::PortfolioEntry>,
+    flash: Vec<storage::FlashDesign>,
+    guest_spots: Vec<storage::GuestSpotView>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -111,9 +113,12 @@ pub async fn artist(
         .artist_by_id(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (reviews, portfolio) = tokio::try_join!(
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let (reviews, portfolio, flash, guest_spots) = tokio::try_join!(
         state.store.reviews_for_artist(id, 20),
-        state.store.portfolio(id, 60)
+        state.store.portfolio(id, 60),
+        state.store.flash_for_artist(id, 60),
+        state.store.guest_spots_for_artist(id, &today)
     )?;
     state
         .metrics
@@ -124,6 +129,8 @@ pub async fn artist(
         profile,
         reviews,
         portfolio,
+        flash,
+        guest_spots,
     }))
 }
 

@@ -9,7 +9,7 @@ use crate::routes::bookings_api::{run_appointment_action, run_booking_action};
 use crate::state::AppState;
 use crate::templates::{
     ArtistPage, ArtistSettingsForm, ArtistSettingsPage, BookingPage, DashboardPage, Layout,
-    RequestFormPage, SearchPage,
+    RequestFormPage, SearchPage, StudioPageView,
 };
 use askama::Template;
 use axum::extract::{Path, State};
@@ -86,9 +86,12 @@ pub async fn artist(
         .artist_by_slug(&slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (reviews, portfolio) = tokio::try_join!(
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let (reviews, portfolio, flash, guest_spots) = tokio::try_join!(
         state.store.reviews_for_artist(artist.id, 20),
-        state.store.portfolio(artist.id, 60)
+        state.store.portfolio(artist.id, 60),
+        state.store.flash_for_artist(artist.id, 60),
+        state.store.guest_spots_for_artist(artist.id, &today)
     )?;
     state
         .metrics
@@ -104,8 +107,42 @@ pub async fn artist(
         artist,
         reviews,
         portfolio,
+        flash,
+        guest_spots,
         user.as_ref().is_none_or(|u| u.role == Role::Client),
     ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn studio(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let studio = state
+        .store
+        .studio(&slug, &today)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let csrf = match &user {
+        Some(_) => Some(csrf::token(&session).await?),
+        None => None,
+    };
+    render(StudioPageView::new(
+        Layout::new(&state, user.as_ref(), csrf),
+        studio,
+    ))
+}
+
+/// `?flash=ID&size=M` on the request form starts the request from a flash design.
+#[derive(serde::Deserialize, Default)]
+pub struct FlashChoice {
+    #[serde(default)]
+    flash: Option<i64>,
+    #[serde(default)]
+    size: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -114,6 +151,7 @@ pub async fn request_form(
     session: Session,
     MaybeUser(user): MaybeUser,
     Path(slug): Path<String>,
+    axum::extract::Query(choice): axum::extract::Query<FlashChoice>,
 ) -> Result<Response, AppError> {
     let Some(user) = user else {
         return Ok(sign_in_redirect(&format!("/artists/{slug}/book")));
@@ -123,12 +161,23 @@ pub async fn request_form(
         .artist_by_slug(&slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let page = RequestFormPage::new(
-        layout(&state, &session, &user).await?,
-        artist,
-        vec![],
-        RawRequest::default(),
-    );
+    let mut form = RawRequest::default();
+    if let Some(id) = choice.flash
+        && let Some(design) = state.store.flash_design(id).await?
+        && design.artist_id == artist.id
+    {
+        let size = choice
+            .size
+            .as_deref()
+            .and_then(|s| domain::Size::parse(s).ok())
+            .filter(|s| design.variants.iter().any(|v| v.size == *s))
+            .or_else(|| design.variants.first().map(|v| v.size));
+        if let Some(size) = size {
+            form.size = size.as_str().to_owned();
+        }
+        form.idea = format!("Flash: \"{}\" (design #{})", design.title, design.id);
+    }
+    let page = RequestFormPage::new(layout(&state, &session, &user).await?, artist, vec![], form);
     Ok(render(page)?.into_response())
 }
 

@@ -47,6 +47,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/admin", get(pages::admin))
         .route("/search", get(bookings_pages::search))
         .route("/artists/{slug}", get(bookings_pages::artist))
+        .route("/studios/{slug}", get(bookings_pages::studio))
         .route(
             "/artists/{slug}/book",
             get(bookings_pages::request_form).post(bookings_pages::send_request),
@@ -67,6 +68,26 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route(
             "/dashboard/portfolio/{id}/delete",
             post(portfolio_pages::delete),
+        )
+        .route(
+            "/dashboard/flash",
+            get(portfolio_pages::flash)
+                .post(portfolio_pages::upload_flash)
+                .layer(DefaultBodyLimit::max(
+                    settings.media.max_upload_bytes + 64 * 1024,
+                )),
+        )
+        .route(
+            "/dashboard/flash/{id}/delete",
+            post(portfolio_pages::delete_flash),
+        )
+        .route(
+            "/dashboard/guest-spots",
+            post(portfolio_pages::add_guest_spot),
+        )
+        .route(
+            "/dashboard/guest-spots/{id}/delete",
+            post(portfolio_pages::delete_guest_spot),
         )
         .route(
             "/bookings/{id}/healed-photo",

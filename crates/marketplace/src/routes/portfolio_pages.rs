@@ -1,5 +1,5 @@
-//! Portfolio uploads: the artist's portfolio page (upload, delete) and the healed photo a client
-//! shares after a completed session. Images are checked by content and re-encoded (`media`).
+//! Portfolio uploads: the artist's portfolio page (upload, delete), flash designs and guest
+//! spots, and the healed photo a client shares after a completed session. Images are checked by content and re-encoded (`media`).
 
 use crate::auth::CurrentUser;
 use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
@@ -227,4 +227,184 @@ pub async fn healed_photo(
     }
     .await;
     crate::routes::bookings_pages::after_form(&state, &form.session, &user, id, result).await
+}
+
+async fn flash_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    errors: Vec<FieldError>,
+) -> Result<Response, AppError> {
+    let profile = state
+        .store
+        .artist_for_user(user.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("Set up your profile before adding flash.".into()))?;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let (designs, spots, studios) = tokio::try_join!(
+        state.store.flash_for_artist(profile.id, 500),
+        state.store.guest_spots_for_artist(profile.id, &today),
+        state.store.studios()
+    )?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let layout = Layout::new(state, Some(user), Some(csrf::token(session).await?));
+    let page = crate::templates::FlashPage::new(layout, profile, designs, spots, studios, errors);
+    Ok((status, render(page)?).into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn flash(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    flash_page(&state, &session, &user, vec![]).await
+}
+
+/// Parses the sizes offered: `price_S`/`minutes_S` … `price_XL`/`minutes_XL`.
+fn variants(fields: &HashMap<String, String>) -> Result<Vec<domain::FlashVariant>, FieldError> {
+    let get = |k: String| fields.get(&k).map(String::as_str).unwrap_or("").to_owned();
+    let mut out = Vec::new();
+    for size in domain::Size::ALL {
+        let v = domain::FlashVariant::parse(
+            size,
+            &get(format!("price_{}", size.as_str())),
+            &get(format!("minutes_{}", size.as_str())),
+        )
+        .map_err(FieldError::from)?;
+        out.extend(v);
+    }
+    domain::flash::check_variants(&out).map_err(FieldError::from)?;
+    Ok(out)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn upload_flash(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    form: CsrfMultipart,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let profile = state
+        .store
+        .artist_for_user(user.id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("Set up your profile before adding flash.".into()))?;
+    let sizes = variants(&form.fields);
+    let mut fields = form.fields.clone();
+    fields.insert("placement".into(), "other".into());
+    let prefix = format!("flash/{}", profile.id);
+    let upload = match (
+        sizes,
+        accept_upload(&state, &fields, form.file, &prefix, false).await,
+    ) {
+        (Ok(sizes), Ok(item)) => (sizes, item),
+        (sizes, item) => {
+            let mut errors = match &item {
+                Err(AppError::Validation(e)) => e.clone(),
+                Err(_) | Ok(_) => vec![],
+            };
+            if let Ok(item) = &item {
+                state
+                    .media
+                    .delete(&[&item.image_path, &item.thumb_path])
+                    .await;
+            }
+            if let Err(e) = sizes {
+                errors.push(e);
+            }
+            if let Err(e) = item
+                && !matches!(e, AppError::Validation(_))
+            {
+                return Err(e);
+            }
+            return flash_page(&state, &form.session, &user, errors).await;
+        }
+    };
+    let (sizes, item) = upload;
+    let keys = (item.image_path.clone(), item.thumb_path.clone());
+    let new = storage::NewFlash {
+        title: item.draft.title,
+        style: item.draft.style,
+        image_path: item.image_path,
+        thumb_path: item.thumb_path,
+        variants: sizes,
+    };
+    if let Err(e) = state.store.add_flash(user.id, new).await {
+        state.media.delete(&[&keys.0, &keys.1]).await;
+        return Err(e.into());
+    }
+    Ok(Redirect::to("/dashboard/flash").into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete_flash(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let (image, thumb) = state.store.delete_flash(user.id, id).await?;
+    state.media.delete(&[&image, &thumb]).await;
+    Ok(Redirect::to("/dashboard/flash").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct GuestSpotForm {
+    #[serde(default)]
+    studio: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn add_guest_spot(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { form, session }: CsrfForm<GuestSpotForm>,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let spot =
+        match domain::GuestSpot::parse(&form.starts_on, &form.ends_on, &form.time_zone, today) {
+            Ok(s) => s,
+            Err(e) => return flash_page(&state, &session, &user, vec![e.into()]).await,
+        };
+    match state
+        .store
+        .add_guest_spot(user.id, &form.studio, spot)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/dashboard/flash").into_response()),
+        Err(storage::StoreError::NotFound) => {
+            let e = FieldError {
+                field: "studio".into(),
+                message: "Choose a studio from the list.".into(),
+            };
+            flash_page(&state, &session, &user, vec![e]).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn delete_guest_spot(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { .. }: CsrfForm<Empty>,
+) -> Result<Response, AppError> {
+    require_artist(&user)?;
+    state.store.delete_guest_spot(user.id, id).await?;
+    Ok(Redirect::to("/dashboard/flash").into_response())
 }

@@ -262,4 +262,185 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 storage::on_both_databases!(
     an_artist_uploads_a_piece_that_is_re_encoded_served_and_deleted,
     bad_uploads_are_explained_and_store_nothing,
+    flash_designs_and_guest_spots_show_on_profiles_studios_and_in_search,
 );
+
+async fn flash_designs_and_guest_spots_show_on_profiles_studios_and_in_search(db: TestDb) {
+    let app = spawn_app(db).await;
+    // A studio to guest at, from the catalogue import the seed uses.
+    app.store
+        .import_catalogue(storage::CatalogueBatch {
+            studios: vec![storage::NewStudio {
+                slug: domain::Slug::parse("harbour-ink").unwrap(),
+                name: "Harbour Ink".into(),
+                city: "Hamburg".into(),
+                country: "DE".into(),
+                jurisdiction: "DE".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    artist_with_profile(&app, "flash@example.com", "flash-paris").await;
+    let token = app.csrf("/dashboard/flash").await;
+
+    let design = |m_price: &str| {
+        Form::new()
+            .text("csrf_token", token.clone())
+            .text("title", "Dagger and rose")
+            .text("style", "japanese")
+            .text("price_S", "90")
+            .text("minutes_S", "60")
+            .text("price_M", m_price.to_owned())
+            .text("minutes_M", "120")
+            .part("image", Part::bytes(png(400, 400)).file_name("dagger.png"))
+    };
+    let r = app
+        .client
+        .post(app.url("/dashboard/flash"))
+        .multipart(design("80"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("bigger size cannot cost less")
+    );
+    assert!(
+        walk(&app.media.path().join("flash")).is_empty(),
+        "a refused design leaves no files"
+    );
+    let r = app
+        .client
+        .post(app.url("/dashboard/flash"))
+        .multipart(design("150"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let today = time::OffsetDateTime::now_utc().date();
+    let (from, to) = (
+        (today + time::Duration::days(10)).to_string(),
+        (today + time::Duration::days(14)).to_string(),
+    );
+    let r = app
+        .post_form(
+            "/dashboard/guest-spots",
+            &[
+                ("csrf_token", &token),
+                ("studio", "harbour-ink"),
+                ("starts_on", &from),
+                ("ends_on", &to),
+                ("time_zone", "Mars/Olympus Mons"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a made-up zone with a space is refused"
+    );
+    let r = app
+        .post_form(
+            "/dashboard/guest-spots",
+            &[
+                ("csrf_token", &token),
+                ("studio", "nowhere"),
+                ("starts_on", &from),
+                ("ends_on", &to),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .post_form(
+            "/dashboard/guest-spots",
+            &[
+                ("csrf_token", &token),
+                ("studio", "harbour-ink"),
+                ("starts_on", &from),
+                ("ends_on", &to),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let profile = app.get("/artists/flash-paris").await.text().await.unwrap();
+    assert!(
+        profile.contains("Dagger and rose") && profile.contains("€150, 120 min"),
+        "{profile}"
+    );
+    assert!(profile.contains("Harbour Ink") && profile.contains(&from));
+    let studio = app.get("/studios/harbour-ink").await.text().await.unwrap();
+    assert!(
+        studio.contains("flash-paris") && studio.contains("Guest artists"),
+        "{studio}"
+    );
+    assert_eq!(
+        app.get("/studios/nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Searching Hamburg finds the Paris artist through the guest spot.
+    let found: serde_json::Value = app
+        .get("/api/v1/artists?city=Hamburg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["artists"][0]["slug"], "flash-paris");
+
+    // Booking a flash size pre-fills the request form for a client.
+    let detail: serde_json::Value = app
+        .get(&format!("/api/v1/artists/{}", found["artists"][0]["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let flash_id = detail["flash"][0]["id"].as_i64().unwrap();
+    assert_eq!(detail["flash"][0]["variants"].as_array().unwrap().len(), 2);
+    let c = crate::helpers::client();
+    let html = c
+        .get(app.url("/sign-up"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let t = csrf_in(&html).unwrap();
+    c.post(app.url("/sign-up"))
+        .form(&[
+            ("csrf_token", t.as_str()),
+            ("display_name", "Fan"),
+            ("email", "fan@example.com"),
+            ("password", crate::helpers::PASSWORD),
+            ("role", "client"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let form = c
+        .get(app.url(&format!(
+            "/artists/flash-paris/book?flash={flash_id}&size=M"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("Flash: &#34;Dagger and rose&#34;")
+            || form.contains("Flash: &quot;Dagger and rose&quot;"),
+        "{form}"
+    );
+    assert!(form.contains("value=\"M\" checked"), "size M pre-selected");
+}
