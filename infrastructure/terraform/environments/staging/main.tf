@@ -110,6 +110,7 @@ module "ecs" {
   vpc_id                = module.vpc.vpc_id
   public_subnet_ids     = module.vpc.public_subnet_ids
   app_subnet_ids        = module.vpc.app_subnet_ids
+  media_bucket          = module.cdn.media_bucket
   alb_security_group_id = module.security.alb_security_group_id
   app_security_group_id = module.security.app_security_group_id
   certificate_arn       = var.certificate_arn

@@ -141,7 +141,7 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# The app itself calls AWS only to send traces.
+# The app itself calls AWS to send traces and to store portfolio images.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
   assume_role_policy = data.aws_iam_policy_document.tasks_assume.json
@@ -154,10 +154,20 @@ data "aws_iam_policy_document" "task" {
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
     resources = ["*"]
   }
+  statement {
+    sid       = "MediaObjects"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    resources = ["arn:aws:s3:::${var.media_bucket}/portfolio/*", "arn:aws:s3:::${var.media_bucket}/flash/*"]
+  }
+  statement {
+    sid       = "MediaEncryption"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "traces"
+  name   = "traces-media"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }
@@ -199,6 +209,8 @@ resource "aws_ecs_task_definition" "this" {
       environment = [
         { name = "TM_ENV", value = var.environment },
         { name = "TM_SERVER_PORT", value = tostring(var.container_port) },
+        { name = "TM_MEDIA_S3_BUCKET", value = var.media_bucket },
+        { name = "AWS_REGION", value = data.aws_region.current.name },
       ]
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },

@@ -185,3 +185,8 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "media_bucket" {
+  type        = string
+  description = "S3 bucket the app stores portfolio images in (the CDN serves it under /media/)."
+}
