@@ -29,6 +29,7 @@ pub async fn submit(
     client: &User,
     artist: &ArtistProfile,
     raw: &RawRequest,
+    references: Vec<(String, String)>,
 ) -> Result<BookingRequest, AppError> {
     if client.role != domain::Role::Client {
         return Err(AppError::Forbidden(
@@ -50,6 +51,7 @@ pub async fn submit(
         artist: artist.id,
         draft,
         needs_guardian,
+        references,
     };
     let req = state.store.create_request(new, now()).await?;
     state

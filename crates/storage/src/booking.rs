@@ -143,6 +143,8 @@ pub struct BookingDetail {
     pub ledger: Vec<LedgerEntry>,
     pub review: Option<Review>,
     pub unread_messages: i64,
+    /// Reference images as (image key, thumbnail key).
+    pub references: Vec<(String, String)>,
 }
 
 /// A request in a dashboard list.
@@ -246,6 +248,8 @@ pub struct NewRequest {
     pub artist: ArtistId,
     pub draft: RequestDraft,
     pub needs_guardian: bool,
+    /// Stored reference images as (image key, thumbnail key).
+    pub references: Vec<(String, String)>,
 }
 
 /// How search results are ordered.

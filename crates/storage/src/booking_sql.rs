@@ -846,6 +846,14 @@ macro_rules! impl_booking_store {
                 .bind($crate::booking_sql::ts(at))
                 .fetch_one(&mut *tx)
                 .await?;
+                for (image, thumb) in &new.references {
+                    sqlx::query("INSERT INTO booking_references (booking_id, image_path, thumb_path) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(image)
+                        .bind(thumb)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let req = Self::lock_booking(&mut tx, domain::BookingId::new(id), None).await?;
                 sqlx::query(
                     "INSERT INTO booking_events (booking_id, actor, action, from_state, to_state, at) \
@@ -922,6 +930,12 @@ macro_rules! impl_booking_store {
                     .bind(id.get())
                     .fetch_one(&self.pool)
                     .await?;
+                let references = sqlx::query_as(
+                    "SELECT image_path, thumb_path FROM booking_references WHERE booking_id = $1 ORDER BY id",
+                )
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await?;
                 Ok(Some($crate::booking::BookingDetail {
                     request,
                     appointments,
@@ -929,6 +943,7 @@ macro_rules! impl_booking_store {
                     ledger,
                     review,
                     unread_messages,
+                    references,
                 }))
             }
 

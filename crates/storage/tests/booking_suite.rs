@@ -73,6 +73,7 @@ async fn request(store: &Arc<dyn Store>, client: UserId, a: &ArtistProfile) -> B
                 artist: a.id,
                 draft: draft(),
                 needs_guardian: false,
+                references: vec![],
             },
             NOW,
         )

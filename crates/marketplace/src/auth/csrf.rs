@@ -180,13 +180,17 @@ fn check_same_origin(request: &Request) -> Result<(), &'static str> {
     }
 }
 
-/// A multipart form (an upload) whose CSRF token matched the session's: its text fields and at
-/// most one file, read whole within the route's body limit.
+/// A multipart form (an upload) whose CSRF token matched the session's: its text fields and up
+/// to four files, read whole within the route's body limit.
 pub struct CsrfMultipart {
     pub fields: std::collections::HashMap<String, String>,
-    pub file: Option<Bytes>,
+    /// Uploaded files, in order; file inputs left empty are skipped.
+    pub files: Vec<Bytes>,
     pub session: Session,
 }
+
+/// More files than any form takes.
+const MAX_FILES: usize = 4;
 
 impl FromRequest<AppState> for CsrfMultipart {
     type Rejection = AppError;
@@ -212,14 +216,20 @@ impl FromRequest<AppState> for CsrfMultipart {
             }
         };
         let mut fields = std::collections::HashMap::new();
-        let mut file = None;
+        let mut files = Vec::new();
         while let Some(field) = multipart.next_field().await.map_err(too_large_or_bad)? {
             let name = field.name().unwrap_or("").to_owned();
             if field.file_name().is_some() {
-                if file.is_some() {
-                    return Err(AppError::BadRequest("Send one image at a time.".into()));
+                let bytes = field.bytes().await.map_err(too_large_or_bad)?;
+                if bytes.is_empty() {
+                    continue;
                 }
-                file = Some(field.bytes().await.map_err(too_large_or_bad)?);
+                if files.len() == MAX_FILES {
+                    return Err(AppError::BadRequest(format!(
+                        "Send at most {MAX_FILES} images at a time."
+                    )));
+                }
+                files.push(bytes);
             } else {
                 let bytes = field.bytes().await.map_err(too_large_or_bad)?;
                 if bytes.len() > 16 * 1024 {
@@ -245,7 +255,7 @@ impl FromRequest<AppState> for CsrfMultipart {
         }
         Ok(Self {
             fields,
-            file,
+            files,
             session,
         })
     }

@@ -152,7 +152,7 @@ pub async fn create_request(
         .artist_by_id(ArtistId::new(input.artist_id))
         .await?
         .ok_or(AppError::NotFound)?;
-    let req = booking::submit(&state, &user, &artist, &input.request).await?;
+    let req = booking::submit(&state, &user, &artist, &input.request, vec![]).await?;
     Ok((StatusCode::CREATED, Json(req)))
 }
 

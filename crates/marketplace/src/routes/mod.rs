@@ -50,7 +50,11 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/studios/{slug}", get(bookings_pages::studio))
         .route(
             "/artists/{slug}/book",
-            get(bookings_pages::request_form).post(bookings_pages::send_request),
+            get(bookings_pages::request_form)
+                .post(bookings_pages::send_request)
+                .layer(DefaultBodyLimit::max(
+                    4 * settings.media.max_upload_bytes + 64 * 1024,
+                )),
         )
         .route("/dashboard", get(bookings_pages::dashboard))
         .route(

@@ -29,6 +29,41 @@ fn field_error(field: &str, message: impl Into<String>) -> AppError {
     }])
 }
 
+/// The one image a portfolio, flash or healed-photo form carries.
+fn single(files: Vec<axum::body::Bytes>) -> Result<Option<axum::body::Bytes>, AppError> {
+    if files.len() > 1 {
+        return Err(field_error("image", "Send one image at a time."));
+    }
+    Ok(files.into_iter().next())
+}
+
+/// Checks and re-encodes one image and stores it and its thumbnail under `prefix`; returns the
+/// keys. Nothing stays stored if it fails.
+pub(crate) async fn store_image(
+    state: &AppState,
+    bytes: axum::body::Bytes,
+    prefix: &str,
+) -> Result<(String, String), AppError> {
+    let (max_bytes, max_pixels) = (
+        state.settings.media.max_upload_bytes,
+        state.settings.media.max_pixels,
+    );
+    let processed =
+        tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+            .map_err(|e| field_error("image", e.to_string()))?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let image_path = format!("{prefix}/{id}.jpg");
+    let thumb_path = format!("{prefix}/{id}-thumb.webp");
+    state.media.put(&image_path, processed.full_jpeg).await?;
+    if let Err(e) = state.media.put(&thumb_path, processed.thumb_webp).await {
+        state.media.delete(&[&image_path]).await;
+        return Err(e.into());
+    }
+    Ok((image_path, thumb_path))
+}
+
 /// Parses the form, checks and re-encodes the image, and stores both files under `prefix`.
 /// Returns the new piece's description and keys; nothing is stored if anything fails.
 async fn accept_upload(
@@ -151,7 +186,8 @@ pub async fn upload(
         .await?
         .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
     let prefix = format!("portfolio/{}", profile.id);
-    let item = match accept_upload(&state, &form.fields, form.file, &prefix, false).await {
+    let item = match accept_upload(&state, &form.fields, single(form.files)?, &prefix, false).await
+    {
         Ok(item) => item,
         Err(AppError::Validation(errors)) => {
             return portfolio_page(&state, &form.session, &user, errors).await;
@@ -217,7 +253,7 @@ pub async fn healed_photo(
             .entry("title".into())
             .or_insert_with(|| "Healed piece".into());
         let prefix = format!("portfolio/{}", detail.request.artist_id);
-        let item = accept_upload(&state, &fields, form.file, &prefix, true).await?;
+        let item = accept_upload(&state, &fields, single(form.files)?, &prefix, true).await?;
         let keys = (item.image_path.clone(), item.thumb_path.clone());
         if let Err(e) = state.store.add_healed_photo(id, user.id, item).await {
             state.media.delete(&[&keys.0, &keys.1]).await;
@@ -301,7 +337,7 @@ pub async fn upload_flash(
     let prefix = format!("flash/{}", profile.id);
     let upload = match (
         sizes,
-        accept_upload(&state, &fields, form.file, &prefix, false).await,
+        accept_upload(&state, &fields, single(form.files)?, &prefix, false).await,
     ) {
         (Ok(sizes), Ok(item)) => (sizes, item),
         (sizes, item) => {

@@ -628,3 +628,109 @@ async fn every_state_change_is_emailed_once_through_smtp() {
     assert!(inbox.try_recv().is_err(), "a notification was sent twice");
     assert_eq!(app.store.pending_notifications().await.unwrap(), 0);
 }
+
+#[test]
+fn arbitrary_bodies_to_the_booking_endpoints_never_cause_a_server_error() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(spawn_app(TestDb::sqlite()));
+    let (client_c, id, token) = runtime.block_on(async {
+        let (client_c, _) = account(&app, "fuzz@example.com", "client").await;
+        let (_, artist_id) = artist(&app, "fuzz-artist@example.com", "fuzz-artist", "GB").await;
+        let (_, req) = post(
+            &client_c,
+            &app,
+            "/api/v1/booking-requests",
+            request_body(artist_id, "1990-01-01"),
+        )
+        .await;
+        let html = client_c
+            .get(app.url("/dashboard"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = crate::helpers::csrf_in(&html).unwrap();
+        (client_c, req["id"].as_i64().unwrap(), token)
+    });
+    let endpoints: Vec<(String, &str)> = vec![
+        ("/api/v1/booking-requests".into(), "application/json"),
+        (
+            format!("/api/v1/booking-requests/{id}/quote"),
+            "application/json",
+        ),
+        (
+            format!("/api/v1/booking-requests/{id}/provide-info"),
+            "application/json",
+        ),
+        (
+            format!("/api/v1/booking-requests/{id}/appointments"),
+            "application/json",
+        ),
+        (
+            format!("/api/v1/booking-requests/{id}/messages"),
+            "application/json",
+        ),
+        ("/api/v1/appointments/1/consent".into(), "application/json"),
+        ("/api/v1/reviews".into(), "application/json"),
+        (
+            "/artists/fuzz-artist/book".into(),
+            "multipart/form-data; boundary=x",
+        ),
+        (
+            format!("/bookings/{id}/do/withdraw"),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            format!("/bookings/{id}/messages"),
+            "application/x-www-form-urlencoded",
+        ),
+        ("/search?q=%FF%FE&page=99999999999".into(), "text/plain"),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
+    runner
+        .run(
+            &(
+                0usize..endpoints.len(),
+                proptest::collection::vec(any::<u8>(), 0..600),
+                any::<bool>(),
+            ),
+            |(i, fuzz, structured)| {
+                let (path, ct) = &endpoints[i];
+                let body = match (*ct, structured) {
+                    ("application/x-www-form-urlencoded", _) => {
+                        let mut b = format!("csrf_token={token}&").into_bytes();
+                        b.extend_from_slice(&fuzz);
+                        b
+                    }
+                    ("application/json", true) => {
+                        // Valid JSON with fuzzed values reaches the parsers, not just serde.
+                        let text = String::from_utf8_lossy(&fuzz).into_owned();
+                        json!({"artist_id": fuzz.len(), "idea": text, "date_of_birth": text, "size": text,
+                               "price_min_cents": -(fuzz.len() as i64), "sessions": text, "starts_at": text,
+                               "minutes": fuzz.len(), "body": text, "rating": fuzz.first(), "booking_id": id,
+                               "message": text})
+                        .to_string()
+                        .into_bytes()
+                    }
+                    _ => fuzz,
+                };
+                let method = if ct.starts_with("text/plain") { reqwest::Method::GET } else { reqwest::Method::POST };
+                let status = runtime.block_on(async {
+                    client_c
+                        .request(method, app.url(path))
+                        .header("content-type", *ct)
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                });
+                prop_assert!(!status.is_server_error(), "{path} answered {status}");
+                Ok(())
+            },
+        )
+        .unwrap();
+}

@@ -134,9 +134,20 @@ async fn journey(c: &Client, base: &str) -> Result {
     click(c, "input[name=size][value=M]").await?;
     fill(c, "budget", "300").await?;
     set(c, "date_of_birth", "1991-06-15").await?;
+    // A reference image, uploaded through the file input as a person would.
+    let reference = std::env::temp_dir().join(format!("tm-reference-{}.png", std::process::id()));
+    image::RgbImage::from_pixel(64, 64, image::Rgb([120, 80, 200]))
+        .save(&reference)
+        .expect("write reference image");
+    c.find(Locator::Id("references"))
+        .await?
+        .send_keys(&reference.display().to_string())
+        .await?;
     shot(c, "request-form").await?;
     click(c, "form[action$='/book'] button[type=submit]").await?;
     wait_text(c, "#booking-state", "Waiting for the artist").await;
+    let refs = c.find_all(Locator::Css(".refs img")).await?;
+    assert_eq!(refs.len(), 1, "the reference image is on the request");
     let path = c.current_url().await?.path().to_owned();
     assert!(path.starts_with("/bookings/"), "{path}");
     sign_out(c).await?;
