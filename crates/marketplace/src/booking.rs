@@ -13,6 +13,31 @@ use serde::Deserialize;
 use storage::{AppointmentChange, ArtistProfile, BookingChange, BookingRequest, NewRequest, User};
 use time::OffsetDateTime;
 
+/// An IANA time zone by name, or a clear error naming it.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ParseError> {
+    jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
+        ParseError::new(
+            "time_zone",
+            format!(
+                "{:?} is not a time zone: use a name such as Europe/Berlin",
+                name.trim()
+            ),
+        )
+    })
+}
+
+/// A unix time as a person in `zone` reads it, e.g. "Sat 6 Mar 2027, 10:00 CET".
+pub fn local_time(at: i64, zone: &str) -> String {
+    let tz = time_zone(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_second(at) {
+        Ok(t) => t
+            .to_zoned_datetime(tz)
+            .strftime("%a %-d %b %Y, %H:%M %Z")
+            .to_string(),
+        Err(_) => "unknown time".to_owned(),
+    }
+}
+
 /// The current time as the store takes it: unix seconds.
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -198,33 +223,45 @@ pub struct SlotInput {
 }
 
 impl SlotInput {
-    /// Times are UTC: profiles carry no time zone yet.
-    pub fn slot(&self) -> Result<Slot, AppError> {
-        let starts_at = match (&self.starts_at, &self.date, &self.time) {
-            (Some(s), _, _) => {
-                OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-                    .map(|t| t.unix_timestamp())
-                    .map_err(|_| {
-                        invalid([ParseError::new(
-                            "starts_at",
-                            "use an RFC 3339 time such as 2027-03-01T10:00:00Z",
-                        )])
-                    })?
-            }
-            (None, Some(d), Some(t)) => {
-                let date = parse_date("date", d).map_err(|e| invalid([e]))?;
-                let format = time::macros::format_description!("[hour]:[minute]");
-                let tod = time::Time::parse(t.trim(), &format)
-                    .map_err(|_| invalid([ParseError::new("time", "use the form HH:MM")]))?;
-                date.with_time(tod).assume_utc().unix_timestamp()
-            }
-            _ => {
-                return Err(invalid([ParseError::new(
-                    "starts_at",
-                    "choose a date and a time",
-                )]));
-            }
-        };
+    /// A date and time of day are read in the artist's time zone `zone`; RFC 3339 carries its
+    /// own offset.
+    pub fn slot(&self, zone: &str) -> Result<Slot, AppError> {
+        let starts_at =
+            match (&self.starts_at, &self.date, &self.time) {
+                (Some(s), _, _) => {
+                    OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+                        .map(|t| t.unix_timestamp())
+                        .map_err(|_| {
+                            invalid([ParseError::new(
+                                "starts_at",
+                                "use an RFC 3339 time such as 2027-03-01T10:00:00Z",
+                            )])
+                        })?
+                }
+                (None, Some(d), Some(t)) => {
+                    let date = parse_date("date", d).map_err(|e| invalid([e]))?;
+                    let format = time::macros::format_description!("[hour]:[minute]");
+                    let tod = time::Time::parse(t.trim(), &format)
+                        .map_err(|_| invalid([ParseError::new("time", "use the form HH:MM")]))?;
+                    let tz = time_zone(zone).map_err(|e| invalid([e]))?;
+                    let civil =
+                        jiff::civil::date(date.year() as i16, date.month() as i8, date.day() as i8)
+                            .at(tod.hour() as i8, tod.minute() as i8, 0, 0);
+                    civil
+                        .to_zoned_datetime(tz)
+                        .map_err(|_| {
+                            invalid([ParseError::new("time", "that time does not exist there")])
+                        })?
+                        .timestamp()
+                        .as_second()
+                }
+                _ => {
+                    return Err(invalid([ParseError::new(
+                        "starts_at",
+                        "choose a date and a time",
+                    )]));
+                }
+            };
         let minutes = self
             .minutes
             .as_ref()
@@ -270,6 +307,7 @@ pub fn appointment_change(
     action: AppointmentAction,
     input: AppointmentInput,
     needs_guardian: bool,
+    zone: &str,
     ip: String,
     user_agent: String,
 ) -> Result<AppointmentChange, AppError> {
@@ -293,7 +331,7 @@ pub fn appointment_change(
         AppointmentAction::Complete => AppointmentChange::Complete,
         AppointmentAction::Cancel => AppointmentChange::Cancel,
         AppointmentAction::NoShow => AppointmentChange::NoShow,
-        AppointmentAction::Reschedule => AppointmentChange::Reschedule(input.slot.slot()?),
+        AppointmentAction::Reschedule => AppointmentChange::Reschedule(input.slot.slot(zone)?),
     })
 }
 

@@ -42,6 +42,22 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Hamburg", "DE", "DE"),
 ];
 
+/// The IANA zone of each demo city.
+fn time_zone_of(city: &str) -> &'static str {
+    match city {
+        "Berlin" | "Hamburg" => "Europe/Berlin",
+        "London" => "Europe/London",
+        "Paris" => "Europe/Paris",
+        "Amsterdam" => "Europe/Amsterdam",
+        "New York" => "America/New_York",
+        "Los Angeles" => "America/Los_Angeles",
+        "Miami" => "America/New_York",
+        "Sydney" => "Australia/Sydney",
+        "Toronto" => "America/Toronto",
+        _ => "UTC",
+    }
+}
+
 const STUDIOS: &[&str] = &[
     "Black Lodge Tattoo",
     "Iron & Ink",
@@ -276,6 +292,7 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
             hourly_rate_cents: hourly * 10,
             books_open: rng.gen_bool(0.7),
             min_age: if i % 7 == 0 { 21 } else { 18 },
+            time_zone: time_zone_of(city).to_owned(),
         });
         let artist = batch.artists.len() - 1;
         for n in 0..3 {
@@ -488,6 +505,7 @@ pub async fn seed_bulk(store: &dyn Store, target: usize) -> Result<usize, AppErr
                 hourly_rate_cents: rng.gen_range(80..=250) * 100,
                 books_open: rng.gen_bool(0.6),
                 min_age: 18,
+                time_zone: time_zone_of(city).to_owned(),
             });
             let artist = batch.artists.len() - 1;
             for p in 0..BULK_PIECES {

@@ -169,6 +169,10 @@ impl Layout {
     pub fn when(&self, at: &i64) -> String {
         when(*at)
     }
+    /// A time as read in the IANA zone `zone`.
+    pub fn when_in(&self, at: &i64, zone: &str) -> String {
+        crate::booking::local_time(*at, zone)
+    }
     pub fn money(&self, cents: &i64) -> String {
         euros(*cents)
     }
@@ -294,6 +298,8 @@ impl RequestFormPage {
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
     pub layout: Layout,
+    /// The artist's own zone, for the calendar.
+    pub time_zone: String,
     pub is_artist: bool,
     pub profile_slug: Option<String>,
     pub bookings: Vec<storage::BookingSummary>,
@@ -394,7 +400,12 @@ impl BookingPage {
     }
 
     pub fn deadline(&self) -> Option<String> {
-        self.b.request.deadline_at.map(when)
+        self.b.request.deadline_at.map(|d| self.local(&d))
+    }
+
+    /// A time in the artist's zone, where the sessions take place.
+    pub fn local(&self, at: &i64) -> String {
+        crate::booking::local_time(*at, &self.b.request.time_zone)
     }
 }
 
@@ -435,6 +446,8 @@ pub struct ArtistSettingsForm {
     pub notice_hours: String,
     #[serde(default)]
     pub max_reschedules: String,
+    #[serde(default)]
+    pub time_zone: String,
 }
 
 impl ArtistSettingsForm {
@@ -452,6 +465,7 @@ impl ArtistSettingsForm {
             notice_hours: p.notice_hours.to_string(),
             max_reschedules: p.max_reschedules.to_string(),
             books_open: Some("on".into()),
+            time_zone: "Europe/London".into(),
             ..Default::default()
         }
     }
@@ -488,6 +502,7 @@ impl ArtistSettingsForm {
             response_hours: p.policy.response_hours.to_string(),
             notice_hours: p.policy.notice_hours.to_string(),
             max_reschedules: p.policy.max_reschedules.to_string(),
+            time_zone: p.time_zone.clone(),
         }
     }
 
@@ -500,6 +515,10 @@ impl ArtistSettingsForm {
                 .parse::<i64>()
                 .map_err(|_| domain::ParseError::new(field, "enter a whole number"))
         };
+        let time_zone = keep(
+            &mut errors,
+            crate::booking::time_zone(&self.time_zone).map(|_| self.time_zone.trim().to_owned()),
+        );
         let slug = keep(&mut errors, domain::Slug::parse(&self.slug));
         let bio = keep(&mut errors, clean_text("bio", &self.bio, 0, 4000));
         let city = keep(&mut errors, clean_text("city", &self.city, 2, 80));
@@ -601,6 +620,7 @@ impl ArtistSettingsForm {
                 books_open: self.books_open.is_some(),
                 min_age,
                 policy,
+                time_zone: time_zone.unwrap_or_default(),
             }),
             _ => Err(errors.into_iter().map(FieldError::from).collect()),
         }

@@ -30,6 +30,8 @@ pub struct ArtistProfile {
     pub books_open: bool,
     pub min_age: u8,
     pub policy: BookingPolicy,
+    /// IANA time zone the artist works in; session times are shown in it.
+    pub time_zone: String,
     pub rating_count: i64,
     /// Mean rating times 100, so it stays an integer (e.g. 467 is 4.67 stars).
     pub rating_centi: Option<i64>,
@@ -50,6 +52,7 @@ pub struct ArtistSettings {
     pub books_open: bool,
     pub min_age: u8,
     pub policy: BookingPolicy,
+    pub time_zone: String,
 }
 
 /// A booking request as its two participants see it. The client's date of birth is kept for the
@@ -64,6 +67,8 @@ pub struct BookingRequest {
     pub artist_slug: String,
     pub artist_name: String,
     pub jurisdiction: String,
+    /// The artist's time zone, in which the request's sessions are shown.
+    pub time_zone: String,
     pub state: BookingState,
     pub idea: String,
     pub placement: String,
@@ -151,6 +156,8 @@ pub struct BookingDetail {
 #[derive(Debug, Clone, Serialize)]
 pub struct BookingSummary {
     pub id: BookingId,
+    /// The artist's time zone, for the next session's time.
+    pub time_zone: String,
     pub state: BookingState,
     pub other_party: String,
     pub artist_slug: String,

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 pub(crate) const BOOKING_SELECT: &str = "SELECT br.id, br.client_id, cu.display_name AS client_name, \
 br.artist_id, a.user_id AS artist_user_id, a.slug AS artist_slug, au.display_name AS artist_name, \
-a.jurisdiction, br.state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
+a.jurisdiction, a.time_zone, br.state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
 br.needs_guardian, br.note, br.quote_min_cents, br.quote_max_cents, br.quote_sessions, br.deposit_cents, \
 br.deadline_at, br.created_at \
 FROM booking_requests br JOIN artists a ON a.id = br.artist_id \
@@ -45,6 +45,7 @@ pub(crate) struct BookingRow {
     artist_slug: String,
     artist_name: String,
     jurisdiction: String,
+    time_zone: String,
     state: String,
     idea: String,
     placement: String,
@@ -91,6 +92,7 @@ impl TryFrom<BookingRow> for BookingRequest {
             artist_slug: r.artist_slug,
             artist_name: r.artist_name,
             jurisdiction: r.jurisdiction,
+            time_zone: r.time_zone,
             state,
             idea: r.idea,
             placement: r.placement,
@@ -159,6 +161,7 @@ pub(crate) struct ProfileRow {
     response_hours: i64,
     notice_hours: i64,
     max_reschedules: i64,
+    time_zone: String,
     rating_count: i64,
     rating_sum: i64,
 }
@@ -200,6 +203,7 @@ impl TryFrom<ProfileRow> for ArtistProfile {
             books_open: r.books_open,
             min_age: u8::try_from(r.min_age).unwrap_or(18),
             policy,
+            time_zone: r.time_zone,
             rating_count: r.rating_count,
             rating_centi: (r.rating_count > 0).then(|| r.rating_sum * 100 / r.rating_count),
         })
@@ -209,6 +213,7 @@ impl TryFrom<ProfileRow> for ArtistProfile {
 #[derive(sqlx::FromRow)]
 pub(crate) struct SummaryRow {
     id: i64,
+    time_zone: String,
     state: String,
     other_party: String,
     artist_slug: String,
@@ -225,6 +230,7 @@ impl TryFrom<SummaryRow> for BookingSummary {
     fn try_from(r: SummaryRow) -> Result<Self, StoreError> {
         Ok(BookingSummary {
             id: BookingId::new(r.id),
+            time_zone: r.time_zone,
             state: BookingState::parse(&r.state)
                 .map_err(|e| StoreError::Corrupt(format!("booking {}: {e}", r.id)))?,
             other_party: r.other_party,
@@ -377,7 +383,7 @@ macro_rules! impl_booking_store {
             "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.price_min_cents, a.price_max_cents, a.hourly_rate_cents, a.books_open, a.min_age, ",
             "a.deposit_kind, a.deposit_value, a.deposit_due_days, a.response_hours, a.notice_hours, ",
-            "a.max_reschedules, a.rating_count, a.rating_sum ",
+            "a.max_reschedules, a.time_zone, a.rating_count, a.rating_sum ",
             "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id"
         );
 
@@ -749,13 +755,13 @@ macro_rules! impl_booking_store {
                     "UPDATE artists SET slug = $2, bio = $3, city = $4, country = $5, jurisdiction = $6, \
                      price_min_cents = $7, price_max_cents = $8, hourly_rate_cents = $9, books_open = $10, \
                      min_age = $11, deposit_kind = $12, deposit_value = $13, deposit_due_days = $14, \
-                     response_hours = $15, notice_hours = $16, max_reschedules = $17 \
+                     response_hours = $15, notice_hours = $16, max_reschedules = $17, time_zone = $19 \
                      WHERE user_id = $1 RETURNING id"
                 } else {
                     "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, price_min_cents, \
                      price_max_cents, hourly_rate_cents, books_open, min_age, deposit_kind, deposit_value, \
-                     deposit_due_days, response_hours, notice_hours, max_reschedules, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                     deposit_due_days, response_hours, notice_hours, max_reschedules, created_at, time_zone) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
                      RETURNING id"
                 };
                 let (id,): (i64,) = sqlx::query_as(sql)
@@ -777,6 +783,7 @@ macro_rules! impl_booking_store {
                     .bind(i64::from(s.policy.notice_hours))
                     .bind(i64::from(s.policy.max_reschedules))
                     .bind(time::OffsetDateTime::now_utc())
+                    .bind(&s.time_zone)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {
@@ -950,7 +957,7 @@ macro_rules! impl_booking_store {
             #[tracing::instrument(skip_all, name = "store.bookings_for")]
             async fn bookings_for(&self, viewer: domain::UserId) -> $crate::Result<Vec<$crate::booking::BookingSummary>> {
                 let sql = format!(
-                    "SELECT br.id, br.state, CASE WHEN br.client_id = $1 THEN au.display_name ELSE cu.display_name END \
+                    "SELECT br.id, a.time_zone, br.state, CASE WHEN br.client_id = $1 THEN au.display_name ELSE cu.display_name END \
                      AS other_party, a.slug AS artist_slug, br.idea, br.deadline_at, {} AS unread_messages, \
                      (SELECT MIN(ap.starts_at) FROM appointments ap WHERE ap.booking_id = br.id \
                       AND ap.state IN ('scheduled', 'confirmed')) AS next_session_at, \

@@ -64,6 +64,8 @@ pub struct NewArtist {
     pub hourly_rate_cents: i64,
     pub books_open: bool,
     pub min_age: i64,
+    /// IANA time zone, e.g. Europe/Berlin.
+    pub time_zone: String,
 }
 
 /// A portfolio item in a catalogue batch; `artist` indexes the batch's artists.

@@ -278,8 +278,8 @@ macro_rules! impl_store {
                     .transpose()?;
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, studio_id, \
-                     price_min_cents, price_max_cents, hourly_rate_cents, books_open, min_age, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                     price_min_cents, price_max_cents, hourly_rate_cents, books_open, min_age, created_at, time_zone) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
                 )
                 .bind(user_id)
                 .bind(a.slug.as_str())
@@ -294,6 +294,7 @@ macro_rules! impl_store {
                 .bind(a.books_open)
                 .bind(a.min_age)
                 .bind(now)
+                .bind(&a.time_zone)
                 .fetch_one(&mut *tx)
                 .await?;
                 for style in &a.styles {

@@ -46,6 +46,7 @@ async fn artist(store: &Arc<dyn Store>, email: &str, slug: &str) -> (UserId, Art
                 books_open: true,
                 min_age: 18,
                 policy: BookingPolicy::default(),
+                time_zone: "Europe/London".into(),
             },
         )
         .await
@@ -517,6 +518,7 @@ async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
                     books_open: open,
                     min_age: 18,
                     policy: BookingPolicy::default(),
+                    time_zone: "Europe/London".into(),
                 },
             )
             .await

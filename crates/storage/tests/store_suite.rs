@@ -30,6 +30,7 @@ fn small_catalogue() -> CatalogueBatch {
         hourly_rate_cents: 15_000,
         books_open: open,
         min_age: 18,
+        time_zone: "Europe/Berlin".into(),
     };
     CatalogueBatch {
         users: vec![

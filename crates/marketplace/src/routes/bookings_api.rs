@@ -227,12 +227,12 @@ pub async fn schedule(
     Json(input): Json<SlotInput>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let id = BookingId::new(id);
-    state
+    let detail = state
         .store
         .booking(id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let slot = input.slot()?;
+    let slot = input.slot(&detail.request.time_zone)?;
     let ap = state
         .store
         .schedule(id, user.id, slot, booking::now())
@@ -282,8 +282,14 @@ pub async fn run_appointment_action(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let change =
-        booking::appointment_change(action, input, detail.request.needs_guardian, ip, user_agent)?;
+    let change = booking::appointment_change(
+        action,
+        input,
+        detail.request.needs_guardian,
+        &detail.request.time_zone,
+        ip,
+        user_agent,
+    )?;
     let ap = state
         .store
         .change_appointment(id, user.id, change, booking::now())

@@ -275,6 +275,9 @@ pub async fn dashboard(
     };
     let page = DashboardPage {
         layout: layout(&state, &session, &user).await?,
+        time_zone: profile
+            .as_ref()
+            .map_or_else(|| "UTC".to_owned(), |p| p.time_zone.clone()),
         is_artist,
         profile_slug: profile.map(|p| p.slug),
         unread: bookings.iter().map(|b| b.unread_messages).sum(),
@@ -372,12 +375,12 @@ pub async fn schedule(
     CsrfForm { form, session }: CsrfForm<SlotInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    state
+    let detail = state
         .store
         .booking(id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let result = match form.slot() {
+    let result = match form.slot(&detail.request.time_zone) {
         Ok(slot) => state
             .store
             .schedule(id, user.id, slot, booking::now())

@@ -412,7 +412,9 @@ pub async fn add_guest_spot(
     require_artist(&user)?;
     let today = time::OffsetDateTime::now_utc().date();
     let spot =
-        match domain::GuestSpot::parse(&form.starts_on, &form.ends_on, &form.time_zone, today) {
+        match domain::GuestSpot::parse(&form.starts_on, &form.ends_on, &form.time_zone, today)
+            .and_then(|s| crate::booking::time_zone(&s.time_zone).map(|_| s))
+        {
             Ok(s) => s,
             Err(e) => return flash_page(&state, &session, &user, vec![e.into()]).await,
         };

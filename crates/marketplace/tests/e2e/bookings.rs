@@ -42,6 +42,7 @@ async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (
                 books_open: true,
                 min_age: 16,
                 policy: domain::BookingPolicy::default(),
+                time_zone: "America/New_York".into(),
             },
         )
         .await

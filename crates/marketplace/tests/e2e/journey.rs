@@ -108,6 +108,7 @@ async fn journey(c: &Client, base: &str) -> Result {
     fill(c, "price_min", "120").await?;
     fill(c, "price_max", "900").await?;
     fill(c, "hourly_rate", "150").await?;
+    fill(c, "time_zone", "Europe/Paris").await?;
     click(c, "form[action='/dashboard/profile'] button[type=submit]").await?;
     wait_text(c, ".notice", "Saved").await;
     shot(c, "artist-settings").await?;
@@ -179,6 +180,11 @@ async fn journey(c: &Client, base: &str) -> Result {
     set(c, "time", "10:00").await?;
     click(c, "#schedule-form button[type=submit]").await?;
     wait_text(c, ".session-state", "consent form to sign").await;
+    let when = text_of(c, ".session strong").await;
+    assert!(
+        when.contains("10:00 CE"),
+        "entered and shown in Paris time: {when}"
+    );
     shot(c, "booking-artist").await?;
     sign_out(c).await?;
 
