@@ -3,6 +3,7 @@
 pub mod account;
 pub mod appointment;
 pub mod artist;
+pub mod availability;
 pub mod booking;
 pub mod consent;
 pub mod flash;
@@ -13,6 +14,7 @@ pub mod request;
 pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRole, Role};
 pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
+pub use availability::Availability;
 pub use booking::{Actor, BookingAction, BookingState, TransitionError};
 pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};

@@ -38,6 +38,33 @@ pub fn local_time(at: i64, zone: &str) -> String {
     }
 }
 
+/// Refuses a session outside the artist's working days and hours (in the artist's zone).
+pub fn check_availability(
+    availability: &domain::Availability,
+    zone: &str,
+    slot: &Slot,
+) -> Result<(), AppError> {
+    let tz = time_zone(zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let start = jiff::Timestamp::from_second(slot.starts_at)
+        .map_err(|_| invalid([ParseError::new("starts_at", "not a valid time")]))?
+        .to_zoned_datetime(tz);
+    let weekday = usize::try_from(start.weekday().to_monday_zero_offset()).unwrap_or(0);
+    let minute =
+        u16::try_from(i32::from(start.hour()) * 60 + i32::from(start.minute())).unwrap_or(0);
+    let minutes = (slot.ends_at - slot.starts_at) / 60;
+    if availability.allows(weekday, minute, minutes) {
+        Ok(())
+    } else {
+        Err(invalid([ParseError::new(
+            "starts_at",
+            format!(
+                "outside the artist's working hours ({}, {zone})",
+                availability.describe()
+            ),
+        )]))
+    }
+}
+
 /// The current time as the store takes it: unix seconds.
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()

@@ -319,6 +319,8 @@ pub struct BookingPage {
     pub errors: Vec<FieldError>,
     pub other_party: String,
     pub placements_today: String,
+    /// The artist's working week.
+    pub working: domain::Availability,
 }
 
 impl BookingPage {
@@ -329,6 +331,7 @@ impl BookingPage {
         actor: domain::Actor,
         error: Option<String>,
         errors: Vec<FieldError>,
+        working: domain::Availability,
     ) -> Self {
         let other_party = match actor {
             domain::Actor::Client => b.request.artist_name.clone(),
@@ -343,6 +346,7 @@ impl BookingPage {
             errors,
             other_party,
             placements_today: time::OffsetDateTime::now_utc().date().to_string(),
+            working,
             b,
         }
     }
@@ -403,6 +407,11 @@ impl BookingPage {
         self.b.request.deadline_at.map(|d| self.local(&d))
     }
 
+    /// The artist's working week, shown with the scheduling form.
+    pub fn hours(&self) -> String {
+        format!("{} ({})", self.working.describe(), self.b.request.time_zone)
+    }
+
     /// A time in the artist's zone, where the sessions take place.
     pub fn local(&self, at: &i64) -> String {
         crate::booking::local_time(*at, &self.b.request.time_zone)
@@ -448,12 +457,75 @@ pub struct ArtistSettingsForm {
     pub max_reschedules: String,
     #[serde(default)]
     pub time_zone: String,
+    #[serde(default)]
+    pub work_day_mon: Option<String>,
+    #[serde(default)]
+    pub work_day_tue: Option<String>,
+    #[serde(default)]
+    pub work_day_wed: Option<String>,
+    #[serde(default)]
+    pub work_day_thu: Option<String>,
+    #[serde(default)]
+    pub work_day_fri: Option<String>,
+    #[serde(default)]
+    pub work_day_sat: Option<String>,
+    #[serde(default)]
+    pub work_day_sun: Option<String>,
+    #[serde(default)]
+    pub work_start: String,
+    #[serde(default)]
+    pub work_end: String,
+}
+
+impl ArtistSettingsForm {
+    fn work_days(&self) -> [(&'static str, bool); 7] {
+        [
+            ("mon", self.work_day_mon.is_some()),
+            ("tue", self.work_day_tue.is_some()),
+            ("wed", self.work_day_wed.is_some()),
+            ("thu", self.work_day_thu.is_some()),
+            ("fri", self.work_day_fri.is_some()),
+            ("sat", self.work_day_sat.is_some()),
+            ("sun", self.work_day_sun.is_some()),
+        ]
+    }
+
+    /// The days as checkboxes: (key, label, ticked).
+    pub fn day_boxes(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let labels = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        self.work_days()
+            .iter()
+            .zip(labels)
+            .map(|((k, on), l)| (*k, l, *on))
+            .collect()
+    }
+
+    fn set_availability(&mut self, a: &domain::Availability) {
+        let on = |i: usize| a.days[i].then(|| "on".to_owned());
+        self.work_day_mon = on(0);
+        self.work_day_tue = on(1);
+        self.work_day_wed = on(2);
+        self.work_day_thu = on(3);
+        self.work_day_fri = on(4);
+        self.work_day_sat = on(5);
+        self.work_day_sun = on(6);
+        self.work_start = domain::availability::clock(a.start_min);
+        self.work_end = domain::availability::clock(a.end_min);
+    }
 }
 
 impl ArtistSettingsForm {
     pub fn new_for(user: &User) -> Self {
         let p = domain::BookingPolicy::default();
-        Self {
+        let mut form = Self {
             slug: domain::Slug::from_name(user.display_name.as_str())
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
@@ -467,7 +539,9 @@ impl ArtistSettingsForm {
             books_open: Some("on".into()),
             time_zone: "Europe/London".into(),
             ..Default::default()
-        }
+        };
+        form.set_availability(&domain::Availability::default());
+        form
     }
 
     pub fn from_profile(p: &storage::ArtistProfile) -> Self {
@@ -477,7 +551,7 @@ impl ArtistSettingsForm {
             }
             domain::DepositRule::Percent { percent } => ("percent", percent.to_string()),
         };
-        Self {
+        let mut form = Self {
             slug: p.slug.clone(),
             bio: p.bio.clone(),
             city: p.city.clone(),
@@ -503,7 +577,10 @@ impl ArtistSettingsForm {
             notice_hours: p.policy.notice_hours.to_string(),
             max_reschedules: p.policy.max_reschedules.to_string(),
             time_zone: p.time_zone.clone(),
-        }
+            ..Default::default()
+        };
+        form.set_availability(&p.availability);
+        form
     }
 
     /// Parses every field, returning all problems at once.
@@ -515,6 +592,17 @@ impl ArtistSettingsForm {
                 .parse::<i64>()
                 .map_err(|_| domain::ParseError::new(field, "enter a whole number"))
         };
+        let days = self
+            .work_days()
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(",");
+        let availability = keep(
+            &mut errors,
+            domain::Availability::parse(&days, &self.work_start, &self.work_end),
+        );
         let time_zone = keep(
             &mut errors,
             crate::booking::time_zone(&self.time_zone).map(|_| self.time_zone.trim().to_owned()),
@@ -621,6 +709,7 @@ impl ArtistSettingsForm {
                 min_age,
                 policy,
                 time_zone: time_zone.unwrap_or_default(),
+                availability: availability.unwrap_or_default(),
             }),
             _ => Err(errors.into_iter().map(FieldError::from).collect()),
         }

@@ -32,6 +32,8 @@ pub struct ArtistProfile {
     pub policy: BookingPolicy,
     /// IANA time zone the artist works in; session times are shown in it.
     pub time_zone: String,
+    /// Working days and hours, in `time_zone`.
+    pub availability: domain::Availability,
     pub rating_count: i64,
     /// Mean rating times 100, so it stays an integer (e.g. 467 is 4.67 stars).
     pub rating_centi: Option<i64>,
@@ -53,6 +55,7 @@ pub struct ArtistSettings {
     pub min_age: u8,
     pub policy: BookingPolicy,
     pub time_zone: String,
+    pub availability: domain::Availability,
 }
 
 /// A booking request as its two participants see it. The client's date of birth is kept for the

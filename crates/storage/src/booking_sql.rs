@@ -162,6 +162,9 @@ pub(crate) struct ProfileRow {
     notice_hours: i64,
     max_reschedules: i64,
     time_zone: String,
+    work_days: String,
+    work_start_min: i64,
+    work_end_min: i64,
     rating_count: i64,
     rating_sum: i64,
 }
@@ -204,6 +207,12 @@ impl TryFrom<ProfileRow> for ArtistProfile {
             min_age: u8::try_from(r.min_age).unwrap_or(18),
             policy,
             time_zone: r.time_zone,
+            availability: domain::Availability::parse(
+                &r.work_days,
+                &domain::availability::clock(u16::try_from(r.work_start_min).unwrap_or(0)),
+                &domain::availability::clock(u16::try_from(r.work_end_min).unwrap_or(0)),
+            )
+            .map_err(|e| StoreError::Corrupt(format!("artist {}: {e}", r.id)))?,
             rating_count: r.rating_count,
             rating_centi: (r.rating_count > 0).then(|| r.rating_sum * 100 / r.rating_count),
         })
@@ -383,7 +392,7 @@ macro_rules! impl_booking_store {
             "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.price_min_cents, a.price_max_cents, a.hourly_rate_cents, a.books_open, a.min_age, ",
             "a.deposit_kind, a.deposit_value, a.deposit_due_days, a.response_hours, a.notice_hours, ",
-            "a.max_reschedules, a.time_zone, a.rating_count, a.rating_sum ",
+            "a.max_reschedules, a.time_zone, a.work_days, a.work_start_min, a.work_end_min, a.rating_count, a.rating_sum ",
             "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id"
         );
 
@@ -755,13 +764,15 @@ macro_rules! impl_booking_store {
                     "UPDATE artists SET slug = $2, bio = $3, city = $4, country = $5, jurisdiction = $6, \
                      price_min_cents = $7, price_max_cents = $8, hourly_rate_cents = $9, books_open = $10, \
                      min_age = $11, deposit_kind = $12, deposit_value = $13, deposit_due_days = $14, \
-                     response_hours = $15, notice_hours = $16, max_reschedules = $17, time_zone = $19 \
+                     response_hours = $15, notice_hours = $16, max_reschedules = $17, time_zone = $19, \
+                     work_days = $20, work_start_min = $21, work_end_min = $22 \
                      WHERE user_id = $1 RETURNING id"
                 } else {
                     "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, price_min_cents, \
                      price_max_cents, hourly_rate_cents, books_open, min_age, deposit_kind, deposit_value, \
-                     deposit_due_days, response_hours, notice_hours, max_reschedules, created_at, time_zone) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                     deposit_due_days, response_hours, notice_hours, max_reschedules, created_at, time_zone, \
+                     work_days, work_start_min, work_end_min) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
                      RETURNING id"
                 };
                 let (id,): (i64,) = sqlx::query_as(sql)
@@ -784,6 +795,9 @@ macro_rules! impl_booking_store {
                     .bind(i64::from(s.policy.max_reschedules))
                     .bind(time::OffsetDateTime::now_utc())
                     .bind(&s.time_zone)
+                    .bind(s.availability.days_key())
+                    .bind(i64::from(s.availability.start_min))
+                    .bind(i64::from(s.availability.end_min))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {

@@ -47,6 +47,12 @@ async fn artist(store: &Arc<dyn Store>, email: &str, slug: &str) -> (UserId, Art
                 min_age: 18,
                 policy: BookingPolicy::default(),
                 time_zone: "Europe/London".into(),
+                availability: domain::Availability::parse(
+                    "mon,tue,wed,thu,fri,sat,sun",
+                    "00:00",
+                    "24:00",
+                )
+                .unwrap(),
             },
         )
         .await
@@ -519,6 +525,12 @@ async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
                     min_age: 18,
                     policy: BookingPolicy::default(),
                     time_zone: "Europe/London".into(),
+                    availability: domain::Availability::parse(
+                        "mon,tue,wed,thu,fri,sat,sun",
+                        "00:00",
+                        "24:00",
+                    )
+                    .unwrap(),
                 },
             )
             .await

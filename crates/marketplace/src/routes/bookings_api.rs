@@ -233,6 +233,12 @@ pub async fn schedule(
         .await?
         .ok_or(AppError::NotFound)?;
     let slot = input.slot(&detail.request.time_zone)?;
+    let artist = state
+        .store
+        .artist_by_id(detail.request.artist_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    booking::check_availability(&artist.availability, &artist.time_zone, &slot)?;
     let ap = state
         .store
         .schedule(id, user.id, slot, booking::now())
@@ -290,6 +296,14 @@ pub async fn run_appointment_action(
         ip,
         user_agent,
     )?;
+    if let storage::AppointmentChange::Reschedule(slot) = &change {
+        let artist = state
+            .store
+            .artist_by_id(detail.request.artist_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        booking::check_availability(&artist.availability, &artist.time_zone, slot)?;
+    }
     let ap = state
         .store
         .change_appointment(id, user.id, change, booking::now())

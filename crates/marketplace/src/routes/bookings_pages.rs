@@ -309,6 +309,12 @@ async fn booking_page(
         Some((s, e, f)) => (s, Some(e), f),
         None => (StatusCode::OK, None, vec![]),
     };
+    let working = state
+        .store
+        .artist_by_id(detail.request.artist_id)
+        .await?
+        .map(|a| a.availability)
+        .unwrap_or_default();
     let page = BookingPage::new(
         layout(state, session, user).await?,
         detail,
@@ -316,6 +322,7 @@ async fn booking_page(
         actor,
         error,
         errors,
+        working,
     );
     Ok((status, render(page)?).into_response())
 }
@@ -380,7 +387,14 @@ pub async fn schedule(
         .booking(id, user.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let result = match form.slot(&detail.request.time_zone) {
+    let artist = state
+        .store
+        .artist_by_id(detail.request.artist_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let result = match form.slot(&detail.request.time_zone).and_then(|slot| {
+        booking::check_availability(&artist.availability, &artist.time_zone, &slot).map(|()| slot)
+    }) {
         Ok(slot) => state
             .store
             .schedule(id, user.id, slot, booking::now())

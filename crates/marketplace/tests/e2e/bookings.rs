@@ -43,6 +43,12 @@ async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (
                 min_age: 16,
                 policy: domain::BookingPolicy::default(),
                 time_zone: "America/New_York".into(),
+                availability: domain::Availability::parse(
+                    "mon,tue,wed,thu,fri,sat,sun",
+                    "00:00",
+                    "24:00",
+                )
+                .unwrap(),
             },
         )
         .await
@@ -515,6 +521,7 @@ async fn under_age_requests_are_refused_with_the_jurisdictions_rule(db: TestDb) 
 storage::on_both_databases!(
     every_transition_is_reachable_by_its_own_side_and_nobody_else,
     under_age_requests_are_refused_with_the_jurisdictions_rule,
+    sessions_outside_the_artists_working_week_are_refused,
 );
 
 /// A minimal SMTP server: accepts every message and hands its raw text to the test.
@@ -735,3 +742,101 @@ fn arbitrary_bodies_to_the_booking_endpoints_never_cause_a_server_error() {
         )
         .unwrap();
 }
+
+async fn sessions_outside_the_artists_working_week_are_refused(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (client_c, _) = account(&app, "weekday@example.com", "client").await;
+    let (artist_c, user) = account(&app, "hours@example.com", "artist").await;
+    let profile = app
+        .store
+        .save_artist_settings(
+            domain::UserId::new(user),
+            storage::ArtistSettings {
+                slug: domain::Slug::parse("office-hours").unwrap(),
+                bio: String::new(),
+                city: "Berlin".into(),
+                country: "DE".into(),
+                jurisdiction: "DE".into(),
+                styles: vec![domain::Style::Dotwork],
+                price_min_cents: 10_000,
+                price_max_cents: 20_000,
+                hourly_rate_cents: 10_000,
+                books_open: true,
+                min_age: 18,
+                policy: domain::BookingPolicy::default(),
+                time_zone: "Europe/Berlin".into(),
+                availability: domain::Availability::parse("mon,tue,wed,thu,fri", "10:00", "18:00")
+                    .unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    let (_, req) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(profile.id.get(), "1990-01-01"),
+    )
+    .await;
+    let base = format!("/api/v1/booking-requests/{}", req["id"]);
+    post(
+        &artist_c,
+        &app,
+        &format!("{base}/quote"),
+        json!({"price_min_cents": 15000, "sessions": 2}),
+    )
+    .await;
+    post(&client_c, &app, &format!("{base}/accept"), json!({})).await;
+    post(&artist_c, &app, &format!("{base}/deposit-paid"), json!({})).await;
+
+    let mut day = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
+    while day.weekday() != time::Weekday::Saturday {
+        day = day.next_day().unwrap();
+    }
+    let at = |d: time::Date, hh: u8| format!("{d}T{hh:02}:00:00+01:00");
+    let (s, body) = post(
+        &artist_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": at(day, 11), "minutes": 60}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mon Tue Wed Thu Fri, 10:00–18:00"),
+        "{body}"
+    );
+    let monday = day.next_day().unwrap().next_day().unwrap();
+    let (s, _) = post(
+        &artist_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": at(monday, 17), "minutes": 120}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "runs past 18:00");
+    let (s, ap) = post(
+        &artist_c,
+        &app,
+        &format!("{base}/appointments"),
+        json!({"starts_at": at(monday, 11), "minutes": 120}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{ap}");
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/appointments/{}/reschedule", ap["id"]),
+        json!({"starts_at": at(day, 11), "minutes": 60}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reschedule must fit the working week too"
+    );
+}
+

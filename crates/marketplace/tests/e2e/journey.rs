@@ -175,7 +175,12 @@ async fn journey(c: &Client, base: &str) -> Result {
     sign_in(c, base, "ines@example.com", &path).await?;
     click(c, "#deposit-paid").await?;
     wait_text(c, "#booking-state", "Booked").await;
-    let day = (time::OffsetDateTime::now_utc().date() + time::Duration::days(7)).to_string();
+    // A Tuesday at least a week ahead: inside the default working week (Mon–Sat, 10:00–19:00).
+    let mut day = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
+    while day.weekday() != time::Weekday::Tuesday {
+        day = day.next_day().expect("a later day");
+    }
+    let day = day.to_string();
     set(c, "date", &day).await?;
     set(c, "time", "10:00").await?;
     click(c, "#schedule-form button[type=submit]").await?;

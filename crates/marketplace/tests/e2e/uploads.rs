@@ -57,6 +57,10 @@ async fn artist_with_profile(app: &TestApp, email: &str, slug: &str) {
                 ("notice_hours", "48"),
                 ("max_reschedules", "2"),
                 ("time_zone", "Europe/Paris"),
+                ("work_day_tue", "on"),
+                ("work_day_sat", "on"),
+                ("work_start", "11:00"),
+                ("work_end", "19:00"),
             ],
         )
         .await;
@@ -382,6 +386,10 @@ async fn flash_designs_and_guest_spots_show_on_profiles_studios_and_in_search(db
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     let profile = app.get("/artists/flash-paris").await.text().await.unwrap();
+    assert!(
+        profile.contains("Works Tue Sat, 11:00–19:00 (Europe/Paris)"),
+        "{profile}"
+    );
     assert!(
         profile.contains("Dagger and rose") && profile.contains("€150, 120 min"),
         "{profile}"
