@@ -397,6 +397,26 @@ macro_rules! impl_booking_store {
         );
 
         impl $ty {
+            /// Deletes one of the artist's own rows in `table` (portfolio or flash) and returns
+            /// its image keys; someone else's id is `NotFound`.
+            async fn delete_owned_image(
+                &self,
+                table: &'static str,
+                artist_user: domain::UserId,
+                id: i64,
+            ) -> $crate::Result<(String, String)> {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE id = $1 AND artist_id = \
+                     (SELECT a.id FROM artists a WHERE a.user_id = $2) RETURNING image_path, thumb_path"
+                );
+                let row: Option<(String, String)> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(artist_user.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.ok_or($crate::StoreError::NotFound)
+            }
+
             async fn insert_piece(
                 pool: &sqlx::Pool<$db>,
                 artist: i64,
@@ -1177,15 +1197,7 @@ macro_rules! impl_booking_store {
                 artist_user: domain::UserId,
                 id: i64,
             ) -> $crate::Result<(String, String)> {
-                let row: Option<(String, String)> = sqlx::query_as(
-                    "DELETE FROM portfolio_items WHERE id = $1 AND artist_id = \
-                     (SELECT a.id FROM artists a WHERE a.user_id = $2) RETURNING image_path, thumb_path",
-                )
-                .bind(id)
-                .bind(artist_user.get())
-                .fetch_optional(&self.pool)
-                .await?;
-                row.ok_or($crate::StoreError::NotFound)
+                self.delete_owned_image("portfolio_items", artist_user, id).await
             }
 
             #[tracing::instrument(skip_all, name = "store.add_healed_photo")]
@@ -1464,15 +1476,7 @@ macro_rules! impl_booking_store {
 
             #[tracing::instrument(skip_all, name = "store.delete_flash")]
             async fn delete_flash(&self, artist_user: domain::UserId, id: i64) -> $crate::Result<(String, String)> {
-                let row: Option<(String, String)> = sqlx::query_as(
-                    "DELETE FROM flash_designs WHERE id = $1 AND artist_id = \
-                     (SELECT a.id FROM artists a WHERE a.user_id = $2) RETURNING image_path, thumb_path",
-                )
-                .bind(id)
-                .bind(artist_user.get())
-                .fetch_optional(&self.pool)
-                .await?;
-                row.ok_or($crate::StoreError::NotFound)
+                self.delete_owned_image("flash_designs", artist_user, id).await
             }
 
             #[tracing::instrument(skip_all, name = "store.flash_for_artist")]

@@ -174,6 +174,19 @@ pub async fn get_request(
     detail.map(Json).ok_or(AppError::NotFound)
 }
 
+/// A request the user takes part in; anyone else's id (or a missing one) is 404.
+pub(crate) async fn visible_booking(
+    state: &AppState,
+    id: BookingId,
+    user: &storage::User,
+) -> Result<BookingDetail, AppError> {
+    state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 /// Runs one booking action for `user`; shared with the pages.
 pub async fn run_booking_action(
     state: &AppState,
@@ -184,11 +197,7 @@ pub async fn run_booking_action(
 ) -> Result<BookingRequest, AppError> {
     let action = BookingAction::parse(action).map_err(|_| AppError::NotFound)?;
     // Read first, so a stranger's probe is a 404 before any input is judged.
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(state, id, user).await?;
     let artist = state
         .store
         .artist_by_id(detail.request.artist_id)
@@ -227,11 +236,7 @@ pub async fn schedule(
     Json(input): Json<SlotInput>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let id = BookingId::new(id);
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(&state, id, &user).await?;
     let slot = input.slot(&detail.request.time_zone)?;
     let artist = state
         .store
@@ -266,11 +271,7 @@ pub async fn run_appointment_action(
         .appointment_booking(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let detail = state
-        .store
-        .booking(booking_id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(state, booking_id, user).await?;
     let ip = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -361,11 +362,7 @@ pub async fn post_message(
     Json(input): Json<MessageInput>,
 ) -> Result<(StatusCode, Json<Message>), AppError> {
     let id = BookingId::new(id);
-    state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    visible_booking(&state, id, &user).await?;
     let body = booking::message_body(&input.body)?;
     let m = state
         .store
@@ -391,11 +388,7 @@ pub async fn create_review(
             message: "name the booking you are reviewing".into(),
         }])
     })?);
-    state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    visible_booking(&state, id, &user).await?;
     let (rating, body) = input.parse()?;
     let review = state
         .store

@@ -5,6 +5,7 @@ use crate::auth::csrf::{self, CsrfForm};
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
 use crate::error::{AppError, FieldError};
+use crate::routes::bookings_api::visible_booking;
 use crate::routes::bookings_api::{run_appointment_action, run_booking_action};
 use crate::state::AppState;
 use crate::templates::{
@@ -295,11 +296,7 @@ async fn booking_page(
     id: BookingId,
     problem: Option<(StatusCode, String, Vec<FieldError>)>,
 ) -> Result<Response, AppError> {
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(state, id, user).await?;
     let messages = state.store.messages(id, user.id).await?;
     let actor = detail
         .request
@@ -382,11 +379,7 @@ pub async fn schedule(
     CsrfForm { form, session }: CsrfForm<SlotInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(&state, id, &user).await?;
     let artist = state
         .store
         .artist_by_id(detail.request.artist_id)
@@ -444,11 +437,7 @@ pub async fn post_message(
     CsrfForm { form, session }: CsrfForm<MessageForm>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    visible_booking(&state, id, &user).await?;
     let result = match booking::message_body(&form.body) {
         Ok(body) => state
             .store
@@ -475,11 +464,7 @@ pub async fn review(
     CsrfForm { form, session }: CsrfForm<ReviewInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    visible_booking(&state, id, &user).await?;
     let result = match form.parse() {
         Ok((rating, body)) => state
             .store

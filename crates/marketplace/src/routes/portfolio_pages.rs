@@ -5,6 +5,7 @@ use crate::auth::CurrentUser;
 use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
 use crate::error::{AppError, FieldError};
 use crate::media;
+use crate::routes::bookings_api::visible_booking;
 use crate::state::AppState;
 use crate::templates::{Layout, PortfolioPage};
 use askama::Template;
@@ -136,11 +137,7 @@ async fn portfolio_page(
     user: &User,
     errors: Vec<FieldError>,
 ) -> Result<Response, AppError> {
-    let profile = state
-        .store
-        .artist_for_user(user.id)
-        .await?
-        .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
+    let profile = own_profile(state, user).await?;
     let pieces = state.store.portfolio(profile.id, 500).await?;
     let status = if errors.is_empty() {
         StatusCode::OK
@@ -153,6 +150,13 @@ async fn portfolio_page(
         render(PortfolioPage::new(layout, profile, pieces, errors))?,
     )
         .into_response())
+}
+
+/// The signed-in artist's own profile; work can only be added once it exists.
+async fn own_profile(state: &AppState, user: &User) -> Result<storage::ArtistProfile, AppError> {
+    state.store.artist_for_user(user.id).await?.ok_or_else(|| {
+        AppError::Conflict("Set up your profile before adding work or flash.".into())
+    })
 }
 
 fn require_artist(user: &User) -> Result<(), AppError> {
@@ -180,11 +184,7 @@ pub async fn upload(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     require_artist(&user)?;
-    let profile = state
-        .store
-        .artist_for_user(user.id)
-        .await?
-        .ok_or_else(|| AppError::Conflict("Set up your profile before adding work.".into()))?;
+    let profile = own_profile(&state, &user).await?;
     let prefix = format!("portfolio/{}", profile.id);
     let item = match accept_upload(&state, &form.fields, single(form.files)?, &prefix, false).await
     {
@@ -230,11 +230,7 @@ pub async fn healed_photo(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = visible_booking(&state, id, &user).await?;
     if detail.request.client_id != user.id {
         return Err(AppError::Forbidden(
             "Only the client shares healed photos.".into(),
@@ -271,11 +267,7 @@ async fn flash_page(
     user: &User,
     errors: Vec<FieldError>,
 ) -> Result<Response, AppError> {
-    let profile = state
-        .store
-        .artist_for_user(user.id)
-        .await?
-        .ok_or_else(|| AppError::Conflict("Set up your profile before adding flash.".into()))?;
+    let profile = own_profile(state, user).await?;
     let today = time::OffsetDateTime::now_utc().date().to_string();
     let (designs, spots, studios) = tokio::try_join!(
         state.store.flash_for_artist(profile.id, 500),
@@ -326,11 +318,7 @@ pub async fn upload_flash(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     require_artist(&user)?;
-    let profile = state
-        .store
-        .artist_for_user(user.id)
-        .await?
-        .ok_or_else(|| AppError::Conflict("Set up your profile before adding flash.".into()))?;
+    let profile = own_profile(&state, &user).await?;
     let sizes = variants(&form.fields);
     let mut fields = form.fields.clone();
     fields.insert("placement".into(), "other".into());

@@ -839,4 +839,3 @@ async fn sessions_outside_the_artists_working_week_are_refused(db: TestDb) {
         "a reschedule must fit the working week too"
     );
 }
-

@@ -178,6 +178,34 @@ pub fn session_cookie(response: &Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A separate cookie-keeping client, signed up through the form as a new client account.
+pub async fn signed_up_client(app: &TestApp, email: &str) -> Client {
+    let c = client();
+    let html = c
+        .get(app.url("/sign-up"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_in(&html).unwrap();
+    let r = c
+        .post(app.url("/sign-up"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("display_name", "Client Person"),
+            ("email", email),
+            ("password", PASSWORD),
+            ("role", "client"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    c
+}
+
 /// A second browser against the same app, with its own cookies.
 pub struct TestAppClient<'a> {
     app: &'a TestApp,

@@ -1,7 +1,7 @@
 //! Portfolio uploads through the real server: multipart with CSRF, content sniffing, size and
 //! pixel limits, re-encoding without metadata, serving, deleting and ownership.
 
-use crate::helpers::{TestApp, csrf_in, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use storage::testing::TestDb;
@@ -227,28 +227,7 @@ async fn bad_uploads_are_explained_and_store_nothing(db: TestDb) {
     );
 
     // Clients cannot upload to a portfolio.
-    let client = crate::helpers::client();
-    let html = client
-        .get(app.url("/sign-up"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let t = csrf_in(&html).unwrap();
-    client
-        .post(app.url("/sign-up"))
-        .form(&[
-            ("csrf_token", t.as_str()),
-            ("display_name", "Client"),
-            ("email", "c@example.com"),
-            ("password", crate::helpers::PASSWORD),
-            ("role", "client"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let client = crate::helpers::signed_up_client(&app, "c@example.com").await;
     let r = client
         .get(app.url("/dashboard/portfolio"))
         .send()
@@ -424,27 +403,7 @@ async fn flash_designs_and_guest_spots_show_on_profiles_studios_and_in_search(db
         .unwrap();
     let flash_id = detail["flash"][0]["id"].as_i64().unwrap();
     assert_eq!(detail["flash"][0]["variants"].as_array().unwrap().len(), 2);
-    let c = crate::helpers::client();
-    let html = c
-        .get(app.url("/sign-up"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let t = csrf_in(&html).unwrap();
-    c.post(app.url("/sign-up"))
-        .form(&[
-            ("csrf_token", t.as_str()),
-            ("display_name", "Fan"),
-            ("email", "fan@example.com"),
-            ("password", crate::helpers::PASSWORD),
-            ("role", "client"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let c = crate::helpers::signed_up_client(&app, "fan@example.com").await;
     let form = c
         .get(app.url(&format!(
             "/artists/flash-paris/book?flash={flash_id}&size=M"
