@@ -178,6 +178,37 @@ impl Layout {
     }
 }
 
+/// An artist's bio, written in Markdown, as safe HTML: only basic formatting and links survive
+/// (links get `rel="noopener noreferrer nofollow"`); raw HTML, images and scripts are removed.
+pub fn bio_html(markdown: &str) -> String {
+    let mut html = String::new();
+    let parser = pulldown_cmark::Parser::new(markdown);
+    pulldown_cmark::html::push_html(&mut html, parser);
+    ammonia::Builder::default()
+        .tags(
+            [
+                "p",
+                "br",
+                "em",
+                "strong",
+                "a",
+                "ul",
+                "ol",
+                "li",
+                "blockquote",
+                "code",
+                "h3",
+                "h4",
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .url_schemes(["https", "http", "mailto"].into_iter().collect())
+        .clean(&html)
+        .to_string()
+}
+
 fn policy_text(p: &domain::BookingPolicy) -> String {
     let deposit = match p.deposit {
         domain::DepositRule::Fixed { cents } => format!("a {} deposit", euros(cents)),
@@ -195,6 +226,8 @@ fn policy_text(p: &domain::BookingPolicy) -> String {
 pub struct ArtistPage {
     pub layout: Layout,
     pub artist: storage::ArtistProfile,
+    /// The bio's Markdown rendered and sanitised; the template inserts it unescaped.
+    pub bio: String,
     pub reviews: Vec<storage::Review>,
     pub portfolio: Vec<storage::PortfolioEntry>,
     pub flash: Vec<storage::FlashDesign>,
@@ -241,6 +274,7 @@ impl ArtistPage {
                 )
             }),
             policy: policy_text(&artist.policy),
+            bio: bio_html(&artist.bio),
             age_rule,
             layout,
             artist,
@@ -921,6 +955,37 @@ impl FlashPage {
                 .iter()
                 .map(|s| (s.as_str(), s.label()))
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod bio_tests {
+    use super::bio_html;
+    use proptest::prelude::*;
+
+    #[test]
+    fn markdown_formats_and_anything_active_is_removed() {
+        let html = bio_html(
+            "**Fine line** work, see [my site](https://ink.example).\n\n<script>alert(1)</script><img src=x onerror=alert(1)>",
+        );
+        assert!(html.contains("<strong>Fine line</strong>"), "{html}");
+        assert!(
+            html.contains(r#"href="https://ink.example""#) && html.contains("nofollow"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script") && !html.contains("onerror") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(!bio_html("[x](javascript:alert(1))").contains("javascript:"));
+    }
+
+    proptest! {
+        #[test]
+        fn no_input_produces_script_or_event_handlers(md in "\\PC{0,200}") {
+            let html = bio_html(&md).to_lowercase();
+            prop_assert!(!html.contains("<script") && !html.contains(" onerror=") && !html.contains(" onload="));
         }
     }
 }

@@ -20,7 +20,23 @@ fn screenshot_dir() -> PathBuf {
         })
 }
 
+/// Saves a screenshot of a main page, after checking it is usable with a keyboard and a screen
+/// reader: every visible form control has a label and the page has exactly one `h1`.
 async fn shot(c: &Client, name: &str) -> Result {
+    let unlabelled = c
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')] \
+             .filter(i => !(i.labels && i.labels.length)).map(i => i.name || i.id)",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "{name}: controls without a label"
+    );
+    let h1s = c.find_all(Locator::Css("h1")).await?.len();
+    assert_eq!(h1s, 1, "{name}: one h1 per page");
     let png = c.screenshot().await?;
     let dir = screenshot_dir();
     std::fs::create_dir_all(&dir).expect("create screenshot folder");
