@@ -56,7 +56,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 db_url="${pg_admin%/*}/$db"
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 run_opts=(--network host --read-only --tmpfs "/tmp:rw,size=64m" --cap-drop ALL --security-opt no-new-privileges
-  -e TM_DATABASE_URL="$db_url" -e TM_SESSION_SECRET="$secret" -e TM_SERVER_PORT="$port")
+  -e TM_DATABASE_URL="$db_url" -e TM_SESSION_SECRET="$secret" -e TM_SERVER_PORT="$port"
+  # Production sends email over SMTP and stores images in S3; here nothing listens on the SMTP
+  # port (deliveries fail and are retried, as they would during an outage); images go to
+  # /tmp/media (the image sets TM_MEDIA_DIR) on the tmpfs.
+  -e TM_MAIL_SMTP_URL="smtp://127.0.0.1:9")
 
 echo "== migrate (one-off container, as the deploy does before traffic moves)"
 "$docker" run --rm "${run_opts[@]}" "$image" migrate
