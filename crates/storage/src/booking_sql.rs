@@ -1725,9 +1725,12 @@ pub(crate) fn search_filter(q: &crate::booking::ArtistQuery) -> (String, Vec<Bin
         match &q.today {
             Some(today) => {
                 let d = next(Bind::Text(today.clone()), &mut binds);
+                // A union, not an OR, so each side can use its index (the city index on
+                // artists, the studio index on guest spots).
                 clauses.push(format!(
-                    "(lower(a.city) = {n} OR EXISTS (SELECT 1 FROM guest_spots g JOIN studios gs \
-                     ON gs.id = g.studio_id WHERE g.artist_id = a.id AND lower(gs.city) = {n} AND g.ends_on >= {d}))"
+                    "a.id IN (SELECT c.id FROM artists c WHERE lower(c.city) = {n} \
+                     UNION SELECT g.artist_id FROM guest_spots g JOIN studios gs ON gs.id = g.studio_id \
+                     WHERE lower(gs.city) = {n} AND g.ends_on >= {d})"
                 ));
             }
             None => clauses.push(format!("lower(a.city) = {n}")),
