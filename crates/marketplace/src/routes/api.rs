@@ -134,8 +134,13 @@ mod tests {
     #[test]
     fn every_api_route_is_in_the_openapi_document() {
         let router = include_str!("mod.rs");
-        let start = router.find("let api = Router::new()").expect("the API router");
-        let end = start + router[start..].find(".fallback(api::not_found)").expect("its end");
+        let start = router
+            .find("let api = Router::new()")
+            .expect("the API router");
+        let end = start
+            + router[start..]
+                .find(".fallback(api::not_found)")
+                .expect("its end");
         let doc: serde_json::Value =
             serde_json::from_str(include_str!("../../openapi/openapi.json")).expect("valid JSON");
         let paths = doc["paths"].as_object().expect("paths");
@@ -148,9 +153,15 @@ mod tests {
             }
             // axum's `{id}` and OpenAPI's `{id}` are spelled alike.
             let documented = format!("/api/v1{route}");
-            assert!(paths.contains_key(&documented), "{documented} is not in openapi.json");
+            assert!(
+                paths.contains_key(&documented),
+                "{documented} is not in openapi.json"
+            );
             checked += 1;
         }
-        assert!(checked >= 15, "found only {checked} routes: is the router still parsed?");
+        assert!(
+            checked >= 15,
+            "found only {checked} routes: is the router still parsed?"
+        );
     }
 }
