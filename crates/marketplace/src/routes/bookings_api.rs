@@ -235,15 +235,34 @@ pub async fn schedule(
     Path(id): Path<i64>,
     Json(input): Json<SlotInput>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
-    let id = BookingId::new(id);
-    let detail = visible_booking(&state, id, &user).await?;
-    let slot = input.slot(&detail.request.time_zone)?;
+    let ap = run_schedule(&state, &user, BookingId::new(id), &input).await?;
+    Ok((StatusCode::CREATED, Json(ap)))
+}
+
+/// Refuses a slot outside the working week of the request's artist.
+async fn check_slot(
+    state: &AppState,
+    detail: &BookingDetail,
+    slot: &domain::Slot,
+) -> Result<(), AppError> {
     let artist = state
         .store
         .artist_by_id(detail.request.artist_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    booking::check_availability(&artist.availability, &artist.time_zone, &slot)?;
+    booking::check_availability(&artist.availability, &artist.time_zone, slot)
+}
+
+/// Schedules a session on a booked request for `user`; shared with the pages.
+pub async fn run_schedule(
+    state: &AppState,
+    user: &storage::User,
+    id: BookingId,
+    input: &SlotInput,
+) -> Result<Appointment, AppError> {
+    let detail = visible_booking(state, id, user).await?;
+    let slot = input.slot(&detail.request.time_zone)?;
+    check_slot(state, &detail, &slot).await?;
     let ap = state
         .store
         .schedule(id, user.id, slot, booking::now())
@@ -253,7 +272,7 @@ pub async fn schedule(
         .transitions
         .with_label_values(&["schedule"])
         .inc();
-    Ok((StatusCode::CREATED, Json(ap)))
+    Ok(ap)
 }
 
 /// Runs one session action for `user`; shared with the pages.
@@ -298,12 +317,7 @@ pub async fn run_appointment_action(
         user_agent,
     )?;
     if let storage::AppointmentChange::Reschedule(slot) = &change {
-        let artist = state
-            .store
-            .artist_by_id(detail.request.artist_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        booking::check_availability(&artist.availability, &artist.time_zone, slot)?;
+        check_slot(state, &detail, slot).await?;
     }
     let ap = state
         .store
@@ -361,9 +375,19 @@ pub async fn post_message(
     Path(id): Path<i64>,
     Json(input): Json<MessageInput>,
 ) -> Result<(StatusCode, Json<Message>), AppError> {
-    let id = BookingId::new(id);
-    visible_booking(&state, id, &user).await?;
-    let body = booking::message_body(&input.body)?;
+    let m = run_post_message(&state, &user, BookingId::new(id), &input.body).await?;
+    Ok((StatusCode::CREATED, Json(m)))
+}
+
+/// Posts a message to a request's thread for `user`; shared with the pages.
+pub async fn run_post_message(
+    state: &AppState,
+    user: &storage::User,
+    id: BookingId,
+    body: &str,
+) -> Result<Message, AppError> {
+    visible_booking(state, id, user).await?;
+    let body = booking::message_body(body)?;
     let m = state
         .store
         .post_message(id, user.id, body, booking::now())
@@ -373,7 +397,7 @@ pub async fn post_message(
         .engagement
         .with_label_values(&["message"])
         .inc();
-    Ok((StatusCode::CREATED, Json(m)))
+    Ok(m)
 }
 
 #[tracing::instrument(skip_all)]
@@ -388,7 +412,18 @@ pub async fn create_review(
             message: "name the booking you are reviewing".into(),
         }])
     })?);
-    visible_booking(&state, id, &user).await?;
+    let review = run_review(&state, &user, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(review)))
+}
+
+/// Publishes the client's review of a completed request; shared with the pages.
+pub async fn run_review(
+    state: &AppState,
+    user: &storage::User,
+    id: BookingId,
+    input: &ReviewInput,
+) -> Result<Review, AppError> {
+    visible_booking(state, id, user).await?;
     let (rating, body) = input.parse()?;
     let review = state
         .store
@@ -399,5 +434,5 @@ pub async fn create_review(
         .transitions
         .with_label_values(&["review"])
         .inc();
-    Ok((StatusCode::CREATED, Json(review)))
+    Ok(review)
 }

@@ -6,7 +6,9 @@ use crate::auth::{CurrentUser, MaybeUser};
 use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
 use crate::error::{AppError, FieldError};
 use crate::routes::bookings_api::visible_booking;
-use crate::routes::bookings_api::{run_appointment_action, run_booking_action};
+use crate::routes::bookings_api::{
+    run_appointment_action, run_booking_action, run_post_message, run_review, run_schedule,
+};
 use crate::state::AppState;
 use crate::templates::{
     ArtistPage, ArtistSettingsForm, ArtistSettingsPage, BookingPage, DashboardPage, Layout,
@@ -379,29 +381,7 @@ pub async fn schedule(
     CsrfForm { form, session }: CsrfForm<SlotInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let detail = visible_booking(&state, id, &user).await?;
-    let artist = state
-        .store
-        .artist_by_id(detail.request.artist_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let result = match form.slot(&detail.request.time_zone).and_then(|slot| {
-        booking::check_availability(&artist.availability, &artist.time_zone, &slot).map(|()| slot)
-    }) {
-        Ok(slot) => state
-            .store
-            .schedule(id, user.id, slot, booking::now())
-            .await
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    if result.is_ok() {
-        state
-            .metrics
-            .transitions
-            .with_label_values(&["schedule"])
-            .inc();
-    }
+    let result = run_schedule(&state, &user, id, &form).await;
     after_form(&state, &session, &user, id, result).await
 }
 
@@ -437,22 +417,7 @@ pub async fn post_message(
     CsrfForm { form, session }: CsrfForm<MessageForm>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    visible_booking(&state, id, &user).await?;
-    let result = match booking::message_body(&form.body) {
-        Ok(body) => state
-            .store
-            .post_message(id, user.id, body, booking::now())
-            .await
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    if result.is_ok() {
-        state
-            .metrics
-            .engagement
-            .with_label_values(&["message"])
-            .inc();
-    }
+    let result = run_post_message(&state, &user, id, &form.body).await;
     after_form(&state, &session, &user, id, result).await
 }
 
@@ -464,15 +429,7 @@ pub async fn review(
     CsrfForm { form, session }: CsrfForm<ReviewInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    visible_booking(&state, id, &user).await?;
-    let result = match form.parse() {
-        Ok((rating, body)) => state
-            .store
-            .create_review(id, user.id, rating, body, booking::now())
-            .await
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
+    let result = run_review(&state, &user, id, &form).await;
     after_form(&state, &session, &user, id, result).await
 }
 
