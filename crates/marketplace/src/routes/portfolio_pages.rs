@@ -38,22 +38,27 @@ fn single(files: Vec<axum::body::Bytes>) -> Result<Option<axum::body::Bytes>, Ap
     Ok(files.into_iter().next())
 }
 
-/// Checks and re-encodes one image and stores it and its thumbnail under `prefix`; returns the
-/// keys. Nothing stays stored if it fails.
-pub(crate) async fn store_image(
+/// Checks and re-encodes one image off the async threads; the inner error is the person's.
+async fn process_image(
     state: &AppState,
     bytes: axum::body::Bytes,
-    prefix: &str,
-) -> Result<(String, String), AppError> {
+) -> Result<Result<media::Processed, media::UploadError>, AppError> {
     let (max_bytes, max_pixels) = (
         state.settings.media.max_upload_bytes,
         state.settings.media.max_pixels,
     );
-    let processed =
-        tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
-            .map_err(|e| field_error("image", e.to_string()))?;
+    tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Stores a processed image and its thumbnail under `prefix` and returns their keys; if the
+/// second write fails the first is removed.
+async fn put_image(
+    state: &AppState,
+    processed: media::Processed,
+    prefix: &str,
+) -> Result<(String, String), AppError> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let image_path = format!("{prefix}/{id}.jpg");
     let thumb_path = format!("{prefix}/{id}-thumb.webp");
@@ -63,6 +68,19 @@ pub(crate) async fn store_image(
         return Err(e.into());
     }
     Ok((image_path, thumb_path))
+}
+
+/// Checks and re-encodes one image and stores it and its thumbnail under `prefix`; returns the
+/// keys. Nothing stays stored if it fails.
+pub(crate) async fn store_image(
+    state: &AppState,
+    bytes: axum::body::Bytes,
+    prefix: &str,
+) -> Result<(String, String), AppError> {
+    let processed = process_image(state, bytes)
+        .await?
+        .map_err(|e| field_error("image", e.to_string()))?;
+    put_image(state, processed, prefix).await
 }
 
 /// Parses the form, checks and re-encodes the image, and stores both files under `prefix`.
@@ -90,14 +108,7 @@ async fn accept_upload(
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return Err(field_error("image", "Choose an image to upload."));
     };
-    let (max_bytes, max_pixels) = (
-        state.settings.media.max_upload_bytes,
-        state.settings.media.max_pixels,
-    );
-    let processed =
-        tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
+    let processed = process_image(state, bytes).await?;
     let (draft, processed) = match (draft, processed) {
         (Ok(d), Ok(p)) => (d, p),
         (d, p) => {
@@ -116,14 +127,7 @@ async fn accept_upload(
             return Err(AppError::Validation(errors));
         }
     };
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let image_path = format!("{prefix}/{id}.jpg");
-    let thumb_path = format!("{prefix}/{id}-thumb.webp");
-    state.media.put(&image_path, processed.full_jpeg).await?;
-    if let Err(e) = state.media.put(&thumb_path, processed.thumb_webp).await {
-        state.media.delete(&[&image_path]).await;
-        return Err(e.into());
-    }
+    let (image_path, thumb_path) = put_image(state, processed, prefix).await?;
     Ok(NewUpload {
         draft,
         image_path,
