@@ -4,8 +4,9 @@ use crate::ParseError;
 use serde::{Deserialize, Serialize};
 
 /// A normalised (trimmed, lower-cased) email address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Email)]
 pub struct Email(String);
 
 impl Email {
@@ -49,8 +50,9 @@ impl std::fmt::Display for Email {
 }
 
 /// The name shown to other people: 1 to 60 printable characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String)]
 pub struct DisplayName(String);
 
 impl DisplayName {
@@ -149,7 +151,7 @@ fn is_common(lowered: &str) -> bool {
 }
 
 /// What a user is allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Client,

@@ -5,7 +5,7 @@ use crate::booking::{Actor, TransitionError};
 use serde::{Deserialize, Serialize};
 
 /// Where one tattoo session stands. Only `Scheduled` and `Confirmed` hold the artist's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentState {
     Scheduled,

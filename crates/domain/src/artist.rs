@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! styles {
     ($($variant:ident => $slug:literal, $label:literal;)+) => {
         /// The fixed style taxonomy that profiles, portfolio items and search share.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "kebab-case")]
         pub enum Style { $($variant),+ }
 

@@ -6,7 +6,7 @@ use crate::request::{Size, parse_money};
 use time::Date;
 
 /// One size of a flash design, with its own price and session length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FlashVariant {
     pub size: Size,
     pub price_cents: i64,

@@ -4,7 +4,7 @@ use crate::ParseError;
 use serde::{Deserialize, Serialize};
 
 /// How the deposit is worked out from a quote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DepositRule {
     /// A fixed amount, in cents.
@@ -14,7 +14,7 @@ pub enum DepositRule {
 }
 
 /// The rules an artist books by. Parsed from settings forms and stored per artist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BookingPolicy {
     pub deposit: DepositRule,
     /// Days the client has to pay the deposit once they accept a quote.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 /// Rough size of a piece; the same scale sizes flash variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Size {
     S,
     M,
@@ -67,6 +67,18 @@ pub const PLACEMENTS: &[&str] = &[
     "sleeve",
     "other",
 ];
+
+/// The API description of a placement names every accepted value. Not an enum: input is
+/// trimmed and case-folded, so values outside a strict enum are accepted too.
+fn placement_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some(format!(
+            "Where on the body; one of: {}.",
+            PLACEMENTS.join(", ")
+        )))
+        .build()
+}
 
 pub fn parse_placement(raw: &str) -> Result<String, ParseError> {
     let p = raw.trim().to_ascii_lowercase();
@@ -136,19 +148,26 @@ pub struct RequestDraft {
 }
 
 /// The raw fields of a request, as forms and JSON carry them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RawRequest {
+    /// What the client would like tattooed, 10 to 4000 characters.
     #[serde(default)]
     pub idea: String,
     #[serde(default)]
+    #[schema(schema_with = placement_schema)]
     pub placement: String,
+    /// `S`, `M`, `L` or `XL`.
     #[serde(default)]
     pub size: String,
+    /// Optional, in euros (`250` or `250.00`).
     #[serde(default)]
     pub budget: String,
+    /// Free text, e.g. "weekday afternoons in March".
     #[serde(default)]
     pub preferred_dates: String,
+    /// YYYY-MM-DD; checked against the artist's jurisdiction and minimum age, never shown.
     #[serde(default)]
+    #[schema(format = Date)]
     pub date_of_birth: String,
 }
 
@@ -301,7 +320,7 @@ impl Rating {
 }
 
 /// The consent form a client signs before a session is confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct ConsentAnswers {
     /// Free-text answers to the medical questions (conditions, medication, allergies).
     #[serde(default)]

@@ -7,7 +7,7 @@ use domain::{DisplayName, Email, NewPassword, RegistrableRole};
 use storage::{NewUser, User};
 
 /// What a sign-up form or API call sent, before parsing.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     #[serde(default)]
     pub email: String,

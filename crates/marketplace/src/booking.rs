@@ -83,11 +83,7 @@ pub async fn submit(
     raw: &RawRequest,
     references: Vec<(String, String)>,
 ) -> Result<BookingRequest, AppError> {
-    if client.role != domain::Role::Client {
-        return Err(AppError::Forbidden(
-            "Only client accounts can request bookings.".into(),
-        ));
-    }
+    require_client(client)?;
     let draft = RequestDraft::parse(raw).map_err(invalid)?;
     let rules = consent::rules_for(&artist.jurisdiction);
     let today = OffsetDateTime::now_utc().date();
@@ -114,16 +110,85 @@ pub async fn submit(
     Ok(req)
 }
 
+fn require_client(user: &User) -> Result<(), AppError> {
+    if user.role == domain::Role::Client {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only client accounts can request bookings.".into(),
+        ))
+    }
+}
+
+/// The request form's fields, as the page and multipart API calls send them.
+pub fn raw_request(fields: &std::collections::HashMap<String, String>) -> RawRequest {
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    RawRequest {
+        idea: get("idea"),
+        placement: get("placement"),
+        size: get("size"),
+        budget: get("budget"),
+        preferred_dates: get("preferred_dates"),
+        date_of_birth: get("date_of_birth"),
+    }
+}
+
+/// [`submit`] with reference images (at most [`crate::auth::csrf::MAX_FILES`]). Each is checked,
+/// re-encoded and stored first; all of them are removed again if the request is not created.
+pub async fn submit_with_references(
+    state: &AppState,
+    client: &User,
+    artist: &ArtistProfile,
+    raw: &RawRequest,
+    files: Vec<axum::body::Bytes>,
+) -> Result<BookingRequest, AppError> {
+    require_client(client)?;
+    let prefix = format!("references/{}", client.id);
+    let mut references = Vec::new();
+    let mut stored = Ok(());
+    for bytes in files {
+        match crate::routes::portfolio_pages::store_image(state, bytes, &prefix).await {
+            Ok(keys) => references.push(keys),
+            Err(e) => {
+                stored = Err(match e {
+                    AppError::Validation(mut errors) => {
+                        for e in &mut errors {
+                            e.field = "references".into();
+                            e.message = format!("Reference image: {}", e.message);
+                        }
+                        AppError::Validation(errors)
+                    }
+                    other => other,
+                });
+                break;
+            }
+        }
+    }
+    let keys = references.clone();
+    state
+        .media
+        .kept_if(&keys, async move {
+            stored?;
+            submit(state, client, artist, raw, references).await
+        })
+        .await
+}
+
 /// What a participant sends with a booking action. Forms carry money as text ("150.50"); the
 /// JSON API may send cents instead. Fields an action does not use are ignored.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ActionInput {
+    /// The artist's question (request-info), the client's answer (provide-info) or the reason
+    /// for declining.
     #[serde(default)]
     pub message: Option<String>,
+    /// Quote: the lowest price as text in euros ("150.50"); or send `price_min_cents`.
     #[serde(default)]
     pub price_min: Option<String>,
+    /// Quote: the highest price as text in euros; or send `price_max_cents`.
     #[serde(default)]
     pub price_max: Option<String>,
+    /// Quote: the deposit as text in euros; left out, the artist's deposit policy decides.
     #[serde(default)]
     pub deposit: Option<String>,
     #[serde(default)]
@@ -132,14 +197,16 @@ pub struct ActionInput {
     pub price_max_cents: Option<i64>,
     #[serde(default)]
     pub deposit_cents: Option<i64>,
+    /// Quote: how many sessions the piece needs.
     #[serde(default)]
     pub sessions: Option<NumberText>,
+    /// Quote: days the quote stays open.
     #[serde(default)]
     pub valid_days: Option<NumberText>,
 }
 
 /// A whole number sent either as a JSON number or as form text.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum NumberText {
     Number(i64),
@@ -237,14 +304,19 @@ pub fn booking_change(
 }
 
 /// A session's time as forms send it (date, time of day, length), or as the API does (RFC 3339).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct SlotInput {
+    /// RFC 3339 with an offset, e.g. `2027-03-01T10:00:00+01:00`.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub starts_at: Option<String>,
+    /// Instead of `starts_at`: a day (YYYY-MM-DD) in the artist's time zone...
     #[serde(default)]
     pub date: Option<String>,
+    /// ...and a time of day (HH:MM).
     #[serde(default)]
     pub time: Option<String>,
+    /// The session's length in minutes.
     #[serde(default)]
     pub minutes: Option<NumberText>,
 }
@@ -299,31 +371,39 @@ impl SlotInput {
 }
 
 /// What a participant sends with a session action: consent answers or a new time.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct AppointmentInput {
     #[serde(flatten)]
     pub slot: SlotInput,
+    /// Consent: conditions, medication and allergies.
     #[serde(default)]
     pub medical_notes: String,
+    /// Consent: the client is of age (or, where allowed, has a guardian's consent).
     #[serde(default, deserialize_with = "checkbox")]
+    #[schema(value_type = Tick)]
     pub confirms_age: bool,
+    /// Consent: the guardian's full name, where the jurisdiction allows parental consent.
     #[serde(default)]
     pub guardian_name: String,
     #[serde(default, deserialize_with = "checkbox")]
+    #[schema(value_type = Tick)]
     pub aftercare_acknowledged: bool,
     #[serde(default, deserialize_with = "checkbox")]
+    #[schema(value_type = Tick)]
     pub photo_permission: bool,
+}
+
+/// A ticked box: a JSON boolean, or the text a form checkbox sends ("on", "true", "yes", "1").
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Tick {
+    Bool(bool),
+    Text(String),
 }
 
 /// HTML checkboxes send "on" (or a chosen value) when ticked and nothing when not; JSON sends
 /// booleans. Both mean the same here.
 fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Tick {
-        Bool(bool),
-        Text(String),
-    }
     Ok(match Tick::deserialize(d)? {
         Tick::Bool(b) => b,
         Tick::Text(t) => matches!(t.as_str(), "on" | "true" | "yes" | "1"),
@@ -363,10 +443,12 @@ pub fn appointment_change(
 }
 
 /// A review as sent by a form or the API.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReviewInput {
+    /// The completed request being reviewed (the API only; the page knows it from the URL).
     #[serde(default)]
     pub booking_id: Option<i64>,
+    /// 1 to 5 stars.
     #[serde(default)]
     pub rating: Option<NumberText>,
     #[serde(default)]

@@ -55,6 +55,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the OpenAPI document this build serves at /api/openapi.json (no configuration or
+    /// database needed), for client generators and API reviews.
+    Openapi,
 }
 
 enum Failure {
@@ -202,6 +205,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 Err(Failure::Failed(format!("not ready ({status}): {body}")))
             }
+        }
+        Some(Command::Openapi) => {
+            let doc = crate::routes::openapi_document()
+                .to_pretty_json()
+                .map_err(failed)?;
+            println!("{doc}");
+            Ok(())
         }
         Some(Command::Version { json }) => {
             if json {

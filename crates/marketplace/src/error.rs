@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// A field-level validation message, shown next to the form field or in `errors` of problem+json.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -140,13 +140,21 @@ impl IntoResponse for AppError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The body of every API error: RFC 9457 problem details.
+#[derive(Serialize, utoipa::ToSchema, utoipa::ToResponse)]
+#[response(
+    description = "An error, as RFC 9457 problem details",
+    content_type = "application/problem+json"
+)]
+pub struct Problem<'a> {
+    /// Always `about:blank`: the status and title say what went wrong.
     #[serde(rename = "type")]
     kind: &'static str,
     title: &'a str,
     status: u16,
+    /// What happened and what to do about it, for a person.
     detail: &'a str,
+    /// One entry per field that needs attention (422 only).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
 }

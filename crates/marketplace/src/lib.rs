@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod listing;
 pub mod media;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod search;
 pub mod seed;

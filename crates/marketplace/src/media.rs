@@ -137,6 +137,22 @@ impl MediaStore {
     }
 
     /// Removes objects; a missing one is not an error (deleting twice is harmless).
+    /// Awaits `record`, which writes already-stored images (`keys`: image and thumbnail) to the
+    /// database; if it fails the files are deleted again, so a failed write leaves nothing behind.
+    pub async fn kept_if<T, E>(
+        &self,
+        keys: &[(String, String)],
+        record: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let outcome = record.await;
+        if outcome.is_err() {
+            for (image, thumb) in keys {
+                self.delete(&[image, thumb]).await;
+            }
+        }
+        outcome
+    }
+
     pub async fn delete(&self, keys: &[&str]) {
         for key in keys {
             match self.objects.delete(&ObjectPath::from(*key)).await {

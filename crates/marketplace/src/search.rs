@@ -9,24 +9,34 @@ pub const PER_PAGE: u32 = 24;
 
 /// The query string of `/search` and `GET /api/v1/artists`. Every field is optional text, so a
 /// hand-edited URL is answered with an explanation rather than a rejection from the extractor.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// Free text: name, city, studio or bio.
     #[serde(default)]
     pub q: String,
+    /// A style slug, as `GET /api/v1/styles` lists them.
     #[serde(default)]
     pub style: String,
+    /// A city; artists with a guest spot there from today on match too.
     #[serde(default)]
     pub city: String,
+    /// The smallest piece costs at most this, in euros.
     #[serde(default)]
     pub max_price: String,
+    /// 1 to 5 stars.
     #[serde(default)]
     pub min_rating: String,
+    /// `on`: only artists whose books are open.
     #[serde(default)]
     pub open: String,
+    /// `on`: only artists with healed work in their portfolio.
     #[serde(default)]
     pub healed: String,
+    /// `featured` (the default), `rating`, `price` or `newest`.
     #[serde(default)]
     pub sort: String,
+    /// 1 to 10000.
     #[serde(default)]
     pub page: String,
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 /// An artist's public profile together with the policy they book by.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ArtistProfile {
     pub id: ArtistId,
     pub user_id: UserId,
@@ -60,7 +60,7 @@ pub struct ArtistSettings {
 
 /// A booking request as its two participants see it. The client's date of birth is kept for the
 /// consent record but never returned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingRequest {
     pub id: BookingId,
     pub client_id: UserId,
@@ -85,11 +85,12 @@ pub struct BookingRequest {
     /// Unix seconds at which the current state expires, if it has a deadline.
     pub deadline_at: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
 /// The quote on a request.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct QuoteView {
     pub price_min_cents: i64,
     pub price_max_cents: i64,
@@ -111,7 +112,7 @@ impl BookingRequest {
 }
 
 /// One session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Appointment {
     pub id: AppointmentId,
     pub booking_id: BookingId,
@@ -123,7 +124,7 @@ pub struct Appointment {
 }
 
 /// One step in a request's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingEvent {
     pub actor: String,
     pub action: String,
@@ -133,7 +134,7 @@ pub struct BookingEvent {
 }
 
 /// A movement of deposit money; payment providers will write the same entries later.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LedgerEntry {
     pub entry: String,
     pub amount_cents: i64,
@@ -142,7 +143,7 @@ pub struct LedgerEntry {
 }
 
 /// Everything on a request's page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingDetail {
     #[serde(flatten)]
     pub request: BookingRequest,
@@ -152,11 +153,12 @@ pub struct BookingDetail {
     pub review: Option<Review>,
     pub unread_messages: i64,
     /// Reference images as (image key, thumbnail key).
+    #[schema(value_type = Vec<Vec<String>>)]
     pub references: Vec<(String, String)>,
 }
 
 /// A request in a dashboard list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingSummary {
     pub id: BookingId,
     /// The artist's time zone, for the next session's time.
@@ -173,7 +175,7 @@ pub struct BookingSummary {
 }
 
 /// A message in a booking's thread.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: i64,
     pub booking_id: BookingId,
@@ -184,7 +186,7 @@ pub struct Message {
 }
 
 /// A client's review of a completed booking.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Review {
     pub id: i64,
     pub booking_id: BookingId,
@@ -296,7 +298,7 @@ pub struct ArtistQuery {
 }
 
 /// One artist in search results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     #[serde(flatten)]
     pub card: crate::ArtistCard,
@@ -312,7 +314,7 @@ pub struct SearchResults {
 }
 
 /// One piece in an artist's portfolio.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PortfolioEntry {
     pub id: i64,
     pub title: String,
@@ -336,7 +338,7 @@ pub struct NewUpload {
 }
 
 /// A flash design and the sizes it is offered in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FlashDesign {
     pub id: i64,
     pub artist_id: ArtistId,
@@ -358,7 +360,7 @@ pub struct NewFlash {
 }
 
 /// A guest spot with the names pages show.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct GuestSpotView {
     pub id: i64,
     pub artist_slug: String,

@@ -4,13 +4,14 @@ use domain::{ArtistId, BookingState, DisplayName, Email, Role, Slug, Style, User
 use time::OffsetDateTime;
 
 /// A user as the rest of the service sees it; never carries the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: Email,
     pub display_name: DisplayName,
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
@@ -113,7 +114,7 @@ pub struct ImportSummary {
 }
 
 /// Row counts for the home page and the admin overview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct CatalogueCounts {
     pub users: i64,
     pub artists: i64,
@@ -123,7 +124,7 @@ pub struct CatalogueCounts {
 }
 
 /// An artist as shown on a card in listings.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ArtistCard {
     pub id: ArtistId,
     pub slug: String,

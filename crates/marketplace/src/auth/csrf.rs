@@ -180,8 +180,16 @@ fn check_same_origin(request: &Request) -> Result<(), &'static str> {
     }
 }
 
-/// A multipart form (an upload) whose CSRF token matched the session's: its text fields and up
-/// to four files, read whole within the route's body limit.
+/// A multipart form (an upload): its text fields and up to four files, read whole within the
+/// route's body limit. The JSON API takes it as it is (the same-origin guard protects it); pages
+/// take it through [`CsrfMultipart`].
+pub struct Upload {
+    pub fields: std::collections::HashMap<String, String>,
+    /// Uploaded files, in order; file inputs left empty are skipped.
+    pub files: Vec<Bytes>,
+}
+
+/// A multipart form whose CSRF token matched the session's.
 pub struct CsrfMultipart {
     pub fields: std::collections::HashMap<String, String>,
     /// Uploaded files, in order; file inputs left empty are skipped.
@@ -190,24 +198,19 @@ pub struct CsrfMultipart {
 }
 
 /// More files than any form takes.
-const MAX_FILES: usize = 4;
+pub const MAX_FILES: usize = 4;
 
-impl FromRequest<AppState> for CsrfMultipart {
+impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
-        let (mut parts, body) = request.into_parts();
-        let session = Session::from_request_parts(&mut parts, state)
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let mut multipart = axum::extract::Multipart::from_request(request, state)
             .await
-            .map_err(|(_, m)| AppError::Internal(anyhow::anyhow!("session layer missing: {m}")))?;
-        let mut multipart =
-            axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
-                .await
-                .map_err(|_| {
-                    AppError::UnsupportedMediaType(
-                        "Uploads must be sent as multipart/form-data.".into(),
-                    )
-                })?;
+            .map_err(|_| {
+                AppError::UnsupportedMediaType(
+                    "Uploads must be sent as multipart/form-data.".into(),
+                )
+            })?;
         let too_large_or_bad = |e: axum::extract::multipart::MultipartError| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::PayloadTooLarge
@@ -243,6 +246,20 @@ impl FromRequest<AppState> for CsrfMultipart {
                 fields.insert(name, text);
             }
         }
+        Ok(Self { fields, files })
+    }
+}
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, AppError> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|(_, m)| AppError::Internal(anyhow::anyhow!("session layer missing: {m}")))?;
+        let Upload { fields, files } =
+            Upload::from_request(Request::from_parts(parts, body), state).await?;
         let sent = fields.get(FIELD).cloned().unwrap_or_default();
         let expected = session.get::<String>(KEY).await?;
         let valid = matches!(&expected, Some(e) if !sent.is_empty()

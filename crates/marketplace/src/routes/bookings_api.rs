@@ -3,7 +3,7 @@
 
 use crate::auth::CurrentUser;
 use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
-use crate::error::AppError;
+use crate::error::{AppError, Problem};
 use crate::routes::api::Json;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -17,6 +17,87 @@ use serde::{Deserialize, Serialize};
 use storage::{
     Appointment, ArtistProfile, BookingDetail, BookingRequest, BookingSummary, Message, Review,
 };
+
+/// The path of a request's transition: `/booking-requests/{id}/{action}`.
+#[derive(Deserialize)]
+pub struct RequestActionPath {
+    id: i64,
+    action: String,
+}
+
+impl utoipa::IntoParams for RequestActionPath {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let names = BookingAction::ALL
+            .into_iter()
+            .filter(|a| a.actor() != domain::Actor::System)
+            .map(BookingAction::as_str);
+        vec![
+            id_parameter("The request's id"),
+            action_parameter(
+                names,
+                "quote, decline, request-info and deposit-paid are the artist's; accept, \
+                 withdraw and provide-info are the client's",
+            ),
+        ]
+    }
+}
+
+/// The path of a session's transition: `/appointments/{id}/{action}`.
+#[derive(Deserialize)]
+pub struct AppointmentActionPath {
+    id: i64,
+    action: String,
+}
+
+impl utoipa::IntoParams for AppointmentActionPath {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let names = AppointmentAction::ALL
+            .into_iter()
+            .map(AppointmentAction::as_str);
+        vec![
+            id_parameter("The session's id"),
+            action_parameter(
+                names,
+                "consent is the client's; complete and no-show are the artist's; cancel and \
+                 reschedule are either party's",
+            ),
+        ]
+    }
+}
+
+fn id_parameter(description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(utoipa::openapi::Required::True)
+        .description(Some(description))
+        .schema(Some(<i64 as utoipa::PartialSchema>::schema()))
+        .build()
+}
+
+fn action_parameter<'a>(
+    names: impl Iterator<Item = &'a str>,
+    description: &str,
+) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name("action")
+        .parameter_in(ParameterIn::Path)
+        .required(utoipa::openapi::Required::True)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        ))
+        .build()
+}
 
 /// A JSON body that may be left out entirely (for actions that carry no data).
 pub struct OptionalJson<T>(pub T);
@@ -46,12 +127,17 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
     }
 }
 
-#[derive(Serialize)]
+/// One style of the fixed taxonomy.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StyleView {
+    #[schema(value_type = Style)]
     slug: &'static str,
     label: &'static str,
 }
 
+/// The style taxonomy that profiles, portfolios and search share.
+#[utoipa::path(get, path = "/styles", tag = "discovery", operation_id = "styles",
+    responses((status = 200, description = "Every style, in display order", body = Vec<StyleView>)))]
 pub async fn styles() -> Json<Vec<StyleView>> {
     Json(
         Style::ALL
@@ -64,7 +150,8 @@ pub async fn styles() -> Json<Vec<StyleView>> {
     )
 }
 
-#[derive(Serialize)]
+/// A page of search results.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtistList {
     artists: Vec<storage::SearchHit>,
     total: i64,
@@ -72,6 +159,13 @@ pub struct ArtistList {
     per_page: u32,
 }
 
+/// Searches artists with the same filters as the search page.
+#[utoipa::path(get, path = "/artists", tag = "discovery", operation_id = "searchArtists",
+    params(crate::search::SearchParams),
+    responses(
+        (status = 200, description = "A page of artists", body = ArtistList),
+        (status = 400, response = Problem), (status = 422, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn artists(
     State(state): State<AppState>,
@@ -92,7 +186,8 @@ pub async fn artists(
     }))
 }
 
-#[derive(Serialize)]
+/// An artist's profile with their work, flash, guest spots and latest reviews.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtistDetail {
     #[serde(flatten)]
     profile: ArtistProfile,
@@ -102,6 +197,13 @@ pub struct ArtistDetail {
     guest_spots: Vec<storage::GuestSpotView>,
 }
 
+/// One artist: profile, policy, portfolio, flash, guest spots and rating.
+#[utoipa::path(get, path = "/artists/{id}", tag = "discovery", operation_id = "getArtist",
+    params(("id" = i64, Path, description = "The artist's id")),
+    responses(
+        (status = 200, description = "The artist", body = ArtistDetail),
+        (status = 400, response = Problem), (status = 404, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn artist(
     State(state): State<AppState>,
@@ -134,28 +236,90 @@ pub async fn artist(
     }))
 }
 
-#[derive(Deserialize)]
+/// A client's booking request to one artist.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewRequestInput {
     artist_id: i64,
     #[serde(flatten)]
     request: RawRequest,
 }
 
+/// Sends a booking request. The artist's jurisdiction and minimum age decide whether it is allowed.
+#[utoipa::path(post, path = "/booking-requests", tag = "bookings", operation_id = "createBookingRequest",
+    security(("session" = [])),
+    request_body(content(
+        (NewRequestInput = "application/json"),
+        (NewRequestUpload = "multipart/form-data"),
+    ), description = "The request as JSON, or as a multipart form with reference images"),
+    responses(
+        (status = 201, description = "The request, submitted", body = BookingRequest),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem),
+        (status = 401, response = Problem), (status = 404, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_request(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Json(input): Json<NewRequestInput>,
+    request: Request,
 ) -> Result<(StatusCode, Json<BookingRequest>), AppError> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (artist_id, raw, files) = if is_multipart {
+        let upload = crate::auth::csrf::Upload::from_request(request, &state).await?;
+        let artist_id = upload
+            .fields
+            .get("artist_id")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .ok_or_else(|| {
+                AppError::Validation(vec![crate::error::FieldError {
+                    field: "artist_id".into(),
+                    message: "name the artist by their numeric id".into(),
+                }])
+            })?;
+        (
+            artist_id,
+            booking::raw_request(&upload.fields),
+            upload.files,
+        )
+    } else {
+        let Json(input) = Json::<NewRequestInput>::from_request(request, &state).await?;
+        (input.artist_id, input.request, Vec::new())
+    };
     let artist = state
         .store
-        .artist_by_id(ArtistId::new(input.artist_id))
+        .artist_by_id(ArtistId::new(artist_id))
         .await?
         .ok_or(AppError::NotFound)?;
-    let req = booking::submit(&state, &user, &artist, &input.request, vec![]).await?;
+    let req = booking::submit_with_references(&state, &user, &artist, &raw, files).await?;
     Ok((StatusCode::CREATED, Json(req)))
 }
 
+/// A booking request sent as `multipart/form-data`, with reference images: the fields of
+/// [`NewRequestInput`] as text parts, and up to four image files. It describes the body in the
+/// OpenAPI document; the handler reads the parts itself, to stream and check each file.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewRequestUpload {
+    artist_id: i64,
+    #[serde(flatten)]
+    request: RawRequest,
+    /// Up to 4 JPEG, PNG or WebP images of at most 10 MB each; re-encoded, EXIF and GPS removed.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, format = Binary)]
+    references: Vec<String>,
+}
+
+/// The signed-in user's requests: sent as a client, or received as an artist.
+#[utoipa::path(get, path = "/booking-requests", tag = "bookings", operation_id = "listBookingRequests",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Requests, newest first", body = Vec<BookingSummary>),
+        (status = 401, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_requests(
     State(state): State<AppState>,
@@ -164,6 +328,14 @@ pub async fn list_requests(
     Ok(Json(state.store.bookings_for(user.id).await?))
 }
 
+/// One request the signed-in user takes part in, with its sessions, history and ledger.
+#[utoipa::path(get, path = "/booking-requests/{id}", tag = "bookings", operation_id = "getBookingRequest",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "The request's id")),
+    responses(
+        (status = 200, description = "The request", body = BookingDetail),
+        (status = 400, response = Problem), (status = 401, response = Problem), (status = 404, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn get_request(
     State(state): State<AppState>,
@@ -195,7 +367,11 @@ pub async fn run_booking_action(
     action: &str,
     input: ActionInput,
 ) -> Result<BookingRequest, AppError> {
-    let action = BookingAction::parse(action).map_err(|_| AppError::NotFound)?;
+    // Expiry belongs to the deadline job alone: to people it is not a route at all.
+    let action = BookingAction::parse(action)
+        .ok()
+        .filter(|a| a.actor() != domain::Actor::System)
+        .ok_or(AppError::NotFound)?;
     // Read first, so a stranger's probe is a 404 before any input is judged.
     let detail = visible_booking(state, id, user).await?;
     let artist = state
@@ -216,11 +392,22 @@ pub async fn run_booking_action(
     Ok(req)
 }
 
+/// One transition of a request, taken by the party it belongs to.
+#[utoipa::path(post, path = "/booking-requests/{id}/{action}", tag = "bookings", operation_id = "bookingAction",
+    security(("session" = [])),
+    params(RequestActionPath),
+    request_body(content = Option<ActionInput>, description = "What the action carries; actions without data take no body"),
+    responses(
+        (status = 200, description = "The request after the transition", body = BookingRequest),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem),
+        (status = 401, response = Problem), (status = 404, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem),
+    ))]
 #[tracing::instrument(skip_all, fields(action = %action))]
 pub async fn request_action(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path((id, action)): Path<(i64, String)>,
+    Path(RequestActionPath { id, action }): Path<RequestActionPath>,
     OptionalJson(input): OptionalJson<ActionInput>,
 ) -> Result<Json<BookingRequest>, AppError> {
     run_booking_action(&state, &user, BookingId::new(id), &action, input)
@@ -228,6 +415,18 @@ pub async fn request_action(
         .map(Json)
 }
 
+/// Schedules one session of a booked request, inside the artist's working week. Overlapping
+/// another session of the artist's is a 409.
+#[utoipa::path(post, path = "/booking-requests/{id}/appointments", tag = "bookings", operation_id = "scheduleAppointment",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "The request's id")),
+    request_body = SlotInput,
+    responses(
+        (status = 201, description = "The new session", body = Appointment),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem),
+        (status = 401, response = Problem), (status = 404, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn schedule(
     State(state): State<AppState>,
@@ -331,12 +530,24 @@ pub async fn run_appointment_action(
     Ok(ap)
 }
 
+/// One transition of a session: the client's consent, or completion, cancellation, no-show or
+/// a new time.
+#[utoipa::path(post, path = "/appointments/{id}/{action}", tag = "bookings", operation_id = "appointmentAction",
+    security(("session" = [])),
+    params(AppointmentActionPath),
+    request_body(content = Option<AppointmentInput>, description = "Consent answers, or the new time for reschedule"),
+    responses(
+        (status = 200, description = "The session after the transition", body = Appointment),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem),
+        (status = 401, response = Problem), (status = 404, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem),
+    ))]
 #[tracing::instrument(skip_all, fields(action = %action))]
 pub async fn appointment_action(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     headers: HeaderMap,
-    Path((id, action)): Path<(i64, String)>,
+    Path(AppointmentActionPath { id, action }): Path<AppointmentActionPath>,
     OptionalJson(input): OptionalJson<AppointmentInput>,
 ) -> Result<Json<Appointment>, AppError> {
     run_appointment_action(
@@ -351,6 +562,14 @@ pub async fn appointment_action(
     .map(Json)
 }
 
+/// The request's message thread, oldest first; reading it marks it read.
+#[utoipa::path(get, path = "/booking-requests/{id}/messages", tag = "messages", operation_id = "listMessages",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "The request's id")),
+    responses(
+        (status = 200, description = "The thread", body = Vec<Message>),
+        (status = 400, response = Problem), (status = 401, response = Problem), (status = 404, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn messages(
     State(state): State<AppState>,
@@ -362,12 +581,24 @@ pub async fn messages(
     ))
 }
 
-#[derive(Deserialize, Default)]
+/// A new message.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct MessageInput {
+    /// 1 to 4000 characters.
     #[serde(default)]
     body: String,
 }
 
+/// Posts to the request's thread; the other party is emailed.
+#[utoipa::path(post, path = "/booking-requests/{id}/messages", tag = "messages", operation_id = "postMessage",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "The request's id")),
+    request_body = MessageInput,
+    responses(
+        (status = 201, description = "The message", body = Message),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem), (status = 401, response = Problem), (status = 404, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn post_message(
     State(state): State<AppState>,
@@ -400,6 +631,16 @@ pub async fn run_post_message(
     Ok(m)
 }
 
+/// The client's review of a completed request; one per request.
+#[utoipa::path(post, path = "/reviews", tag = "reviews", operation_id = "createReview",
+    security(("session" = [])),
+    request_body = ReviewInput,
+    responses(
+        (status = 201, description = "The published review", body = Review),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 422, response = Problem),
+        (status = 401, response = Problem), (status = 404, response = Problem), (status = 403, response = Problem), (status = 409, response = Problem),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn create_review(
     State(state): State<AppState>,

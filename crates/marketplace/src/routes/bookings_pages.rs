@@ -196,46 +196,9 @@ pub async fn send_request(
         .artist_by_slug(&slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let get = |k: &str| upload.fields.get(k).cloned().unwrap_or_default();
-    let form = RawRequest {
-        idea: get("idea"),
-        placement: get("placement"),
-        size: get("size"),
-        budget: get("budget"),
-        preferred_dates: get("preferred_dates"),
-        date_of_birth: get("date_of_birth"),
-    };
-    // Reference images are checked and stored first; all of them are removed again if the
-    // request is not created.
-    let mut references = Vec::new();
-    let mut result = Ok(());
-    for bytes in upload.files {
-        let prefix = format!("references/{}", user.id);
-        match crate::routes::portfolio_pages::store_image(&state, bytes, &prefix).await {
-            Ok(keys) => references.push(keys),
-            Err(AppError::Validation(mut errors)) => {
-                for e in &mut errors {
-                    e.field = "references".into();
-                    e.message = format!("Reference image: {}", e.message);
-                }
-                result = Err(AppError::Validation(errors));
-                break;
-            }
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    let outcome = match result {
-        Ok(()) => booking::submit(&state, &user, &artist, &form, references.clone()).await,
-        Err(e) => Err(e),
-    };
-    if outcome.is_err() {
-        for (image, thumb) in &references {
-            state.media.delete(&[image, thumb]).await;
-        }
-    }
+    let form = booking::raw_request(&upload.fields);
+    let outcome =
+        booking::submit_with_references(&state, &user, &artist, &form, upload.files).await;
     match outcome {
         Ok(req) => Ok(Redirect::to(&format!("/bookings/{}", req.id)).into_response()),
         Err(AppError::Validation(errors)) => {

@@ -13,6 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::routing::{get, post};
+use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -20,6 +21,9 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// No inline script or style anywhere, so the policy can stay this strict.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -118,54 +122,32 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
     }
 
-    let api = Router::new()
-        .route("/accounts", post(api::register))
-        .route("/session", post(api::sign_in).delete(api::sign_out))
-        .route("/auth/session", post(api::sign_in).delete(api::sign_out))
-        .route("/styles", get(bookings_api::styles))
-        .route("/artists", get(bookings_api::artists))
-        .route("/artists/{id}", get(bookings_api::artist))
-        .route(
-            "/booking-requests",
-            get(bookings_api::list_requests).post(bookings_api::create_request),
-        )
-        .route("/booking-requests/{id}", get(bookings_api::get_request))
-        .route(
-            "/booking-requests/{id}/appointments",
-            post(bookings_api::schedule),
-        )
-        .route(
-            "/booking-requests/{id}/messages",
-            get(bookings_api::messages).post(bookings_api::post_message),
-        )
-        .route(
-            "/booking-requests/{id}/{action}",
-            post(bookings_api::request_action),
-        )
-        .route(
-            "/appointments/{id}/{action}",
-            post(bookings_api::appointment_action),
-        )
-        .route("/reviews", post(bookings_api::create_review))
-        .route("/me", get(api::me))
-        .route("/admin/overview", get(api::admin_overview))
-        .route("/openapi.json", get(api::openapi))
-        .fallback(api::not_found)
-        .layer(middleware::from_fn(crate::auth::csrf::api_guard));
-
+    let (documented, mut doc) = documented_routes().split_for_parts();
+    crate::openapi::finish(&mut doc);
+    let doc: Arc<str> = doc
+        .to_json()
+        .expect("the OpenAPI document serialises")
+        .into();
+    let openapi = get(move || {
+        let doc = doc.clone();
+        async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                doc.to_string(),
+            )
+        }
+    });
+    // Served at both addresses: clients look under /api, the versioned API under /api/v1.
     let ops = Router::new()
-        .route("/api/openapi.json", get(api::openapi))
-        .route("/health/live", get(ops::live))
-        .route("/health/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/version", get(ops::version))
+        .route("/api/openapi.json", openapi.clone())
+        .route("/api/v1/openapi.json", openapi)
         .route("/static/{file}", get(ops::static_asset));
 
     let media = ServeDir::new(&settings.media.dir);
 
     let mut app = Router::new()
         .merge(pages)
-        .nest("/api/v1", api)
+        .merge(documented)
         .merge(ops)
         .nest_service(
             "/media",
@@ -195,6 +177,46 @@ pub fn router(state: AppState, session_key: Key) -> Router {
     app.layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The JSON API and the operations endpoints. `routes!` registers each handler at the path its
+/// `#[utoipa::path]` names and adds that description to the document, so the two cannot drift.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(api::register))
+        .routes(routes!(api::sign_in, api::sign_out))
+        .routes(routes!(api::me))
+        .routes(routes!(api::admin_overview))
+        .routes(routes!(bookings_api::styles))
+        .routes(routes!(bookings_api::artists))
+        .routes(routes!(bookings_api::artist))
+        .routes(routes!(
+            bookings_api::list_requests,
+            bookings_api::create_request
+        ))
+        .routes(routes!(bookings_api::get_request))
+        .routes(routes!(bookings_api::schedule))
+        .routes(routes!(bookings_api::messages, bookings_api::post_message))
+        .routes(routes!(bookings_api::request_action))
+        .routes(routes!(bookings_api::appointment_action))
+        .routes(routes!(bookings_api::create_review))
+        // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
+        .route("/session", post(api::sign_in).delete(api::sign_out))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn(crate::auth::csrf::api_guard));
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::version))
+}
+
+/// The OpenAPI document of this build, as `/api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = documented_routes().into_openapi();
+    crate::openapi::finish(&mut doc);
+    doc
 }
 
 /// The headers every response carries. HSTS only outside development, where there is no TLS.

@@ -2,36 +2,67 @@
 
 use crate::error::AppError;
 use crate::state::{AppState, BuildInfo};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 /// How long readiness waits for the database before calling it down.
 const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn live() -> impl IntoResponse {
-    axum::Json(json!({ "status": "live" }))
+/// What `/health/live` answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Liveness {
+    #[schema(inline, value_type = String, example = "live")]
+    status: &'static str,
+}
+
+#[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "live",
+    responses((status = 200, description = "The process is running", body = Liveness)))]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "live" })
+}
+
+/// Whether this instance should get traffic, and why not.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`, `draining` or `unavailable`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// `sqlite` or `postgres`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema_version: Option<i64>,
+}
+
+impl Readiness {
+    fn not_ready(status: &'static str, reason: String) -> Response {
+        let body = Readiness {
+            status,
+            reason: Some(reason),
+            database: None,
+            schema_version: None,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
 }
 
 /// 200 only when this instance should get traffic: not draining, database reachable, and every
 /// migration this binary needs applied. Otherwise 503 with the reason.
+#[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready: database reachable, schema compatible, not draining", body = Readiness),
+        (status = 503, description = "Not ready, with the reason", body = Readiness),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let unavailable = |reason: String| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "unavailable", "reason": reason })),
-        )
-            .into_response()
-    };
     if state.lifecycle.is_draining() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "draining", "reason": "the instance is shutting down" })),
-        )
-            .into_response();
+        return Readiness::not_ready("draining", "the instance is shutting down".into());
     }
+    let unavailable = |reason: String| Readiness::not_ready("unavailable", reason);
     // Reading the migration table is the reachability check too: one round trip, not two.
     let status = match tokio::time::timeout(READY_DB_TIMEOUT, state.store.schema_status()).await {
         Err(_) => return unavailable("database did not answer within 2 s".into()),
@@ -47,14 +78,18 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             status.pending, status.dirty
         ));
     }
-    axum::Json(json!({
-        "status": "ready",
-        "database": state.store.backend().as_str(),
-        "schema_version": status.current,
-    }))
+    Json(Readiness {
+        status: "ready",
+        reason: None,
+        database: Some(state.store.backend().as_str()),
+        schema_version: status.current,
+    })
     .into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     // A database outage must not hide the HTTP metrics, which matter most then.
     let bookings = match state.store.booking_counts().await {
@@ -79,16 +114,30 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError
         .into_response())
 }
 
-pub async fn version(State(state): State<AppState>) -> impl IntoResponse {
+/// The running build and the database schema it sees.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    version: &'static str,
+    commit: &'static str,
+    /// RFC 3339.
+    build_time: String,
+    schema_version: Option<i64>,
+    expected_schema_version: Option<i64>,
+    environment: &'static str,
+}
+
+#[utoipa::path(get, path = "/version", tag = "operations", operation_id = "version",
+    responses((status = 200, description = "Build and schema version", body = VersionInfo)))]
+pub async fn version(State(state): State<AppState>) -> Json<VersionInfo> {
     let schema = state.store.schema_status().await.ok();
-    axum::Json(json!({
-        "version": BuildInfo::VERSION,
-        "commit": BuildInfo::COMMIT,
-        "build_time": BuildInfo::built_at(),
-        "schema_version": schema.as_ref().and_then(|s| s.current),
-        "expected_schema_version": schema.as_ref().map(|s| s.expected),
-        "environment": state.settings.env.as_str(),
-    }))
+    Json(VersionInfo {
+        version: BuildInfo::VERSION,
+        commit: BuildInfo::COMMIT,
+        build_time: BuildInfo::built_at(),
+        schema_version: schema.as_ref().and_then(|s| s.current),
+        expected_schema_version: schema.as_ref().map(|s| s.expected),
+        environment: state.settings.env.as_str(),
+    })
 }
 
 pub async fn static_asset(

@@ -198,11 +198,11 @@ pub async fn upload(
         }
         Err(e) => return Err(e),
     };
-    let keys = (item.image_path.clone(), item.thumb_path.clone());
-    if let Err(e) = state.store.add_portfolio_item(user.id, item).await {
-        state.media.delete(&[&keys.0, &keys.1]).await;
-        return Err(e.into());
-    }
+    let keys = [(item.image_path.clone(), item.thumb_path.clone())];
+    state
+        .media
+        .kept_if(&keys, state.store.add_portfolio_item(user.id, item))
+        .await?;
     Ok(Redirect::to("/dashboard/portfolio").into_response())
 }
 
@@ -254,11 +254,11 @@ pub async fn healed_photo(
             .or_insert_with(|| "Healed piece".into());
         let prefix = format!("portfolio/{}", detail.request.artist_id);
         let item = accept_upload(&state, &fields, single(form.files)?, &prefix, true).await?;
-        let keys = (item.image_path.clone(), item.thumb_path.clone());
-        if let Err(e) = state.store.add_healed_photo(id, user.id, item).await {
-            state.media.delete(&[&keys.0, &keys.1]).await;
-            return Err(AppError::from(e));
-        }
+        let keys = [(item.image_path.clone(), item.thumb_path.clone())];
+        state
+            .media
+            .kept_if(&keys, state.store.add_healed_photo(id, user.id, item))
+            .await?;
         Ok(())
     }
     .await;
@@ -355,7 +355,7 @@ pub async fn upload_flash(
         }
     };
     let (sizes, item) = upload;
-    let keys = (item.image_path.clone(), item.thumb_path.clone());
+    let keys = [(item.image_path.clone(), item.thumb_path.clone())];
     let new = storage::NewFlash {
         title: item.draft.title,
         style: item.draft.style,
@@ -363,10 +363,10 @@ pub async fn upload_flash(
         thumb_path: item.thumb_path,
         variants: sizes,
     };
-    if let Err(e) = state.store.add_flash(user.id, new).await {
-        state.media.delete(&[&keys.0, &keys.1]).await;
-        return Err(e.into());
-    }
+    state
+        .media
+        .kept_if(&keys, state.store.add_flash(user.id, new))
+        .await?;
     Ok(Redirect::to("/dashboard/flash").into_response())
 }
 

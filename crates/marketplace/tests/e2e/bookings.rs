@@ -139,8 +139,10 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
     let (s, _) = post(&artist_c, &app, &format!("{base}/deposit-paid"), json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT);
+    // Expiry is the deadline job's alone: for people it is no route at all, as the OpenAPI
+    // document's list of actions says.
     let (s, _) = post(&artist_c, &app, &format!("{base}/expire"), json!({})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = post(&artist_c, &app, &format!("{base}/teleport"), json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
@@ -522,7 +524,142 @@ storage::on_both_databases!(
     every_transition_is_reachable_by_its_own_side_and_nobody_else,
     under_age_requests_are_refused_with_the_jurisdictions_rule,
     sessions_outside_the_artists_working_week_are_refused,
+    reference_images_travel_with_an_api_request_or_not_at_all,
 );
+
+/// The request's fields as multipart text parts, with `images` as files.
+fn request_upload(artist: i64, dob: &str, images: Vec<Vec<u8>>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in request_body(artist, dob).as_object().unwrap() {
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        form = form.text(k.clone(), text);
+    }
+    for (i, bytes) in images.into_iter().enumerate() {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(format!("ref-{i}.png"));
+        form = form.part("references", part);
+    }
+    form
+}
+
+async fn send_upload(
+    c: &Client,
+    app: &TestApp,
+    form: reqwest::multipart::Form,
+) -> (StatusCode, Value) {
+    let r = c
+        .post(app.url("/api/v1/booking-requests"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn reference_images_travel_with_an_api_request_or_not_at_all(db: TestDb) {
+    let app = spawn_app(db).await;
+    let (artist_c, artist_id) =
+        artist(&app, "refs-artist@example.com", "refs-artist", "US-FL").await;
+    let (c, _) = account(&app, "refs-client@example.com", "client").await;
+    // Mail is written under the media folder too; only the references count here.
+    let stored = || crate::uploads::walk(&app.media.path().join("references")).len();
+    let png = crate::uploads::png;
+
+    // Two images with the request: both are re-encoded, stored and listed on it.
+    let (status, req) = send_upload(
+        &c,
+        &app,
+        request_upload(artist_id, "1990-01-01", vec![png(640, 480), png(300, 300)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    assert_eq!(stored(), 4, "two images and two thumbnails");
+    let id = req["id"].as_i64().unwrap();
+    let r = c
+        .get(app.url(&format!("/api/v1/booking-requests/{id}")))
+        .send()
+        .await
+        .unwrap();
+    let detail: Value = r.json().await.unwrap();
+    let refs = detail["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 2, "{detail}");
+    let image = c
+        .get(app.url(&format!("/media/{}", refs[0][0].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    let bytes = image.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "re-encoded as JPEG");
+    // The artist sees them too.
+    let r = artist_c
+        .get(app.url(&format!("/api/v1/booking-requests/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["references"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Something that is not an image: 422 on `references`, and nothing new is kept.
+    let (status, problem) = send_upload(
+        &c,
+        &app,
+        request_upload(
+            artist_id,
+            "1990-01-01",
+            vec![png(200, 200), b"GIF89a not really".to_vec()],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "references", "{problem}");
+    assert_eq!(stored(), 4, "the first, valid image was removed again");
+
+    // Good images but a refused request (under age in Florida): the images go too.
+    let (status, problem) = send_upload(
+        &c,
+        &app,
+        request_upload(artist_id, "2015-01-01", vec![png(200, 200)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "date_of_birth", "{problem}");
+    assert_eq!(stored(), 4);
+
+    // Too many files, a missing artist id, and an artist account: refused, nothing stored.
+    let (status, _) = send_upload(
+        &c,
+        &app,
+        request_upload(artist_id, "1990-01-01", vec![png(10, 10); 5]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let form = reqwest::multipart::Form::new().text("idea", "No artist named here at all");
+    let (status, problem) = send_upload(&c, &app, form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "artist_id", "{problem}");
+    let (status, _) = send_upload(
+        &artist_c,
+        &app,
+        request_upload(artist_id, "1990-01-01", vec![png(50, 50)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // An artist that does not exist is a 404, as in JSON.
+    let (status, _) = send_upload(
+        &c,
+        &app,
+        request_upload(999_999, "1990-01-01", vec![png(50, 50)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(stored(), 4);
+}
 
 /// A minimal SMTP server: accepts every message and hands its raw text to the test.
 async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {

@@ -198,7 +198,14 @@ async fn internal_errors_render_a_500_page_and_problem_json_without_internal_det
 async fn the_openapi_document_describes_every_api_route() {
     let app = spawn_app(TestDb::sqlite()).await;
     let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let same: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert_eq!(doc, same, "both addresses serve one document");
+    assert_eq!(
+        doc,
+        serde_json::to_value(marketplace::routes::openapi_document()).unwrap(),
+        "the served document is the one `marketplace openapi` prints"
+    );
     for path in [
         "/api/v1/accounts",
         "/api/v1/session",

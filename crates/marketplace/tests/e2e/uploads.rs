@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use storage::testing::TestDb;
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(w, h, image::Rgb([10, 120, 90]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
@@ -236,7 +236,7 @@ async fn bad_uploads_are_explained_and_store_nothing(db: TestDb) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return vec![];
     };

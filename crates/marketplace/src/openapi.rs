@@ -1,0 +1,246 @@
+//! The OpenAPI document's frame (info, security, tags); its paths and schemas come from the handlers.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{Deprecated, OpenApi, Ref, RefOr};
+use utoipa::{Modify, PartialSchema, ToResponse, ToSchema};
+
+/// Where the current sign-in operations live, and the older alias kept for existing clients.
+pub const SESSION_PATH: &str = "/api/v1/auth/session";
+pub const LEGACY_SESSION_PATH: &str = "/api/v1/session";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Tattoo Marketplace API",
+        description = "Find tattoo artists, look at their healed work and book sessions. Errors are \
+            application/problem+json (RFC 9457). Signed-in calls carry the `tm_session` cookie that \
+            `POST /api/v1/accounts` and `POST /api/v1/auth/session` set. Writes from browsers must be \
+            same-origin. A request or session that is not yours answers 404, so ids cannot be probed.",
+        license(name = "MIT")
+    ),
+    servers((url = "/")),
+    tags(
+        (name = "accounts", description = "Sign-up, sign-in and the signed-in account"),
+        (name = "discovery", description = "Styles, artist search and profiles"),
+        (name = "bookings", description = "Booking requests, their transitions and sessions"),
+        (name = "messages", description = "One thread per booking request"),
+        (name = "reviews", description = "Reviews of completed requests"),
+        (name = "operations", description = "Health, metrics and version"),
+    ),
+    modifiers(&SessionCookie)
+)]
+pub struct ApiDoc;
+
+/// Declares the session cookie the `security(("session" = []))` operations name.
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "tm_session",
+                "The signed session cookie (HttpOnly, SameSite=Lax).",
+            ))),
+        );
+    }
+}
+
+/// Completes the document once every route is registered: the legacy sign-in alias, and the
+/// 403 every write can get from the same-origin guard that wraps the whole API.
+pub fn finish(openapi: &mut OpenApi) {
+    if let Some(item) = openapi.paths.paths.get(SESSION_PATH).cloned() {
+        let mut legacy = item;
+        for op in operations_mut(&mut legacy) {
+            op.deprecated = Some(Deprecated::True);
+            op.operation_id = op.operation_id.as_ref().map(|id| format!("{id}Legacy"));
+            op.description = Some(format!("Deprecated alias of {SESSION_PATH}."));
+        }
+        openapi
+            .paths
+            .paths
+            .insert(LEGACY_SESSION_PATH.to_owned(), legacy);
+    }
+    let (name, response) = crate::error::Problem::response();
+    let problem = RefOr::Ref(Ref::from_response_name(name));
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let writes = [
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for op in writes.into_iter().flatten() {
+            op.responses
+                .responses
+                .entry("403".to_owned())
+                .or_insert_with(|| problem.clone());
+        }
+    }
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.responses.insert(name.to_owned(), response);
+    // `response = Problem` refers to the response, which refers to these schemas; routes! only
+    // collects the schemas of bodies.
+    let mut schemas = vec![(
+        crate::error::Problem::name().into_owned(),
+        crate::error::Problem::schema(),
+    )];
+    <crate::error::Problem as ToSchema>::schemas(&mut schemas);
+    components.schemas.extend(schemas);
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::to_value(crate::routes::openapi_document()).expect("serialises")
+    }
+
+    /// Every `$ref` in `value`, wherever it is.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_document_describes_every_operation_of_the_api() {
+        let doc = document();
+        let promised = [
+            ("post", "/api/v1/accounts"),
+            ("post", "/api/v1/auth/session"),
+            ("delete", "/api/v1/auth/session"),
+            ("post", "/api/v1/session"),
+            ("delete", "/api/v1/session"),
+            ("get", "/api/v1/me"),
+            ("get", "/api/v1/admin/overview"),
+            ("get", "/api/v1/styles"),
+            ("get", "/api/v1/artists"),
+            ("get", "/api/v1/artists/{id}"),
+            ("get", "/api/v1/booking-requests"),
+            ("post", "/api/v1/booking-requests"),
+            ("get", "/api/v1/booking-requests/{id}"),
+            ("post", "/api/v1/booking-requests/{id}/{action}"),
+            ("post", "/api/v1/booking-requests/{id}/appointments"),
+            ("get", "/api/v1/booking-requests/{id}/messages"),
+            ("post", "/api/v1/booking-requests/{id}/messages"),
+            ("post", "/api/v1/appointments/{id}/{action}"),
+            ("post", "/api/v1/reviews"),
+            ("get", "/health/live"),
+            ("get", "/health/ready"),
+            ("get", "/metrics"),
+            ("get", "/version"),
+        ];
+        let mut ids = std::collections::BTreeSet::new();
+        for (method, path) in promised {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} is not documented");
+            let id = op["operationId"].as_str().expect("an operationId");
+            assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {path} documents no success"
+            );
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .map(|item| item.as_object().map_or(0, |m| m.len()))
+            .sum();
+        assert_eq!(
+            documented,
+            promised.len(),
+            "an operation is not in the list above"
+        );
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_api_error_is_problem_json() {
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(
+            found.len() > 50,
+            "only {} references: is the walk broken?",
+            found.len()
+        );
+        for r in found {
+            let pointer = r.strip_prefix('#').expect("a local reference");
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for (method, op) in item.as_object().expect("a path item") {
+                for (status, response) in op["responses"].as_object().expect("responses") {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["$ref"], "#/components/responses/Problem",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+                if method != "get" {
+                    assert!(
+                        op["responses"]["403"].is_object(),
+                        "{method} {path}: the same-origin guard's 403 is missing"
+                    );
+                }
+            }
+        }
+        let problem = &doc["components"]["responses"]["Problem"]["content"];
+        assert!(problem["application/problem+json"]["schema"].is_object());
+    }
+
+    #[test]
+    fn actions_in_paths_are_the_domain_actions_people_may_take() {
+        let doc = document();
+        let params = &doc["paths"]["/api/v1/booking-requests/{id}/{action}"]["post"]["parameters"];
+        let action = params
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "action")
+            .expect("the action parameter");
+        let names: Vec<&str> = action["schema"]["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(names.len(), 7);
+        assert!(names.contains(&"deposit-paid"));
+        assert!(
+            !names.contains(&"expire"),
+            "expiry is the deadline job's alone"
+        );
+    }
+}
