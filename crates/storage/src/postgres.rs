@@ -46,4 +46,4 @@ impl_store!(PgStore, featured_sql: featured_sql!("string_agg(st.style, ',')"), {
     }
 });
 
-impl_booking_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");
+impl_booking_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", search: crate::booking_sql::SearchDialect::Postgres, lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");

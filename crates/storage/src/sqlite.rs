@@ -63,4 +63,4 @@ impl_store!(SqliteStore, featured_sql: featured_sql!("group_concat(st.style, ','
     }
 });
 
-impl_booking_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", lock: "", skip_locked: "");
+impl_booking_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", search: crate::booking_sql::SearchDialect::Sqlite, lock: "", skip_locked: "");
