@@ -418,6 +418,13 @@ pub trait BookingStore: Send + Sync {
 
     async fn create_request(&self, new: NewRequest, at: i64) -> Result<BookingRequest>;
     async fn booking(&self, id: BookingId, viewer: UserId) -> Result<Option<BookingDetail>>;
+    /// The request alone (one query), if `viewer` takes part in it: enough to authorise an
+    /// action and to know its artist, time zone and consent needs.
+    async fn booking_request(
+        &self,
+        id: BookingId,
+        viewer: UserId,
+    ) -> Result<Option<BookingRequest>>;
     async fn bookings_for(&self, viewer: UserId) -> Result<Vec<BookingSummary>>;
     async fn change_booking(
         &self,

@@ -911,24 +911,32 @@ macro_rules! impl_booking_store {
             }
 
             #[tracing::instrument(skip_all, name = "store.booking")]
+            async fn booking_request(
+                &self,
+                id: domain::BookingId,
+                viewer: domain::UserId,
+            ) -> $crate::Result<Option<$crate::booking::BookingRequest>> {
+                let sql = format!(
+                    "{} WHERE br.id = $1 AND (br.client_id = $2 OR a.user_id = $2)",
+                    $crate::booking_sql::BOOKING_SELECT
+                );
+                sqlx::query_as::<_, $crate::booking_sql::BookingRow>(&sql)
+                    .bind(id.get())
+                    .bind(viewer.get())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryInto::try_into)
+                    .transpose()
+            }
+
             async fn booking(
                 &self,
                 id: domain::BookingId,
                 viewer: domain::UserId,
             ) -> $crate::Result<Option<$crate::booking::BookingDetail>> {
-                let sql = format!(
-                    "{} WHERE br.id = $1 AND (br.client_id = $2 OR a.user_id = $2)",
-                    $crate::booking_sql::BOOKING_SELECT
-                );
-                let Some(row) = sqlx::query_as::<_, $crate::booking_sql::BookingRow>(&sql)
-                    .bind(id.get())
-                    .bind(viewer.get())
-                    .fetch_optional(&self.pool)
-                    .await?
-                else {
+                let Some(request) = self.booking_request(id, viewer).await? else {
                     return Ok(None);
                 };
-                let request: $crate::booking::BookingRequest = row.try_into()?;
                 let sql = format!("{} WHERE ap.booking_id = $1 ORDER BY ap.starts_at, ap.id", $crate::booking_sql::APPOINTMENT_SELECT);
                 let appointments = sqlx::query_as::<_, $crate::booking_sql::AppointmentRow>(&sql)
                     .bind(id.get())

@@ -244,9 +244,23 @@ async fn strangers_see_nothing_and_each_side_may_only_take_its_own_actions(db: T
     let (artist_user, a) = artist(&store, "ar@example.com", "needle-one").await;
     let (other_artist, _) = artist(&store, "oa@example.com", "needle-two").await;
     let req = request(&store, client, &a).await;
+    for party in [client, artist_user] {
+        let seen = store.booking_request(req.id, party).await.unwrap().unwrap();
+        assert_eq!(
+            (seen.id, seen.artist_id, seen.client_id),
+            (req.id, a.id, client)
+        );
+    }
 
     for stranger in [other, other_artist] {
         assert!(store.booking(req.id, stranger).await.unwrap().is_none());
+        assert!(
+            store
+                .booking_request(req.id, stranger)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let r = store
             .change_booking(req.id, stranger, BookingChange::Withdraw, NOW)
             .await;

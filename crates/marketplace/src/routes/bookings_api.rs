@@ -346,15 +346,16 @@ pub async fn get_request(
     detail.map(Json).ok_or(AppError::NotFound)
 }
 
-/// A request the user takes part in; anyone else's id (or a missing one) is 404.
-pub(crate) async fn visible_booking(
+/// A request the user takes part in; anyone else's id (or a missing one) is 404. One query: the
+/// store checks the party again, under its lock, when it changes anything.
+pub(crate) async fn visible_request(
     state: &AppState,
     id: BookingId,
     user: &storage::User,
-) -> Result<BookingDetail, AppError> {
+) -> Result<BookingRequest, AppError> {
     state
         .store
-        .booking(id, user.id)
+        .booking_request(id, user.id)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -373,10 +374,10 @@ pub async fn run_booking_action(
         .filter(|a| a.actor() != domain::Actor::System)
         .ok_or(AppError::NotFound)?;
     // Read first, so a stranger's probe is a 404 before any input is judged.
-    let detail = visible_booking(state, id, user).await?;
+    let request = visible_request(state, id, user).await?;
     let artist = state
         .store
-        .artist_by_id(detail.request.artist_id)
+        .artist_by_id(request.artist_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let change = booking::booking_change(action, input, &artist.policy)?;
@@ -441,12 +442,12 @@ pub async fn schedule(
 /// Refuses a slot outside the working week of the request's artist.
 async fn check_slot(
     state: &AppState,
-    detail: &BookingDetail,
+    request: &BookingRequest,
     slot: &domain::Slot,
 ) -> Result<(), AppError> {
     let artist = state
         .store
-        .artist_by_id(detail.request.artist_id)
+        .artist_by_id(request.artist_id)
         .await?
         .ok_or(AppError::NotFound)?;
     booking::check_availability(&artist.availability, &artist.time_zone, slot)
@@ -459,9 +460,9 @@ pub async fn run_schedule(
     id: BookingId,
     input: &SlotInput,
 ) -> Result<Appointment, AppError> {
-    let detail = visible_booking(state, id, user).await?;
-    let slot = input.slot(&detail.request.time_zone)?;
-    check_slot(state, &detail, &slot).await?;
+    let request = visible_request(state, id, user).await?;
+    let slot = input.slot(&request.time_zone)?;
+    check_slot(state, &request, &slot).await?;
     let ap = state
         .store
         .schedule(id, user.id, slot, booking::now())
@@ -489,7 +490,7 @@ pub async fn run_appointment_action(
         .appointment_booking(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let detail = visible_booking(state, booking_id, user).await?;
+    let request = visible_request(state, booking_id, user).await?;
     let ip = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -510,13 +511,13 @@ pub async fn run_appointment_action(
     let change = booking::appointment_change(
         action,
         input,
-        detail.request.needs_guardian,
-        &detail.request.time_zone,
+        request.needs_guardian,
+        &request.time_zone,
         ip,
         user_agent,
     )?;
     if let storage::AppointmentChange::Reschedule(slot) = &change {
-        check_slot(state, &detail, slot).await?;
+        check_slot(state, &request, slot).await?;
     }
     let ap = state
         .store
@@ -617,7 +618,7 @@ pub async fn run_post_message(
     id: BookingId,
     body: &str,
 ) -> Result<Message, AppError> {
-    visible_booking(state, id, user).await?;
+    visible_request(state, id, user).await?;
     let body = booking::message_body(body)?;
     let m = state
         .store
@@ -664,7 +665,7 @@ pub async fn run_review(
     id: BookingId,
     input: &ReviewInput,
 ) -> Result<Review, AppError> {
-    visible_booking(state, id, user).await?;
+    visible_request(state, id, user).await?;
     let (rating, body) = input.parse()?;
     let review = state
         .store

@@ -5,7 +5,6 @@ use crate::auth::csrf::{self, CsrfForm};
 use crate::auth::{CurrentUser, MaybeUser};
 use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
 use crate::error::{AppError, FieldError};
-use crate::routes::bookings_api::visible_booking;
 use crate::routes::bookings_api::{
     run_appointment_action, run_booking_action, run_post_message, run_review, run_schedule,
 };
@@ -261,7 +260,11 @@ async fn booking_page(
     id: BookingId,
     problem: Option<(StatusCode, String, Vec<FieldError>)>,
 ) -> Result<Response, AppError> {
-    let detail = visible_booking(state, id, user).await?;
+    let detail = state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let messages = state.store.messages(id, user.id).await?;
     let actor = detail
         .request

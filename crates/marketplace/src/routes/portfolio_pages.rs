@@ -5,7 +5,7 @@ use crate::auth::CurrentUser;
 use crate::auth::csrf::{self, CsrfForm, CsrfMultipart};
 use crate::error::{AppError, FieldError};
 use crate::media;
-use crate::routes::bookings_api::visible_booking;
+use crate::routes::bookings_api::visible_request;
 use crate::state::AppState;
 use crate::templates::{Layout, PortfolioPage};
 use askama::Template;
@@ -234,8 +234,8 @@ pub async fn healed_photo(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let detail = visible_booking(&state, id, &user).await?;
-    if detail.request.client_id != user.id {
+    let request = visible_request(&state, id, &user).await?;
+    if request.client_id != user.id {
         return Err(AppError::Forbidden(
             "Only the client shares healed photos.".into(),
         ));
@@ -248,11 +248,11 @@ pub async fn healed_photo(
             ));
         }
         let mut fields = form.fields.clone();
-        fields.insert("placement".into(), detail.request.placement.clone());
+        fields.insert("placement".into(), request.placement.clone());
         fields
             .entry("title".into())
             .or_insert_with(|| "Healed piece".into());
-        let prefix = format!("portfolio/{}", detail.request.artist_id);
+        let prefix = format!("portfolio/{}", request.artist_id);
         let item = accept_upload(&state, &fields, single(form.files)?, &prefix, true).await?;
         let keys = [(item.image_path.clone(), item.thumb_path.clone())];
         state
