@@ -125,3 +125,26 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// Artist settings for tests: a London fine-line artist, books open, default policy, working
+/// around the clock so no slot falls outside the week. Tests override what they are about with
+/// `ArtistSettings { city: .., ..artist_settings("slug") }`.
+pub fn artist_settings(slug: &str) -> crate::ArtistSettings {
+    crate::ArtistSettings {
+        slug: domain::Slug::parse(slug).expect("a valid test slug"),
+        bio: "Fine line botanicals".into(),
+        city: "London".into(),
+        country: "GB".into(),
+        jurisdiction: "GB".into(),
+        styles: vec![domain::Style::FineLine, domain::Style::Blackwork],
+        price_min_cents: 10_000,
+        price_max_cents: 80_000,
+        hourly_rate_cents: 15_000,
+        books_open: true,
+        min_age: 18,
+        policy: domain::BookingPolicy::default(),
+        time_zone: "Europe/London".into(),
+        availability: domain::Availability::parse("mon,tue,wed,thu,fri,sat,sun", "00:00", "24:00")
+            .expect("a valid week"),
+    }
+}

@@ -2,8 +2,8 @@
 //! the no-overlap rule under concurrency, deadlines, deposits, messages, reviews and the outbox.
 
 use domain::{
-    BookingPolicy, BookingState, ConsentAnswers, DisplayName, Email, Quote, Rating, RawRequest,
-    RequestDraft, Role, Slot, Slug, Style, UserId,
+    BookingState, ConsentAnswers, DisplayName, Email, Quote, Rating, RawRequest, RequestDraft,
+    Role, Slot, Style, UserId,
 };
 use std::sync::Arc;
 use storage::testing::TestDb;
@@ -31,30 +31,7 @@ async fn user(store: &Arc<dyn Store>, email: &str, role: Role) -> UserId {
 async fn artist(store: &Arc<dyn Store>, email: &str, slug: &str) -> (UserId, ArtistProfile) {
     let id = user(store, email, Role::Artist).await;
     let profile = store
-        .save_artist_settings(
-            id,
-            ArtistSettings {
-                slug: Slug::parse(slug).unwrap(),
-                bio: "Fine line botanicals".into(),
-                city: "London".into(),
-                country: "GB".into(),
-                jurisdiction: "GB".into(),
-                styles: vec![Style::FineLine, Style::Blackwork],
-                price_min_cents: 10_000,
-                price_max_cents: 80_000,
-                hourly_rate_cents: 15_000,
-                books_open: true,
-                min_age: 18,
-                policy: BookingPolicy::default(),
-                time_zone: "Europe/London".into(),
-                availability: domain::Availability::parse(
-                    "mon,tue,wed,thu,fri,sat,sun",
-                    "00:00",
-                    "24:00",
-                )
-                .unwrap(),
-            },
-        )
+        .save_artist_settings(id, storage::testing::artist_settings(slug))
         .await
         .unwrap();
     (id, profile)
@@ -522,29 +499,17 @@ async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
             .save_artist_settings(
                 uid,
                 ArtistSettings {
-                    slug: Slug::parse(&format!("artist-{i}")).unwrap(),
                     bio: if i == 4 {
                         "Botanical 100% linework".into()
                     } else {
                         "Bold".into()
                     },
                     city: city.into(),
-                    country: "GB".into(),
-                    jurisdiction: "GB".into(),
                     styles: vec![style],
                     price_min_cents: price,
                     price_max_cents: price * 2,
-                    hourly_rate_cents: 10_000,
                     books_open: open,
-                    min_age: 18,
-                    policy: BookingPolicy::default(),
-                    time_zone: "Europe/London".into(),
-                    availability: domain::Availability::parse(
-                        "mon,tue,wed,thu,fri,sat,sun",
-                        "00:00",
-                        "24:00",
-                    )
-                    .unwrap(),
+                    ..storage::testing::artist_settings(&format!("artist-{i}"))
                 },
             )
             .await

@@ -30,25 +30,15 @@ async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (
         .save_artist_settings(
             domain::UserId::new(user),
             storage::ArtistSettings {
-                slug: domain::Slug::parse(slug).unwrap(),
                 bio: "Blackwork and ornamental".into(),
                 city: "Miami".into(),
                 country: "US".into(),
                 jurisdiction: jurisdiction.into(),
                 styles: vec![domain::Style::Blackwork],
-                price_min_cents: 10_000,
                 price_max_cents: 90_000,
-                hourly_rate_cents: 15_000,
-                books_open: true,
                 min_age: 16,
-                policy: domain::BookingPolicy::default(),
                 time_zone: "America/New_York".into(),
-                availability: domain::Availability::parse(
-                    "mon,tue,wed,thu,fri,sat,sun",
-                    "00:00",
-                    "24:00",
-                )
-                .unwrap(),
+                ..storage::testing::artist_settings(slug)
             },
         )
         .await
@@ -889,21 +879,14 @@ async fn sessions_outside_the_artists_working_week_are_refused(db: TestDb) {
         .save_artist_settings(
             domain::UserId::new(user),
             storage::ArtistSettings {
-                slug: domain::Slug::parse("office-hours").unwrap(),
-                bio: String::new(),
                 city: "Berlin".into(),
                 country: "DE".into(),
                 jurisdiction: "DE".into(),
                 styles: vec![domain::Style::Dotwork],
-                price_min_cents: 10_000,
-                price_max_cents: 20_000,
-                hourly_rate_cents: 10_000,
-                books_open: true,
-                min_age: 18,
-                policy: domain::BookingPolicy::default(),
                 time_zone: "Europe/Berlin".into(),
                 availability: domain::Availability::parse("mon,tue,wed,thu,fri", "10:00", "18:00")
                     .unwrap(),
+                ..storage::testing::artist_settings("office-hours")
             },
         )
         .await
