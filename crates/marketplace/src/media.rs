@@ -109,12 +109,15 @@ pub struct MediaStore {
 impl MediaStore {
     pub fn from_settings(media: &MediaSettings) -> anyhow::Result<Self> {
         let objects: Arc<dyn ObjectStore> = match &media.s3_bucket {
-            Some(bucket) => Arc::new(
+            // Under `media/` in the bucket: the CDN maps `/media/...` URLs to keys of the same
+            // path, so pages link every image the same way with a folder or a bucket.
+            Some(bucket) => Arc::new(object_store::prefix::PrefixStore::new(
                 object_store::aws::AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .build()
                     .map_err(|e| anyhow::anyhow!("media.s3_bucket {bucket:?}: {e}"))?,
-            ),
+                "media",
+            )),
             None => {
                 std::fs::create_dir_all(&media.dir).map_err(|e| {
                     anyhow::anyhow!("creating the media folder {}: {e}", media.dir.display())
@@ -136,7 +139,20 @@ impl MediaStore {
             .map_err(|e| anyhow::anyhow!("storing {key}: {e}"))
     }
 
-    /// Removes objects; a missing one is not an error (deleting twice is harmless).
+    /// The bytes stored under `key`, or `None` when nothing is.
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<Bytes>> {
+        match self.objects.get(&ObjectPath::from(key)).await {
+            Ok(found) => Ok(Some(
+                found
+                    .bytes()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?,
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("reading {key}: {e}")),
+        }
+    }
+
     /// Awaits `record`, which writes already-stored images (`keys`: image and thumbnail) to the
     /// database; if it fails the files are deleted again, so a failed write leaves nothing behind.
     pub async fn kept_if<T, E>(
@@ -153,6 +169,7 @@ impl MediaStore {
         outcome
     }
 
+    /// Removes objects; a missing one is not an error (deleting twice is harmless).
     pub async fn delete(&self, keys: &[&str]) {
         for key in keys {
             match self.objects.delete(&ObjectPath::from(*key)).await {

@@ -425,6 +425,8 @@ pub trait BookingStore: Send + Sync {
         id: BookingId,
         viewer: UserId,
     ) -> Result<Option<BookingRequest>>;
+    /// Whether `key` is a reference image (or its thumbnail) of a request `viewer` takes part in.
+    async fn reference_visible(&self, key: &str, viewer: UserId) -> Result<bool>;
     async fn bookings_for(&self, viewer: UserId) -> Result<Vec<BookingSummary>>;
     async fn change_booking(
         &self,

@@ -929,6 +929,21 @@ macro_rules! impl_booking_store {
                     .transpose()
             }
 
+            async fn reference_visible(&self, key: &str, viewer: domain::UserId) -> $crate::Result<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT br.id FROM booking_references r \
+                     JOIN booking_requests br ON br.id = r.booking_id \
+                     JOIN artists a ON a.id = br.artist_id \
+                     WHERE (r.image_path = $1 OR r.thumb_path = $1) \
+                     AND (br.client_id = $2 OR a.user_id = $2) LIMIT 1",
+                )
+                .bind(key)
+                .bind(viewer.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
             async fn booking(
                 &self,
                 id: domain::BookingId,

@@ -15,7 +15,7 @@ use crate::templates::{
 };
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use domain::{AppointmentId, BookingId, RawRequest, Role};
 use storage::User;
@@ -455,4 +455,44 @@ pub async fn save_settings(
     let page =
         ArtistSettingsPage::new(layout(&state, &session, &user).await?, form, problem, false);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
+}
+
+/// A reference image of a request, for its two participants only: clients' photos of their own
+/// skin are private, unlike portfolio work, so they never go through the public `/media` files
+/// or the CDN's cache. Anyone else gets 404, as for the request itself.
+#[tracing::instrument(skip_all)]
+pub async fn reference_image(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((owner, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let content_type = if file.ends_with(".jpg") {
+        "image/jpeg"
+    } else if file.ends_with(".webp") {
+        "image/webp"
+    } else {
+        return Err(AppError::NotFound);
+    };
+    // Keys are `references/{client id}/{uuid}.jpg`; anything else (`..` included) is no key.
+    let plausible = owner.bytes().all(|b| b.is_ascii_digit())
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !file.starts_with('.');
+    if !plausible {
+        return Err(AppError::NotFound);
+    }
+    let key = format!("references/{owner}/{file}");
+    if !state.store.reference_visible(&key, user.id).await? {
+        return Err(AppError::NotFound);
+    }
+    let bytes = state.media.get(&key).await?.ok_or(AppError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

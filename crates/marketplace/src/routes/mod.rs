@@ -104,6 +104,11 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             )),
         )
         .route("/bookings/{id}", get(bookings_pages::booking))
+        // Ahead of the public `/media` files: reference images are for the request's parties.
+        .route(
+            "/media/references/{owner}/{file}",
+            get(bookings_pages::reference_image),
+        )
         .route("/bookings/{id}/schedule", post(bookings_pages::schedule))
         .route(
             "/bookings/{id}/messages",

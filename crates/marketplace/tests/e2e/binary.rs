@@ -294,3 +294,188 @@ fn seed_demo_refuses_a_database_that_already_has_accounts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("only fills an empty database"));
 }
+
+/// Kills a child process when the test ends, passing or not.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// moto's local S3, from `scripts/install-tools.sh`. Required in CI; skipped elsewhere without it.
+fn moto_server() -> Option<PathBuf> {
+    let found = std::env::var_os("TM_MOTO_SERVER")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/opt/tm-tools/bin/moto_server")))
+        .filter(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "moto_server is missing: run scripts/install-tools.sh"
+        );
+        eprintln!("skipped: moto_server is not installed (scripts/install-tools.sh)");
+    }
+    found
+}
+
+#[test]
+fn media_goes_to_s3_under_media_and_reference_photos_come_back_only_through_the_service() {
+    let Some(moto) = moto_server() else { return };
+    let s3_port = free_port();
+    let _moto = Reaped(
+        Command::new(moto)
+            .args(["-H", "127.0.0.1", "-p", &s3_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let s3 = format!("http://127.0.0.1:{s3_port}");
+    // moto checks who asks but not the signature: any well-formed credential reads the bucket.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        reqwest::header::AUTHORIZATION,
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, \
+         SignedHeaders=host, Signature=0"
+            .parse()
+            .unwrap(),
+    );
+    let http = reqwest::blocking::Client::builder()
+        .default_headers(auth)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while http.get(&s3).send().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        http.put(format!("{s3}/tm-media"))
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s3.db").display());
+    let with_s3 = |mut cmd: Command| {
+        cmd.env("TM_MEDIA_S3_BUCKET", "tm-media")
+            .env("AWS_ENDPOINT", &s3)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("TM_JOBS_ENABLED", "false");
+        cmd
+    };
+    let seeded = with_s3(marketplace(&url, dir.path()))
+        .arg("seed-demo")
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", text(&seeded));
+    let mut server = with_s3(marketplace(&url, dir.path()));
+    let mut child = server
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Reaped(child);
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let base = lines
+        .find_map(|l| l.split("running at ").nth(1).map(|u| u.trim().to_owned()))
+        .expect("prints its URL");
+
+    let client = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{base}/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "s3-client@example.com", "password": "a long s3 passphrase 42",
+                                  "display_name": "S3 Client", "role": "client"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let artists: serde_json::Value = client
+        .get(format!("{base}/api/v1/artists?open=on"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let artist_id = artists["artists"][0]["id"].as_i64().expect("a demo artist");
+
+    let png = {
+        let img = image::RgbImage::from_pixel(320, 240, image::Rgb([30, 60, 90]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("artist_id", artist_id.to_string())
+        .text("idea", "A small koi on the forearm, black and grey")
+        .text("placement", "forearm")
+        .text("size", "M")
+        .text("date_of_birth", "1990-01-01")
+        .part(
+            "references",
+            reqwest::blocking::multipart::Part::bytes(png).file_name("koi.png"),
+        );
+    let r = client
+        .post(format!("{base}/api/v1/booking-requests"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{:?}", r.text());
+    let id = r.json::<serde_json::Value>().unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let detail: serde_json::Value = client
+        .get(format!("{base}/api/v1/booking-requests/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let key = detail["references"][0][0]
+        .as_str()
+        .expect("a reference key");
+    assert!(key.starts_with("references/"), "{key}");
+
+    // In the bucket under media/, where the CDN's /media/* paths point; nothing at the top.
+    let stored = http
+        .get(format!("{s3}/tm-media/media/{key}"))
+        .send()
+        .unwrap();
+    assert_eq!(stored.status(), reqwest::StatusCode::OK);
+    let stored = stored.bytes().unwrap();
+    assert_eq!(&stored[..2], &[0xFF, 0xD8], "re-encoded as JPEG");
+    let top = http.get(format!("{s3}/tm-media/{key}")).send().unwrap();
+    assert_eq!(top.status(), reqwest::StatusCode::NOT_FOUND);
+
+    // The service reads it back from S3 for the client, and for nobody else.
+    let served = client.get(format!("{base}/media/{key}")).send().unwrap();
+    assert_eq!(served.status(), reqwest::StatusCode::OK);
+    assert_eq!(served.bytes().unwrap(), stored);
+    let stranger = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = stranger.get(format!("{base}/media/{key}")).send().unwrap();
+    assert_ne!(r.status(), reqwest::StatusCode::OK);
+}

@@ -594,6 +594,29 @@ async fn reference_images_travel_with_an_api_request_or_not_at_all(db: TestDb) {
             .len(),
         2
     );
+    // The images are the two parties' alone: not a stranger's, not anonymous, and never
+    // cached by shared caches.
+    let thumb = format!("/media/{}", refs[0][1].as_str().unwrap());
+    let r = artist_c.get(app.url(&thumb)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/webp");
+    assert_eq!(r.headers()["cache-control"], "private, max-age=3600");
+    let (stranger, _) = account(&app, "refs-stranger@example.com", "client").await;
+    let r = stranger.get(app.url(&thumb)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client().get(app.url(&thumb)).send().await.unwrap();
+    assert_ne!(r.status(), StatusCode::OK, "anonymous");
+    assert!(
+        !r.bytes().await.unwrap().starts_with(b"RIFF"),
+        "no image bytes"
+    );
+    for probe in [
+        "/media/references/1/..%2F..%2Fetc%2Fpasswd.jpg",
+        "/media/references/x/a.jpg",
+    ] {
+        let r = c.get(app.url(probe)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{probe}");
+    }
 
     // Something that is not an image: 422 on `references`, and nothing new is kept.
     let (status, problem) = send_upload(

@@ -85,9 +85,15 @@ resource "aws_cloudfront_origin_access_control" "media" {
 
 data "aws_iam_policy_document" "media" {
   statement {
-    sid       = "CloudFrontReads"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.media.arn}/*"]
+    sid     = "CloudFrontReads"
+    actions = ["s3:GetObject"]
+    # Public work only: reference photos (media/references/) are served by the app to the
+    # request's two parties, never by the CDN.
+    resources = [
+      "${aws_s3_bucket.media.arn}/media/portfolio/*",
+      "${aws_s3_bucket.media.arn}/media/flash/*",
+      "${aws_s3_bucket.media.arn}/media/demo/*",
+    ]
     principals {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]
@@ -300,6 +306,20 @@ resource "aws_cloudfront_distribution" "this" {
     allowed_methods            = ["GET", "HEAD"]
     cached_methods             = ["GET", "HEAD"]
     cache_policy_id            = aws_cloudfront_cache_policy.immutable.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    compress                   = true
+  }
+
+  # Clients' reference photos are private: the service checks the session on each one, so this
+  # path goes to the app, uncached, ahead of the public media behaviour below.
+  ordered_cache_behavior {
+    path_pattern               = "/media/references/*"
+    target_origin_id           = local.alb_origin
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer.id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
     compress                   = true
   }

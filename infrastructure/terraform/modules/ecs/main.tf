@@ -155,9 +155,15 @@ data "aws_iam_policy_document" "task" {
     resources = ["*"]
   }
   statement {
-    sid       = "MediaObjects"
-    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
-    resources = ["arn:aws:s3:::${var.media_bucket}/portfolio/*", "arn:aws:s3:::${var.media_bucket}/flash/*"]
+    sid     = "MediaObjects"
+    actions = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    # The service keeps its images under media/ (the CDN serves /media/... from the same keys);
+    # reference images are read back by the service itself, for the request's parties only.
+    resources = [
+      "arn:aws:s3:::${var.media_bucket}/media/portfolio/*",
+      "arn:aws:s3:::${var.media_bucket}/media/flash/*",
+      "arn:aws:s3:::${var.media_bucket}/media/references/*",
+    ]
   }
   statement {
     sid       = "MediaEncryption"
