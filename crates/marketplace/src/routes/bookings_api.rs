@@ -298,9 +298,10 @@ pub async fn create_request(
     Ok((StatusCode::CREATED, Json(req)))
 }
 
-/// A booking request sent as `multipart/form-data`, with reference images: the fields of
-/// [`NewRequestInput`] as text parts, and up to four image files. It describes the body in the
-/// OpenAPI document; the handler reads the parts itself, to stream and check each file.
+// Only describes the multipart body in the OpenAPI document: `create_request` reads the parts
+// itself, to check each file as it arrives.
+/// A booking request with reference images, as `multipart/form-data`: the JSON body's fields as
+/// text parts, and up to four image files in `references`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct NewRequestUpload {
