@@ -305,14 +305,6 @@ impl Drop for Reaped {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// moto's local S3, from `scripts/install-tools.sh`. Required in CI; skipped elsewhere without it.
 fn moto_server() -> Option<PathBuf> {
     let found = std::env::var_os("TM_MOTO_SERVER")
@@ -332,7 +324,7 @@ fn moto_server() -> Option<PathBuf> {
 #[test]
 fn media_goes_to_s3_under_media_and_reference_photos_come_back_only_through_the_service() {
     let Some(moto) = moto_server() else { return };
-    let s3_port = free_port();
+    let s3_port = crate::browser::free_port();
     let _moto = Reaped(
         Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &s3_port.to_string()])

@@ -20,7 +20,8 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now, for a helper process to bind.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
