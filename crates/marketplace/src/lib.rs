@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod assets;
 pub mod auth;
 pub mod booking;
+pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -99,6 +99,17 @@ pub fn process(bytes: &[u8], max_bytes: usize, max_pixels: u64) -> Result<Proces
     })
 }
 
+/// The top-level folders whose files anyone may fetch under `/media/`. An allow-list, so that a
+/// private folder (`references/`, or anything added later) is never public by omission.
+pub const PUBLIC_PREFIXES: &[&str] = &["portfolio", "flash", "demo"];
+
+/// Whether the public media files may serve `path` (relative to `/media`), however it is spelt:
+/// it is decoded and resolved exactly as the file server will, then checked against the allow-list.
+pub fn is_public_path(path: &str) -> bool {
+    crate::canonical::segments(path)
+        .is_ok_and(|s| s.len() >= 2 && PUBLIC_PREFIXES.contains(&s[0].as_ref()))
+}
+
 /// Where images are kept. Browsers fetch them under `/media/`: from this service's folder, or
 /// from the bucket through the CDN.
 #[derive(Clone)]
@@ -192,6 +203,28 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn only_public_folders_are_public_however_the_path_is_spelt() {
+        for public in ["/portfolio/3/a.jpg", "/demo/x-1.png", "//flash/2/b.webp"] {
+            assert!(is_public_path(public), "{public}");
+        }
+        for private in [
+            "/references/1/a.jpg",
+            "/references/1/a.jpg/",
+            "//references//1/a.jpg",
+            "/./references/1/a.jpg",
+            "/portfolio/../references/1/a.jpg",
+            "/%72eferences/1/a.jpg",
+            "/References/1/a.jpg",
+            "/portfolio%2F..%2Freferences/1/a.jpg",
+            "/mail/x.eml",
+            "/portfolio",
+            "/",
+        ] {
+            assert!(!is_public_path(private), "{private}");
+        }
     }
 
     #[test]

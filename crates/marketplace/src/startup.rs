@@ -135,11 +135,16 @@ impl Application {
             }
         });
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = accepting_stopped.await;
-            })
-            .into_future();
+        // Outside the router, so routing itself sees only canonical paths.
+        let app = tower::Layer::layer(&crate::canonical::CanonicalPathLayer, router);
+        let server = axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = accepting_stopped.await;
+        })
+        .into_future();
         let mut server = tokio::spawn(server);
         tracing::info!(%address, "listening");
 

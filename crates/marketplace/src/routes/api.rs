@@ -42,10 +42,6 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-pub async fn not_found() -> AppError {
-    AppError::NotFound
-}
-
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", operation_id = "register",
     request_body = Registration,

@@ -12,9 +12,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::sync::Arc;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -148,7 +149,20 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/api/v1/openapi.json", openapi)
         .route("/static/{file}", get(ops::static_asset));
 
-    let media = ServeDir::new(&settings.media.dir);
+    // The public media files: only the allow-listed folders, whatever the path's spelling.
+    let files = ServeDir::new(&settings.media.dir);
+    let media = tower::service_fn(move |request: axum::extract::Request| {
+        let files = files.clone();
+        async move {
+            if !crate::media::is_public_path(request.uri().path()) {
+                return Ok::<_, std::convert::Infallible>(
+                    crate::error::AppError::NotFound.into_response(),
+                );
+            }
+            let response = files.oneshot(request).await?;
+            Ok(response.map(axum::body::Body::new))
+        }
+    });
 
     let mut app = Router::new()
         .merge(pages)
@@ -163,7 +177,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
                 ))
                 .service(media),
         )
-        .fallback(pages::not_found)
+        .fallback(not_found)
         .layer(sessions)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
         .layer(middleware::from_fn_with_state(
@@ -182,6 +196,18 @@ pub fn router(state: AppState, session_key: Key) -> Router {
     app.layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// 404 for addresses that match no route; 400 for those with no canonical spelling.
+pub async fn not_found(
+    rejected: Option<axum::Extension<crate::canonical::RejectedPath>>,
+) -> crate::error::AppError {
+    match rejected {
+        Some(axum::Extension(crate::canonical::RejectedPath(why))) => {
+            crate::error::AppError::BadRequest(why.to_string())
+        }
+        None => crate::error::AppError::NotFound,
+    }
 }
 
 /// The JSON API and the operations endpoints. `routes!` registers each handler at the path its
@@ -207,7 +233,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(bookings_api::create_review))
         // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
         .route("/session", post(api::sign_in).delete(api::sign_out))
-        .fallback(api::not_found)
+        .fallback(not_found)
         .layer(middleware::from_fn(crate::auth::csrf::api_guard));
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .nest("/api/v1", api)

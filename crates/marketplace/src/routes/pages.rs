@@ -56,10 +56,6 @@ pub async fn home(
     })
 }
 
-pub async fn not_found() -> AppError {
-    AppError::NotFound
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn sign_up_form(
     State(state): State<AppState>,

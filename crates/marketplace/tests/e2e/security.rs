@@ -143,3 +143,92 @@ async fn cross_site_writes_to_the_api_are_refused() {
         .unwrap();
     assert_eq!(same_origin.status(), StatusCode::CREATED);
 }
+
+/// Sends `method path` exactly as written (no client-side normalising) and returns the status
+/// line's code, the headers and the body.
+pub async fn raw_request(address: &str, method: &str, path: &str) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&response[..split]).to_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, response[split..].to_vec())
+}
+
+#[tokio::test]
+async fn private_reference_photos_are_never_served_as_public_media_however_the_path_is_spelt() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    let secret = b"\xFF\xD8PRIVATE-REFERENCE-PHOTO";
+    let dir = app.media.path().join("references/1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("0b1c-77.jpg"), secret).unwrap();
+    let public = app.media.path().join("portfolio/1");
+    std::fs::create_dir_all(&public).unwrap();
+    std::fs::write(public.join("a.jpg"), b"PUBLIC-PORTFOLIO").unwrap();
+
+    for path in [
+        "/media/references/1/0b1c-77.jpg",
+        "/media/references/1/0b1c-77.jpg/",
+        "/media//references/1/0b1c-77.jpg",
+        "/media/references//1/0b1c-77.jpg",
+        "//media/references/1/0b1c-77.jpg",
+        "/media/./references/1/0b1c-77.jpg",
+        "/media/references/1/./0b1c-77.jpg",
+        "/media/portfolio/../references/1/0b1c-77.jpg",
+        "/media/portfolio/1/../../references/1/0b1c-77.jpg",
+        "/media/%72eferences/1/0b1c-77.jpg",
+        "/media/%2e/references/1/0b1c-77.jpg",
+        "/media/portfolio/%2e%2e/references/1/0b1c-77.jpg",
+        "/media/references%2F1%2F0b1c-77.jpg",
+        "/media/portfolio%2F..%2Freferences%2F1%2F0b1c-77.jpg",
+        "/media/references%5C1%5C0b1c-77.jpg",
+        "/media/References/1/0b1c-77.jpg",
+        "/media/references/1/0b1c-77%2Ejpg",
+        "/media/references/1/0b1c-77.jpg?download=1",
+        "/media/references/1/0b1c-77.jpg%00",
+        "/static/../media/references/1/0b1c-77.jpg",
+    ] {
+        for method in ["GET", "HEAD"] {
+            let (status, head, body) = raw_request(&app.address, method, path).await;
+            assert_ne!(status, 200, "{method} {path} was served:\n{head}");
+            assert!(
+                !body.windows(8).any(|w| w == b"PRIVATE-"),
+                "{method} {path} leaked the photo"
+            );
+            assert!(
+                !head.contains("cache-control: public"),
+                "{method} {path}: {head}"
+            );
+        }
+    }
+    // The public folder still works, in any spelling.
+    for path in [
+        "/media/portfolio/1/a.jpg",
+        "/media//portfolio/1/a.jpg/",
+        "/media/%70ortfolio/1/a.jpg",
+    ] {
+        let (status, head, body) = raw_request(&app.address, "GET", path).await;
+        assert_eq!(status, 200, "{path}: {head}");
+        assert_eq!(body, b"PUBLIC-PORTFOLIO", "{path}");
+        assert!(head.contains("cache-control: public"), "{path}");
+    }
+    // A path with no canonical spelling is a clear 400, rendered like every other error.
+    let (status, head, body) = raw_request(&app.address, "GET", "/artists/a%2Fb").await;
+    assert_eq!(status, 400, "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("encoded slash"));
+    let (status, head, _) = raw_request(&app.address, "GET", "/api/v1/artists/a%2Fb").await;
+    assert_eq!(status, 400, "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+}
