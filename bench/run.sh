@@ -3,6 +3,7 @@
 # same bytes, all in one run so the ratios are meaningful on a noisy machine. Also reports cold
 # start to ready (SQLite) and RSS after the load. Traffic stays on 127.0.0.1 and stops by itself.
 #   usage: bench/run.sh [DURATION_SECONDS=10] [CONNECTIONS=32]
+#   TM_BENCH_BIN=path measures another marketplace build (an earlier commit's, for a before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -10,7 +11,7 @@ connections="${2:-32}"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 
 cargo build --release -q -p marketplace -p bench-baseline
-bin=target/release/marketplace
+bin="${TM_BENCH_BIN:-target/release/marketplace}"
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

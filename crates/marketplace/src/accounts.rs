@@ -1,6 +1,5 @@
 //! Registration and sign-in rules shared by the HTML pages and the JSON API.
 
-use crate::auth::password;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use domain::{DisplayName, Email, NewPassword, RegistrableRole};
@@ -49,7 +48,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, App
     else {
         return Err(AppError::Validation(errors));
     };
-    let password_hash = password::hash(password.expose().to_owned()).await?;
+    let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
     let user = state
         .store
         .create_user(NewUser {
@@ -87,11 +86,16 @@ pub async fn authenticate(
         .take(NewPassword::MAX_CHARS)
         .collect::<String>();
     match credentials {
-        Some(c) => Ok(password::verify(password, c.password_hash)
+        Some(c) => Ok(state
+            .passwords
+            .verify(password, c.password_hash)
             .await?
             .then_some(c.user)),
         None => {
-            password::verify(password, state.dummy_hash.to_string()).await?;
+            state
+                .passwords
+                .verify(password, state.dummy_hash.to_string())
+                .await?;
             Ok(None)
         }
     }

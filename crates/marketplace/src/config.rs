@@ -164,6 +164,22 @@ pub struct SessionSettings {
 pub struct AuthSettings {
     /// Development only: sign in as a demo account with one click, no password.
     pub simplified_sign_in: bool,
+    /// Password hashes computed at once, each holding 19 MiB; 0 means one per CPU core.
+    pub password_hash_workers: usize,
+    /// Sign-ins that may wait for a hash worker; beyond this they are refused with 429.
+    pub password_hash_queue: usize,
+    /// The longest a sign-in waits for a hash worker before it is refused.
+    pub password_hash_max_wait_ms: u64,
+}
+
+impl AuthSettings {
+    pub fn hash_limits(&self) -> crate::auth::password::HashLimits {
+        crate::auth::password::HashLimits {
+            workers: self.password_hash_workers,
+            queue: self.password_hash_queue,
+            max_wait_ms: self.password_hash_max_wait_ms,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -201,6 +217,9 @@ pub struct MediaSettings {
     /// Largest image accepted, in pixels (width × height), so a small file cannot decode into
     /// gigabytes.
     pub max_pixels: u64,
+    /// Images decoded at once. A 40-megapixel image needs up to 160 MB while it is processed,
+    /// so this bounds upload memory whatever the number of parallel uploads.
+    pub max_parallel_decodes: usize,
 }
 
 /// Why the configuration could not be used. The message names the offending setting.
@@ -267,6 +286,11 @@ impl Settings {
         if self.session.idle_timeout_minutes <= 0 {
             return Err(ConfigError::Invalid(
                 "session.idle_timeout_minutes must be positive".into(),
+            ));
+        }
+        if self.media.max_parallel_decodes == 0 {
+            return Err(ConfigError::Invalid(
+                "media.max_parallel_decodes must be at least 1".into(),
             ));
         }
         if self.database.max_connections == 0 {

@@ -48,6 +48,12 @@ pub enum AppError {
     Conflict(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too much of some bounded work is in flight (or one client sent too much): retry later.
+    #[error("busy: {message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -78,10 +84,13 @@ pub struct ErrorReport {
     pub errors: Vec<FieldError>,
     /// Only for logs: never sent to the client.
     pub internal: Option<Arc<anyhow::Error>>,
+    /// Sent as `Retry-After` (seconds) with 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
     fn report(self) -> ErrorReport {
+        let mut retry_after = None;
         let (status, detail, errors, internal) = match self {
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -114,6 +123,13 @@ impl AppError {
             ),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m, vec![], None),
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, vec![], None),
+            AppError::Busy {
+                message,
+                retry_after_secs,
+            } => {
+                retry_after = Some(retry_after_secs);
+                (StatusCode::TOO_MANY_REQUESTS, message, vec![], None)
+            }
             AppError::Internal(e) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on our side. It has been logged; please try again."
@@ -127,6 +143,7 @@ impl AppError {
             detail,
             errors,
             internal,
+            retry_after,
         }
     }
 }
@@ -188,13 +205,19 @@ pub async fn render(
         return Redirect::to(&format!("/sign-in?next={}", encode_next(&path_and_query)))
             .into_response();
     }
-    if is_api {
+    let mut response = if is_api {
         problem_json(&report)
     } else {
         let mut response = Html(crate::templates::error_page(&report, &state)).into_response();
         *response.status_mut() = report.status;
         response
+    };
+    if let Some(secs) = report.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    response
 }
 
 fn problem_json(report: &ErrorReport) -> Response {
@@ -254,6 +277,7 @@ async fn bare_report(response: Response) -> ErrorReport {
         detail,
         errors: vec![],
         internal,
+        retry_after: None,
     }
 }
 
@@ -280,6 +304,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         detail: "Something went wrong on our side. It has been logged; please try again.".into(),
         errors: vec![],
         internal: Some(Arc::new(anyhow::anyhow!("handler panicked: {message}"))),
+        retry_after: None,
     };
     let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
     response.extensions_mut().insert(report);

@@ -198,7 +198,9 @@ pub async fn seed_if_empty(
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    let password_hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let password_hash = password::Passwords::new(password::HashLimits::default())
+        .hash(DEMO_PASSWORD.to_owned())
+        .await?;
     let media_dir = media_dir.to_owned();
     let (batch, written) = tokio::task::spawn_blocking(move || build(&media_dir, &password_hash))
         .await
@@ -458,7 +460,9 @@ pub async fn seed_bulk(store: &dyn Store, target: usize) -> Result<usize, AppErr
             )
         })
         .collect();
-    let password_hash = password::hash(DEMO_PASSWORD.to_owned()).await?;
+    let password_hash = password::Passwords::new(password::HashLimits::default())
+        .hash(DEMO_PASSWORD.to_owned())
+        .await?;
     let mut rng = StdRng::seed_from_u64(0x0B01_0C00 ^ existing as u64);
     let mut added = 0;
     while existing + added < target {

@@ -60,6 +60,7 @@ impl Application {
         {
             tracing::info!(?summary, "demo data seeded");
         }
+        let passwords = crate::auth::password::Passwords::new(settings.auth.hash_limits());
         let session_key = session_key(&settings)?;
         let media = crate::media::MediaStore::from_settings(&settings.media)?;
         let state = AppState {
@@ -71,10 +72,13 @@ impl Application {
             listing: Arc::new(crate::listing::ListingCache::new(Duration::from_millis(
                 settings.cache.listing_ttl_ms,
             ))),
-            dummy_hash: crate::auth::password::dummy_hash()
+            // A real hash of a random password, so unknown emails cost the same as known ones.
+            dummy_hash: passwords
+                .hash(uuid::Uuid::new_v4().to_string())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .into(),
+            passwords,
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

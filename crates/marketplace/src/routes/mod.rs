@@ -57,9 +57,9 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             "/artists/{slug}/book",
             get(bookings_pages::request_form)
                 .post(bookings_pages::send_request)
-                .layer(DefaultBodyLimit::max(
-                    4 * settings.media.max_upload_bytes + 64 * 1024,
-                )),
+                .layer(DefaultBodyLimit::max(upload_body_limit(
+                    settings.media.max_upload_bytes,
+                ))),
         )
         .route("/dashboard", get(bookings_pages::dashboard))
         .route(
@@ -128,7 +128,8 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
     }
 
-    let (documented, mut doc) = documented_routes().split_for_parts();
+    let (documented, mut doc) =
+        documented_routes(upload_body_limit(settings.media.max_upload_bytes)).split_for_parts();
     crate::openapi::finish(&mut doc);
     let doc: Arc<str> = doc
         .to_json()
@@ -212,7 +213,19 @@ pub async fn not_found(
 
 /// The JSON API and the operations endpoints. `routes!` registers each handler at the path its
 /// `#[utoipa::path]` names and adds that description to the document, so the two cannot drift.
-fn documented_routes() -> OpenApiRouter<AppState> {
+/// The body limit of a route taking up to four images, plus room for the form's other fields.
+fn upload_body_limit(max_upload_bytes: usize) -> usize {
+    4 * max_upload_bytes + 64 * 1024
+}
+
+fn documented_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
+    // Only this route takes images; everywhere else the small global limit holds.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(
+            bookings_api::list_requests,
+            bookings_api::create_request
+        ))
+        .layer(DefaultBodyLimit::max(upload_limit));
     let api = OpenApiRouter::new()
         .routes(routes!(api::register))
         .routes(routes!(api::sign_in, api::sign_out))
@@ -221,10 +234,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(bookings_api::styles))
         .routes(routes!(bookings_api::artists))
         .routes(routes!(bookings_api::artist))
-        .routes(routes!(
-            bookings_api::list_requests,
-            bookings_api::create_request
-        ))
+        .merge(uploads)
         .routes(routes!(bookings_api::get_request))
         .routes(routes!(bookings_api::schedule))
         .routes(routes!(bookings_api::messages, bookings_api::post_message))
@@ -245,7 +255,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of this build, as `/api/openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = documented_routes().into_openapi();
+    let mut doc = documented_routes(0).into_openapi();
     crate::openapi::finish(&mut doc);
     doc
 }

@@ -111,10 +111,20 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths may be redirected to after sign-in (no `//evil.example`).
+/// Only a same-site path may be redirected to after sign-in. It must parse as a URI path (no
+/// control characters or spaces, which browsers strip and so turn `/\t/evil.example` into
+/// `//evil.example`), must not start with `//`, and may hold no backslash (browsers read `\`
+/// as `/`) or outside ASCII (links are percent-encoded). Anything else goes to the account page.
 fn safe_next(next: Option<&str>) -> String {
+    let same_site = |n: &str| {
+        n.starts_with('/')
+            && n.is_ascii()
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && n.parse::<axum::http::uri::PathAndQuery>().is_ok()
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if same_site(n) => n.to_owned(),
         _ => "/account".to_owned(),
     }
 }
@@ -267,4 +277,39 @@ pub async fn admin(
         counts,
         bookings: bookings.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_redirects_only_to_same_site_paths_that_are_valid_headers() {
+        for ok in [
+            "/bookings/4",
+            "/search?style=koi&city=Berlin",
+            "/%09/x",
+            "/",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "/ /evil.example",
+            "/caf\u{e9}",
+            "/\u{202e}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/account", "{bad:?}");
+            // Whatever it answers is a valid Location header.
+            axum::http::HeaderValue::try_from(safe_next(Some(bad))).unwrap();
+        }
+        assert_eq!(safe_next(None), "/account");
+    }
 }

@@ -47,9 +47,24 @@ async fn process_image(
         state.settings.media.max_upload_bytes,
         state.settings.media.max_pixels,
     );
-    tokio::task::spawn_blocking(move || media::process(&bytes, max_bytes, max_pixels))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+    // Waiting is bounded too: past it the client is told to retry rather than queueing forever.
+    let permit = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        state.media.decodes.clone().acquire_owned(),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or_else(|| AppError::Busy {
+        message: "Many images are being processed right now. Please try again in a moment.".into(),
+        retry_after_secs: 5,
+    })?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        media::process(&bytes, max_bytes, max_pixels)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))
 }
 
 /// Stores a processed image and its thumbnail under `prefix` and returns their keys; if the

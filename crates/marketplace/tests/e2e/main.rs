@@ -1,5 +1,6 @@
 //! End-to-end tests: the real server on a random port over SQLite and PostgreSQL.
 
+mod abuse;
 mod accounts;
 mod bad_input;
 mod binary;

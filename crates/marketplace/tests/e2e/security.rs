@@ -232,3 +232,126 @@ async fn private_reference_photos_are_never_served_as_public_media_however_the_p
     assert_eq!(status, 400, "{head}");
     assert!(head.contains("application/problem+json"), "{head}");
 }
+
+/// A valid PNG of noise, which does not compress: about `w * h * 3` bytes.
+fn noise_png(w: u32, h: u32) -> Vec<u8> {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        image::Rgb([seed as u8, (seed >> 8) as u8, (seed >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn the_api_takes_the_image_sizes_it_documents_and_the_small_limit_holds_elsewhere() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    let artist = crate::helpers::client();
+    let r = artist
+        .post(app.url("/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "big-artist@example.com", "password": crate::helpers::PASSWORD,
+                                  "display_name": "Big Artist", "role": "artist"}))
+        .send()
+        .await
+        .unwrap();
+    let user = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let profile = app
+        .store
+        .save_artist_settings(
+            domain::UserId::new(user),
+            storage::testing::artist_settings("big-artist"),
+        )
+        .await
+        .unwrap();
+    let client = crate::helpers::client();
+    let r = client
+        .post(app.url("/api/v1/accounts"))
+        .json(&serde_json::json!({"email": "big-client@example.com", "password": crate::helpers::PASSWORD,
+                                  "display_name": "Big Client", "role": "client"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let png = noise_png(900, 900);
+    assert!(png.len() > 2_300_000, "{} bytes", png.len());
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in [
+        ("artist_id", profile.id.get().to_string()),
+        ("idea", "A koi fish climbing a waterfall".to_owned()),
+        ("placement", "forearm".to_owned()),
+        ("size", "M".to_owned()),
+        ("budget", "300".to_owned()),
+        ("preferred_dates", "May".to_owned()),
+        ("date_of_birth", "1990-01-01".to_owned()),
+    ] {
+        form = form.text(k, v);
+    }
+    form = form.part(
+        "references",
+        reqwest::multipart::Part::bytes(png).file_name("noise.png"),
+    );
+    let r = client
+        .post(app.url("/api/v1/booking-requests"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    // Everywhere else a large body is still refused early.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = client
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": huge, "password": "p"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn sign_in_never_redirects_off_site_or_fails_on_a_hostile_next() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    assert_eq!(
+        app.sign_up("next@example.com", "client").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    for next in [
+        "/%09/evil.example",
+        "/%0a",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "/%5Cevil.example",
+        "//evil.example",
+    ] {
+        app.post_form("/sign-out", &[("csrf_token", &app.csrf("/account").await)])
+            .await;
+        let token = app.csrf("/sign-in").await;
+        let decoded = percent_encoding::percent_decode_str(next)
+            .decode_utf8()
+            .unwrap()
+            .into_owned();
+        let r = app
+            .post_form(
+                "/sign-in",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("email", "next@example.com"),
+                    ("password", crate::helpers::PASSWORD),
+                    ("next", decoded.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(r.headers()["location"], "/account", "{next}");
+    }
+}
