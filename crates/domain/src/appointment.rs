@@ -96,6 +96,29 @@ impl AppointmentState {
         };
         Ok(next)
     }
+
+    /// `apply`, for a session starting at `starts_at` at time `now` (unix seconds). Completing a
+    /// session or marking a no-show records what happened at it, so neither is possible before
+    /// it starts: otherwise a deposit could be forfeited, or a review opened, weeks ahead.
+    pub fn apply_at(
+        self,
+        action: AppointmentAction,
+        actor: Actor,
+        starts_at: i64,
+        now: i64,
+    ) -> Result<Self, TransitionError> {
+        let next = self.apply(action, actor)?;
+        if matches!(
+            action,
+            AppointmentAction::Complete | AppointmentAction::NoShow
+        ) && now < starts_at
+        {
+            return Err(TransitionError::TooEarly {
+                action: action.as_str(),
+            });
+        }
+        Ok(next)
+    }
 }
 
 /// Something done to one session, as in `POST /api/v1/appointments/{id}/{action}`.
@@ -184,6 +207,35 @@ mod tests {
                 .filter(Result::is_ok)
                 .count();
             assert_eq!(exits > 0, s.is_active(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_session_is_completed_or_missed_only_once_it_has_started() {
+        let starts = 1_000_000;
+        let confirmed = AppointmentState::Confirmed;
+        for action in [AppointmentAction::Complete, AppointmentAction::NoShow] {
+            assert_eq!(
+                confirmed.apply_at(action, Actor::Artist, starts, starts - 70 * 86_400),
+                Err(TransitionError::TooEarly {
+                    action: action.as_str()
+                })
+            );
+            assert_eq!(
+                confirmed.apply_at(action, Actor::Artist, starts, starts - 1),
+                Err(TransitionError::TooEarly {
+                    action: action.as_str()
+                })
+            );
+            assert!(
+                confirmed
+                    .apply_at(action, Actor::Artist, starts, starts)
+                    .is_ok()
+            );
+        }
+        // Cancelling and rescheduling ahead of time stay possible.
+        for action in [AppointmentAction::Cancel, AppointmentAction::Reschedule] {
+            assert!(confirmed.apply_at(action, Actor::Artist, starts, 0).is_ok());
         }
     }
 

@@ -201,11 +201,43 @@ pub enum TransitionError {
     },
     #[error("only the {actor:?} can {action}")]
     WrongActor { action: &'static str, actor: Actor },
+    #[error("cannot {action} a session before it starts")]
+    TooEarly { action: &'static str },
+    #[error("{0}")]
+    Refused(&'static str),
+}
+
+/// Whether a booked request may be withdrawn, given its sessions. Sessions still in the calendar
+/// are cancelled first (the deposit rules apply to each); once a session has been completed the
+/// work has happened, so there is nothing left to withdraw.
+pub fn withdrawal_allowed(
+    active_sessions: i64,
+    completed_sessions: i64,
+) -> Result<(), TransitionError> {
+    if completed_sessions > 0 {
+        return Err(TransitionError::Refused(
+            "a session of this booking has been completed, so it can no longer be withdrawn",
+        ));
+    }
+    if active_sessions > 0 {
+        return Err(TransitionError::Refused(
+            "cancel the scheduled sessions first; the deposit rules apply to each",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_booking_with_a_completed_session_cannot_be_withdrawn() {
+        assert!(withdrawal_allowed(0, 0).is_ok());
+        assert!(withdrawal_allowed(1, 0).is_err());
+        assert!(withdrawal_allowed(0, 1).is_err());
+        assert!(withdrawal_allowed(2, 3).is_err());
+    }
     use proptest::prelude::*;
     use std::collections::{HashSet, VecDeque};
 
@@ -305,6 +337,7 @@ mod tests {
                     Err(TransitionError::NotAllowed { .. }) => {
                         prop_assert!(!successors(state).is_empty() || state.is_final());
                     }
+                    Err(other) => prop_assert!(false, "a booking state never answers {other}"),
                 }
             }
         }

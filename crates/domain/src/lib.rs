@@ -15,11 +15,13 @@ pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRol
 pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
 pub use availability::Availability;
-pub use booking::{Actor, BookingAction, BookingState, TransitionError};
+pub use booking::{Actor, BookingAction, BookingState, TransitionError, withdrawal_allowed};
 pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
 pub use policy::{BookingPolicy, DepositOutcome, DepositRule};
-pub use request::{ConsentAnswers, Quote, Rating, RawRequest, RequestDraft, Size, Slot};
+pub use request::{
+    ConsentAnswers, MAX_AMOUNT_CENTS, Quote, Rating, RawRequest, RequestDraft, Size, Slot,
+};
 
 /// Why a piece of input could not become a domain value. The message is safe to show to users.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -88,10 +88,15 @@ impl BookingPolicy {
     }
 
     /// The deposit this policy asks for on a quote whose lower bound is `price_min_cents`.
+    /// Prices are bounded by `MAX_AMOUNT_CENTS`; the arithmetic is checked all the same, and an
+    /// amount out of range asks for no deposit rather than a wrong one (the quote then refuses it).
     pub fn deposit_for(&self, price_min_cents: i64) -> i64 {
+        let price = price_min_cents.clamp(0, crate::MAX_AMOUNT_CENTS);
         match self.deposit {
-            DepositRule::Fixed { cents } => cents.min(price_min_cents),
-            DepositRule::Percent { percent } => price_min_cents * i64::from(percent) / 100,
+            DepositRule::Fixed { cents } => cents.min(price),
+            DepositRule::Percent { percent } => {
+                price.checked_mul(i64::from(percent)).map_or(0, |p| p / 100)
+            }
         }
     }
 
@@ -128,6 +133,15 @@ impl DepositOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deposits_of_absurd_prices_neither_overflow_nor_vanish() {
+        let p = BookingPolicy::parse("percent", 100, 5, 48, 72, 1).unwrap();
+        assert_eq!(p.deposit_for(i64::MAX), crate::MAX_AMOUNT_CENTS);
+        assert_eq!(p.deposit_for(i64::MIN), 0);
+        let fixed = BookingPolicy::parse("fixed", 50_000, 5, 48, 72, 1).unwrap();
+        assert_eq!(fixed.deposit_for(i64::MAX), 50_000);
+    }
     use crate::Actor;
     use proptest::prelude::*;
 

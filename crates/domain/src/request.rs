@@ -121,6 +121,10 @@ pub fn clean_text(
     }
 }
 
+/// The largest amount anywhere in a booking (a price, a deposit): 1,000,000.00. Every amount is
+/// checked against it, so sums and percentages of amounts can never overflow.
+pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
+
 /// Money as typed by a person ("120", "120.50") to cents.
 pub fn parse_money(field: &'static str, raw: &str) -> Result<i64, ParseError> {
     let bad = || ParseError::new(field, "enter an amount like 150 or 150.50");
@@ -235,6 +239,9 @@ impl Quote {
                 "price",
                 "the price range must be positive and in order",
             ));
+        }
+        if price_max_cents > MAX_AMOUNT_CENTS {
+            return Err(ParseError::new("price", "a price is at most 1,000,000.00"));
         }
         if !(1..=20).contains(&sessions) {
             return Err(ParseError::new("sessions", "between 1 and 20 sessions"));
@@ -376,6 +383,20 @@ impl ConsentAnswers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quote_amounts_are_bounded_so_nothing_overflows() {
+        for (min, max) in [
+            (i64::MAX - 1, i64::MAX),
+            (1, i64::MAX),
+            (MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS + 1),
+        ] {
+            assert!(Quote::new(min, max, 1, 0, 14).is_err(), "{min}..{max}");
+        }
+        assert!(Quote::new(MAX_AMOUNT_CENTS, MAX_AMOUNT_CENTS, 1, MAX_AMOUNT_CENTS, 14).is_ok());
+        assert!(Quote::new(i64::MIN, 10, 1, 0, 14).is_err());
+        assert!(Quote::new(100, 200, 1, -1, 14).is_err());
+    }
     use proptest::prelude::*;
 
     fn raw() -> RawRequest {

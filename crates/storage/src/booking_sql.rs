@@ -537,7 +537,7 @@ macro_rules! impl_booking_store {
                 use $crate::StoreError;
                 let next = req.state.apply(change.action(), actor).map_err(|e| match e {
                     domain::TransitionError::WrongActor { .. } => StoreError::WrongParty(e.to_string()),
-                    domain::TransitionError::NotAllowed { .. } => StoreError::Refused(e.to_string()),
+                    _ => StoreError::Refused(e.to_string()),
                 })?;
                 let past_deadline = req.deadline_at.is_some_and(|d| d <= at);
                 let policy = Self::policy_of(tx, req.artist_id).await?;
@@ -584,18 +584,16 @@ macro_rules! impl_booking_store {
                         .await?;
                     }
                     C::Withdraw => {
-                        let (active,): (i64,) = sqlx::query_as(
-                            "SELECT COUNT(*) FROM appointments WHERE booking_id = $1 \
-                             AND state IN ('scheduled', 'confirmed')",
+                        let (active, completed): (i64, i64) = sqlx::query_as(
+                            "SELECT COALESCE(SUM(CASE WHEN state IN ('scheduled', 'confirmed') THEN 1 ELSE 0 END), 0), \
+                             COALESCE(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0) \
+                             FROM appointments WHERE booking_id = $1",
                         )
                         .bind(req.id.get())
                         .fetch_one(&mut **tx)
                         .await?;
-                        if active > 0 {
-                            return Err(StoreError::Refused(
-                                "cancel the scheduled sessions first; the deposit rules apply to each".into(),
-                            ));
-                        }
+                        domain::withdrawal_allowed(active, completed)
+                            .map_err(|e| StoreError::Refused(e.to_string()))?;
                     }
                     C::Expire => {}
                 }
@@ -1107,9 +1105,9 @@ macro_rules! impl_booking_store {
                 let ap = Self::lock_appointment(&mut tx, id).await?;
                 let req = Self::lock_booking(&mut tx, ap.booking_id, Some(viewer)).await?;
                 let actor = req.actor_for(viewer).ok_or(StoreError::NotFound)?;
-                let next = ap.state.apply(change.action(), actor).map_err(|e| match e {
+                let next = ap.state.apply_at(change.action(), actor, ap.starts_at, at).map_err(|e| match e {
                     domain::TransitionError::WrongActor { .. } => StoreError::WrongParty(e.to_string()),
-                    domain::TransitionError::NotAllowed { .. } => StoreError::Refused(e.to_string()),
+                    _ => StoreError::Refused(e.to_string()),
                 })?;
                 let policy = Self::policy_of(&mut tx, req.artist_id).await?;
                 let mut result_id = ap.id;

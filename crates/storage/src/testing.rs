@@ -76,6 +76,37 @@ impl TestDb {
     pub fn url_str(&self) -> &str {
         self.url.expose_secret()
     }
+
+    /// Moves a session so that it started an hour ago, keeping its length: for tests of what
+    /// may only happen once a session has started (completing it, a no-show).
+    pub async fn start_session(&self, appointment: i64) {
+        let started = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+        let sql = "UPDATE appointments SET ends_at = ends_at - (starts_at - $1), starts_at = $1 \
+                   WHERE id = $2";
+        let moved = match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(self.url_str())
+                    .await
+                    .unwrap();
+                sqlx::query(sql)
+                    .bind(started)
+                    .bind(appointment)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Backend::Postgres => {
+                let mut c = PgConnection::connect(self.url_str()).await.unwrap();
+                sqlx::query(sql)
+                    .bind(started)
+                    .bind(appointment)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        };
+        assert_eq!(moved.expect("move the session"), 1);
+    }
 }
 
 impl Drop for TestDb {

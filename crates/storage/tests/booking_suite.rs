@@ -164,7 +164,12 @@ async fn the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile(
     assert_eq!(ap.state, domain::AppointmentState::Confirmed);
     assert_eq!(ap.consent_signed_at, Some(NOW + 70));
     let ap = store
-        .change_appointment(ap.id, artist_user, AppointmentChange::Complete, NOW + 80)
+        .change_appointment(
+            ap.id,
+            artist_user,
+            AppointmentChange::Complete,
+            slot.starts_at + 80,
+        )
         .await
         .unwrap();
     assert_eq!(ap.state, domain::AppointmentState::Completed);
@@ -594,7 +599,12 @@ async fn search_filters_sort_and_pages_on_every_field(db: TestDb) {
         .await
         .unwrap();
     store
-        .change_appointment(ap.id, *artist_user, AppointmentChange::Complete, NOW)
+        .change_appointment(
+            ap.id,
+            *artist_user,
+            AppointmentChange::Complete,
+            slot.starts_at,
+        )
         .await
         .unwrap();
     store
@@ -653,7 +663,12 @@ async fn healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist(db: 
         "not before completion: {r:?}"
     );
     store
-        .change_appointment(ap.id, artist_user, AppointmentChange::Complete, NOW)
+        .change_appointment(
+            ap.id,
+            artist_user,
+            AppointmentChange::Complete,
+            slot.starts_at,
+        )
         .await
         .unwrap();
 
@@ -727,7 +742,70 @@ async fn healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist(db: 
     );
 }
 
+async fn sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdrawn(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "early-bird").await;
+    let req = booked(&store, client, artist_user, &a, 2).await;
+    let slot = Slot::new(NOW + 70 * 86_400 - NOW % 900, 60, NOW).unwrap();
+    let ap = store
+        .schedule(req.id, artist_user, slot, NOW + 10)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap.id, client, consent(), NOW + 20)
+        .await
+        .unwrap();
+    // 70 days ahead, a no-show would forfeit the deposit and a completion would open a review.
+    for change in [AppointmentChange::NoShow, AppointmentChange::Complete] {
+        let r = store
+            .change_appointment(ap.id, artist_user, change, NOW + 30)
+            .await;
+        assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    }
+    let r = store
+        .create_review(
+            req.id,
+            client,
+            Rating::parse(5).unwrap(),
+            "Great".into(),
+            NOW + 40,
+        )
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::Refused(_))),
+        "no review yet: {r:?}"
+    );
+    let before = store
+        .booking_request(req.id, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.state, BookingState::Booked);
+    // Once it has started, it can be completed; then the booking can no longer be withdrawn.
+    store
+        .change_appointment(
+            ap.id,
+            artist_user,
+            AppointmentChange::Complete,
+            slot.starts_at,
+        )
+        .await
+        .unwrap();
+    let r = store
+        .change_booking(req.id, client, BookingChange::Withdraw, slot.ends_at + 60)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    let after = store
+        .booking_request(req.id, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, BookingState::Booked);
+}
+
 storage::on_both_databases!(
+    sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdrawn,
     healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist,
     search_filters_sort_and_pages_on_every_field,
     the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile,

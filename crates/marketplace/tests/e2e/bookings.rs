@@ -214,6 +214,10 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
         (StatusCode::OK, Some("confirmed")),
         "{body}"
     );
+    // A week ahead it cannot be completed yet: that would open a review for work not done.
+    let (s, body) = post(&artist_c, &app, &format!("{ap_base}/complete"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    app.db.start_session(ap_id).await;
     let (s, body) = post(&artist_c, &app, &format!("{ap_base}/complete"), json!({})).await;
     assert_eq!(
         (s, body["state"].as_str()),
@@ -412,6 +416,7 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
         (s, out["state"].as_str()),
         (StatusCode::OK, Some("cancelled_by_client"))
     );
+    app.db.start_session(ids[2]).await;
     let (s, out) = post(
         &artist_c,
         &app,

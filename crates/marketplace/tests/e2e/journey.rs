@@ -111,7 +111,7 @@ async fn sign_in(c: &Client, base: &str, email: &str, next: &str) -> Result {
     Ok(())
 }
 
-async fn journey(c: &Client, base: &str) -> Result {
+async fn journey(c: &Client, base: &str, db: &TestDb) -> Result {
     // The artist sets up a profile and policy.
     sign_up(c, base, "Ines Moreau", "ines@example.com", "artist").await?;
     c.goto(&format!("{base}/dashboard/profile")).await?;
@@ -222,9 +222,11 @@ async fn journey(c: &Client, base: &str) -> Result {
     shot(c, "consent-form").await?;
     click(c, ".consent-form button[type=submit]").await?;
     wait_text(c, ".session-state", "Confirmed").await;
+    let session: i64 = session_id(c).await?.parse().expect("a numeric session id");
     sign_out(c).await?;
 
-    // The artist completes the session.
+    // The day comes, and the artist completes the session.
+    db.start_session(session).await;
     sign_in(c, base, "ines@example.com", &path).await?;
     click(c, "form[action$='/complete'] button").await?;
     wait_text(c, ".session-state", "Completed").await;
@@ -261,7 +263,7 @@ async fn a_client_books_reviews_and_an_artist_quotes_schedules_and_completes_in_
         return;
     };
     let app = spawn_app(TestDb::sqlite()).await;
-    let result = journey(&c, &app.address).await;
+    let result = journey(&c, &app.address, &app.db).await;
     if result.is_err() {
         let _ = shot(&c, "failure").await;
     }
