@@ -24,19 +24,21 @@ TM_CONFIG_DIR="$work/none" TM_ENV=development TM_LOG_LEVEL=warn TM_DATABASE_URL=
   "$bin" seed-demo >/dev/null
 TM_CONFIG_DIR="$work/none" TM_ENV=development TM_LOG_LEVEL=warn TM_DATABASE_URL="sqlite://$work/m.db" \
   TM_MEDIA_DIR="$work/media" TM_MAIL_FOLDER="$work/mail" TM_SERVER_PORT=$port \
-  "$bin" serve >"$work/log" 2>&1 &
+  TM_AUTH_ATTEMPTS_PER_MINUTE=100000 "$bin" serve >"$work/log" 2>&1 &
 pid=$!
 until curl -sf "$base/health/ready" >/dev/null; do sleep 0.05; done
 echo "binary: $bin; $(nproc) cores"
 echo "RSS at start:                      $(( $(kb VmRSS) / 1024 )) MiB"
 
-# N wrong sign-ins at once, one connection each.
-urls=()
-for _ in $(seq "$parallel"); do urls+=(-o /dev/null "$base/api/v1/session"); done
+# N wrong sign-ins at once, one connection each, each for another email (so the per-account lock
+# does not answer first); the server runs with the per-IP limit lifted, as if from N addresses.
+for i in $(seq "$parallel"); do
+  printf 'url = "%s/api/v1/session"\nrequest = "POST"\nheader = "content-type: application/json"\n' "$base"
+  printf 'data = "{\\"email\\":\\"nobody%s@example.com\\",\\"password\\":\\"wrong password 123\\"}"\n' "$i"
+  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n'
+done >"$work/sign-ins.curl"
 t0=$(date +%s%3N)
-curl -s --no-progress-meter -Z --parallel-max "$parallel" -w '%{http_code}\n' -X POST \
-  -H 'content-type: application/json' \
-  -d '{"email":"nobody@example.com","password":"wrong password 123"}' "${urls[@]}" \
+curl -s --no-progress-meter -Z --parallel-max "$parallel" -K "$work/sign-ins.curl" \
   | sort | uniq -c | awk '{printf "  %s x %s\n", $1, $2}' >"$work/codes"
 t1=$(date +%s%3N)
 echo "$parallel parallel wrong sign-ins, $((t1 - t0)) ms; answers:"

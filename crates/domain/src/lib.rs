@@ -10,6 +10,7 @@ pub mod flash;
 pub mod ids;
 pub mod policy;
 pub mod request;
+pub mod throttle;
 
 pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRole, Role};
 pub use appointment::{AppointmentAction, AppointmentState};

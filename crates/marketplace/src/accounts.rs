@@ -70,12 +70,33 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, App
     Ok(user)
 }
 
-/// Checks an email and password. Always does the same argon2 work, found or not.
+/// The key of an email's sign-in throttle: a hash, so that addresses without an account (which
+/// are throttled alike, or the lock would tell which addresses have one) are not stored.
+fn throttle_key(email: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks an email and password. Always does the same argon2 work, found or not. Repeated
+/// failures for one email lock its sign-in for a while (`domain::throttle`), on every instance.
 pub async fn authenticate(
     state: &AppState,
     email: &str,
     password: &str,
 ) -> Result<Option<User>, AppError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let key = throttle_key(email);
+    let locked_until = state.store.sign_in_locked_until(&key).await?;
+    if locked_until > now {
+        let secs = locked_until - now;
+        return Err(AppError::Busy {
+            message: format!(
+                "Too many failed sign-ins for this email. Please wait {secs} seconds and try again."
+            ),
+            retry_after_secs: u64::try_from(secs).unwrap_or(1),
+        });
+    }
     let parsed = Email::parse(email).ok();
     let credentials = match &parsed {
         Some(e) => state.store.credentials_by_email(e).await?,
@@ -85,18 +106,24 @@ pub async fn authenticate(
         .chars()
         .take(NewPassword::MAX_CHARS)
         .collect::<String>();
-    match credentials {
-        Some(c) => Ok(state
-            .passwords
-            .verify(password, c.password_hash)
-            .await?
-            .then_some(c.user)),
+    let (owner, user) = match credentials {
+        Some(c) => {
+            let ok = state.passwords.verify(password, c.password_hash).await?;
+            (Some(c.user.id), ok.then_some(c.user))
+        }
         None => {
             state
                 .passwords
                 .verify(password, state.dummy_hash.to_string())
                 .await?;
-            Ok(None)
+            (None, None)
+        }
+    };
+    match &user {
+        Some(_) => state.store.clear_sign_in_failures(&key).await?,
+        None => {
+            state.store.record_sign_in_failure(&key, owner, now).await?;
         }
     }
+    Ok(user)
 }

@@ -118,6 +118,10 @@ pub struct ServerSettings {
     /// Longest wait for in-flight requests after the listener closes.
     pub drain_deadline_ms: u64,
     pub body_limit_bytes: usize,
+    /// Comma-separated addresses and CIDR networks of the proxies in front of the service; only
+    /// their `X-Forwarded-For` is believed. Loopback for `marketctl proxy`; on AWS the VPC (the
+    /// ALB) and CloudFront's origin-facing ranges.
+    pub trusted_proxies: String,
 }
 
 impl ServerSettings {
@@ -170,6 +174,11 @@ pub struct AuthSettings {
     pub password_hash_queue: usize,
     /// The longest a sign-in waits for a hash worker before it is refused.
     pub password_hash_max_wait_ms: u64,
+    /// Sign-in, registration and password-reset posts allowed per client IP and minute (also
+    /// the burst); past it the answer is 429 with `Retry-After`.
+    pub attempts_per_minute: u32,
+    /// JSON API writes allowed per client IP and minute (also the burst).
+    pub api_writes_per_minute: u32,
 }
 
 impl AuthSettings {
@@ -286,6 +295,16 @@ impl Settings {
         if self.session.idle_timeout_minutes <= 0 {
             return Err(ConfigError::Invalid(
                 "session.idle_timeout_minutes must be positive".into(),
+            ));
+        }
+        if let Err(e) = crate::client_ip::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(ConfigError::Invalid(format!(
+                "server.trusted_proxies (TM_SERVER_TRUSTED_PROXIES): {e}"
+            )));
+        }
+        if self.auth.attempts_per_minute == 0 || self.auth.api_writes_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.attempts_per_minute and auth.api_writes_per_minute must be at least 1".into(),
             ));
         }
         if self.media.max_parallel_decodes == 0 {

@@ -143,7 +143,9 @@ impl Application {
         let app = tower::Layer::layer(&crate::canonical::CanonicalPathLayer, router);
         let server = axum::serve(
             listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
         )
         .with_graceful_shutdown(async move {
             let _ = accepting_stopped.await;

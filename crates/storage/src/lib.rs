@@ -121,6 +121,20 @@ pub trait Store: BookingStore + Send + Sync + 'static {
     async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>>;
     async fn count_users(&self) -> Result<i64>;
 
+    /// Until when (unix seconds) sign-in for this email hash is locked; 0 when it is not.
+    async fn sign_in_locked_until(&self, email_hash: &str) -> Result<i64>;
+    /// Counts one failed sign-in for this email hash at `at` and locks further sign-ins as
+    /// `domain::throttle` says; emails `owner` (when the account exists) once per streak.
+    /// Returns the new lock's end.
+    async fn record_sign_in_failure(
+        &self,
+        email_hash: &str,
+        owner: Option<UserId>,
+        at: i64,
+    ) -> Result<i64>;
+    /// Ends the streak after a successful sign-in.
+    async fn clear_sign_in_failures(&self, email_hash: &str) -> Result<()>;
+
     /// Writes a whole batch of catalogue data in one transaction: all of it or none.
     async fn import_catalogue(&self, batch: CatalogueBatch) -> Result<ImportSummary>;
     async fn featured_artists(&self, limit: u32) -> Result<Vec<ArtistCard>>;

@@ -185,6 +185,73 @@ macro_rules! impl_store {
             row.try_into()
         }
 
+        #[tracing::instrument(skip_all, name = "store.sign_in_locked_until")]
+        async fn sign_in_locked_until(&self, email_hash: &str) -> $crate::Result<i64> {
+            let row: Option<(i64,)> =
+                sqlx::query_as("SELECT locked_until FROM sign_in_throttle WHERE email_hash = $1")
+                    .bind(email_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.map_or(0, |(t,)| t))
+        }
+
+        #[tracing::instrument(skip_all, name = "store.record_sign_in_failure")]
+        async fn record_sign_in_failure(
+            &self,
+            email_hash: &str,
+            owner: Option<domain::UserId>,
+            at: i64,
+        ) -> $crate::Result<i64> {
+            use domain::throttle;
+            let mut tx = self.write_tx().await?;
+            // One statement, so concurrent failures on several instances all count.
+            let (failures,): (i64,) = sqlx::query_as(
+                "INSERT INTO sign_in_throttle (email_hash, failures, locked_until, updated_at) \
+                 VALUES ($1, 1, 0, $2) ON CONFLICT (email_hash) DO UPDATE SET \
+                 failures = CASE WHEN sign_in_throttle.updated_at < $3 THEN 1 \
+                 ELSE sign_in_throttle.failures + 1 END, updated_at = $2 RETURNING failures",
+            )
+            .bind(email_hash)
+            .bind(at)
+            .bind(at - throttle::FORGET_AFTER_SECS)
+            .fetch_one(&mut *tx)
+            .await?;
+            let locked_until = at + throttle::lock_secs(failures);
+            sqlx::query("UPDATE sign_in_throttle SET locked_until = $1 WHERE email_hash = $2")
+                .bind(locked_until)
+                .bind(email_hash)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(owner) = owner.filter(|_| failures == throttle::NOTIFY_AT_FAILURES) {
+                sqlx::query(
+                    "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
+                     next_attempt_at) VALUES ('account.sign_in_failures', NULL, $1, $2, $3, $4, $4)",
+                )
+                .bind(owner.get())
+                .bind("Failed sign-ins to your Tattoo Marketplace account")
+                .bind(format!(
+                    "Someone has tried {failures} times to sign in to your account with a wrong \
+                     password. Further attempts are being slowed down.\n\nIf it was you, you can \
+                     sign in again in a few minutes. If it was not, your account is still \
+                     protected by your password; choose a long one that you use nowhere else.\n\n{{link}}\n"
+                ))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(locked_until)
+        }
+
+        #[tracing::instrument(skip_all, name = "store.clear_sign_in_failures")]
+        async fn clear_sign_in_failures(&self, email_hash: &str) -> $crate::Result<()> {
+            sqlx::query("DELETE FROM sign_in_throttle WHERE email_hash = $1")
+                .bind(email_hash)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
         #[tracing::instrument(skip_all, name = "store.user")]
         async fn user(&self, id: domain::UserId) -> $crate::Result<Option<$crate::User>> {
             let sql = format!(

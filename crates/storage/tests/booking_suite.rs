@@ -804,7 +804,58 @@ async fn sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdra
     assert_eq!(after.state, BookingState::Booked);
 }
 
+async fn failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_success(db: TestDb) {
+    let store = db.store().await;
+    let owner = user(&store, "owner@example.com", Role::Client).await;
+    let backlog = store.pending_notifications().await.unwrap();
+    let mut locks = Vec::new();
+    for n in 0..12 {
+        locks.push(
+            store
+                .record_sign_in_failure("hash-of-owner", Some(owner), NOW + n)
+                .await
+                .unwrap()
+                - (NOW + n),
+        );
+    }
+    assert_eq!(locks, [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64]);
+    assert_eq!(
+        store.sign_in_locked_until("hash-of-owner").await.unwrap(),
+        NOW + 11 + 64
+    );
+    assert_eq!(
+        store.pending_notifications().await.unwrap(),
+        backlog + 1,
+        "one email for the streak"
+    );
+    // Unknown addresses are throttled alike, and nobody is emailed.
+    for n in 0..12 {
+        store
+            .record_sign_in_failure("hash-of-nobody", None, NOW + n)
+            .await
+            .unwrap();
+    }
+    assert!(store.sign_in_locked_until("hash-of-nobody").await.unwrap() > NOW + 11);
+    assert_eq!(store.pending_notifications().await.unwrap(), backlog + 1);
+    // A success ends the streak; a day without failures does too.
+    store.clear_sign_in_failures("hash-of-owner").await.unwrap();
+    assert_eq!(
+        store.sign_in_locked_until("hash-of-owner").await.unwrap(),
+        0
+    );
+    let later = NOW + 11 + domain::throttle::FORGET_AFTER_SECS + 1;
+    assert_eq!(
+        store
+            .record_sign_in_failure("hash-of-nobody", None, later)
+            .await
+            .unwrap(),
+        later,
+        "a new streak starts free"
+    );
+}
+
 storage::on_both_databases!(
+    failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_success,
     sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdrawn,
     healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist,
     search_filters_sort_and_pages_on_every_field,

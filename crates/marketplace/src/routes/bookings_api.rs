@@ -484,6 +484,7 @@ pub async fn run_appointment_action(
     action: &str,
     input: AppointmentInput,
     headers: &HeaderMap,
+    client_ip: crate::client_ip::ClientIp,
 ) -> Result<Appointment, AppError> {
     let action = AppointmentAction::parse(action).map_err(|_| AppError::NotFound)?;
     let booking_id = state
@@ -492,18 +493,8 @@ pub async fn run_appointment_action(
         .await?
         .ok_or(AppError::NotFound)?;
     let request = visible_request(state, booking_id, user).await?;
-    let ip = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .or_else(|| {
-            headers
-                .get("x-real-ip")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "direct".to_owned());
+    // Only what trusted proxies forwarded counts (`client_ip`): a client cannot forge it.
+    let ip = client_ip.describe();
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -549,6 +540,7 @@ pub async fn appointment_action(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     headers: HeaderMap,
+    client_ip: crate::client_ip::ClientIp,
     Path(AppointmentActionPath { id, action }): Path<AppointmentActionPath>,
     OptionalJson(input): OptionalJson<AppointmentInput>,
 ) -> Result<Json<Appointment>, AppError> {
@@ -559,6 +551,7 @@ pub async fn appointment_action(
         &action,
         input,
         &headers,
+        client_ip,
     )
     .await
     .map(Json)

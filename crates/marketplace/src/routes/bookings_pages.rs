@@ -356,6 +356,7 @@ pub async fn appointment_action(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     headers: HeaderMap,
+    client_ip: crate::client_ip::ClientIp,
     Path((id, action)): Path<(i64, String)>,
     CsrfForm { form, session }: CsrfForm<AppointmentInput>,
 ) -> Result<Response, AppError> {
@@ -365,7 +366,8 @@ pub async fn appointment_action(
         .appointment_booking(id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let result = run_appointment_action(&state, &user, id, &action, form, &headers).await;
+    let result =
+        run_appointment_action(&state, &user, id, &action, form, &headers, client_ip).await;
     after_form(&state, &session, &user, booking_id, result).await
 }
 

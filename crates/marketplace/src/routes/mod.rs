@@ -7,10 +7,11 @@ pub mod ops;
 pub mod pages;
 pub mod portfolio_pages;
 
+use crate::rate_limit;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -43,10 +44,27 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )))
         .with_signed(session_key);
 
+    let limits = Limits {
+        attempts: rate_limit::per_minute(settings.auth.attempts_per_minute, &[Method::POST]),
+        writes: rate_limit::per_minute(
+            settings.auth.api_writes_per_minute,
+            &[Method::POST, Method::PUT, Method::PATCH, Method::DELETE],
+        ),
+    };
     let mut pages = Router::new()
         .route("/", get(pages::home))
-        .route("/sign-up", get(pages::sign_up_form).post(pages::sign_up))
-        .route("/sign-in", get(pages::sign_in_form).post(pages::sign_in))
+        .route(
+            "/sign-up",
+            get(pages::sign_up_form)
+                .post(pages::sign_up)
+                .layer(rate_limit::layer(&limits.attempts, "sign-up attempts")),
+        )
+        .route(
+            "/sign-in",
+            get(pages::sign_in_form)
+                .post(pages::sign_in)
+                .layer(rate_limit::layer(&limits.attempts, "sign-in attempts")),
+        )
         .route("/sign-out", post(pages::sign_out))
         .route("/account", get(pages::account))
         .route("/admin", get(pages::admin))
@@ -128,8 +146,13 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
     }
 
-    let (documented, mut doc) =
-        documented_routes(upload_body_limit(settings.media.max_upload_bytes)).split_for_parts();
+    let trusted = crate::client_ip::TrustedProxies::parse(&settings.server.trusted_proxies)
+        .expect("validated with the settings");
+    let (documented, mut doc) = documented_routes(
+        upload_body_limit(settings.media.max_upload_bytes),
+        Some(&limits),
+    )
+    .split_for_parts();
     crate::openapi::finish(&mut doc);
     let doc: Arc<str> = doc
         .to_json()
@@ -187,6 +210,10 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         ))
         .layer(CatchPanicLayer::custom(crate::error::panic_response))
         .layer(middleware::from_fn_with_state(
+            trusted,
+            crate::client_ip::resolve,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::observe,
         ));
@@ -218,7 +245,14 @@ fn upload_body_limit(max_upload_bytes: usize) -> usize {
     4 * max_upload_bytes + 64 * 1024
 }
 
-fn documented_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
+/// The per-client-IP limits the router enforces.
+struct Limits {
+    attempts: rate_limit::Limit,
+    writes: rate_limit::Limit,
+}
+
+/// `limits` is `None` only when the document alone is wanted (`marketplace openapi`).
+fn documented_routes(upload_limit: usize, limits: Option<&Limits>) -> OpenApiRouter<AppState> {
     // Only this route takes images; everywhere else the small global limit holds.
     let uploads = OpenApiRouter::new()
         .routes(routes!(
@@ -226,9 +260,16 @@ fn documented_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
             bookings_api::create_request
         ))
         .layer(DefaultBodyLimit::max(upload_limit));
-    let api = OpenApiRouter::new()
+    let mut attempts = OpenApiRouter::new()
         .routes(routes!(api::register))
         .routes(routes!(api::sign_in, api::sign_out))
+        // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
+        .route("/session", post(api::sign_in).delete(api::sign_out));
+    if let Some(limits) = limits {
+        attempts = attempts.layer(rate_limit::layer(&limits.attempts, "sign-in attempts"));
+    }
+    let mut api = OpenApiRouter::new()
+        .merge(attempts)
         .routes(routes!(api::me))
         .routes(routes!(api::admin_overview))
         .routes(routes!(bookings_api::styles))
@@ -241,10 +282,11 @@ fn documented_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(bookings_api::request_action))
         .routes(routes!(bookings_api::appointment_action))
         .routes(routes!(bookings_api::create_review))
-        // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
-        .route("/session", post(api::sign_in).delete(api::sign_out))
-        .fallback(not_found)
-        .layer(middleware::from_fn(crate::auth::csrf::api_guard));
+        .fallback(not_found);
+    if let Some(limits) = limits {
+        api = api.layer(rate_limit::layer(&limits.writes, "changes"));
+    }
+    let api = api.layer(middleware::from_fn(crate::auth::csrf::api_guard));
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .routes(routes!(ops::live))
@@ -255,7 +297,7 @@ fn documented_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of this build, as `/api/openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = documented_routes(0).into_openapi();
+    let mut doc = documented_routes(0, None).into_openapi();
     crate::openapi::finish(&mut doc);
     doc
 }

@@ -355,3 +355,142 @@ async fn sign_in_never_redirects_off_site_or_fails_on_a_hostile_next() {
         assert_eq!(r.headers()["location"], "/account", "{next}");
     }
 }
+
+async fn api_sign_in(
+    app: &crate::helpers::TestApp,
+    email: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> reqwest::Response {
+    let mut request = crate::helpers::client()
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": email, "password": password}));
+    if let Some(ip) = forwarded {
+        request = request.header("x-forwarded-for", ip);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn fifty_wrong_passwords_lock_the_account_so_the_right_one_no_longer_gets_in_at_once() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    assert_eq!(
+        app.sign_up("victim@example.com", "client").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let mut refused = 0;
+    for i in 0..50 {
+        let r = api_sign_in(
+            &app,
+            "victim@example.com",
+            &format!("guess number {i}"),
+            None,
+        )
+        .await;
+        match r.status() {
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                assert!(r.headers().contains_key("retry-after"));
+            }
+            other => panic!("attempt {i}: {other}"),
+        }
+    }
+    assert!(refused >= 40, "only {refused} of 50 guesses were refused");
+    let r = api_sign_in(&app, "victim@example.com", crate::helpers::PASSWORD, None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked, even for the right password"
+    );
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&secs), "{secs}");
+    // An address without an account locks the same way, so the lock tells nothing.
+    for i in 0..8 {
+        api_sign_in(&app, "nobody-here@example.com", &format!("guess {i}"), None).await;
+    }
+    let r = api_sign_in(&app, "nobody-here@example.com", "guess 9", None).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn each_client_ip_gets_a_few_attempts_a_minute_and_forged_forwarding_headers_do_not_help() {
+    // Nobody is a trusted proxy: X-Forwarded-For is the client's own claim and is ignored.
+    let app = crate::helpers::spawn_app_with(
+        TestDb::sqlite(),
+        &[
+            ("TM_AUTH_ATTEMPTS_PER_MINUTE", "3"),
+            ("TM_SERVER_TRUSTED_PROXIES", ""),
+        ],
+    )
+    .await;
+    for i in 0..3 {
+        let r = api_sign_in(
+            &app,
+            &format!("a{i}@example.com"),
+            "wrong password",
+            Some(&format!("198.51.100.{i}")),
+        )
+        .await;
+        assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS, "attempt {i}");
+    }
+    let r = api_sign_in(
+        &app,
+        "a9@example.com",
+        "wrong password",
+        Some("198.51.100.200"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // The pages' sign-in shares the budget and answers with an HTML page.
+    let token = app.csrf("/sign-in").await;
+    let r = app
+        .post_form(
+            "/sign-in",
+            &[
+                ("csrf_token", token.as_str()),
+                ("email", "x@example.com"),
+                ("password", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("Too many"));
+    // Reading is never limited.
+    assert_eq!(app.get("/sign-in").await.status(), StatusCode::OK);
+
+    // Behind a trusted proxy (loopback, the default), each forwarded client has its own budget.
+    let app =
+        crate::helpers::spawn_app_with(TestDb::sqlite(), &[("TM_AUTH_ATTEMPTS_PER_MINUTE", "1")])
+            .await;
+    for i in 0..3 {
+        let r = api_sign_in(
+            &app,
+            "b@example.com",
+            "wrong password",
+            Some(&format!("203.0.113.{i}")),
+        )
+        .await;
+        assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS, "client {i}");
+    }
+    let r = api_sign_in(&app, "b@example.com", "wrong password", Some("203.0.113.0")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the first client again"
+    );
+}

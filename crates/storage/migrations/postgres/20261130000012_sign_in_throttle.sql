@@ -1,0 +1,8 @@
+-- Failed sign-ins per email (as a SHA-256 hash, so unknown addresses store no personal data),
+-- shared by every instance: the per-account backoff.
+CREATE TABLE sign_in_throttle (
+    email_hash   TEXT    PRIMARY KEY,
+    failures     BIGINT  NOT NULL,
+    locked_until BIGINT  NOT NULL,
+    updated_at   BIGINT  NOT NULL
+);
