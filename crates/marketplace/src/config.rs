@@ -118,6 +118,9 @@ pub struct ServerSettings {
     /// Longest wait for in-flight requests after the listener closes.
     pub drain_deadline_ms: u64,
     pub body_limit_bytes: usize,
+    /// Bearer token for `/metrics` and the full `/version`. Unset in development, both are open;
+    /// unset elsewhere, `/metrics` is not served and `/version` shows only the version.
+    pub operator_token: Option<SecretString>,
     /// Comma-separated addresses and CIDR networks of the proxies in front of the service; only
     /// their `X-Forwarded-For` is believed. Loopback for `marketctl proxy`; on AWS the VPC (the
     /// ALB) and CloudFront's origin-facing ranges.

@@ -32,7 +32,7 @@ pub const LEGACY_SESSION_PATH: &str = "/api/v1/session";
 )]
 pub struct ApiDoc;
 
-/// Declares the session cookie the `security(("session" = []))` operations name.
+/// Declares the session cookie and the operator token that operations name in `security(..)`.
 struct SessionCookie;
 
 impl Modify for SessionCookie {
@@ -44,6 +44,17 @@ impl Modify for SessionCookie {
                 "tm_session",
                 "The signed session cookie (HttpOnly, SameSite=Lax).",
             ))),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "server.operator_token, for /metrics and the full /version.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -87,6 +87,11 @@ impl Application {
         {
             tracing::warn!(folder = %settings.mail.folder.display(), "notification email is written to a folder, not sent");
         }
+        if settings.env.is_strict() && settings.server.operator_token.is_none() {
+            tracing::warn!(
+                "no server.operator_token (TM_SERVER_OPERATOR_TOKEN): /metrics is not served and /version shows only the version"
+            );
+        }
         let router = crate::routes::router(state.clone(), session_key);
         let listener = TcpListener::bind(settings.bind_address())
             .await

@@ -14,6 +14,8 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ArtistProfile {
     pub id: ArtistId,
+    /// Internal: visitors need the artist's id, never their account's.
+    #[serde(skip)]
     pub user_id: UserId,
     pub slug: String,
     pub display_name: String,
@@ -325,7 +327,9 @@ pub struct PortfolioEntry {
     pub thumb_path: String,
     /// Fitzpatrick types, comma separated.
     pub skin_tones: String,
-    /// Set on a healed photo a client shared after their session.
+    /// Set on a healed photo a client shared after their session. Internal: the portfolio is
+    /// public, and a booking's id is its two parties' business.
+    #[serde(skip)]
     pub booking_id: Option<i64>,
 }
 

@@ -186,12 +186,35 @@ pub async fn artists(
     }))
 }
 
+/// A review as visitors see it: no booking or account ids.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicReview {
+    id: i64,
+    client_name: String,
+    rating: u8,
+    body: String,
+    /// Unix seconds.
+    created_at: i64,
+}
+
+impl From<Review> for PublicReview {
+    fn from(r: Review) -> Self {
+        Self {
+            id: r.id,
+            client_name: r.client_name,
+            rating: r.rating,
+            body: r.body,
+            created_at: r.created_at,
+        }
+    }
+}
+
 /// An artist's profile with their work, flash, guest spots and latest reviews.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtistDetail {
     #[serde(flatten)]
     profile: ArtistProfile,
-    reviews: Vec<Review>,
+    reviews: Vec<PublicReview>,
     portfolio: Vec<storage::PortfolioEntry>,
     flash: Vec<storage::FlashDesign>,
     guest_spots: Vec<storage::GuestSpotView>,
@@ -229,7 +252,7 @@ pub async fn artist(
         .inc();
     Ok(Json(ArtistDetail {
         profile,
-        reviews,
+        reviews: reviews.into_iter().map(PublicReview::from).collect(),
         portfolio,
         flash,
         guest_spots,

@@ -4,7 +4,7 @@ use crate::error::AppError;
 use crate::state::{AppState, BuildInfo};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::time::Duration;
@@ -87,10 +87,38 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
+/// Whether the request comes from an operator: it carries `server.operator_token` as a bearer
+/// token, or no token is configured and this is development.
+fn is_operator(state: &AppState, headers: &HeaderMap) -> bool {
+    use secrecy::ExposeSecret;
+    match &state.settings.server.operator_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                constant_time_eq::constant_time_eq(
+                    given.trim().as_bytes(),
+                    token.expose_secret().as_bytes(),
+                )
+            }),
+        None => !state.settings.env.is_strict(),
+    }
+}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    security((), ("operator" = [])),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4",
-        content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+        content_type = "text/plain", body = String),
+        (status = 404, description = "Not an operator: the bearer token is missing or wrong, \
+            or none is configured outside development")))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if !is_operator(&state, &headers) {
+        return Err(AppError::NotFound);
+    }
     // A database outage must not hide the HTTP metrics, which matter most then.
     let bookings = match state.store.booking_counts().await {
         Ok(b) => b,
@@ -114,29 +142,46 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, AppError
         .into_response())
 }
 
-/// The running build and the database schema it sees.
+/// The running build. Everyone sees the version; operators also the commit, build time,
+/// environment and database schema.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     version: &'static str,
-    commit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'static str>,
     /// RFC 3339.
-    build_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     schema_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     expected_schema_version: Option<i64>,
-    environment: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<&'static str>,
 }
 
 #[utoipa::path(get, path = "/version", tag = "operations", operation_id = "version",
+    security((), ("operator" = [])),
     responses((status = 200, description = "Build and schema version", body = VersionInfo)))]
-pub async fn version(State(state): State<AppState>) -> Json<VersionInfo> {
+pub async fn version(State(state): State<AppState>, headers: HeaderMap) -> Json<VersionInfo> {
+    if !is_operator(&state, &headers) {
+        return Json(VersionInfo {
+            version: BuildInfo::VERSION,
+            commit: None,
+            build_time: None,
+            schema_version: None,
+            expected_schema_version: None,
+            environment: None,
+        });
+    }
     let schema = state.store.schema_status().await.ok();
     Json(VersionInfo {
         version: BuildInfo::VERSION,
-        commit: BuildInfo::COMMIT,
-        build_time: BuildInfo::built_at(),
+        commit: Some(BuildInfo::COMMIT),
+        build_time: Some(BuildInfo::built_at()),
         schema_version: schema.as_ref().and_then(|s| s.current),
         expected_schema_version: schema.as_ref().map(|s| s.expected),
-        environment: state.settings.env.as_str(),
+        environment: Some(state.settings.env.as_str()),
     })
 }
 

@@ -494,3 +494,109 @@ async fn each_client_ip_gets_a_few_attempts_a_minute_and_forged_forwarding_heade
         "the first client again"
     );
 }
+
+#[tokio::test]
+async fn metrics_and_build_details_are_for_operators_only() {
+    let app = crate::helpers::spawn_app_with(
+        TestDb::sqlite(),
+        &[(
+            "TM_SERVER_OPERATOR_TOKEN",
+            "an-operator-token-of-some-length",
+        )],
+    )
+    .await;
+    let with = |token: &'static str| {
+        let url = app.url("/metrics");
+        async move {
+            crate::helpers::client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(with("wrong").await.status(), StatusCode::NOT_FOUND);
+    let r = with("an-operator-token-of-some-length").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("http_requests_total"));
+
+    let public: serde_json::Value = app.get("/version").await.json().await.unwrap();
+    assert_eq!(
+        public,
+        serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
+        "only what a client needs"
+    );
+    let full: serde_json::Value = crate::helpers::client()
+        .get(app.url("/version"))
+        .bearer_auth("an-operator-token-of-some-length")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        full["commit"].is_string() && full["schema_version"].is_i64(),
+        "{full}"
+    );
+}
+
+fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_public_artist_api_shows_no_account_or_booking_ids() {
+    let app =
+        crate::helpers::spawn_app_with(TestDb::sqlite(), &[("TM_DEMO_SEED_WHEN_EMPTY", "true")])
+            .await;
+    // Best rated first: those have reviews (and, in the demo, healed work).
+    let list: serde_json::Value = app
+        .get("/api/v1/artists?sort=rating")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut reviewed = 0;
+    let mut healed = 0;
+    for card in list["artists"].as_array().unwrap() {
+        let id = card["id"].as_i64().unwrap();
+        let detail: serde_json::Value = app
+            .get(&format!("/api/v1/artists/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut all = Vec::new();
+        keys(&detail, &mut all);
+        assert!(
+            !all.iter()
+                .any(|k| k == "user_id" || k == "booking_id" || k.ends_with("email")),
+            "artist {id}: {all:?}"
+        );
+        reviewed += detail["reviews"].as_array().unwrap().len();
+        healed += detail["portfolio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["healed"] == true)
+            .count();
+    }
+    // Healed photos shared by clients are the entries that carry a booking id in the store;
+    // reviews are served as `PublicReview`, a type without one.
+    assert!(
+        healed > 0,
+        "the demo has healed work ({healed}; {reviewed} reviews)"
+    );
+}
