@@ -2,11 +2,9 @@
 //! address in `X-Forwarded-For` that is not one. Anyone else's `X-Forwarded-For` is ignored, so a
 //! client cannot put a forged address on a consent record or dodge a rate limit.
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -87,19 +85,49 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Middleware: works out the client's address once, for every handler and rate limit after it.
-pub async fn resolve(
-    State(trusted): State<TrustedProxies>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let ip = peer.map(|p| trusted.client_ip(p, request.headers()));
-    request.extensions_mut().insert(ClientIp(ip));
-    next.run(request).await
+/// Works out the client's address once, before routing, for every handler and rate limit. A
+/// plain service rather than `from_fn` middleware: it runs on every request, so it allocates
+/// nothing and adds no boxed future.
+#[derive(Clone)]
+pub struct ClientIpLayer(pub TrustedProxies);
+
+impl<S> tower::Layer<S> for ClientIpLayer {
+    type Service = ResolveClientIp<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ResolveClientIp {
+            inner,
+            trusted: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ResolveClientIp<S> {
+    inner: S,
+    trusted: TrustedProxies,
+}
+
+impl<S: tower::Service<Request>> tower::Service<Request> for ResolveClientIp<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let ip = peer.map(|p| self.trusted.client_ip(p, request.headers()));
+        request.extensions_mut().insert(ClientIp(ip));
+        self.inner.call(request)
+    }
 }
 
 #[cfg(test)]

@@ -144,8 +144,14 @@ impl Application {
             }
         });
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        // Outside the router, so routing itself sees only canonical paths.
-        let app = tower::Layer::layer(&crate::canonical::CanonicalPathLayer, router);
+        // Outside the router, so routing itself sees only canonical paths, and every route the
+        // client's address.
+        let trusted = crate::client_ip::TrustedProxies::parse(&server_settings.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+        let app = tower::ServiceBuilder::new()
+            .layer(crate::canonical::CanonicalPathLayer)
+            .layer(crate::client_ip::ClientIpLayer(trusted))
+            .service(router);
         let server = axum::serve(
             listener,
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<

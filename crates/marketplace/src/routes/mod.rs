@@ -146,8 +146,6 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
     }
 
-    let trusted = crate::client_ip::TrustedProxies::parse(&settings.server.trusted_proxies)
-        .expect("validated with the settings");
     let (documented, mut doc) = documented_routes(
         upload_body_limit(settings.media.max_upload_bytes),
         Some(&limits),
@@ -209,10 +207,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             crate::error::render,
         ))
         .layer(CatchPanicLayer::custom(crate::error::panic_response))
-        .layer(middleware::from_fn_with_state(
-            trusted,
-            crate::client_ip::resolve,
-        ))
+
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::observe,
