@@ -33,9 +33,10 @@ echo "RSS at start:                      $(( $(kb VmRSS) / 1024 )) MiB"
 # N wrong sign-ins at once, one connection each, each for another email (so the per-account lock
 # does not answer first); the server runs with the per-IP limit lifted, as if from N addresses.
 for i in $(seq "$parallel"); do
+  [ "$i" = 1 ] || echo next
   printf 'url = "%s/api/v1/session"\nrequest = "POST"\nheader = "content-type: application/json"\n' "$base"
   printf 'data = "{\\"email\\":\\"nobody%s@example.com\\",\\"password\\":\\"wrong password 123\\"}"\n' "$i"
-  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n'
+  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
 done >"$work/sign-ins.curl"
 t0=$(date +%s%3N)
 curl -s --no-progress-meter -Z --parallel-max "$parallel" -K "$work/sign-ins.curl" \
