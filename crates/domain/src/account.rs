@@ -75,12 +75,24 @@ impl DisplayName {
                 "must not contain control characters",
             ));
         }
+        if value.chars().any(is_bidi_control) {
+            return Err(ParseError::new(
+                "display_name",
+                "must not contain text-direction control characters",
+            ));
+        }
         Ok(Self(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that reorder how text around them is displayed (the "Trojan Source" class): in a
+/// name they make one person's name read as another's, or a file name as another's.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Why a new password was refused.
@@ -94,6 +106,8 @@ pub enum PasswordError {
     Common,
     #[error("must not contain your email address")]
     ContainsEmail,
+    #[error("must not contain your name or the name in your email address")]
+    ContainsName,
 }
 
 /// A password that passed the policy and may be hashed. Never printed.
@@ -114,7 +128,14 @@ impl NewPassword {
     /// Bounds the work argon2 does on attacker-chosen input.
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: &str, email: &Email) -> Result<Self, PasswordError> {
+    /// Parts of the email or name shorter than this are too common to forbid.
+    const MIN_PERSONAL_PART: usize = 4;
+
+    pub fn parse(
+        raw: &str,
+        email: &Email,
+        name: Option<&DisplayName>,
+    ) -> Result<Self, PasswordError> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(PasswordError::TooShort {
@@ -132,6 +153,18 @@ impl NewPassword {
         }
         if lowered.contains(email.as_str()) {
             return Err(PasswordError::ContainsEmail);
+        }
+        // The first things an attacker tries: `sam.whitfield1`, `whitfield2024`.
+        let local = email.as_str().split('@').next().unwrap_or_default();
+        let name = name.map(|n| n.as_str().to_lowercase()).unwrap_or_default();
+        let personal = std::iter::once(local.to_owned())
+            .chain(local.split(['.', '_', '-', '+']).map(str::to_owned))
+            .chain(std::iter::once(name.split_whitespace().collect::<String>()))
+            .chain(name.split_whitespace().map(str::to_owned));
+        for part in personal {
+            if part.chars().count() >= Self::MIN_PERSONAL_PART && lowered.contains(&part) {
+                return Err(PasswordError::ContainsName);
+            }
         }
         Ok(Self(raw.to_owned()))
     }
@@ -238,27 +271,62 @@ mod tests {
     #[test]
     fn short_common_and_email_containing_passwords_are_refused() {
         assert_eq!(
-            NewPassword::parse("short", &email()).unwrap_err(),
+            NewPassword::parse("short", &email(), None).unwrap_err(),
             PasswordError::TooShort { min: 12 }
         );
         assert_eq!(
-            NewPassword::parse("Password1234", &email()).unwrap_err(),
+            NewPassword::parse("Password1234", &email(), None).unwrap_err(),
             PasswordError::Common
         );
         assert_eq!(
-            NewPassword::parse("aaaaaaaaaaaaaaa", &email()).unwrap_err(),
+            NewPassword::parse("aaaaaaaaaaaaaaa", &email(), None).unwrap_err(),
             PasswordError::Common
         );
         assert_eq!(
-            NewPassword::parse("my ink@example.com pass", &email()).unwrap_err(),
+            NewPassword::parse("my ink@example.com pass", &email(), None).unwrap_err(),
             PasswordError::ContainsEmail
         );
-        assert!(NewPassword::parse("koi carp sleeve 1998", &email()).is_ok());
+        assert!(NewPassword::parse("koi carp sleeve 1998", &email(), None).is_ok());
+    }
+
+    #[test]
+    fn passwords_made_of_the_email_name_or_the_persons_name_are_refused() {
+        let sam = Email::parse("sam.whitfield@clients.example").unwrap();
+        let name = DisplayName::parse("Rosa Delgado").unwrap();
+        for guess in [
+            "sam.whitfield1",
+            "Whitfield2024!!",
+            "rosadelgado1990",
+            "xx delgado forever",
+        ] {
+            assert_eq!(
+                NewPassword::parse(guess, &sam, Some(&name)).unwrap_err(),
+                PasswordError::ContainsName,
+                "{guess}"
+            );
+        }
+        // Short common fragments ("sam", "ink") are not forbidden.
+        assert!(NewPassword::parse("sample koi carp sleeve", &sam, Some(&name)).is_ok());
+        assert!(NewPassword::parse("pinky koi carp 1998", &email(), None).is_ok());
+    }
+
+    #[test]
+    fn names_may_not_reorder_the_text_around_them() {
+        for spoof in [
+            "Ali\u{202e}ecila",
+            "x\u{2066}y",
+            "\u{200f}Sam",
+            "a\u{feff}b",
+        ] {
+            assert!(DisplayName::parse(spoof).is_err(), "{spoof:?}");
+        }
+        assert!(DisplayName::parse("Chloé Álvarez").is_ok());
+        assert!(DisplayName::parse("محمد علي").is_ok());
     }
 
     #[test]
     fn passwords_never_show_in_debug_output() {
-        let p = NewPassword::parse("koi carp sleeve 1998", &email()).unwrap();
+        let p = NewPassword::parse("koi carp sleeve 1998", &email(), None).unwrap();
         assert!(!format!("{p:?}").contains("koi"));
     }
 
@@ -292,7 +360,7 @@ mod tests {
 
         #[test]
         fn accepted_passwords_respect_the_length_bounds(s in "\\PC{0,200}") {
-            if let Ok(p) = NewPassword::parse(&s, &email()) {
+            if let Ok(p) = NewPassword::parse(&s, &email(), None) {
                 let n = p.expose().chars().count();
                 prop_assert!((NewPassword::MIN_CHARS..=NewPassword::MAX_CHARS).contains(&n));
             }

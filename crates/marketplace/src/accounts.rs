@@ -34,7 +34,7 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, App
         .map_err(|e| errors.push(e.into()))
         .ok();
     let password = email.as_ref().and_then(|email| {
-        NewPassword::parse(&input.password, email)
+        NewPassword::parse(&input.password, email, display_name.as_ref())
             .map_err(|e| {
                 errors.push(FieldError {
                     field: "password".into(),

@@ -59,8 +59,10 @@ impl Modify for SessionCookie {
     }
 }
 
-/// Completes the document once every route is registered: the legacy sign-in alias, and the
-/// 403 every write can get from the same-origin guard that wraps the whole API.
+/// Completes the document once every route is registered: the legacy sign-in alias, the 403
+/// every write can get from the same-origin guard that wraps the whole API, and the 429 (with
+/// `Retry-After`) from the per-client-IP write limit, sign-in throttling and the bounded
+/// password hashing and image decoding.
 pub fn finish(openapi: &mut OpenApi) {
     if let Some(item) = openapi.paths.paths.get(SESSION_PATH).cloned() {
         let mut legacy = item;
@@ -87,10 +89,12 @@ pub fn finish(openapi: &mut OpenApi) {
             item.delete.as_mut(),
         ];
         for op in writes.into_iter().flatten() {
-            op.responses
-                .responses
-                .entry("403".to_owned())
-                .or_insert_with(|| problem.clone());
+            for status in ["403", "429"] {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem.clone());
+            }
         }
     }
     let components = openapi.components.get_or_insert_with(Default::default);

@@ -207,7 +207,6 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             crate::error::render,
         ))
         .layer(CatchPanicLayer::custom(crate::error::panic_response))
-
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::observe,

@@ -600,3 +600,47 @@ async fn the_public_artist_api_shows_no_account_or_booking_ids() {
         "the demo has healed work ({healed}; {reviewed} reviews)"
     );
 }
+
+#[tokio::test]
+async fn names_that_reorder_text_and_passwords_made_of_the_name_are_refused_at_sign_up() {
+    let app = spawn_app(TestDb::sqlite()).await;
+    let register = |name: &'static str, email: &'static str, password: &'static str| {
+        let url = app.url("/api/v1/accounts");
+        async move {
+            let r = crate::helpers::client()
+                .post(url)
+                .json(&serde_json::json!({"email": email, "password": password,
+                                          "display_name": name, "role": "client"}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = register(
+        "Ali\u{202e}ecila",
+        "ali@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "display_name", "{body}");
+    for password in ["marguerite.v7 rocks", "Delacroix-1998-ink"] {
+        let (status, body) =
+            register("Jeanne Delacroix", "marguerite.v7@example.com", password).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{password}: {body}"
+        );
+        assert_eq!(body["errors"][0]["field"], "password", "{body}");
+    }
+    let (status, _) = register(
+        "Jeanne Delacroix",
+        "marguerite.v7@example.com",
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.store.count_users().await.unwrap(), 1);
+}
