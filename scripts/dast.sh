@@ -23,7 +23,7 @@ for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/n
 # are fuzzed past their 401 (the demo seed provides artists and requests to reach).
 session_for() { # email role -> the tm_session cookie's value
   curl -sf -c - -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$1\",\"password\":\"dast-password-$RANDOM-long\",\"display_name\":\"Dast\",\"role\":\"$2\"}" \
+    -d "{\"email\":\"$1\",\"password\":\"fuzzing secret $RANDOM long\",\"display_name\":\"Dast\",\"role\":\"$2\"}" \
     "http://127.0.0.1:$port/api/v1/accounts" | awk '$6 == "tm_session" {print $7}'
 }
 client_session=$(session_for dast-client@example.com client)

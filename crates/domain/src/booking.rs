@@ -21,18 +21,21 @@ pub enum BookingState {
     Quoted,
     DepositPending,
     Booked,
+    /// Every planned session has been done. Final.
+    Completed,
     Declined,
     Withdrawn,
     Expired,
 }
 
 impl BookingState {
-    pub const ALL: [BookingState; 8] = [
+    pub const ALL: [BookingState; 9] = [
         BookingState::Submitted,
         BookingState::NeedsInfo,
         BookingState::Quoted,
         BookingState::DepositPending,
         BookingState::Booked,
+        BookingState::Completed,
         BookingState::Declined,
         BookingState::Withdrawn,
         BookingState::Expired,
@@ -45,6 +48,7 @@ impl BookingState {
             BookingState::Quoted => "quoted",
             BookingState::DepositPending => "deposit_pending",
             BookingState::Booked => "booked",
+            BookingState::Completed => "completed",
             BookingState::Declined => "declined",
             BookingState::Withdrawn => "withdrawn",
             BookingState::Expired => "expired",
@@ -58,6 +62,7 @@ impl BookingState {
             BookingState::Quoted => "Quote received",
             BookingState::DepositPending => "Deposit due",
             BookingState::Booked => "Booked",
+            BookingState::Completed => "Completed",
             BookingState::Declined => "Declined",
             BookingState::Withdrawn => "Withdrawn",
             BookingState::Expired => "Expired",
@@ -71,11 +76,14 @@ impl BookingState {
             .ok_or_else(|| ParseError::new("state", format!("unknown booking state {raw:?}")))
     }
 
-    /// Declined, withdrawn and expired requests never move again.
+    /// Completed, declined, withdrawn and expired requests never move again.
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            BookingState::Declined | BookingState::Withdrawn | BookingState::Expired
+            BookingState::Completed
+                | BookingState::Declined
+                | BookingState::Withdrawn
+                | BookingState::Expired
         )
     }
 
@@ -207,6 +215,13 @@ pub enum TransitionError {
     Refused(&'static str),
 }
 
+/// Whether a booked request is done: no session is left in the calendar and at least as many
+/// sessions were completed as the quote planned. It then becomes `Completed`, a final state
+/// that no action leaves (no withdrawal after the work, no new sessions).
+pub fn booking_completed(active_sessions: i64, completed_sessions: i64, planned: i64) -> bool {
+    active_sessions == 0 && completed_sessions >= planned.max(1)
+}
+
 /// Whether a booked request may be withdrawn, given its sessions. Sessions still in the calendar
 /// are cancelled first (the deposit rules apply to each); once a session has been completed the
 /// work has happened, so there is nothing left to withdraw.
@@ -230,6 +245,30 @@ pub fn withdrawal_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_booking_completes_when_its_planned_sessions_are_done_and_none_is_pending() {
+        assert!(booking_completed(0, 1, 1));
+        assert!(booking_completed(0, 3, 2));
+        assert!(
+            !booking_completed(1, 1, 1),
+            "another session is still scheduled"
+        );
+        assert!(!booking_completed(0, 1, 2), "one of two sessions done");
+        assert!(
+            booking_completed(0, 1, 0),
+            "a quote without a count means one session"
+        );
+        assert!(BookingState::Completed.is_final());
+        for action in BookingAction::ALL {
+            assert!(
+                BookingState::Completed
+                    .apply(action, action.actor())
+                    .is_err(),
+                "{action:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_booking_with_a_completed_session_cannot_be_withdrawn() {
@@ -288,7 +327,11 @@ mod tests {
 
     #[test]
     fn every_state_is_reachable_from_submitted() {
-        let all: HashSet<_> = BookingState::ALL.into_iter().collect();
+        // `Completed` follows from the sessions (`booking_completed`), not from an action.
+        let all: HashSet<_> = BookingState::ALL
+            .into_iter()
+            .filter(|s| *s != BookingState::Completed)
+            .collect();
         assert_eq!(reachable_from(BookingState::Submitted), all);
     }
 

@@ -16,7 +16,9 @@ pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRol
 pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
 pub use availability::Availability;
-pub use booking::{Actor, BookingAction, BookingState, TransitionError, withdrawal_allowed};
+pub use booking::{
+    Actor, BookingAction, BookingState, TransitionError, booking_completed, withdrawal_allowed,
+};
 pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
 pub use policy::{BookingPolicy, DepositOutcome, DepositRule};

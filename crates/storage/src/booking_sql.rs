@@ -14,9 +14,10 @@ use domain::{
 };
 use time::OffsetDateTime;
 
+/// `state` as the domain sees it: `completed` is kept in `completed_at` (see its migration).
 pub(crate) const BOOKING_SELECT: &str = "SELECT br.id, br.client_id, cu.display_name AS client_name, \
 br.artist_id, a.user_id AS artist_user_id, a.slug AS artist_slug, au.display_name AS artist_name, \
-a.jurisdiction, a.time_zone, br.state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
+a.jurisdiction, a.time_zone, CASE WHEN br.completed_at IS NULL THEN br.state ELSE 'completed' END AS state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
 br.needs_guardian, br.note, br.quote_min_cents, br.quote_max_cents, br.quote_sessions, br.deposit_cents, \
 br.deadline_at, br.created_at \
 FROM booking_requests br JOIN artists a ON a.id = br.artist_id \
@@ -1013,7 +1014,7 @@ macro_rules! impl_booking_store {
             #[tracing::instrument(skip_all, name = "store.bookings_for")]
             async fn bookings_for(&self, viewer: domain::UserId) -> $crate::Result<Vec<$crate::booking::BookingSummary>> {
                 let sql = format!(
-                    "SELECT br.id, a.time_zone, br.state, CASE WHEN br.client_id = $1 THEN au.display_name ELSE cu.display_name END \
+                    "SELECT br.id, a.time_zone, CASE WHEN br.completed_at IS NULL THEN br.state ELSE 'completed' END AS state, CASE WHEN br.client_id = $1 THEN au.display_name ELSE cu.display_name END \
                      AS other_party, a.slug AS artist_slug, br.idea, br.deadline_at, {} AS unread_messages, \
                      (SELECT MIN(ap.starts_at) FROM appointments ap WHERE ap.booking_id = br.id \
                       AND ap.state IN ('scheduled', 'confirmed')) AS next_session_at, \
@@ -1169,6 +1170,34 @@ macro_rules! impl_booking_store {
                     .await?;
                 if let Some(slot) = new_slot {
                     result_id = Self::insert_appointment(&mut tx, &req, slot, at).await?;
+                }
+                if next == domain::AppointmentState::Completed {
+                    let (active, completed): (i64, i64) = sqlx::query_as(
+                        "SELECT COALESCE(SUM(CASE WHEN state IN ('scheduled', 'confirmed') THEN 1 ELSE 0 END), 0), \
+                         COALESCE(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0) \
+                         FROM appointments WHERE booking_id = $1",
+                    )
+                    .bind(req.id.get())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let planned = req.quote.as_ref().map_or(1, |q| q.sessions);
+                    if domain::booking_completed(active, completed, planned) {
+                        sqlx::query("UPDATE booking_requests SET completed_at = $1, updated_at = $2 WHERE id = $3")
+                            .bind(at)
+                            .bind($crate::booking_sql::ts(at))
+                            .bind(req.id.get())
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "INSERT INTO booking_events (booking_id, actor, action, from_state, to_state, at) \
+                             VALUES ($1, $2, 'complete', 'booked', 'completed', $3)",
+                        )
+                        .bind(req.id.get())
+                        .bind(format!("{actor:?}").to_lowercase())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 let other = if actor == domain::Actor::Client { req.artist_user_id } else { req.client_id };
                 Self::notify(&mut tx, &format!("appointment.{}", next.as_str()), &req, &[other], next.label(), at)

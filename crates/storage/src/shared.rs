@@ -451,7 +451,8 @@ macro_rules! impl_store {
         #[tracing::instrument(skip_all, name = "store.booking_counts")]
         async fn booking_counts(&self) -> $crate::Result<Vec<(domain::BookingState, i64)>> {
             let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT state, COUNT(*) FROM booking_requests GROUP BY state ORDER BY state",
+                "SELECT CASE WHEN completed_at IS NULL THEN state ELSE 'completed' END AS s, COUNT(*) \
+                 FROM booking_requests GROUP BY s ORDER BY s",
             )
             .fetch_all(&self.pool)
             .await?;

@@ -801,7 +801,57 @@ async fn sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdra
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(after.state, BookingState::Booked);
+    assert_eq!(
+        after.state,
+        BookingState::Booked,
+        "one of two sessions done"
+    );
+    // The second session completes the request: a final state nothing leaves.
+    let second = Slot::new(slot.starts_at + 14 * 86_400, 60, NOW).unwrap();
+    let ap2 = store
+        .schedule(req.id, artist_user, second, slot.ends_at + 120)
+        .await
+        .unwrap();
+    store
+        .change_appointment(ap2.id, client, consent(), slot.ends_at + 180)
+        .await
+        .unwrap();
+    store
+        .change_appointment(
+            ap2.id,
+            artist_user,
+            AppointmentChange::Complete,
+            second.starts_at,
+        )
+        .await
+        .unwrap();
+    let done = store
+        .booking_request(req.id, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, BookingState::Completed);
+    let r = store
+        .change_booking(req.id, client, BookingChange::Withdraw, second.ends_at)
+        .await;
+    assert!(matches!(r, Err(StoreError::Refused(_))), "{r:?}");
+    let third = Slot::new(second.starts_at + 14 * 86_400, 60, NOW).unwrap();
+    let r = store
+        .schedule(req.id, artist_user, third, second.ends_at)
+        .await;
+    assert!(r.is_err(), "no sessions after completion: {r:?}");
+    store
+        .create_review(
+            req.id,
+            client,
+            Rating::parse(5).unwrap(),
+            "Great".into(),
+            second.ends_at,
+        )
+        .await
+        .unwrap();
+    let counts = store.booking_counts().await.unwrap();
+    assert!(counts.contains(&(BookingState::Completed, 1)), "{counts:?}");
 }
 
 async fn failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_success(db: TestDb) {
