@@ -343,7 +343,7 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
         batch.bookings.push(NewBooking {
             client: first_client + i % CLIENT_NAMES.len(),
             artist: (i * 5) % ARTIST_NAMES.len(),
-            state: SEEDED_STATES[i % SEEDED_STATES.len()],
+            state: BookingState::ALL[i % BookingState::ALL.len()],
             idea: IDEAS[i % IDEAS.len()].to_owned(),
             placement: PLACEMENTS[i % PLACEMENTS.len()].to_owned(),
             size: SIZES[i % SIZES.len()].to_owned(),
@@ -352,18 +352,6 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
     }
     Ok((batch, written))
 }
-
-/// Every state a request can be written in directly (`completed` follows from its sessions).
-const SEEDED_STATES: [BookingState; 8] = [
-    BookingState::Submitted,
-    BookingState::NeedsInfo,
-    BookingState::Quoted,
-    BookingState::DepositPending,
-    BookingState::Booked,
-    BookingState::Declined,
-    BookingState::Withdrawn,
-    BookingState::Expired,
-];
 
 /// Draws a flash-sheet style design: a petalled motif with rings, shaded by style.
 fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {

@@ -398,15 +398,23 @@ macro_rules! impl_store {
                 let artist_id = *artist_ids.get(b.artist).ok_or_else(|| missing("artist", b.artist))?;
                 sqlx::query(
                     "INSERT INTO booking_requests (client_id, artist_id, state, idea, placement, size, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     created_at, updated_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(client_id)
                 .bind(artist_id)
-                .bind(b.state.as_str())
+                // `completed` is a booked request with `completed_at` (see its migration).
+                .bind(match b.state {
+                    domain::BookingState::Completed => "booked",
+                    other => other.as_str(),
+                })
                 .bind(&b.idea)
                 .bind(&b.placement)
                 .bind(&b.size)
                 .bind(b.created_at)
+                .bind(
+                    (b.state == domain::BookingState::Completed)
+                        .then(|| b.created_at.unix_timestamp()),
+                )
                 .execute(&mut *tx)
                 .await?;
             }
