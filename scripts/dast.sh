@@ -21,10 +21,23 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$wor
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
 # Once anonymous, then as a signed-in client and as a signed-in artist, so the booking endpoints
 # are fuzzed past their 401 (the demo seed provides artists and requests to reach).
-session_for() { # email role -> the tm_session cookie's value
-  curl -sf -c - -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"email\":\"$1\",\"password\":\"fuzzing secret $RANDOM long\",\"display_name\":\"Dast\",\"role\":\"$2\"}" \
-    "http://127.0.0.1:$port/api/v1/accounts" | awk '$6 == "tm_session" {print $7}'
+session_for() { # email role -> the tm_session cookie's value, for a confirmed account
+  local jar="$work/jar-$2" password="fuzzing secret $RANDOM long"
+  curl -sf -o /dev/null -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"$password\",\"display_name\":\"Dast\",\"role\":\"$2\"}" \
+    "http://127.0.0.1:$port/api/v1/accounts"
+  # Registration answers 202 and emails a confirmation link (the development transport writes
+  # .eml files); following it confirms the address and signs in, as a person would.
+  local token=""
+  for _ in $(seq 1 100); do
+    token=$(grep -l "$1" "$work"/mail/*.eml 2>/dev/null | xargs -r cat | tr -d '\r' | sed -e ':a' -e '/=$/N; s/=\n//; ta' |
+      sed 's/=3D/=/g' | grep -o 'verify-email?token=[0-9a-f.]*' | head -1 | cut -d= -f2)
+    [ -n "$token" ] && break
+    sleep 0.1
+  done
+  [ -n "$token" ] || return 0
+  curl -sf -c "$jar" -o /dev/null "http://127.0.0.1:$port/verify-email?token=$token"
+  awk '$6 == "tm_session" {print $7}' "$jar"
 }
 client_session=$(session_for dast-client@example.com client)
 artist_session=$(session_for dast-artist@example.com artist)

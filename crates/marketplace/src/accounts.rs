@@ -1,5 +1,6 @@
 //! Registration and sign-in rules shared by the HTML pages and the JSON API.
 
+use crate::auth::email_link::{LinkSigner, Purpose};
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use domain::{DisplayName, Email, NewPassword, RegistrableRole};
@@ -21,8 +22,14 @@ pub struct Registration {
 /// The single message for every sign-in failure, so it never reveals whether an account exists.
 pub const SIGN_IN_FAILED: &str = "That email and password do not match an account.";
 
-/// Parses every field, reporting all problems at once, hashes the password and creates the user.
-pub async fn register(state: &AppState, input: Registration) -> Result<User, AppError> {
+/// How long an email verification link works.
+const VERIFY_LINK_SECS: i64 = 48 * 3600;
+
+/// Parses every field, reporting all problems at once, hashes the password and creates the user,
+/// unverified, emailing a verification link. When the address already has an account, its owner
+/// is emailed instead; the caller answers both the same way, after the same work, so registration
+/// never tells whether an address has an account.
+pub async fn register(state: &AppState, input: Registration) -> Result<(), AppError> {
     let mut errors = Vec::new();
     let email = Email::parse(&input.email)
         .map_err(|e| errors.push(FieldError::from(e)))
@@ -49,25 +56,104 @@ pub async fn register(state: &AppState, input: Registration) -> Result<User, App
         return Err(AppError::Validation(errors));
     };
     let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
-    let user = state
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let created = state
         .store
         .create_user(NewUser {
-            email,
+            email: email.clone(),
             display_name,
             role: role.role(),
             password_hash,
         })
-        .await
-        .map_err(|e| match e {
-            storage::StoreError::Conflict(_) => AppError::Validation(vec![FieldError {
-                field: "email".into(),
-                message: "An account with this email already exists. Sign in instead.".into(),
-            }]),
-            other => other.into(),
-        })?;
-    state.metrics.registrations.inc();
-    tracing::info!(user_id = %user.id, role = user.role.as_str(), "account registered");
-    Ok(user)
+        .await;
+    match created {
+        Ok(user) => {
+            state.metrics.registrations.inc();
+            tracing::info!(user_id = %user.id, role = user.role.as_str(), "account registered");
+            send_verification(state, &user, now).await
+        }
+        Err(storage::StoreError::Conflict(_)) => {
+            let Some(owner) = state.store.credentials_by_email(&email).await? else {
+                return Ok(());
+            };
+            let base = state.settings.mail.public_url.trim_end_matches('/');
+            state
+                .store
+                .queue_account_email(
+                    owner.user.id,
+                    "account.sign_up_attempt",
+                    "Someone tried to create an account with your email address",
+                    &format!(
+                        "Someone, perhaps you, tried to create a Tattoo Marketplace account with \
+                         this email address, which already has one.\n\nIf it was you, sign in \
+                         here: {base}/sign-in\n\nIf it was not, you need do nothing: no second \
+                         account was made.\n"
+                    ),
+                    now,
+                )
+                .await?;
+            tracing::info!(user_id = %owner.user.id, "sign-up attempted for an existing account");
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Emails `user` a link that confirms their address.
+pub async fn send_verification(state: &AppState, user: &User, now: i64) -> Result<(), AppError> {
+    let token = state.links.sign(
+        Purpose::VerifyEmail,
+        user.id.get(),
+        user.email.as_str(),
+        now + VERIFY_LINK_SECS,
+    );
+    let base = state.settings.mail.public_url.trim_end_matches('/');
+    state
+        .store
+        .queue_account_email(
+            user.id,
+            "account.verify_email",
+            "Confirm your email address",
+            &format!(
+                "Welcome to Tattoo Marketplace, {}.\n\nConfirm your email address to send booking \
+                 requests: {base}/verify-email?token={token}\n\nThe link works for 48 hours. If \
+                 you did not create this account, ignore this email.\n",
+                user.display_name.as_str()
+            ),
+            now,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Checks a verification link and marks the address verified; the user it belongs to.
+pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppError> {
+    let invalid = || {
+        AppError::BadRequest("This link is not valid or has expired. Sign in and ask for a new one on your account page.".into())
+    };
+    let id = LinkSigner::user_of(token).map_err(|_| invalid())?;
+    let user = state
+        .store
+        .user(domain::UserId::new(id))
+        .await?
+        .ok_or_else(invalid)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    state
+        .links
+        .check(Purpose::VerifyEmail, token, user.email.as_str(), now)
+        .map_err(|_| invalid())?;
+    if !state
+        .store
+        .mark_email_verified(user.id, &user.email, now)
+        .await?
+    {
+        return Err(invalid());
+    }
+    tracing::info!(user_id = %user.id, "email address verified");
+    Ok(User {
+        email_verified: true,
+        ..user
+    })
 }
 
 /// The key of an email's sign-in throttle: a hash, so that addresses without an account (which

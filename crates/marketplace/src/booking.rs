@@ -110,14 +110,22 @@ pub async fn submit(
     Ok(req)
 }
 
+/// Only clients with a confirmed email address send requests: an artist answers a person they
+/// can reach, and a throwaway address cannot fill an artist's inbox.
 fn require_client(user: &User) -> Result<(), AppError> {
-    if user.role == domain::Role::Client {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
+    if user.role != domain::Role::Client {
+        return Err(AppError::Forbidden(
             "Only client accounts can request bookings.".into(),
-        ))
+        ));
     }
+    if !user.email_verified {
+        return Err(AppError::Forbidden(
+            "Confirm your email address first: follow the link we emailed you, or ask for a new \
+             one on your account page."
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The request form's fields, as the page and multipart API calls send them.

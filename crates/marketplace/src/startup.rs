@@ -79,6 +79,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .into(),
             passwords,
+            links: crate::auth::email_link::LinkSigner::new(session_key.master()),
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

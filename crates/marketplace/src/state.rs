@@ -20,6 +20,8 @@ pub struct AppState {
     /// A real argon2id hash of a random password, verified against when an email is unknown so
     /// that sign-in takes the same time whether or not the account exists.
     pub dummy_hash: Arc<str>,
+    /// Signs the links in account emails (verification).
+    pub links: crate::auth::email_link::LinkSigner,
     /// The bounded argon2id hasher every sign-in and registration goes through.
     pub passwords: Arc<crate::auth::password::Passwords>,
 }

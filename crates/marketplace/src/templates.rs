@@ -89,6 +89,13 @@ pub struct SignUpPage {
     pub role: String,
 }
 
+#[derive(Template)]
+#[template(path = "check_email.html")]
+pub struct CheckEmailPage {
+    pub layout: Layout,
+    pub email: String,
+}
+
 pub struct DemoAccount {
     pub email: String,
     pub label: String,
@@ -112,6 +119,9 @@ pub struct AccountPage {
     pub email: String,
     pub role: &'static str,
     pub member_since: String,
+    pub email_verified: bool,
+    /// A new verification link was just sent.
+    pub link_sent: bool,
 }
 
 #[derive(Template)]

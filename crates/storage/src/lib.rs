@@ -121,6 +121,19 @@ pub trait Store: BookingStore + Send + Sync + 'static {
     async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>>;
     async fn count_users(&self) -> Result<i64>;
 
+    /// Records that the owner of `id` proved they read `email`; false when the account's address
+    /// has changed since (or the account is gone).
+    async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
+    /// Queues an email about the account itself (verification, a sign-up attempt with its address).
+    async fn queue_account_email(
+        &self,
+        to: UserId,
+        kind: &str,
+        subject: &str,
+        body: &str,
+        at: i64,
+    ) -> Result<()>;
+
     /// Until when (unix seconds) sign-in for this email hash is locked; 0 when it is not.
     async fn sign_in_locked_until(&self, email_hash: &str) -> Result<i64>;
     /// Counts one failed sign-in for this email hash at `at` and locks further sign-ins as

@@ -13,6 +13,8 @@ pub struct User {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// Whether the owner has confirmed the email address (needed to send booking requests).
+    pub email_verified: bool,
 }
 
 /// A user with the stored password hash, for sign-in only.

@@ -15,6 +15,7 @@ pub(crate) struct UserRow {
     pub display_name: String,
     pub role: String,
     pub created_at: OffsetDateTime,
+    pub email_verified_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -27,6 +28,7 @@ impl TryFrom<UserRow> for User {
             display_name: DisplayName::parse(&r.display_name).map_err(corrupt)?,
             role: Role::parse(&r.role).map_err(corrupt)?,
             created_at: r.created_at,
+            email_verified: r.email_verified_at.is_some(),
         })
     }
 }
@@ -80,7 +82,8 @@ impl From<ArtistCardRow> for crate::ArtistCard {
     }
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, email, display_name, role, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, display_name, role, created_at, email_verified_at";
 
 /// Picks the schema status out of sqlx's bookkeeping table.
 pub(crate) fn schema_status(
@@ -183,6 +186,49 @@ macro_rules! impl_store {
                     other => other,
                 })?;
             row.try_into()
+        }
+
+        #[tracing::instrument(skip_all, name = "store.mark_email_verified")]
+        async fn mark_email_verified(
+            &self,
+            id: domain::UserId,
+            email: &domain::Email,
+            at: i64,
+        ) -> $crate::Result<bool> {
+            // Only while the address is still the one the link was sent to.
+            let done = sqlx::query(
+                "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) \
+                 WHERE id = $2 AND email = $3",
+            )
+            .bind(at)
+            .bind(id.get())
+            .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all, name = "store.queue_account_email", fields(kind))]
+        async fn queue_account_email(
+            &self,
+            to: domain::UserId,
+            kind: &str,
+            subject: &str,
+            body: &str,
+            at: i64,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
+                 next_attempt_at) VALUES ($1, NULL, $2, $3, $4, $5, $5)",
+            )
+            .bind(kind)
+            .bind(to.get())
+            .bind(subject)
+            .bind(body)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
         }
 
         #[tracing::instrument(skip_all, name = "store.sign_in_locked_until")]
@@ -308,8 +354,9 @@ macro_rules! impl_store {
             let mut user_ids = Vec::with_capacity(batch.users.len());
             for u in &batch.users {
                 let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO users (email, password_hash, display_name, role, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    // Imported (demo) accounts need no verification email.
+                    "INSERT INTO users (email, password_hash, display_name, role, created_at, \
+                     email_verified_at) VALUES ($1, $2, $3, $4, $5, 0) RETURNING id",
                 )
                 .bind(u.email.as_str())
                 .bind(&u.password_hash)

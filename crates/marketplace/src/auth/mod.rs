@@ -1,6 +1,7 @@
 //! Accounts: password hashing, signed-in users and role extractors, CSRF protection.
 
 pub mod csrf;
+pub mod email_link;
 pub mod password;
 pub mod session;
 

@@ -42,33 +42,39 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-/// Creates an account and signs it in.
+/// What registration answers, whether or not the address already had an account.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RegistrationAccepted {
+    /// Always `verification_sent`.
+    status: &'static str,
+    /// What happens next, for a person.
+    detail: &'static str,
+}
+
+/// Creates an account and emails a link to confirm the address. The answer is the same when the
+/// address already has an account (its owner is emailed instead), so it reveals nothing; sign in
+/// with the password to browse, and confirm the address to send booking requests.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", operation_id = "register",
     request_body = Registration,
     responses(
-        (status = 201, description = "The new account, signed in (the session cookie is set)", body = User),
-        (status = 400, response = Problem), (status = 409, response = Problem),
+        (status = 202, description = "Accepted: a confirmation email is on its way", body = RegistrationAccepted),
+        (status = 400, response = Problem),
         (status = 413, response = Problem), (status = 415, response = Problem),
         (status = 422, response = Problem),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
-    session: Session,
     Json(input): Json<Registration>,
-) -> Result<(StatusCode, Json<User>), AppError> {
-    let user = accounts::register(&state, input)
-        .await
-        .map_err(|e| match e {
-            AppError::Validation(errors)
-                if errors.iter().any(|f| f.message.contains("already exists")) =>
-            {
-                AppError::Conflict("An account with this email already exists.".into())
-            }
-            other => other,
-        })?;
-    start_session(&session, user.id).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+) -> Result<(StatusCode, Json<RegistrationAccepted>), AppError> {
+    accounts::register(&state, input).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegistrationAccepted {
+            status: "verification_sent",
+            detail: "Check your inbox for a link to confirm your email address.",
+        }),
+    ))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]

@@ -67,6 +67,12 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route("/sign-out", post(pages::sign_out))
         .route("/account", get(pages::account))
+        .route("/verify-email", get(pages::verify_email))
+        .route(
+            "/account/verify-email",
+            post(pages::resend_verification)
+                .layer(rate_limit::layer(&limits.attempts, "requests for a link")),
+        )
         .route("/admin", get(pages::admin))
         .route("/search", get(bookings_pages::search))
         .route("/artists/{slug}", get(bookings_pages::artist))

@@ -7,7 +7,8 @@ use crate::auth::{AdminUser, CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::templates::{
-    AccountPage, AdminPage, ArtistCardView, DemoAccount, HomePage, Layout, SignInPage, SignUpPage,
+    AccountPage, AdminPage, ArtistCardView, CheckEmailPage, DemoAccount, HomePage, Layout,
+    SignInPage, SignUpPage,
 };
 use askama::Template;
 use axum::extract::{Query, State};
@@ -87,10 +88,12 @@ pub async fn sign_up(
         form.role.clone(),
     );
     match accounts::register(&state, form).await {
-        Ok(user) => {
-            start_session(&session, user.id).await?;
-            Ok(Redirect::to("/account").into_response())
-        }
+        // The same page whether or not the address already had an account.
+        Ok(()) => Ok(render(CheckEmailPage {
+            layout: Layout::new(&state, None, None),
+            email,
+        })?
+        .into_response()),
         Err(AppError::Validation(errors)) => {
             let csrf = csrf::token(&session).await?;
             let page = render(SignUpPage {
@@ -104,6 +107,38 @@ pub async fn sign_up(
         }
         Err(other) => Err(other),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct VerifyQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The link in the verification email: confirms the address and signs its owner in.
+#[tracing::instrument(skip_all)]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Response, AppError> {
+    let user = accounts::verify_email(&state, &query.token).await?;
+    start_session(&session, user.id).await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// Sends a new verification link to the signed-in user's address.
+#[tracing::instrument(skip_all)]
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { .. }: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<Response, AppError> {
+    if !user.email_verified {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        accounts::send_verification(&state, &user, now).await?;
+    }
+    Ok(Redirect::to("/account?sent=1").into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -238,11 +273,17 @@ pub async fn sign_out(
     Ok(Redirect::to("/"))
 }
 
+#[derive(serde::Deserialize)]
+pub struct AccountQuery {
+    sent: Option<String>,
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn account(
     State(state): State<AppState>,
     session: Session,
     CurrentUser(user): CurrentUser,
+    Query(query): Query<AccountQuery>,
 ) -> Result<Html<String>, AppError> {
     let member_since = user
         .created_at
@@ -261,6 +302,8 @@ pub async fn account(
             domain::Role::Admin => "Administrator",
         },
         member_since,
+        email_verified: user.email_verified,
+        link_sent: query.sent.is_some(),
     })
 }
 

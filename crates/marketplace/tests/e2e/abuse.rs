@@ -148,8 +148,11 @@ async fn parallel_bookings_with_huge_images_are_all_processed_within_a_bounded_m
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::sqlite();
     let server = tokio::task::block_in_place(|| serve(&db, dir.path(), &[]));
+    let store = db.store().await;
+    // Register, confirm the address (as its emailed link would) and sign in.
     let account = |email: &'static str, role: &'static str| {
         let base = server.base.clone();
+        let store = store.clone();
         async move {
             let c = crate::helpers::client();
             let r = c
@@ -161,14 +164,31 @@ async fn parallel_bookings_with_huge_images_are_all_processed_within_a_bounded_m
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), StatusCode::CREATED);
+            assert_eq!(r.status(), StatusCode::ACCEPTED);
+            let parsed = domain::Email::parse(email).unwrap();
+            let user = store
+                .credentials_by_email(&parsed)
+                .await
+                .unwrap()
+                .unwrap()
+                .user;
+            store
+                .mark_email_verified(user.id, &parsed, 0)
+                .await
+                .unwrap();
+            let r = c
+                .post(format!("{base}/api/v1/session"))
+                .json(&json!({"email": email, "password": crate::helpers::PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
             let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
             (c, id)
         }
     };
     let (_, artist_user) = account("mem-artist@example.com", "artist").await;
     let (client, _) = account("mem-client@example.com", "client").await;
-    let store = db.store().await;
     let artist = store
         .save_artist_settings(
             domain::UserId::new(artist_user),

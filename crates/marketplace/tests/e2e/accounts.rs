@@ -189,12 +189,16 @@ async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let user: serde_json::Value = created.json().await.unwrap();
-    assert_eq!(user["email"], "api@example.com");
-    assert_eq!(user["role"], "artist");
-    assert!(user.get("password_hash").is_none());
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let first: serde_json::Value = created.json().await.unwrap();
+    assert_eq!(first["status"], "verification_sent");
+    // Registration does not sign in, so it cannot tell a new address from a known one.
+    assert_eq!(
+        app.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
+    // The same answer for an address that already has an account.
     let again = app
         .client
         .post(app.url("/api/v1/accounts"))
@@ -202,11 +206,23 @@ async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), StatusCode::CONFLICT);
-    assert_eq!(again.headers()["content-type"], "application/problem+json");
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first);
+    assert_eq!(app.store.count_users().await.unwrap(), 1);
 
+    let signed_in = app
+        .client
+        .post(app.url("/api/v1/session"))
+        .json(&serde_json::json!({"email": "api@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
     let me: serde_json::Value = app.get("/api/v1/me").await.json().await.unwrap();
     assert_eq!(me["display_name"], "Api Person");
+    assert_eq!(me["role"], "artist");
+    assert_eq!(me["email_verified"], false);
+    assert!(me.get("password_hash").is_none());
     let out = app
         .client
         .delete(app.url("/api/v1/session"))
@@ -220,16 +236,109 @@ async fn the_api_registers_signs_in_reports_me_and_signs_out(db: TestDb) {
         anonymous.headers()["content-type"],
         "application/problem+json"
     );
+}
 
-    let signed_in = app
+async fn a_new_address_is_confirmed_through_the_emailed_link_before_it_may_book(db: TestDb) {
+    let app = spawn_app(db).await;
+    let token = app.csrf("/sign-up").await;
+    let form = |email: &'static str, name: &'static str| {
+        vec![
+            ("csrf_token", token.clone()),
+            ("display_name", name.to_owned()),
+            ("email", email.to_owned()),
+            ("password", PASSWORD.to_owned()),
+            ("role", "client".to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let url = app.url("/sign-up");
+        let client = app.client.clone();
+        async move { client.post(url).form(&fields).send().await.unwrap() }
+    };
+    let first = post(form("new@example.com", "New Person")).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_page = first.text().await.unwrap();
+    assert!(first_page.contains("Check your inbox"));
+    // Signing up again with the address reads exactly the same; its owner is told instead.
+    let second = post(form("new@example.com", "Someone Else")).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(second.text().await.unwrap(), first_page);
+    let notice = crate::helpers::email_containing(
+        &app.media.path().join("mail"),
+        "new@example.com",
+        "already has one",
+    )
+    .await;
+    assert!(notice.contains("new@example.com"));
+
+    // Signed in but unconfirmed: browsing works, booking does not.
+    let (_, artist_user) = app
+        .api_account("needles@example.com", "artist", "Ada Needles")
+        .await;
+    let artist = app
+        .store
+        .save_artist_settings(
+            domain::UserId::new(artist_user),
+            storage::testing::artist_settings("ada-needles"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.sign_in("new@example.com", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let account = app.get("/account").await.text().await.unwrap();
+    assert!(account.contains("not confirmed yet"), "{account}");
+    let r = app
         .client
-        .post(app.url("/api/v1/session"))
-        .json(&serde_json::json!({"email": "api@example.com", "password": PASSWORD}))
+        .post(app.url("/api/v1/booking-requests"))
+        .json(&serde_json::json!({"artist_id": artist.id.get(), "idea": "A small swallow on the wrist",
+                                  "placement": "wrist", "size": "S", "date_of_birth": "1990-01-01"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::OK);
-    assert_eq!(app.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Confirm your email address")
+    );
+
+    // The link in the email confirms the address and signs its owner in.
+    let mail = crate::helpers::email_containing(
+        &app.media.path().join("mail"),
+        "new@example.com",
+        "verify-email?token=",
+    )
+    .await;
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/verify-email?token="))
+        .unwrap();
+    let path = &link[link.find("/verify-email").unwrap()..];
+    let anonymous = crate::helpers::client();
+    let r = anonymous.get(app.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/account");
+    let me: serde_json::Value = anonymous
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true, "{me}");
+    // A tampered link is refused with a clear page.
+    let tampered = path.replace("token=", "token=9");
+    let r = crate::helpers::client()
+        .get(app.url(&tampered))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("not valid or has expired"));
 }
 
 async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
@@ -276,6 +385,7 @@ storage::on_both_databases!(
     sign_in_failures_read_the_same_whether_or_not_the_account_exists,
     weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form,
     the_api_registers_signs_in_reports_me_and_signs_out,
+    a_new_address_is_confirmed_through_the_emailed_link_before_it_may_book,
     roles_are_enforced_for_pages_and_the_api,
 );
 

@@ -198,7 +198,7 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
         }))
         .send()
         .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
 
     let health = marketplace(&url, dir.path())
         .args(["healthcheck", "--url", &format!("{base}/health/ready")])
@@ -233,7 +233,7 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     let line = &request_lines[0];
     assert_eq!(line["route"], "/api/v1/accounts");
     assert_eq!(line["method"], "POST");
-    assert_eq!(line["status"], 201);
+    assert_eq!(line["status"], 202);
     assert!(line["latency_ms"].as_f64().is_some());
     let all = output.join("\n");
     for private in [
@@ -398,13 +398,16 @@ fn media_goes_to_s3_under_media_and_reference_photos_come_back_only_through_the_
         .cookie_store(true)
         .build()
         .unwrap();
+    // A demo client: its address is confirmed, so it may send requests.
     let r = client
-        .post(format!("{base}/api/v1/accounts"))
-        .json(&serde_json::json!({"email": "s3-client@example.com", "password": "a long s3 passphrase 42",
-                                  "display_name": "S3 Client", "role": "client"}))
+        .post(format!("{base}/api/v1/session"))
+        .json(
+            &serde_json::json!({"email": "sam.whitfield@clients.tattoo.example",
+                                  "password": "ink-and-needles-demo"}),
+        )
         .send()
         .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
     let artists: serde_json::Value = client
         .get(format!("{base}/api/v1/artists?open=on"))
         .send()

@@ -153,6 +153,21 @@ async fn a_visitor_signs_up_signs_out_and_signs_back_in_in_a_real_browser() {
             .await?
             .click()
             .await?;
+        // The confirmation email's link signs the new account in.
+        let h1 = text_of(&c, "h1").await;
+        assert!(h1.contains("Check your inbox"), "{h1}");
+        let mail = crate::helpers::email_containing(
+            &app.media.path().join("mail"),
+            "browser@example.com",
+            "verify-email?token=",
+        )
+        .await;
+        let link = mail
+            .split_whitespace()
+            .find(|w| w.contains("/verify-email?token="))
+            .expect("a confirmation link");
+        c.goto(&app.url(&link[link.find("/verify-email").unwrap()..]))
+            .await?;
         wait_for_path(&c, "/account").await;
         let facts = text_of(&c, ".facts").await;
         assert!(

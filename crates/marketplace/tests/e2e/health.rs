@@ -55,7 +55,7 @@ async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db:
     for needle in [
         r#"http_requests_total{method="GET",route="/health/live",status="200"} 1"#,
         r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
-        r#"http_requests_total{method="POST",route="/sign-up",status="303"} 1"#,
+        r#"http_requests_total{method="POST",route="/sign-up",status="200"} 1"#,
         r#"http_request_duration_seconds_bucket{route="/health/live",le="30"} 1"#,
         r#"http_request_duration_seconds_bucket{route="/health/live",le="60"} 1"#,
         "http_requests_in_flight 1",

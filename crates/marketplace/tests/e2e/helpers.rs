@@ -104,19 +104,75 @@ impl TestApp {
         csrf_in(&html).unwrap_or_else(|| panic!("no csrf token on {page}"))
     }
 
+    /// Signs up through the form, confirms the address as the emailed link would, and signs in:
+    /// where a new user is after following the link. Returns the sign-in response.
     pub async fn sign_up(&self, email: &str, role: &str) -> Response {
         let token = self.csrf("/sign-up").await;
-        self.post_form(
-            "/sign-up",
-            &[
-                ("csrf_token", &token),
-                ("display_name", "Test Person"),
-                ("email", email),
-                ("password", PASSWORD),
-                ("role", role),
-            ],
-        )
-        .await
+        let r = self
+            .post_form(
+                "/sign-up",
+                &[
+                    ("csrf_token", &token),
+                    ("display_name", "Test Person"),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("role", role),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "sign-up of {email}");
+        assert!(r.text().await.unwrap().contains("Check your inbox"));
+        self.confirm_email(email).await;
+        self.sign_in(email, PASSWORD).await
+    }
+
+    /// Marks an account's address confirmed, as following its verification link does (that
+    /// link itself is tested in `accounts`).
+    pub async fn confirm_email(&self, email: &str) {
+        let email = domain::Email::parse(email).unwrap();
+        let user = self
+            .store
+            .credentials_by_email(&email)
+            .await
+            .unwrap()
+            .expect("the account exists")
+            .user;
+        assert!(
+            self.store
+                .mark_email_verified(user.id, &email, 0)
+                .await
+                .unwrap()
+        );
+    }
+
+    /// Registers through the API, confirms the address and signs in with a client of its own;
+    /// returns that client and the user's id.
+    pub async fn api_account(&self, email: &str, role: &str, name: &str) -> (Client, i64) {
+        let c = client();
+        let r = c
+            .post(self.url("/api/v1/accounts"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD, "display_name": name, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::ACCEPTED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        self.confirm_email(email).await;
+        let r = c
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        (c, id)
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
@@ -164,6 +220,30 @@ impl TestApp {
     }
 }
 
+/// The `.eml` file in the mail folder to `to` that contains `needle` (quoted-printable decoded),
+/// waiting for the outbox worker to deliver it.
+pub async fn email_containing(folder: &std::path::Path, to: &str, needle: &str) -> String {
+    for _ in 0..100 {
+        let found = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            // Soft line breaks and escaped `=` of quoted-printable bodies.
+            .map(|m| {
+                m.replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=")
+            })
+            .find(|m| m.contains(&format!("<{to}>")) && m.contains(needle));
+        if let Some(mail) = found {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no email containing {needle:?} in {}", folder.display());
+}
+
 pub fn csrf_in(html: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker)? + marker.len();
@@ -201,6 +281,28 @@ pub async fn signed_up_client(app: &TestApp, email: &str) -> Client {
             ("email", email),
             ("password", PASSWORD),
             ("role", "client"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    app.confirm_email(email).await;
+    let token = csrf_in(
+        &c.get(app.url("/sign-in"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let r = c
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
         ])
         .send()
         .await

@@ -6,6 +6,7 @@
 use crate::browser::{browser, text_of, wait_for_path};
 use crate::helpers::{PASSWORD, spawn_app};
 use fantoccini::{Client, Locator};
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 use storage::testing::TestDb;
@@ -84,13 +85,23 @@ async fn wait_text(c: &Client, css: &str, expected: &str) -> String {
     panic!("{css} never showed {expected:?}; page:\n{page}");
 }
 
-async fn sign_up(c: &Client, base: &str, name: &str, email: &str, role: &str) -> Result {
+/// Signs up, then follows the link in the confirmation email, as a person would.
+async fn sign_up(c: &Client, base: &str, mail: &Path, who: (&str, &str), role: &str) -> Result {
+    let (name, email) = who;
     c.goto(&format!("{base}/sign-up")).await?;
     fill(c, "display_name", name).await?;
     fill(c, "email", email).await?;
     fill(c, "password", PASSWORD).await?;
     click(c, &format!("input[name=role][value={role}]")).await?;
     click(c, "form button[type=submit]").await?;
+    wait_text(c, "h1", "Check your inbox").await;
+    let message = crate::helpers::email_containing(mail, email, "verify-email?token=").await;
+    let link = message
+        .split_whitespace()
+        .find(|w| w.contains("/verify-email?token="))
+        .expect("a confirmation link");
+    let path = &link[link.find("/verify-email").expect("a path")..];
+    c.goto(&format!("{base}{path}")).await?;
     wait_for_path(c, "/account").await;
     Ok(())
 }
@@ -111,9 +122,9 @@ async fn sign_in(c: &Client, base: &str, email: &str, next: &str) -> Result {
     Ok(())
 }
 
-async fn journey(c: &Client, base: &str, db: &TestDb) -> Result {
+async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     // The artist sets up a profile and policy.
-    sign_up(c, base, "Ines Moreau", "ines@example.com", "artist").await?;
+    sign_up(c, base, mail, ("Ines Moreau", "ines@example.com"), "artist").await?;
     c.goto(&format!("{base}/dashboard/profile")).await?;
     fill(c, "slug", "ines-moreau").await?;
     fill(c, "bio", "Fine line botanicals and small script.").await?;
@@ -131,7 +142,7 @@ async fn journey(c: &Client, base: &str, db: &TestDb) -> Result {
     sign_out(c).await?;
 
     // The client signs up, searches, opens the artist and sends a request.
-    sign_up(c, base, "Theo Blanc", "theo@example.com", "client").await?;
+    sign_up(c, base, mail, ("Theo Blanc", "theo@example.com"), "client").await?;
     c.goto(&format!("{base}/search")).await?;
     fill(c, "q", "botanicals").await?;
     click(c, ".search-form button[type=submit]").await?;
@@ -263,7 +274,7 @@ async fn a_client_books_reviews_and_an_artist_quotes_schedules_and_completes_in_
         return;
     };
     let app = spawn_app(TestDb::sqlite()).await;
-    let result = journey(&c, &app.address, &app.db).await;
+    let result = journey(&c, &app.address, &app.db, &app.media.path().join("mail")).await;
     if result.is_err() {
         let _ = shot(&c, "failure").await;
     }
