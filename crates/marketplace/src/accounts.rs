@@ -156,6 +156,105 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppErro
     })
 }
 
+/// How long a password reset link works.
+const RESET_LINK_SECS: i64 = 3600;
+
+/// What a reset link is bound to: a digest of the password hash it replaces, so the link dies
+/// with the first reset (or any other change of password).
+fn reset_binding(password_hash: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(password_hash.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Emails a reset link when `email` has an account; the caller answers the same either way.
+pub async fn request_password_reset(state: &AppState, email: &str) -> Result<(), AppError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
+    let Some(credentials) = state.store.credentials_by_email(&email).await? else {
+        return Ok(());
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let user = &credentials.user;
+    let token = state.links.sign(
+        Purpose::ResetPassword,
+        user.id.get(),
+        &reset_binding(&credentials.password_hash),
+        now + RESET_LINK_SECS,
+    );
+    let base = state.settings.mail.public_url.trim_end_matches('/');
+    state
+        .store
+        .queue_account_email(
+            user.id,
+            "account.password_reset",
+            "Choose a new password",
+            &format!(
+                "Someone, hopefully you, asked to reset the password of your Tattoo Marketplace \
+                 account.\n\nChoose a new one here (the link works for one hour, once): \
+                 {base}/reset-password?token={token}\n\nIf it was not you, ignore this email: \
+                 your password stays as it is.\n"
+            ),
+            now,
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, "password reset link sent");
+    Ok(())
+}
+
+/// Sets a new password through a reset link: every session of the account ends, the link with
+/// it, and the sign-in throttle is cleared. Returns the user, to sign in afresh.
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+) -> Result<User, AppError> {
+    let invalid = || {
+        AppError::BadRequest(
+            "This link is not valid, has been used or has expired. Ask for a new one.".into(),
+        )
+    };
+    let id = domain::UserId::new(LinkSigner::user_of(token).map_err(|_| invalid())?);
+    let user = state.store.user(id).await?.ok_or_else(invalid)?;
+    let credentials = state
+        .store
+        .credentials_by_email(&user.email)
+        .await?
+        .ok_or_else(invalid)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    state
+        .links
+        .check(
+            Purpose::ResetPassword,
+            token,
+            &reset_binding(&credentials.password_hash),
+            now,
+        )
+        .map_err(|_| invalid())?;
+    let password = NewPassword::parse(new_password, &user.email, Some(&user.display_name))
+        .map_err(|e| {
+            AppError::Validation(vec![FieldError {
+                field: "password".into(),
+                message: format!("Password {e}"),
+            }])
+        })?;
+    let hash = state.passwords.hash(password.expose().to_owned()).await?;
+    if !state
+        .store
+        .reset_password(id, &credentials.password_hash, &hash)
+        .await?
+    {
+        return Err(invalid());
+    }
+    state
+        .store
+        .clear_sign_in_failures(&throttle_key(user.email.as_str()))
+        .await?;
+    tracing::info!(user_id = %id, "password reset; every session ended");
+    state.store.user(id).await?.ok_or_else(invalid)
+}
+
 /// The key of an email's sign-in throttle: a hash, so that addresses without an account (which
 /// are throttled alike, or the lock would tell which addresses have one) are not stored.
 fn throttle_key(email: &str) -> String {

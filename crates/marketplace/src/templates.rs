@@ -90,6 +90,21 @@ pub struct SignUpPage {
 }
 
 #[derive(Template)]
+#[template(path = "forgot_password.html")]
+pub struct ForgotPasswordPage {
+    pub layout: Layout,
+    pub sent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+pub struct ResetPasswordPage {
+    pub layout: Layout,
+    pub token: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Template)]
 #[template(path = "check_email.html")]
 pub struct CheckEmailPage {
     pub layout: Layout,

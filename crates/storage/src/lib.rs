@@ -124,6 +124,12 @@ pub trait Store: BookingStore + Send + Sync + 'static {
     /// Records that the owner of `id` proved they read `email`; false when the account's address
     /// has changed since (or the account is gone).
     async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
+    /// Ends every session of the account, in every instance ("sign out everywhere").
+    async fn end_all_sessions(&self, id: UserId) -> Result<()>;
+    /// Replaces the password if it is still `expected_hash`, ending every session; false when it
+    /// changed meanwhile (so a reset link works once).
+    async fn reset_password(&self, id: UserId, expected_hash: &str, new_hash: &str)
+    -> Result<bool>;
     /// Queues an email about the account itself (verification, a sign-up attempt with its address).
     async fn queue_account_email(
         &self,

@@ -15,6 +15,9 @@ pub struct User {
     pub created_at: OffsetDateTime,
     /// Whether the owner has confirmed the email address (needed to send booking requests).
     pub email_verified: bool,
+    /// Raised to end every session (password reset, "sign out everywhere"). Internal.
+    #[serde(skip)]
+    pub session_epoch: i64,
 }
 
 /// A user with the stored password hash, for sign-in only.

@@ -16,6 +16,7 @@ pub(crate) struct UserRow {
     pub role: String,
     pub created_at: OffsetDateTime,
     pub email_verified_at: Option<i64>,
+    pub session_epoch: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -29,6 +30,7 @@ impl TryFrom<UserRow> for User {
             role: Role::parse(&r.role).map_err(corrupt)?,
             created_at: r.created_at,
             email_verified: r.email_verified_at.is_some(),
+            session_epoch: r.session_epoch,
         })
     }
 }
@@ -83,7 +85,7 @@ impl From<ArtistCardRow> for crate::ArtistCard {
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, email, display_name, role, created_at, email_verified_at";
+    "id, email, display_name, role, created_at, email_verified_at, session_epoch";
 
 /// Picks the schema status out of sqlx's bookkeeping table.
 pub(crate) fn schema_status(
@@ -203,6 +205,36 @@ macro_rules! impl_store {
             .bind(at)
             .bind(id.get())
             .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all, name = "store.end_all_sessions")]
+        async fn end_all_sessions(&self, id: domain::UserId) -> $crate::Result<()> {
+            sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1")
+                .bind(id.get())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all, name = "store.reset_password")]
+        async fn reset_password(
+            &self,
+            id: domain::UserId,
+            expected_hash: &str,
+            new_hash: &str,
+        ) -> $crate::Result<bool> {
+            // Compare-and-set on the old hash: a reset link works once, and never after another
+            // change of password. Every session ends with it.
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1 \
+                 WHERE id = $2 AND password_hash = $3",
+            )
+            .bind(new_hash)
+            .bind(id.get())
+            .bind(expected_hash)
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() == 1)

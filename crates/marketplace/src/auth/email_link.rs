@@ -11,12 +11,15 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     VerifyEmail,
+    /// Bound to (a digest of) the current password hash, so it works once.
+    ResetPassword,
 }
 
 impl Purpose {
     fn tag(self) -> &'static str {
         match self {
             Purpose::VerifyEmail => "verify-email",
+            Purpose::ResetPassword => "reset-password",
         }
     }
 }
@@ -132,6 +135,11 @@ mod tests {
             s.check(Purpose::VerifyEmail, &t, "new@example.com", NOW),
             Err(LinkError::BadSignature),
             "the address changed"
+        );
+        assert_eq!(
+            s.check(Purpose::ResetPassword, &t, "ink@example.com", NOW),
+            Err(LinkError::BadSignature),
+            "a verification link is not a reset link"
         );
         let other = LinkSigner::new(b"another secret entirely");
         assert_eq!(

@@ -11,11 +11,14 @@ use storage::User;
 use tower_sessions::Session;
 
 const USER_KEY: &str = "user_id";
+/// The account's `session_epoch` when the session began; sessions of an older epoch are over.
+const EPOCH_KEY: &str = "epoch";
 
 /// Starts a signed-in session: a new session id (against fixation) and a new CSRF token.
-pub async fn sign_in(session: &Session, user: UserId) -> Result<(), AppError> {
+pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
     session.cycle_id().await?;
-    session.insert(USER_KEY, user.get()).await?;
+    session.insert(USER_KEY, user.id.get()).await?;
+    session.insert(EPOCH_KEY, user.session_epoch).await?;
     csrf::rotate(session).await?;
     Ok(())
 }
@@ -37,9 +40,14 @@ async fn load_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, 
     let Some(id) = session.get::<i64>(USER_KEY).await? else {
         return Ok(None);
     };
-    let user = state.store.user(UserId::new(id)).await?;
+    let epoch = session.get::<i64>(EPOCH_KEY).await?.unwrap_or(0);
+    let user = state
+        .store
+        .user(UserId::new(id))
+        .await?
+        .filter(|u| u.session_epoch == epoch);
     if user.is_none() {
-        // The account is gone; a stale session must not keep working.
+        // The account is gone, or all its sessions were ended: this one must not keep working.
         session.flush().await?;
     }
     Ok(user)

@@ -103,7 +103,7 @@ pub async fn sign_in(
     let user = accounts::authenticate(&state, &input.email, &input.password)
         .await?
         .ok_or_else(|| AppError::Forbidden(SIGN_IN_FAILED.into()))?;
-    start_session(&session, user.id).await?;
+    start_session(&session, &user).await?;
     Ok(Json(user))
 }
 

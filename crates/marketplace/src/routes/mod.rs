@@ -69,6 +69,25 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/account", get(pages::account))
         .route("/verify-email", get(pages::verify_email))
         .route(
+            "/forgot-password",
+            get(pages::forgot_password_form)
+                .post(pages::forgot_password)
+                .layer(rate_limit::layer(
+                    &limits.attempts,
+                    "password reset requests",
+                )),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset_password_form)
+                .post(pages::reset_password)
+                .layer(rate_limit::layer(&limits.attempts, "password resets")),
+        )
+        .route(
+            "/account/sign-out-everywhere",
+            post(pages::sign_out_everywhere),
+        )
+        .route(
             "/account/verify-email",
             post(pages::resend_verification)
                 .layer(rate_limit::layer(&limits.attempts, "requests for a link")),

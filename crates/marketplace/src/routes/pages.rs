@@ -7,8 +7,8 @@ use crate::auth::{AdminUser, CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::templates::{
-    AccountPage, AdminPage, ArtistCardView, CheckEmailPage, DemoAccount, HomePage, Layout,
-    SignInPage, SignUpPage,
+    AccountPage, AdminPage, ArtistCardView, CheckEmailPage, DemoAccount, ForgotPasswordPage,
+    HomePage, Layout, ResetPasswordPage, SignInPage, SignUpPage,
 };
 use askama::Template;
 use axum::extract::{Query, State};
@@ -123,8 +123,104 @@ pub async fn verify_email(
     Query(query): Query<VerifyQuery>,
 ) -> Result<Response, AppError> {
     let user = accounts::verify_email(&state, &query.token).await?;
-    start_session(&session, user.id).await?;
+    start_session(&session, &user).await?;
     Ok(Redirect::to("/account").into_response())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn forgot_password_form(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Html<String>, AppError> {
+    let csrf = csrf::token(&session).await?;
+    render(ForgotPasswordPage {
+        layout: Layout::new(&state, None, Some(csrf)),
+        sent: false,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct ForgotPasswordForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// The same answer whether or not the address has an account.
+#[tracing::instrument(skip_all)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    CsrfForm { form, .. }: CsrfForm<ForgotPasswordForm>,
+) -> Result<Html<String>, AppError> {
+    accounts::request_password_reset(&state, &form.email).await?;
+    render(ForgotPasswordPage {
+        layout: Layout::new(&state, None, None),
+        sent: true,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResetQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn reset_password_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ResetQuery>,
+) -> Result<Html<String>, AppError> {
+    let csrf = csrf::token(&session).await?;
+    render(ResetPasswordPage {
+        layout: Layout::new(&state, None, Some(csrf)),
+        token: query.token,
+        errors: vec![],
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Saves the new password, ends every session of the account and signs this browser in afresh.
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    CsrfForm { form, session }: CsrfForm<ResetForm>,
+) -> Result<Response, AppError> {
+    match accounts::reset_password(&state, &form.token, &form.password).await {
+        Ok(user) => {
+            start_session(&session, &user).await?;
+            Ok(Redirect::to("/account").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            let csrf = csrf::token(&session).await?;
+            let page = render(ResetPasswordPage {
+                layout: Layout::new(&state, None, Some(csrf)),
+                token: form.token,
+                errors,
+            })?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Ends every session of the account, this one included ("sign out everywhere").
+#[tracing::instrument(skip_all)]
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { session, .. }: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<Redirect, AppError> {
+    state.store.end_all_sessions(user.id).await?;
+    end_session(&session).await?;
+    tracing::info!(user_id = %user.id, "signed out everywhere");
+    Ok(Redirect::to("/sign-in"))
 }
 
 /// Sends a new verification link to the signed-in user's address.
@@ -225,7 +321,7 @@ pub async fn sign_in(
     let next = safe_next(form.next.as_deref());
     match accounts::authenticate(&state, &form.email, &form.password).await? {
         Some(user) => {
-            start_session(&session, user.id).await?;
+            start_session(&session, &user).await?;
             Ok(Redirect::to(&next).into_response())
         }
         None => {
@@ -261,7 +357,7 @@ pub async fn dev_sign_in(
         .credentials_by_email(&email)
         .await?
         .ok_or(AppError::NotFound)?;
-    start_session(&session, credentials.user.id).await?;
+    start_session(&session, &credentials.user).await?;
     Ok(Redirect::to("/account").into_response())
 }
 

@@ -341,6 +341,150 @@ async fn a_new_address_is_confirmed_through_the_emailed_link_before_it_may_book(
     assert!(r.text().await.unwrap().contains("not valid or has expired"));
 }
 
+async fn a_forgotten_password_is_reset_once_through_the_emailed_link_and_every_session_ends(
+    db: TestDb,
+) {
+    let app = spawn_app(db).await;
+    app.sign_up("reset@example.com", "client").await;
+    assert_eq!(app.get("/account").await.status(), StatusCode::OK);
+    let other_device = crate::helpers::TestAppClient::new(&app);
+    other_device.sign_in("reset@example.com").await;
+    assert_eq!(other_device.get("/account").await.status(), StatusCode::OK);
+
+    // A stranger's browser asks for links for a known and an unknown address: same answer.
+    let browser = crate::helpers::client();
+    let ask = |email: &'static str| {
+        let browser = browser.clone();
+        let form_url = app.url("/forgot-password");
+        async move {
+            let html = browser
+                .get(&form_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let token = crate::helpers::csrf_in(&html).unwrap();
+            let r = browser
+                .post(&form_url)
+                .form(&[("csrf_token", token.as_str()), ("email", email)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let known = ask("reset@example.com").await;
+    let unknown = ask("nobody@example.com").await;
+    assert!(known.contains("If an account uses that address"));
+    assert_eq!(known, unknown);
+
+    let mail = crate::helpers::email_containing(
+        &app.media.path().join("mail"),
+        "reset@example.com",
+        "reset-password?token=",
+    )
+    .await;
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password?token="))
+        .unwrap();
+    let path = link[link.find("/reset-password").unwrap()..].to_owned();
+    let token = path.split("token=").nth(1).unwrap().to_owned();
+    let set = |password: &'static str| {
+        let browser = browser.clone();
+        let page = app.url(&path);
+        let post_url = app.url("/reset-password");
+        let token = token.clone();
+        async move {
+            let html = browser
+                .get(&page)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let csrf = crate::helpers::csrf_in(&html).unwrap();
+            browser
+                .post(&post_url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("token", token.as_str()),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let weak = set("short").await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        weak.text()
+            .await
+            .unwrap()
+            .contains("at least 12 characters")
+    );
+    let done = set("a brand new lantern 77").await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()["location"], "/account");
+    assert_eq!(
+        browser
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "the resetting browser is signed in"
+    );
+    // Every earlier session is over, on every device.
+    assert_eq!(app.get("/account").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        other_device.get("/account").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The link worked once.
+    let again = set("another fresh phrase 88").await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(again.text().await.unwrap().contains("has been used"));
+    // The old password is gone, the new one works.
+    assert_ne!(
+        app.sign_in("reset@example.com", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.sign_in("reset@example.com", "a brand new lantern 77")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // "Sign out everywhere" ends this session and the resetting browser's.
+    let html = app.get("/account").await.text().await.unwrap();
+    let csrf = crate::helpers::csrf_in(&html).unwrap();
+    let out = app
+        .post_form(
+            "/account/sign-out-everywhere",
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/account").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
 async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
     let app = spawn_app(db).await;
     let anonymous = app.get("/admin").await;
@@ -386,6 +530,7 @@ storage::on_both_databases!(
     weak_passwords_bad_emails_and_unknown_roles_are_explained_on_the_form,
     the_api_registers_signs_in_reports_me_and_signs_out,
     a_new_address_is_confirmed_through_the_emailed_link_before_it_may_book,
+    a_forgotten_password_is_reset_once_through_the_emailed_link_and_every_session_ends,
     roles_are_enforced_for_pages_and_the_api,
 );
 
