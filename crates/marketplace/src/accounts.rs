@@ -255,6 +255,31 @@ pub async fn reset_password(
     state.store.user(id).await?.ok_or_else(invalid)
 }
 
+/// Checks the second factor of `user` (a TOTP code or a recovery code), under the same
+/// per-account throttle as passwords, so six-digit codes cannot be tried at speed.
+pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<bool, AppError> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let key = throttle_key(user.email.as_str());
+    let locked_until = state.store.sign_in_locked_until(&key).await?;
+    if locked_until > now {
+        let secs = locked_until - now;
+        return Err(AppError::Busy {
+            message: format!("Too many wrong codes. Please wait {secs} seconds and try again."),
+            retry_after_secs: u64::try_from(secs).unwrap_or(1),
+        });
+    }
+    let ok = crate::auth::two_factor::verify(state, user.id, code).await?;
+    if ok {
+        state.store.clear_sign_in_failures(&key).await?;
+    } else {
+        state
+            .store
+            .record_sign_in_failure(&key, Some(user.id), now)
+            .await?;
+    }
+    Ok(ok)
+}
+
 /// The key of an email's sign-in throttle: a hash, so that addresses without an account (which
 /// are throttled alike, or the lock would tell which addresses have one) are not stored.
 fn throttle_key(email: &str) -> String {

@@ -90,6 +90,27 @@ pub struct SignUpPage {
 }
 
 #[derive(Template)]
+#[template(path = "two_factor_sign_in.html")]
+pub struct TwoFactorSignInPage {
+    pub layout: Layout,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub layout: Layout,
+    pub enabled: bool,
+    /// While setting up: the new key and its enrolment URL.
+    pub secret: String,
+    pub url: String,
+    /// Right after turning it on: the recovery codes, shown once.
+    pub recovery: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "forgot_password.html")]
 pub struct ForgotPasswordPage {
     pub layout: Layout,

@@ -124,6 +124,24 @@ pub trait Store: BookingStore + Send + Sync + 'static {
     /// Records that the owner of `id` proved they read `email`; false when the account's address
     /// has changed since (or the account is gone).
     async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
+    /// The account's TOTP second factor, when it has one.
+    async fn two_factor(&self, id: UserId) -> Result<Option<TwoFactor>>;
+    /// Turns the second factor on (`Some(secret)`, with fresh recovery code hashes) or off.
+    async fn set_two_factor(
+        &self,
+        id: UserId,
+        secret: Option<&str>,
+        recovery_hashes: &[String],
+    ) -> Result<()>;
+    /// Accepts a TOTP time step if it is later than every step accepted before (no replays).
+    async fn accept_totp_step(&self, id: UserId, step: i64) -> Result<bool>;
+    /// Replaces the recovery code hashes `before` with `after` (one used); false on a race.
+    async fn use_recovery_code(
+        &self,
+        id: UserId,
+        before: &[String],
+        after: &[String],
+    ) -> Result<bool>;
     /// Ends every session of the account, in every instance ("sign out everywhere").
     async fn end_all_sessions(&self, id: UserId) -> Result<()>;
     /// Replaces the password if it is still `expected_hash`, ending every session; false when it
@@ -162,6 +180,17 @@ pub trait Store: BookingStore + Send + Sync + 'static {
 }
 
 /// Opens the store named by `url`: `sqlite:` (created if missing) or `postgres:`/`postgresql:`.
+/// A TOTP second factor as stored.
+#[derive(Debug, Clone)]
+pub struct TwoFactor {
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    /// The last time step a code was accepted for.
+    pub last_step: i64,
+    /// SHA-256 hex hashes of the unused recovery codes.
+    pub recovery: Vec<String>,
+}
+
 pub async fn connect(url: &SecretString, opts: &PoolOptions) -> Result<Arc<dyn Store>> {
     let raw = url.expose_secret();
     let scheme = raw.split_once(':').map(|(s, _)| s).unwrap_or("");

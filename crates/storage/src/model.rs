@@ -18,6 +18,8 @@ pub struct User {
     /// Raised to end every session (password reset, "sign out everywhere"). Internal.
     #[serde(skip)]
     pub session_epoch: i64,
+    /// Whether sign-in asks for a TOTP code too.
+    pub two_factor: bool,
 }
 
 /// A user with the stored password hash, for sign-in only.

@@ -17,6 +17,7 @@ pub(crate) struct UserRow {
     pub created_at: OffsetDateTime,
     pub email_verified_at: Option<i64>,
     pub session_epoch: i64,
+    pub two_factor: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -31,6 +32,7 @@ impl TryFrom<UserRow> for User {
             created_at: r.created_at,
             email_verified: r.email_verified_at.is_some(),
             session_epoch: r.session_epoch,
+            two_factor: r.two_factor,
         })
     }
 }
@@ -84,8 +86,8 @@ impl From<ArtistCardRow> for crate::ArtistCard {
     }
 }
 
-pub(crate) const USER_COLUMNS: &str =
-    "id, email, display_name, role, created_at, email_verified_at, session_epoch";
+pub(crate) const USER_COLUMNS: &str = "id, email, display_name, role, created_at, email_verified_at, session_epoch, \
+     totp_secret IS NOT NULL AS two_factor";
 
 /// Picks the schema status out of sqlx's bookkeeping table.
 pub(crate) fn schema_status(
@@ -205,6 +207,76 @@ macro_rules! impl_store {
             .bind(at)
             .bind(id.get())
             .bind(email.as_str())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all, name = "store.two_factor")]
+        async fn two_factor(&self, id: domain::UserId) -> $crate::Result<Option<$crate::TwoFactor>> {
+            let row: Option<(Option<String>, i64, String)> = sqlx::query_as(
+                "SELECT totp_secret, totp_last_step, totp_recovery FROM users WHERE id = $1",
+            )
+            .bind(id.get())
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(row.and_then(|(secret, last_step, recovery)| {
+                secret.map(|secret| $crate::TwoFactor {
+                    secret,
+                    last_step,
+                    recovery: recovery
+                        .split(',')
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            }))
+        }
+
+        #[tracing::instrument(skip_all, name = "store.set_two_factor")]
+        async fn set_two_factor(
+            &self,
+            id: domain::UserId,
+            secret: Option<&str>,
+            recovery_hashes: &[String],
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "UPDATE users SET totp_secret = $1, totp_last_step = 0, totp_recovery = $2 WHERE id = $3",
+            )
+            .bind(secret)
+            .bind(recovery_hashes.join(","))
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all, name = "store.accept_totp_step")]
+        async fn accept_totp_step(&self, id: domain::UserId, step: i64) -> $crate::Result<bool> {
+            // Compare-and-set: a code (its time step) is accepted once, on any instance.
+            let done = sqlx::query(
+                "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+            )
+            .bind(step)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all, name = "store.use_recovery_code")]
+        async fn use_recovery_code(
+            &self,
+            id: domain::UserId,
+            before: &[String],
+            after: &[String],
+        ) -> $crate::Result<bool> {
+            let done = sqlx::query(
+                "UPDATE users SET totp_recovery = $1 WHERE id = $2 AND totp_recovery = $3",
+            )
+            .bind(after.join(","))
+            .bind(id.get())
+            .bind(before.join(","))
             .execute(&self.pool)
             .await?;
             Ok(done.rows_affected() == 1)

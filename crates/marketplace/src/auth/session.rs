@@ -19,8 +19,38 @@ pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.insert(USER_KEY, user.id.get()).await?;
     session.insert(EPOCH_KEY, user.session_epoch).await?;
+    session.remove::<(i64, i64)>(PENDING_KEY).await?;
     csrf::rotate(session).await?;
     Ok(())
+}
+
+/// Between a correct password and the second factor: the session names the account (and its
+/// epoch) but is not signed in.
+const PENDING_KEY: &str = "two_factor_pending";
+
+/// Records that `user` gave the right password and still owes the second factor.
+pub async fn begin_two_factor(session: &Session, user: &User) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session
+        .insert(PENDING_KEY, (user.id.get(), user.session_epoch))
+        .await?;
+    csrf::rotate(session).await?;
+    Ok(())
+}
+
+/// The account waiting for its second factor in this session, if it still exists unchanged.
+pub async fn pending_two_factor(
+    session: &Session,
+    state: &AppState,
+) -> Result<Option<User>, AppError> {
+    let Some((id, epoch)) = session.get::<(i64, i64)>(PENDING_KEY).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .user(UserId::new(id))
+        .await?
+        .filter(|u| u.session_epoch == epoch))
 }
 
 /// Ends the session everywhere: the server-side record is deleted, not just the cookie.
@@ -90,6 +120,8 @@ impl FromRequestParts<AppState> for CurrentUser {
 pub trait RoleRule: Send + Sync {
     const ALLOWED: &'static [Role];
     const NAME: &'static str;
+    /// Privileged access needs a second factor (SOC 2).
+    const NEEDS_TWO_FACTOR: bool = false;
 }
 
 /// A signed-in user whose role satisfies `R`; others get 403.
@@ -100,6 +132,13 @@ impl<R: RoleRule> FromRequestParts<AppState> for Authorized<R> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
         if R::ALLOWED.contains(&user.role) {
+            // Development's one-click demo sign-in (refused elsewhere) waives it for the demo.
+            if R::NEEDS_TWO_FACTOR && !user.two_factor && !state.settings.auth.simplified_sign_in {
+                return Err(AppError::Forbidden(format!(
+                    "Pages for {} need two-factor sign-in: turn it on at /account/two-factor.",
+                    R::NAME
+                )));
+            }
             Ok(Self(user, PhantomData))
         } else {
             Err(AppError::Forbidden(format!(
@@ -114,6 +153,7 @@ pub struct AdminRule;
 impl RoleRule for AdminRule {
     const ALLOWED: &'static [Role] = &[Role::Admin];
     const NAME: &'static str = "administrators";
+    const NEEDS_TWO_FACTOR: bool = true;
 }
 
 pub struct ArtistRule;

@@ -83,6 +83,10 @@ pub struct SignIn {
     email: String,
     #[serde(default)]
     password: String,
+    /// For accounts with two-factor sign-in: the authenticator app's current code, or a
+    /// recovery code.
+    #[serde(default)]
+    totp_code: Option<String>,
 }
 
 /// Signs in; the session cookie carries the session from then on.
@@ -103,6 +107,20 @@ pub async fn sign_in(
     let user = accounts::authenticate(&state, &input.email, &input.password)
         .await?
         .ok_or_else(|| AppError::Forbidden(SIGN_IN_FAILED.into()))?;
+    if user.two_factor {
+        let code = input.totp_code.as_deref().unwrap_or_default();
+        let message = if code.is_empty() {
+            "This account uses two-factor sign-in: send the authenticator app's code as totp_code."
+        } else {
+            "That code is not valid, or has been used. Try the next one."
+        };
+        if code.is_empty() || !accounts::second_factor(&state, &user, code).await? {
+            return Err(AppError::Validation(vec![crate::error::FieldError {
+                field: "totp_code".into(),
+                message: message.into(),
+            }]));
+        }
+    }
     start_session(&session, &user).await?;
     Ok(Json(user))
 }

@@ -69,6 +69,15 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/account", get(pages::account))
         .route("/verify-email", get(pages::verify_email))
         .route(
+            "/sign-in/two-factor",
+            post(pages::two_factor_sign_in)
+                .layer(rate_limit::layer(&limits.attempts, "sign-in attempts")),
+        )
+        .route(
+            "/account/two-factor",
+            get(pages::two_factor_settings).post(pages::change_two_factor),
+        )
+        .route(
             "/forgot-password",
             get(pages::forgot_password_form)
                 .post(pages::forgot_password)

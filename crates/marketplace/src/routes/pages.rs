@@ -8,7 +8,8 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::templates::{
     AccountPage, AdminPage, ArtistCardView, CheckEmailPage, DemoAccount, ForgotPasswordPage,
-    HomePage, Layout, ResetPasswordPage, SignInPage, SignUpPage,
+    HomePage, Layout, ResetPasswordPage, SignInPage, SignUpPage, TwoFactorPage,
+    TwoFactorSignInPage,
 };
 use askama::Template;
 use axum::extract::{Query, State};
@@ -320,6 +321,16 @@ pub async fn sign_in(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     match accounts::authenticate(&state, &form.email, &form.password).await? {
+        Some(user) if user.two_factor => {
+            crate::auth::session::begin_two_factor(&session, &user).await?;
+            let csrf = csrf::token(&session).await?;
+            Ok(render(TwoFactorSignInPage {
+                layout: Layout::new(&state, None, Some(csrf)),
+                next,
+                error: None,
+            })?
+            .into_response())
+        }
         Some(user) => {
             start_session(&session, &user).await?;
             Ok(Redirect::to(&next).into_response())
@@ -335,6 +346,135 @@ pub async fn sign_in(
             .await?;
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+    #[serde(default)]
+    action: String,
+}
+
+/// The second step of signing in: a TOTP or recovery code for the account whose password was
+/// just given in this session.
+#[tracing::instrument(skip_all)]
+pub async fn two_factor_sign_in(
+    State(state): State<AppState>,
+    CsrfForm { form, session }: CsrfForm<CodeForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref());
+    let Some(user) = crate::auth::session::pending_two_factor(&session, &state).await? else {
+        return Ok(Redirect::to("/sign-in").into_response());
+    };
+    if accounts::second_factor(&state, &user, &form.code).await? {
+        start_session(&session, &user).await?;
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let csrf = csrf::token(&session).await?;
+    let page = render(TwoFactorSignInPage {
+        layout: Layout::new(&state, None, Some(csrf)),
+        next,
+        error: Some("That code is not valid, or has been used. Try the next one.".into()),
+    })?;
+    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+const SETUP_KEY: &str = "totp_setup";
+
+/// Turning the second factor on (a new key, kept in the session until a code confirms it) or off.
+#[tracing::instrument(skip_all)]
+pub async fn two_factor_settings(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user): CurrentUser,
+) -> Result<Html<String>, AppError> {
+    two_factor_page(&state, &session, &user, None).await
+}
+
+async fn two_factor_page(
+    state: &AppState,
+    session: &Session,
+    user: &storage::User,
+    error: Option<String>,
+) -> Result<Html<String>, AppError> {
+    let (secret, url) = if user.two_factor {
+        (String::new(), String::new())
+    } else {
+        let secret = match session.get::<String>(SETUP_KEY).await? {
+            Some(s) => s,
+            None => {
+                let s = crate::auth::two_factor::new_secret();
+                session.insert(SETUP_KEY, &s).await?;
+                s
+            }
+        };
+        let url = crate::auth::two_factor::enrolment_url(&secret, user.email.as_str())?;
+        (secret, url)
+    };
+    render(TwoFactorPage {
+        layout: layout(state, session, Some(user)).await?,
+        enabled: user.two_factor,
+        secret,
+        url,
+        recovery: vec![],
+        error,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn change_two_factor(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { form, session }: CsrfForm<CodeForm>,
+) -> Result<Response, AppError> {
+    match form.action.as_str() {
+        "enable" if !user.two_factor => {
+            let Some(secret) = session.get::<String>(SETUP_KEY).await? else {
+                return Ok(Redirect::to("/account/two-factor").into_response());
+            };
+            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+            if crate::auth::two_factor::matching_step(&secret, &form.code, now)?.is_none() {
+                let page = two_factor_page(&state, &session, &user, Some(
+                    "That code does not match: check the app's clock and type the current code.".into(),
+                )).await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+            let (codes, hashes) = crate::auth::two_factor::new_recovery_codes();
+            state
+                .store
+                .set_two_factor(user.id, Some(&secret), &hashes)
+                .await?;
+            session.remove::<String>(SETUP_KEY).await?;
+            tracing::info!(user_id = %user.id, "two-factor sign-in turned on");
+            Ok(render(TwoFactorPage {
+                layout: layout(&state, &session, Some(&user)).await?,
+                enabled: true,
+                secret: String::new(),
+                url: String::new(),
+                recovery: codes,
+                error: None,
+            })?
+            .into_response())
+        }
+        "disable" if user.two_factor => {
+            if !accounts::second_factor(&state, &user, &form.code).await? {
+                let page = two_factor_page(
+                    &state,
+                    &session,
+                    &user,
+                    Some("That code is not valid.".into()),
+                )
+                .await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+            state.store.set_two_factor(user.id, None, &[]).await?;
+            tracing::info!(user_id = %user.id, "two-factor sign-in turned off");
+            Ok(Redirect::to("/account").into_response())
+        }
+        _ => Ok(Redirect::to("/account/two-factor").into_response()),
     }
 }
 

@@ -485,6 +485,158 @@ async fn a_forgotten_password_is_reset_once_through_the_emailed_link_and_every_s
     );
 }
 
+/// The authenticator app's code for `secret` at `at` (unix seconds).
+fn code_at(secret: &str, at: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    )
+    .unwrap()
+    .generate(at)
+}
+
+async fn two_factor_sign_in_takes_each_code_once_and_recovery_codes_once(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.sign_up("two@example.com", "client").await;
+    // Turning it on: the page shows a key; a wrong code is refused, the right one shows the
+    // recovery codes once.
+    let page = app.get("/account/two-factor").await.text().await.unwrap();
+    let secret = page
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the key is shown")
+        .to_owned();
+    assert!(page.contains("otpauth://totp/"), "an enrolment link");
+    let token = crate::helpers::csrf_in(&page).unwrap();
+    let wrong = app
+        .post_form(
+            "/account/two-factor",
+            &[
+                ("csrf_token", token.as_str()),
+                ("action", "enable"),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let on = app
+        .post_form(
+            "/account/two-factor",
+            &[
+                ("csrf_token", token.as_str()),
+                ("action", "enable"),
+                ("code", &code_at(&secret, now)),
+            ],
+        )
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    let html = on.text().await.unwrap();
+    let recovery: Vec<String> = html
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(recovery.len(), 10, "{html}");
+
+    // Signing in: the password alone is not enough.
+    let c = crate::helpers::TestAppClient::new(&app);
+    let html = c.get("/sign-in").await.text().await.unwrap();
+    let csrf = crate::helpers::csrf_in(&html).unwrap();
+    let r = c
+        .client
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "two@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Enter your code"));
+    assert_eq!(
+        c.get("/account").await.status(),
+        StatusCode::SEE_OTHER,
+        "not signed in yet"
+    );
+    let csrf = crate::helpers::csrf_in(&html).unwrap();
+    let send = |code: String| {
+        let client = c.client.clone();
+        let url = app.url("/sign-in/two-factor");
+        let csrf = csrf.clone();
+        async move {
+            client
+                .post(url)
+                .form(&[("csrf_token", csrf.as_str()), ("code", code.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        send("123456".into()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The step after the one used to turn it on (codes are accepted once each).
+    let next_code = code_at(&secret, now + 30);
+    assert_eq!(
+        send(next_code.clone()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(c.get("/account").await.status(), StatusCode::OK);
+
+    // The API asks for the code, refuses a replayed one, and takes a recovery code once.
+    let api = |code: Option<String>| {
+        let url = app.url("/api/v1/session");
+        async move {
+            let mut body = serde_json::json!({"email": "two@example.com", "password": PASSWORD});
+            if let Some(code) = code {
+                body["totp_code"] = code.into();
+            }
+            crate::helpers::client()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = api(None).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("totp_code"));
+    assert_eq!(
+        api(Some(next_code)).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "replayed"
+    );
+    assert_eq!(
+        api(Some(recovery[0].to_uppercase())).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api(Some(recovery[0].clone())).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a recovery code works once"
+    );
+    assert_eq!(
+        api(Some(recovery[1].clone())).await.status(),
+        StatusCode::OK
+    );
+}
+
 async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
     let app = spawn_app(db).await;
     let anonymous = app.get("/admin").await;
@@ -506,6 +658,24 @@ async fn roles_are_enforced_for_pages_and_the_api(db: TestDb) {
     app.create_admin("boss@example.com").await;
     let admin = crate::helpers::TestAppClient::new(&app);
     admin.sign_in("boss@example.com").await;
+    // Privileged pages need a second factor.
+    let without = admin.get("/admin").await;
+    assert_eq!(without.status(), StatusCode::FORBIDDEN);
+    assert!(without.text().await.unwrap().contains("two-factor"));
+    let boss = app
+        .store
+        .credentials_by_email(&domain::Email::parse("boss@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let secret = marketplace::auth::two_factor::new_secret();
+    app.store
+        .set_two_factor(boss.id, Some(&secret), &[])
+        .await
+        .unwrap();
+    let admin = crate::helpers::TestAppClient::new(&app);
+    admin.sign_in_with_code("boss@example.com", &secret).await;
     let page = admin.get("/admin").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(
@@ -532,6 +702,7 @@ storage::on_both_databases!(
     a_new_address_is_confirmed_through_the_emailed_link_before_it_may_book,
     a_forgotten_password_is_reset_once_through_the_emailed_link_and_every_session_ends,
     roles_are_enforced_for_pages_and_the_api,
+    two_factor_sign_in_takes_each_code_once_and_recovery_codes_once,
 );
 
 #[tokio::test]

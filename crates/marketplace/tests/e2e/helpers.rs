@@ -314,7 +314,7 @@ pub async fn signed_up_client(app: &TestApp, email: &str) -> Client {
 /// A second browser against the same app, with its own cookies.
 pub struct TestAppClient<'a> {
     app: &'a TestApp,
-    client: Client,
+    pub client: Client,
 }
 
 impl<'a> TestAppClient<'a> {
@@ -340,6 +340,48 @@ impl<'a> TestAppClient<'a> {
                 ("email", email),
                 ("password", PASSWORD),
             ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    }
+
+    /// Signs in an account with two-factor sign-in: password, then the current code.
+    pub async fn sign_in_with_code(&self, email: &str, secret: &str) {
+        let html = self.get("/sign-in").await.text().await.unwrap();
+        let token = csrf_in(&html).unwrap();
+        let response = self
+            .client
+            .post(self.app.url("/sign-in"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let token = csrf_in(&response.text().await.unwrap()).unwrap();
+        let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+            .to_bytes()
+            .unwrap();
+        let code = totp_rs::TOTP::new(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            bytes,
+            None,
+            String::new(),
+        )
+        .unwrap()
+        .generate_current()
+        .unwrap();
+        let response = self
+            .client
+            .post(self.app.url("/sign-in/two-factor"))
+            .form(&[("csrf_token", token.as_str()), ("code", code.as_str())])
             .send()
             .await
             .unwrap();
