@@ -162,9 +162,7 @@ const RESET_LINK_SECS: i64 = 3600;
 /// What a reset link is bound to: a digest of the password hash it replaces, so the link dies
 /// with the first reset (or any other change of password).
 fn reset_binding(password_hash: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(password_hash.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::auth::sha256_hex(password_hash.as_bytes())
 }
 
 /// Emails a reset link when `email` has an account; the caller answers the same either way.
@@ -260,14 +258,7 @@ pub async fn reset_password(
 pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<bool, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key = throttle_key(user.email.as_str());
-    let locked_until = state.store.sign_in_locked_until(&key).await?;
-    if locked_until > now {
-        let secs = locked_until - now;
-        return Err(AppError::Busy {
-            message: format!("Too many wrong codes. Please wait {secs} seconds and try again."),
-            retry_after_secs: u64::try_from(secs).unwrap_or(1),
-        });
-    }
+    ensure_not_locked(state, &key, now, "Too many wrong codes.").await?;
     let ok = crate::auth::two_factor::verify(state, user.id, code).await?;
     if ok {
         state.store.clear_sign_in_failures(&key).await?;
@@ -283,9 +274,25 @@ pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<
 /// The key of an email's sign-in throttle: a hash, so that addresses without an account (which
 /// are throttled alike, or the lock would tell which addresses have one) are not stored.
 fn throttle_key(email: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::auth::sha256_hex(email.trim().to_lowercase().as_bytes())
+}
+
+/// Refuses with 429 while sign-in for `key` is locked; `what` names what failed too often.
+async fn ensure_not_locked(
+    state: &AppState,
+    key: &str,
+    now: i64,
+    what: &str,
+) -> Result<(), AppError> {
+    let locked_until = state.store.sign_in_locked_until(key).await?;
+    if locked_until > now {
+        let secs = locked_until - now;
+        return Err(AppError::Busy {
+            message: format!("{what} Please wait {secs} seconds and try again."),
+            retry_after_secs: u64::try_from(secs).unwrap_or(1),
+        });
+    }
+    Ok(())
 }
 
 /// Checks an email and password. Always does the same argon2 work, found or not. Repeated
@@ -297,16 +304,7 @@ pub async fn authenticate(
 ) -> Result<Option<User>, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key = throttle_key(email);
-    let locked_until = state.store.sign_in_locked_until(&key).await?;
-    if locked_until > now {
-        let secs = locked_until - now;
-        return Err(AppError::Busy {
-            message: format!(
-                "Too many failed sign-ins for this email. Please wait {secs} seconds and try again."
-            ),
-            retry_after_secs: u64::try_from(secs).unwrap_or(1),
-        });
-    }
+    ensure_not_locked(state, &key, now, "Too many failed sign-ins for this email.").await?;
     let parsed = Email::parse(email).ok();
     let credentials = match &parsed {
         Some(e) => state.store.credentials_by_email(e).await?,

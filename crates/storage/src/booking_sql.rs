@@ -526,6 +526,21 @@ macro_rules! impl_booking_store {
                 Ok(())
             }
 
+            /// A request's sessions still in the calendar, and those completed.
+            async fn session_counts(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                booking: domain::BookingId,
+            ) -> $crate::Result<(i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT COALESCE(SUM(CASE WHEN state IN ('scheduled', 'confirmed') THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0) \
+                     FROM appointments WHERE booking_id = $1",
+                )
+                .bind(booking.get())
+                .fetch_one(conn)
+                .await?)
+            }
+
             /// Applies one change to a locked request: state, data, history, ledger and outbox.
             async fn apply_change(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -585,14 +600,7 @@ macro_rules! impl_booking_store {
                         .await?;
                     }
                     C::Withdraw => {
-                        let (active, completed): (i64, i64) = sqlx::query_as(
-                            "SELECT COALESCE(SUM(CASE WHEN state IN ('scheduled', 'confirmed') THEN 1 ELSE 0 END), 0), \
-                             COALESCE(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0) \
-                             FROM appointments WHERE booking_id = $1",
-                        )
-                        .bind(req.id.get())
-                        .fetch_one(&mut **tx)
-                        .await?;
+                        let (active, completed) = Self::session_counts(&mut **tx, req.id).await?;
                         domain::withdrawal_allowed(active, completed)
                             .map_err(|e| StoreError::Refused(e.to_string()))?;
                     }
@@ -1172,14 +1180,7 @@ macro_rules! impl_booking_store {
                     result_id = Self::insert_appointment(&mut tx, &req, slot, at).await?;
                 }
                 if next == domain::AppointmentState::Completed {
-                    let (active, completed): (i64, i64) = sqlx::query_as(
-                        "SELECT COALESCE(SUM(CASE WHEN state IN ('scheduled', 'confirmed') THEN 1 ELSE 0 END), 0), \
-                         COALESCE(SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END), 0) \
-                         FROM appointments WHERE booking_id = $1",
-                    )
-                    .bind(req.id.get())
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let (active, completed) = Self::session_counts(&mut *tx, req.id).await?;
                     let planned = req.quote.as_ref().map_or(1, |q| q.sessions);
                     if domain::booking_completed(active, completed, planned) {
                         sqlx::query("UPDATE booking_requests SET completed_at = $1, updated_at = $2 WHERE id = $3")

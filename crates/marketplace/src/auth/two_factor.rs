@@ -66,9 +66,7 @@ fn normalise(code: &str) -> String {
 
 /// A recovery code's stored form. Codes carry 50 random bits, so a fast hash suffices.
 pub fn hash_recovery(code: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(normalise(code).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::auth::sha256_hex(normalise(code).as_bytes())
 }
 
 /// Fresh recovery codes, as shown once (`xxxxx-xxxxx`), and their hashes, as stored.

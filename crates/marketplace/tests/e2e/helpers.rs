@@ -329,11 +329,11 @@ impl<'a> TestAppClient<'a> {
         self.client.get(self.app.url(path)).send().await.unwrap()
     }
 
-    pub async fn sign_in(&self, email: &str) {
+    /// Posts the sign-in form with the test password.
+    async fn post_password(&self, email: &str) -> Response {
         let html = self.get("/sign-in").await.text().await.unwrap();
         let token = csrf_in(&html).unwrap();
-        let response = self
-            .client
+        self.client
             .post(self.app.url("/sign-in"))
             .form(&[
                 ("csrf_token", token.as_str()),
@@ -342,25 +342,17 @@ impl<'a> TestAppClient<'a> {
             ])
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn sign_in(&self, email: &str) {
+        let response = self.post_password(email).await;
         assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
     }
 
     /// Signs in an account with two-factor sign-in: password, then the current code.
     pub async fn sign_in_with_code(&self, email: &str, secret: &str) {
-        let html = self.get("/sign-in").await.text().await.unwrap();
-        let token = csrf_in(&html).unwrap();
-        let response = self
-            .client
-            .post(self.app.url("/sign-in"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("email", email),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = self.post_password(email).await;
         assert_eq!(response.status(), reqwest::StatusCode::OK);
         let token = csrf_in(&response.text().await.unwrap()).unwrap();
         let bytes = totp_rs::Secret::Encoded(secret.to_owned())
