@@ -6,6 +6,7 @@ pub mod artist;
 pub mod availability;
 pub mod booking;
 pub mod consent;
+pub mod decision;
 pub mod flash;
 pub mod ids;
 pub mod policy;
@@ -18,6 +19,10 @@ pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
 pub use availability::Availability;
 pub use booking::{
     Actor, BookingAction, BookingState, TransitionError, booking_completed, withdrawal_allowed,
+};
+pub use decision::{
+    AppointmentChange, BookingChange, BookingDecision, Notice, Party, QuoteView, Refusal,
+    RequestFacts, SessionDecision, SessionFacts, decide_booking, decide_session,
 };
 pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};

@@ -184,16 +184,6 @@ pub struct AuthSettings {
     pub api_writes_per_minute: u32,
 }
 
-impl AuthSettings {
-    pub fn hash_limits(&self) -> crate::auth::password::HashLimits {
-        crate::auth::password::HashLimits {
-            workers: self.password_hash_workers,
-            queue: self.password_hash_queue,
-            max_wait_ms: self.password_hash_max_wait_ms,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {

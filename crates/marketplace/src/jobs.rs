@@ -2,7 +2,7 @@
 //! prompt some weeks after a session, and the outbox worker (notification email). Both are safe to run on several instances at once: the store
 //! serialises expiries on the row and leases outbox rows to one worker at a time.
 
-use crate::booking::now;
+use crate::clock::now;
 use crate::config::{MailSettings, MailTransport};
 use crate::state::AppState;
 use anyhow::Context;

@@ -3,6 +3,7 @@
 //! default, S3 when configured).
 
 use crate::config::MediaSettings;
+use crate::error::{AppError, FieldError};
 use axum::body::Bytes;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use object_store::ObjectStore;
@@ -136,7 +137,9 @@ fn decode_error(e: image::ImageError) -> UploadError {
 pub struct MediaStore {
     objects: Arc<dyn ObjectStore>,
     /// One permit per image being decoded; see `MediaSettings::max_parallel_decodes`.
-    pub decodes: Arc<tokio::sync::Semaphore>,
+    decodes: Arc<tokio::sync::Semaphore>,
+    max_bytes: usize,
+    max_pixels: u64,
 }
 
 impl MediaStore {
@@ -164,7 +167,67 @@ impl MediaStore {
         Ok(Self {
             objects,
             decodes: Arc::new(tokio::sync::Semaphore::new(media.max_parallel_decodes)),
+            max_bytes: media.max_upload_bytes,
+            max_pixels: media.max_pixels,
         })
+    }
+
+    /// Checks and re-encodes one image off the async threads; the inner error is the person's.
+    pub async fn process(&self, bytes: Bytes) -> Result<Result<Processed, UploadError>, AppError> {
+        let (max_bytes, max_pixels) = (self.max_bytes, self.max_pixels);
+        // Waiting is bounded too: past it the client is told to retry rather than queueing forever.
+        let permit = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.decodes.clone().acquire_owned(),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| AppError::Busy {
+            message: "Many images are being processed right now. Please try again in a moment."
+                .into(),
+            retry_after_secs: 5,
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            process(&bytes, max_bytes, max_pixels)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
+    }
+
+    /// Stores a processed image and its thumbnail under `prefix` and returns their keys; if the
+    /// second write fails the first is removed.
+    pub async fn put_image(
+        &self,
+        processed: Processed,
+        prefix: &str,
+    ) -> Result<(String, String), AppError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let image_path = format!("{prefix}/{id}.jpg");
+        let thumb_path = format!("{prefix}/{id}-thumb.webp");
+        self.put(&image_path, processed.full_jpeg).await?;
+        if let Err(e) = self.put(&thumb_path, processed.thumb_webp).await {
+            self.delete(&[&image_path]).await;
+            return Err(e.into());
+        }
+        Ok((image_path, thumb_path))
+    }
+
+    /// Checks and re-encodes one image and stores it and its thumbnail under `prefix`; returns
+    /// the keys. Nothing stays stored if it fails.
+    pub async fn store_image(
+        &self,
+        bytes: Bytes,
+        prefix: &str,
+    ) -> Result<(String, String), AppError> {
+        let processed = self.process(bytes).await?.map_err(|e| {
+            AppError::Validation(vec![FieldError {
+                field: "image".into(),
+                message: e.to_string(),
+            }])
+        })?;
+        self.put_image(processed, prefix).await
     }
 
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {

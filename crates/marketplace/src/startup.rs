@@ -60,7 +60,7 @@ impl Application {
         {
             tracing::info!(?summary, "demo data seeded");
         }
-        let passwords = crate::auth::password::Passwords::new(settings.auth.hash_limits());
+        let passwords = crate::auth::password::Passwords::new((&settings.auth).into());
         let session_key = session_key(&settings)?;
         let media = crate::media::MediaStore::from_settings(&settings.media)?;
         let state = AppState {

@@ -23,6 +23,16 @@ pub struct HashLimits {
     pub max_wait_ms: u64,
 }
 
+impl From<&crate::config::AuthSettings> for HashLimits {
+    fn from(auth: &crate::config::AuthSettings) -> Self {
+        Self {
+            workers: auth.password_hash_workers,
+            queue: auth.password_hash_queue,
+            max_wait_ms: auth.password_hash_max_wait_ms,
+        }
+    }
+}
+
 impl Default for HashLimits {
     fn default() -> Self {
         Self {

@@ -125,7 +125,7 @@ pub trait RoleRule: Send + Sync {
 }
 
 /// A signed-in user whose role satisfies `R`; others get 403.
-pub struct Authorized<R: RoleRule>(pub User, PhantomData<R>);
+pub struct Authorized<R: RoleRule>(pub User, pub PhantomData<R>);
 
 impl<R: RoleRule> FromRequestParts<AppState> for Authorized<R> {
     type Rejection = AppError;

@@ -3,8 +3,6 @@
 //! over a shoulder cannot be replayed.
 
 use crate::error::AppError;
-use crate::state::AppState;
-use domain::UserId;
 use rand::RngCore;
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -57,7 +55,7 @@ pub fn matching_step(secret: &str, code: &str, now: u64) -> Result<Option<i64>, 
         .and_then(|s| i64::try_from(s).ok()))
 }
 
-fn normalise(code: &str) -> String {
+pub fn normalise(code: &str) -> String {
     code.chars()
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
@@ -85,32 +83,6 @@ pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
         .collect();
     let hashes = codes.iter().map(|c| hash_recovery(c)).collect();
     (codes, hashes)
-}
-
-/// Checks a TOTP code or an unused recovery code for `user`, consuming it. True when the user
-/// has no second factor.
-pub async fn verify(state: &AppState, user: UserId, code: &str) -> Result<bool, AppError> {
-    let Some(factor) = state.store.two_factor(user).await? else {
-        return Ok(true);
-    };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-    if let Some(step) = matching_step(&factor.secret, code, now)? {
-        return Ok(state.store.accept_totp_step(user, step).await?);
-    }
-    let hash = hash_recovery(code);
-    if normalise(code).len() == 10 && factor.recovery.contains(&hash) {
-        let after: Vec<String> = factor
-            .recovery
-            .iter()
-            .filter(|h| **h != hash)
-            .cloned()
-            .collect();
-        return Ok(state
-            .store
-            .use_recovery_code(user, &factor.recovery, &after)
-            .await?);
-    }
-    Ok(false)
 }
 
 #[cfg(test)]

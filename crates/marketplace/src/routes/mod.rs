@@ -1,11 +1,12 @@
 //! The router: pages, JSON API and operations endpoints, with the middleware every response passes through.
 
 pub mod api;
-pub mod bookings_api;
-pub mod bookings_pages;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
-pub mod portfolio_pages;
+pub mod render;
+
+pub use openapi::openapi_document;
 
 use crate::rate_limit;
 use crate::state::AppState;
@@ -23,9 +24,6 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::{Key, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
-use utoipa::OpenApi as _;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// No inline script or style anywhere, so the policy can stay this strict.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -44,7 +42,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )))
         .with_signed(session_key);
 
-    let limits = Limits {
+    let limits = openapi::Limits {
         attempts: rate_limit::per_minute(settings.auth.attempts_per_minute, &[Method::POST]),
         writes: rate_limit::per_minute(
             settings.auth.api_writes_per_minute,
@@ -52,35 +50,35 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         ),
     };
     let mut pages = Router::new()
-        .route("/", get(pages::home))
+        .route("/", get(pages::catalogue::home))
         .route(
             "/sign-up",
-            get(pages::sign_up_form)
-                .post(pages::sign_up)
+            get(pages::accounts::sign_up_form)
+                .post(pages::accounts::sign_up)
                 .layer(rate_limit::layer(&limits.attempts, "sign-up attempts")),
         )
         .route(
             "/sign-in",
-            get(pages::sign_in_form)
-                .post(pages::sign_in)
+            get(pages::accounts::sign_in_form)
+                .post(pages::accounts::sign_in)
                 .layer(rate_limit::layer(&limits.attempts, "sign-in attempts")),
         )
-        .route("/sign-out", post(pages::sign_out))
-        .route("/account", get(pages::account))
-        .route("/verify-email", get(pages::verify_email))
+        .route("/sign-out", post(pages::accounts::sign_out))
+        .route("/account", get(pages::accounts::account))
+        .route("/verify-email", get(pages::accounts::verify_email))
         .route(
             "/sign-in/two-factor",
-            post(pages::two_factor_sign_in)
+            post(pages::accounts::two_factor_sign_in)
                 .layer(rate_limit::layer(&limits.attempts, "sign-in attempts")),
         )
         .route(
             "/account/two-factor",
-            get(pages::two_factor_settings).post(pages::change_two_factor),
+            get(pages::accounts::two_factor_settings).post(pages::accounts::change_two_factor),
         )
         .route(
             "/forgot-password",
-            get(pages::forgot_password_form)
-                .post(pages::forgot_password)
+            get(pages::accounts::forgot_password_form)
+                .post(pages::accounts::forgot_password)
                 .layer(rate_limit::layer(
                     &limits.attempts,
                     "password reset requests",
@@ -88,104 +86,104 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route(
             "/reset-password",
-            get(pages::reset_password_form)
-                .post(pages::reset_password)
+            get(pages::accounts::reset_password_form)
+                .post(pages::accounts::reset_password)
                 .layer(rate_limit::layer(&limits.attempts, "password resets")),
         )
         .route(
             "/account/sign-out-everywhere",
-            post(pages::sign_out_everywhere),
+            post(pages::accounts::sign_out_everywhere),
         )
         .route(
             "/account/verify-email",
-            post(pages::resend_verification)
+            post(pages::accounts::resend_verification)
                 .layer(rate_limit::layer(&limits.attempts, "requests for a link")),
         )
-        .route("/admin", get(pages::admin))
-        .route("/search", get(bookings_pages::search))
-        .route("/artists/{slug}", get(bookings_pages::artist))
-        .route("/studios/{slug}", get(bookings_pages::studio))
+        .route("/admin", get(pages::accounts::admin))
+        .route("/search", get(pages::catalogue::search))
+        .route("/artists/{slug}", get(pages::catalogue::artist))
+        .route("/studios/{slug}", get(pages::catalogue::studio))
         .route(
             "/artists/{slug}/book",
-            get(bookings_pages::request_form)
-                .post(bookings_pages::send_request)
-                .layer(DefaultBodyLimit::max(upload_body_limit(
+            get(pages::bookings::request_form)
+                .post(pages::bookings::send_request)
+                .layer(DefaultBodyLimit::max(openapi::upload_body_limit(
                     settings.media.max_upload_bytes,
                 ))),
         )
-        .route("/dashboard", get(bookings_pages::dashboard))
+        .route("/dashboard", get(pages::bookings::dashboard))
         .route(
             "/dashboard/profile",
-            get(bookings_pages::settings_form).post(bookings_pages::save_settings),
+            get(pages::settings::settings_form).post(pages::settings::save_settings),
         )
         .route(
             "/dashboard/portfolio",
-            get(portfolio_pages::portfolio)
-                .post(portfolio_pages::upload)
+            get(pages::portfolio::portfolio)
+                .post(pages::portfolio::upload)
                 .layer(DefaultBodyLimit::max(
                     settings.media.max_upload_bytes + 64 * 1024,
                 )),
         )
         .route(
             "/dashboard/portfolio/{id}/delete",
-            post(portfolio_pages::delete),
+            post(pages::portfolio::delete),
         )
         .route(
             "/dashboard/flash",
-            get(portfolio_pages::flash)
-                .post(portfolio_pages::upload_flash)
+            get(pages::portfolio::flash)
+                .post(pages::portfolio::upload_flash)
                 .layer(DefaultBodyLimit::max(
                     settings.media.max_upload_bytes + 64 * 1024,
                 )),
         )
         .route(
             "/dashboard/flash/{id}/delete",
-            post(portfolio_pages::delete_flash),
+            post(pages::portfolio::delete_flash),
         )
         .route(
             "/dashboard/guest-spots",
-            post(portfolio_pages::add_guest_spot),
+            post(pages::portfolio::add_guest_spot),
         )
         .route(
             "/dashboard/guest-spots/{id}/delete",
-            post(portfolio_pages::delete_guest_spot),
+            post(pages::portfolio::delete_guest_spot),
         )
         .route(
             "/bookings/{id}/healed-photo",
-            post(portfolio_pages::healed_photo).layer(DefaultBodyLimit::max(
+            post(pages::portfolio::healed_photo).layer(DefaultBodyLimit::max(
                 settings.media.max_upload_bytes + 64 * 1024,
             )),
         )
-        .route("/bookings/{id}", get(bookings_pages::booking))
+        .route("/bookings/{id}", get(pages::bookings::booking))
         // Ahead of the public `/media` files: reference images are for the request's parties.
         .route(
             "/media/references/{owner}/{file}",
-            get(bookings_pages::reference_image),
+            get(pages::bookings::reference_image),
         )
-        .route("/bookings/{id}/schedule", post(bookings_pages::schedule))
+        .route("/bookings/{id}/schedule", post(pages::bookings::schedule))
         .route(
             "/bookings/{id}/messages",
-            post(bookings_pages::post_message),
+            post(pages::bookings::post_message),
         )
-        .route("/bookings/{id}/review", post(bookings_pages::review))
+        .route("/bookings/{id}/review", post(pages::bookings::review))
         .route(
             "/bookings/{id}/do/{action}",
-            post(bookings_pages::booking_action),
+            post(pages::bookings::booking_action),
         )
         .route(
             "/appointments/{id}/{action}",
-            post(bookings_pages::appointment_action),
+            post(pages::bookings::appointment_action),
         );
     if settings.auth.simplified_sign_in {
-        pages = pages.route("/dev/sign-in", post(pages::dev_sign_in));
+        pages = pages.route("/dev/sign-in", post(pages::accounts::dev_sign_in));
     }
 
-    let (documented, mut doc) = documented_routes(
-        upload_body_limit(settings.media.max_upload_bytes),
+    let (documented, mut doc) = openapi::documented_routes(
+        openapi::upload_body_limit(settings.media.max_upload_bytes),
         Some(&limits),
     )
     .split_for_parts();
-    crate::openapi::finish(&mut doc);
+    openapi::finish(&mut doc);
     let doc: Arc<str> = doc
         .to_json()
         .expect("the OpenAPI document serialises")
@@ -233,14 +231,14 @@ pub fn router(state: AppState, session_key: Key) -> Router {
                 ))
                 .service(media),
         )
-        .fallback(not_found)
+        .fallback(ops::not_found)
         .layer(sessions)
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::error::render,
+            render::render,
         ))
-        .layer(CatchPanicLayer::custom(crate::error::panic_response))
+        .layer(CatchPanicLayer::custom(render::panic_response))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::observe,
@@ -252,82 +250,6 @@ pub fn router(state: AppState, session_key: Key) -> Router {
     app.layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
-}
-
-/// 404 for addresses that match no route; 400 for those with no canonical spelling.
-pub async fn not_found(
-    rejected: Option<axum::Extension<crate::canonical::RejectedPath>>,
-) -> crate::error::AppError {
-    match rejected {
-        Some(axum::Extension(crate::canonical::RejectedPath(why))) => {
-            crate::error::AppError::BadRequest(why.to_string())
-        }
-        None => crate::error::AppError::NotFound,
-    }
-}
-
-/// The JSON API and the operations endpoints. `routes!` registers each handler at the path its
-/// `#[utoipa::path]` names and adds that description to the document, so the two cannot drift.
-/// The body limit of a route taking up to four images, plus room for the form's other fields.
-fn upload_body_limit(max_upload_bytes: usize) -> usize {
-    4 * max_upload_bytes + 64 * 1024
-}
-
-/// The per-client-IP limits the router enforces.
-struct Limits {
-    attempts: rate_limit::Limit,
-    writes: rate_limit::Limit,
-}
-
-/// `limits` is `None` only when the document alone is wanted (`marketplace openapi`).
-fn documented_routes(upload_limit: usize, limits: Option<&Limits>) -> OpenApiRouter<AppState> {
-    // Only this route takes images; everywhere else the small global limit holds.
-    let uploads = OpenApiRouter::new()
-        .routes(routes!(
-            bookings_api::list_requests,
-            bookings_api::create_request
-        ))
-        .layer(DefaultBodyLimit::max(upload_limit));
-    let mut attempts = OpenApiRouter::new()
-        .routes(routes!(api::register))
-        .routes(routes!(api::sign_in, api::sign_out))
-        // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
-        .route("/session", post(api::sign_in).delete(api::sign_out));
-    if let Some(limits) = limits {
-        attempts = attempts.layer(rate_limit::layer(&limits.attempts, "sign-in attempts"));
-    }
-    let mut api = OpenApiRouter::new()
-        .merge(attempts)
-        .routes(routes!(api::me))
-        .routes(routes!(api::admin_overview))
-        .routes(routes!(bookings_api::styles))
-        .routes(routes!(bookings_api::artists))
-        .routes(routes!(bookings_api::artist))
-        .merge(uploads)
-        .routes(routes!(bookings_api::get_request))
-        .routes(routes!(bookings_api::schedule))
-        .routes(routes!(bookings_api::messages, bookings_api::post_message))
-        .routes(routes!(bookings_api::request_action))
-        .routes(routes!(bookings_api::appointment_action))
-        .routes(routes!(bookings_api::create_review))
-        .fallback(not_found);
-    if let Some(limits) = limits {
-        api = api.layer(rate_limit::layer(&limits.writes, "changes"));
-    }
-    let api = api.layer(middleware::from_fn(crate::auth::csrf::api_guard));
-    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
-        .nest("/api/v1", api)
-        .routes(routes!(ops::live))
-        .routes(routes!(ops::ready))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::version))
-}
-
-/// The OpenAPI document of this build, as `/api/openapi.json` serves it.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    let mut doc = documented_routes(0, None).into_openapi();
-    crate::openapi::finish(&mut doc);
-    doc
 }
 
 /// The headers every response carries. HSTS only outside development, where there is no TLS.

@@ -208,3 +208,15 @@ pub async fn static_asset(
     )
         .into_response())
 }
+
+/// 404 for addresses that match no route; 400 for those with no canonical spelling.
+pub async fn not_found(
+    rejected: Option<axum::Extension<crate::canonical::RejectedPath>>,
+) -> crate::error::AppError {
+    match rejected {
+        Some(axum::Extension(crate::canonical::RejectedPath(why))) => {
+            crate::error::AppError::BadRequest(why.to_string())
+        }
+        None => crate::error::AppError::NotFound,
+    }
+}

@@ -88,7 +88,7 @@ async fn sign_in_failures_read_the_same_whether_or_not_the_account_exists(db: Te
     let body_b = no_account.text().await.unwrap();
     assert_eq!(status_a, StatusCode::UNAUTHORIZED);
     assert_eq!(status_a, status_b);
-    let message = marketplace::accounts::SIGN_IN_FAILED;
+    let message = marketplace::services::accounts::SIGN_IN_FAILED;
     assert!(body_a.contains(message) && body_b.contains(message));
     let strip = |b: &str| {
         b.replace(&crate::helpers::csrf_in(b).unwrap(), "")

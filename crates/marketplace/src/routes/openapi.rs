@@ -1,9 +1,20 @@
-//! The OpenAPI document's frame (info, security, tags); its paths and schemas come from the handlers.
+//! The documented API: its routes, and the OpenAPI document's frame (info, security, tags) around
+//! the paths and schemas that come from the handlers.
 
+use crate::rate_limit;
+use crate::routes::api::{accounts, bookings, catalogue};
+use crate::routes::ops;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::post;
+use utoipa::OpenApi as _;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Deprecated, OpenApi, Ref, RefOr};
 use utoipa::{Modify, PartialSchema, ToResponse, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where the current sign-in operations live, and the older alias kept for existing clients.
 pub const SESSION_PATH: &str = "/api/v1/auth/session";
@@ -121,12 +132,76 @@ fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = 
     .flatten()
 }
 
+/// The JSON API and the operations endpoints. `routes!` registers each handler at the path its
+/// `#[utoipa::path]` names and adds that description to the document, so the two cannot drift.
+/// The body limit of a route taking up to four images, plus room for the form's other fields.
+pub fn upload_body_limit(max_upload_bytes: usize) -> usize {
+    4 * max_upload_bytes + 64 * 1024
+}
+
+/// The per-client-IP limits the router enforces.
+pub struct Limits {
+    pub attempts: rate_limit::Limit,
+    pub writes: rate_limit::Limit,
+}
+
+/// `limits` is `None` only when the document alone is wanted (`marketplace openapi`).
+pub fn documented_routes(upload_limit: usize, limits: Option<&Limits>) -> OpenApiRouter<AppState> {
+    // Only this route takes images; everywhere else the small global limit holds.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(bookings::list_requests, bookings::create_request))
+        .layer(DefaultBodyLimit::max(upload_limit));
+    let mut attempts = OpenApiRouter::new()
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::sign_in, accounts::sign_out))
+        // The first sign-in address; `openapi::finish` documents it as a deprecated alias.
+        .route(
+            "/session",
+            post(accounts::sign_in).delete(accounts::sign_out),
+        );
+    if let Some(limits) = limits {
+        attempts = attempts.layer(rate_limit::layer(&limits.attempts, "sign-in attempts"));
+    }
+    let mut api = OpenApiRouter::new()
+        .merge(attempts)
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::admin_overview))
+        .routes(routes!(catalogue::styles))
+        .routes(routes!(catalogue::artists))
+        .routes(routes!(catalogue::artist))
+        .merge(uploads)
+        .routes(routes!(bookings::get_request))
+        .routes(routes!(bookings::schedule))
+        .routes(routes!(bookings::messages, bookings::post_message))
+        .routes(routes!(bookings::request_action))
+        .routes(routes!(bookings::appointment_action))
+        .routes(routes!(bookings::create_review))
+        .fallback(ops::not_found);
+    if let Some(limits) = limits {
+        api = api.layer(rate_limit::layer(&limits.writes, "changes"));
+    }
+    let api = api.layer(middleware::from_fn(crate::auth::csrf::api_guard));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::version))
+}
+
+/// The OpenAPI document of this build, as `/api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = documented_routes(0, None).into_openapi();
+    finish(&mut doc);
+    doc
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
 
     fn document() -> Value {
-        serde_json::to_value(crate::routes::openapi_document()).expect("serialises")
+        serde_json::to_value(super::openapi_document()).expect("serialises")
     }
 
     /// Every `$ref` in `value`, wherever it is.

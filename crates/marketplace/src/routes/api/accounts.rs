@@ -1,46 +1,16 @@
-//! The JSON API under `/api/v1`: accounts, session and the admin overview. Errors are problem+json.
+//! The accounts API: registration, the session, the signed-in account and the admin overview.
 
-use crate::accounts::{self, Registration, SIGN_IN_FAILED};
 use crate::auth::session::{sign_in as start_session, sign_out as end_session};
 use crate::auth::{AdminUser, CurrentUser};
 use crate::error::{AppError, Problem};
+use crate::routes::api::Json;
+use crate::services::accounts::{self, Registration, SIGN_IN_FAILED};
 use crate::state::AppState;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use serde::Serialize;
 use storage::{CatalogueCounts, User};
 use tower_sessions::Session;
-
-/// `axum::Json` whose rejections are our problem+json errors.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
-pub struct Json<T>(pub T);
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> axum::response::Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-impl From<JsonRejection> for AppError {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
-                "Send the body as JSON with Content-Type: application/json.".into(),
-            ),
-            JsonRejection::JsonDataError(e) => {
-                AppError::Validation(vec![crate::error::FieldError {
-                    field: "body".into(),
-                    message: e.body_text(),
-                }])
-            }
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-            other => AppError::BadRequest(other.body_text()),
-        }
-    }
-}
 
 /// What registration answers, whether or not the address already had an account.
 #[derive(serde::Serialize, utoipa::ToSchema)]

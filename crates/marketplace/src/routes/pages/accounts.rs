@@ -1,62 +1,22 @@
-//! HTML pages: home, sign-up, sign-in, account and the admin overview.
+//! Account pages: sign-up, sign-in, the second factor, password reset, the account and the
+//! admin overview.
 
-use crate::accounts::{self, Registration, SIGN_IN_FAILED};
 use crate::auth::csrf::{self, CsrfForm};
 use crate::auth::session::{sign_in as start_session, sign_out as end_session};
 use crate::auth::{AdminUser, CurrentUser, MaybeUser};
 use crate::error::AppError;
+use crate::routes::pages::{layout, render};
+use crate::services::accounts::{self, Registration, SIGN_IN_FAILED};
 use crate::state::AppState;
 use crate::templates::{
-    AccountPage, AdminPage, ArtistCardView, CheckEmailPage, DemoAccount, ForgotPasswordPage,
-    HomePage, Layout, ResetPasswordPage, SignInPage, SignUpPage, TwoFactorPage,
-    TwoFactorSignInPage,
+    AccountPage, AdminPage, CheckEmailPage, DemoAccount, ForgotPasswordPage, Layout,
+    ResetPasswordPage, SignInPage, SignUpPage, TwoFactorPage, TwoFactorSignInPage,
 };
-use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use domain::{Email, Style};
+use domain::Email;
 use tower_sessions::Session;
-
-fn render(page: impl Template) -> Result<Html<String>, AppError> {
-    page.render()
-        .map(Html)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
-}
-
-/// The CSRF token for the sign-out form in the header, present only for signed-in users.
-async fn layout(
-    state: &AppState,
-    session: &Session,
-    user: Option<&storage::User>,
-) -> Result<Layout, AppError> {
-    let csrf = match user {
-        Some(_) => Some(csrf::token(session).await?),
-        None => None,
-    };
-    Ok(Layout::new(state, user, csrf))
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn home(
-    State(state): State<AppState>,
-    session: Session,
-    MaybeUser(user): MaybeUser,
-) -> Result<Html<String>, AppError> {
-    let listing = state.listing.get(state.store.as_ref()).await?;
-    render(HomePage {
-        layout: layout(&state, &session, user.as_ref()).await?,
-        counts: listing.counts,
-        styles: Style::ALL.iter().map(|s| (s.slug(), s.label())).collect(),
-        cities: listing.cities.clone(),
-        artists: listing
-            .artists
-            .iter()
-            .cloned()
-            .map(ArtistCardView::from)
-            .collect(),
-    })
-}
 
 #[tracing::instrument(skip_all)]
 pub async fn sign_up_form(

@@ -1,142 +1,24 @@
-//! Pages of the booking flow: artist profiles, the request form, dashboards, a request's page
-//! with its actions, sessions, consent form, messages and review, and the artist's settings.
+//! Pages of the booking flow: the request form, dashboards, a request's page with its actions,
+//! sessions, consent form, messages and review, and its private reference images.
 
-use crate::auth::csrf::{self, CsrfForm};
+use crate::auth::csrf::CsrfForm;
 use crate::auth::{CurrentUser, MaybeUser};
-use crate::booking::{self, ActionInput, AppointmentInput, ReviewInput, SlotInput};
+use crate::clock::now;
 use crate::error::{AppError, FieldError};
-use crate::routes::bookings_api::{
-    run_appointment_action, run_booking_action, run_post_message, run_review, run_schedule,
+use crate::routes::api::bookings::origin;
+use crate::routes::pages::{render, sign_in_redirect, signed_in_layout as layout};
+use crate::services::booking::input::{
+    ActionInput, AppointmentInput, ReviewInput, SlotInput, raw_request,
 };
+use crate::services::booking::{self, appointment_request};
 use crate::state::AppState;
-use crate::templates::{
-    ArtistPage, ArtistSettingsForm, ArtistSettingsPage, BookingPage, DashboardPage, Layout,
-    RequestFormPage, SearchPage, StudioPageView,
-};
-use askama::Template;
+use crate::templates::bookings::{BookingPage, DashboardPage, RequestFormPage};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use domain::{AppointmentId, BookingId, RawRequest, Role};
 use storage::User;
 use tower_sessions::Session;
-
-fn render(page: impl Template) -> Result<Html<String>, AppError> {
-    page.render()
-        .map(Html)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
-}
-
-async fn layout(state: &AppState, session: &Session, user: &User) -> Result<Layout, AppError> {
-    Ok(Layout::new(
-        state,
-        Some(user),
-        Some(csrf::token(session).await?),
-    ))
-}
-
-fn sign_in_redirect(next: &str) -> Response {
-    let next: String =
-        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
-    Redirect::to(&format!("/sign-in?next={next}")).into_response()
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn search(
-    State(state): State<AppState>,
-    session: Session,
-    MaybeUser(user): MaybeUser,
-    axum::extract::Query(params): axum::extract::Query<crate::search::SearchParams>,
-) -> Result<Response, AppError> {
-    let csrf = match &user {
-        Some(_) => Some(csrf::token(&session).await?),
-        None => None,
-    };
-    let layout = Layout::new(&state, user.as_ref(), csrf);
-    let cities = state
-        .listing
-        .get(state.store.as_ref())
-        .await?
-        .cities
-        .clone();
-    let (status, results, errors, page) = match params.parse() {
-        Ok(query) => {
-            let results = state.store.search_artists(&query).await?;
-            state
-                .metrics
-                .engagement
-                .with_label_values(&["search"])
-                .inc();
-            (StatusCode::OK, Some(results), vec![], query.page)
-        }
-        Err(AppError::Validation(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors, 1),
-        Err(e) => return Err(e),
-    };
-    let page = SearchPage::new(layout, params, cities, results, errors, page);
-    Ok((status, render(page)?).into_response())
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn artist(
-    State(state): State<AppState>,
-    session: Session,
-    MaybeUser(user): MaybeUser,
-    Path(slug): Path<String>,
-) -> Result<Html<String>, AppError> {
-    let artist = state
-        .store
-        .artist_by_slug(&slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let (reviews, portfolio, flash, guest_spots) = tokio::try_join!(
-        state.store.reviews_for_artist(artist.id, 20),
-        state.store.portfolio(artist.id, 60),
-        state.store.flash_for_artist(artist.id, 60),
-        state.store.guest_spots_for_artist(artist.id, &today)
-    )?;
-    state
-        .metrics
-        .engagement
-        .with_label_values(&["profile_view"])
-        .inc();
-    let csrf = match &user {
-        Some(_) => Some(csrf::token(&session).await?),
-        None => None,
-    };
-    render(ArtistPage::new(
-        Layout::new(&state, user.as_ref(), csrf),
-        artist,
-        reviews,
-        portfolio,
-        flash,
-        guest_spots,
-        user.as_ref().is_none_or(|u| u.role == Role::Client),
-    ))
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn studio(
-    State(state): State<AppState>,
-    session: Session,
-    MaybeUser(user): MaybeUser,
-    Path(slug): Path<String>,
-) -> Result<Html<String>, AppError> {
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let studio = state
-        .store
-        .studio(&slug, &today)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let csrf = match &user {
-        Some(_) => Some(csrf::token(&session).await?),
-        None => None,
-    };
-    render(StudioPageView::new(
-        Layout::new(&state, user.as_ref(), csrf),
-        studio,
-    ))
-}
 
 /// `?flash=ID&size=M` on the request form starts the request from a flash design.
 #[derive(serde::Deserialize, Default)]
@@ -195,7 +77,7 @@ pub async fn send_request(
         .artist_by_slug(&slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let form = booking::raw_request(&upload.fields);
+    let form = raw_request(&upload.fields);
     let outcome =
         booking::submit_with_references(&state, &user, &artist, &form, upload.files).await;
     match outcome {
@@ -233,7 +115,7 @@ pub async fn dashboard(
         Some(p) => {
             state
                 .store
-                .appointments_for_artist(p.id, booking::now() - 86_400)
+                .appointments_for_artist(p.id, now() - 86_400)
                 .await?
         }
         None => vec![],
@@ -306,7 +188,7 @@ pub async fn booking(
 }
 
 /// After a form: back to the request on success, or the page again with the problem shown.
-pub(crate) async fn after_form<T>(
+pub async fn after_form<T>(
     state: &AppState,
     session: &Session,
     user: &User,
@@ -335,7 +217,7 @@ pub async fn booking_action(
     CsrfForm { form, session }: CsrfForm<ActionInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let result = run_booking_action(&state, &user, id, &action, form).await;
+    let result = booking::take_action(&state, &user, id, &action, form).await;
     after_form(&state, &session, &user, id, result).await
 }
 
@@ -347,7 +229,7 @@ pub async fn schedule(
     CsrfForm { form, session }: CsrfForm<SlotInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let result = run_schedule(&state, &user, id, &form).await;
+    let result = booking::schedule(&state, &user, id, &form).await;
     after_form(&state, &session, &user, id, result).await
 }
 
@@ -361,13 +243,9 @@ pub async fn appointment_action(
     CsrfForm { form, session }: CsrfForm<AppointmentInput>,
 ) -> Result<Response, AppError> {
     let id = AppointmentId::new(id);
-    let booking_id = state
-        .store
-        .appointment_booking(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let result =
-        run_appointment_action(&state, &user, id, &action, form, &headers, client_ip).await;
+    let booking_id = appointment_request(&state, id).await?;
+    let origin = origin(&headers, &client_ip);
+    let result = booking::take_appointment_action(&state, &user, id, &action, form, origin).await;
     after_form(&state, &session, &user, booking_id, result).await
 }
 
@@ -385,7 +263,7 @@ pub async fn post_message(
     CsrfForm { form, session }: CsrfForm<MessageForm>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let result = run_post_message(&state, &user, id, &form.body).await;
+    let result = booking::post_message(&state, &user, id, &form.body).await;
     after_form(&state, &session, &user, id, result).await
 }
 
@@ -397,66 +275,8 @@ pub async fn review(
     CsrfForm { form, session }: CsrfForm<ReviewInput>,
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
-    let result = run_review(&state, &user, id, &form).await;
+    let result = booking::review(&state, &user, id, &form).await;
     after_form(&state, &session, &user, id, result).await
-}
-
-fn require_artist(user: &User) -> Result<(), AppError> {
-    if matches!(user.role, Role::Artist | Role::StudioOwner) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("This page is for artists only.".into()))
-    }
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn settings_form(
-    State(state): State<AppState>,
-    session: Session,
-    CurrentUser(user): CurrentUser,
-) -> Result<Html<String>, AppError> {
-    require_artist(&user)?;
-    let form = match state.store.artist_for_user(user.id).await? {
-        Some(p) => ArtistSettingsForm::from_profile(&p),
-        None => ArtistSettingsForm::new_for(&user),
-    };
-    render(ArtistSettingsPage::new(
-        layout(&state, &session, &user).await?,
-        form,
-        vec![],
-        false,
-    ))
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn save_settings(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    CsrfForm { form, session }: CsrfForm<ArtistSettingsForm>,
-) -> Result<Response, AppError> {
-    require_artist(&user)?;
-    let problem = match form.parse() {
-        Ok(settings) => match state.store.save_artist_settings(user.id, settings).await {
-            Ok(_) => {
-                let page = ArtistSettingsPage::new(
-                    layout(&state, &session, &user).await?,
-                    form,
-                    vec![],
-                    true,
-                );
-                return Ok(render(page)?.into_response());
-            }
-            Err(storage::StoreError::Conflict(m)) => vec![FieldError {
-                field: "slug".into(),
-                message: m.into(),
-            }],
-            Err(e) => return Err(e.into()),
-        },
-        Err(errors) => errors,
-    };
-    let page =
-        ArtistSettingsPage::new(layout(&state, &session, &user).await?, form, problem, false);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(page)?).into_response())
 }
 
 /// A reference image of a request, for its two participants only: clients' photos of their own

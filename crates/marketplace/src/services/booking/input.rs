@@ -1,131 +1,19 @@
-//! The booking flow between the web layer and the store: age rules, turning form and JSON input
-//! into domain changes, and the counters each committed change bumps. Pages and API share it.
+//! Booking input as pages and the API send it, turned into the changes the store applies.
 
+use crate::clock::{now, time_zone};
 use crate::error::{AppError, FieldError};
-use crate::state::AppState;
-use domain::consent::{self, AgeDecision};
 use domain::request::{clean_text, parse_date, parse_money};
 use domain::{
     AppointmentAction, BookingAction, BookingPolicy, ConsentAnswers, ParseError, Quote, RawRequest,
-    RequestDraft, Slot,
+    Slot,
 };
 use serde::Deserialize;
-use storage::{AppointmentChange, ArtistProfile, BookingChange, BookingRequest, NewRequest, User};
+use storage::{AppointmentChange, BookingChange};
 use time::OffsetDateTime;
 
-/// An IANA time zone by name, or a clear error naming it.
-pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ParseError> {
-    jiff::tz::TimeZone::get(name.trim()).map_err(|_| {
-        ParseError::new(
-            "time_zone",
-            format!(
-                "{:?} is not a time zone: use a name such as Europe/Berlin",
-                name.trim()
-            ),
-        )
-    })
-}
-
-/// A unix time as a person in `zone` reads it, e.g. "Sat 6 Mar 2027, 10:00 CET".
-pub fn local_time(at: i64, zone: &str) -> String {
-    let tz = time_zone(zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_second(at) {
-        Ok(t) => t
-            .to_zoned_datetime(tz)
-            .strftime("%a %-d %b %Y, %H:%M %Z")
-            .to_string(),
-        Err(_) => "unknown time".to_owned(),
-    }
-}
-
-/// Refuses a session outside the artist's working days and hours (in the artist's zone).
-pub fn check_availability(
-    availability: &domain::Availability,
-    zone: &str,
-    slot: &Slot,
-) -> Result<(), AppError> {
-    let tz = time_zone(zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let start = jiff::Timestamp::from_second(slot.starts_at)
-        .map_err(|_| invalid([ParseError::new("starts_at", "not a valid time")]))?
-        .to_zoned_datetime(tz);
-    let weekday = usize::try_from(start.weekday().to_monday_zero_offset()).unwrap_or(0);
-    let minute =
-        u16::try_from(i32::from(start.hour()) * 60 + i32::from(start.minute())).unwrap_or(0);
-    let minutes = (slot.ends_at - slot.starts_at) / 60;
-    if availability.allows(weekday, minute, minutes) {
-        Ok(())
-    } else {
-        Err(invalid([ParseError::new(
-            "starts_at",
-            format!(
-                "outside the artist's working hours ({}, {zone})",
-                availability.describe()
-            ),
-        )]))
-    }
-}
-
-/// The current time as the store takes it: unix seconds.
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn invalid(errors: impl IntoIterator<Item = ParseError>) -> AppError {
+/// Field errors as the 422 a person sees.
+pub fn invalid(errors: impl IntoIterator<Item = ParseError>) -> AppError {
     AppError::Validation(errors.into_iter().map(FieldError::from).collect())
-}
-
-/// Sends a client's request to an artist after checking the age and consent rules of the
-/// artist's jurisdiction and the artist's own minimum age.
-pub async fn submit(
-    state: &AppState,
-    client: &User,
-    artist: &ArtistProfile,
-    raw: &RawRequest,
-    references: Vec<(String, String)>,
-) -> Result<BookingRequest, AppError> {
-    require_client(client)?;
-    let draft = RequestDraft::parse(raw).map_err(invalid)?;
-    let rules = consent::rules_for(&artist.jurisdiction);
-    let today = OffsetDateTime::now_utc().date();
-    let needs_guardian = match consent::decide(&rules, artist.min_age, draft.date_of_birth, today) {
-        AgeDecision::Allowed => false,
-        AgeDecision::NeedsParentalConsent => true,
-        AgeDecision::Refused(why) => {
-            return Err(invalid([ParseError::new("date_of_birth", why)]));
-        }
-    };
-    let new = NewRequest {
-        client: client.id,
-        artist: artist.id,
-        draft,
-        needs_guardian,
-        references,
-    };
-    let req = state.store.create_request(new, now()).await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&["submit"])
-        .inc();
-    Ok(req)
-}
-
-/// Only clients with a confirmed email address send requests: an artist answers a person they
-/// can reach, and a throwaway address cannot fill an artist's inbox.
-fn require_client(user: &User) -> Result<(), AppError> {
-    if user.role != domain::Role::Client {
-        return Err(AppError::Forbidden(
-            "Only client accounts can request bookings.".into(),
-        ));
-    }
-    if !user.email_verified {
-        return Err(AppError::Forbidden(
-            "Confirm your email address first: follow the link we emailed you, or ask for a new \
-             one on your account page."
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The request form's fields, as the page and multipart API calls send them.
@@ -139,47 +27,6 @@ pub fn raw_request(fields: &std::collections::HashMap<String, String>) -> RawReq
         preferred_dates: get("preferred_dates"),
         date_of_birth: get("date_of_birth"),
     }
-}
-
-/// [`submit`] with reference images (at most [`crate::auth::csrf::MAX_FILES`]). Each is checked,
-/// re-encoded and stored first; all of them are removed again if the request is not created.
-pub async fn submit_with_references(
-    state: &AppState,
-    client: &User,
-    artist: &ArtistProfile,
-    raw: &RawRequest,
-    files: Vec<axum::body::Bytes>,
-) -> Result<BookingRequest, AppError> {
-    require_client(client)?;
-    let prefix = format!("references/{}", client.id);
-    let mut references = Vec::new();
-    let mut stored = Ok(());
-    for bytes in files {
-        match crate::routes::portfolio_pages::store_image(state, bytes, &prefix).await {
-            Ok(keys) => references.push(keys),
-            Err(e) => {
-                stored = Err(match e {
-                    AppError::Validation(mut errors) => {
-                        for e in &mut errors {
-                            e.field = "references".into();
-                            e.message = format!("Reference image: {}", e.message);
-                        }
-                        AppError::Validation(errors)
-                    }
-                    other => other,
-                });
-                break;
-            }
-        }
-    }
-    let keys = references.clone();
-    state
-        .media
-        .kept_if(&keys, async move {
-            stored?;
-            submit(state, client, artist, raw, references).await
-        })
-        .await
 }
 
 /// What a participant sends with a booking action. Forms carry money as text ("150.50"); the

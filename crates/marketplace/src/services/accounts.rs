@@ -1,9 +1,10 @@
 //! Registration and sign-in rules shared by the HTML pages and the JSON API.
 
 use crate::auth::email_link::{LinkSigner, Purpose};
+use crate::auth::two_factor;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
-use domain::{DisplayName, Email, NewPassword, RegistrableRole};
+use domain::{DisplayName, Email, NewPassword, RegistrableRole, UserId};
 use storage::{NewUser, User};
 
 /// What a sign-up form or API call sent, before parsing.
@@ -259,7 +260,7 @@ pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key = throttle_key(user.email.as_str());
     ensure_not_locked(state, &key, now, "Too many wrong codes.").await?;
-    let ok = crate::auth::two_factor::verify(state, user.id, code).await?;
+    let ok = verify_second_factor(state, user.id, code).await?;
     if ok {
         state.store.clear_sign_in_failures(&key).await?;
     } else {
@@ -269,6 +270,36 @@ pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<
             .await?;
     }
     Ok(ok)
+}
+
+/// Checks a TOTP code or an unused recovery code for `user`, consuming it. True when the user
+/// has no second factor.
+async fn verify_second_factor(
+    state: &AppState,
+    user: UserId,
+    code: &str,
+) -> Result<bool, AppError> {
+    let Some(factor) = state.store.two_factor(user).await? else {
+        return Ok(true);
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    if let Some(step) = two_factor::matching_step(&factor.secret, code, now)? {
+        return Ok(state.store.accept_totp_step(user, step).await?);
+    }
+    let hash = two_factor::hash_recovery(code);
+    if two_factor::normalise(code).len() == 10 && factor.recovery.contains(&hash) {
+        let after: Vec<String> = factor
+            .recovery
+            .iter()
+            .filter(|h| **h != hash)
+            .cloned()
+            .collect();
+        return Ok(state
+            .store
+            .use_recovery_code(user, &factor.recovery, &after)
+            .await?);
+    }
+    Ok(false)
 }
 
 /// The key of an email's sign-in throttle: a hash, so that addresses without an account (which

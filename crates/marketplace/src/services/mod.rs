@@ -1,0 +1,7 @@
+//! Use cases: each thing a person can do is one function here, called by both the page handler
+//! and the API handler, which only parse input and render output.
+
+pub mod accounts;
+pub mod booking;
+pub mod catalogue;
+pub mod portfolio;

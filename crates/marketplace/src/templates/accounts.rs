@@ -1,0 +1,95 @@
+//! The account pages: sign-up, sign-in, second factor, password reset, account and admin.
+
+use super::Layout;
+use crate::error::FieldError;
+use askama::Template;
+use storage::CatalogueCounts;
+
+#[derive(Template)]
+#[template(path = "sign_up.html")]
+pub struct SignUpPage {
+    pub layout: Layout,
+    pub errors: Vec<FieldError>,
+    pub display_name: String,
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor_sign_in.html")]
+pub struct TwoFactorSignInPage {
+    pub layout: Layout,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub layout: Layout,
+    pub enabled: bool,
+    /// While setting up: the new key and its enrolment URL.
+    pub secret: String,
+    pub url: String,
+    /// Right after turning it on: the recovery codes, shown once.
+    pub recovery: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+pub struct ForgotPasswordPage {
+    pub layout: Layout,
+    pub sent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+pub struct ResetPasswordPage {
+    pub layout: Layout,
+    pub token: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Template)]
+#[template(path = "check_email.html")]
+pub struct CheckEmailPage {
+    pub layout: Layout,
+    pub email: String,
+}
+
+pub struct DemoAccount {
+    pub email: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignInPage {
+    pub layout: Layout,
+    pub error: Option<String>,
+    pub email: String,
+    pub next: String,
+    pub demo_accounts: Vec<DemoAccount>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub layout: Layout,
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub member_since: String,
+    pub email_verified: bool,
+    /// A new verification link was just sent.
+    pub link_sent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    pub layout: Layout,
+    pub counts: CatalogueCounts,
+    pub bookings: Vec<(&'static str, i64)>,
+}

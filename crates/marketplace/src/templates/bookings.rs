@@ -1,0 +1,171 @@
+//! The pages of the booking flow: the request form, dashboards and a request's own page.
+
+use super::Layout;
+use super::format::policy_text;
+use crate::error::FieldError;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "booking_new.html")]
+pub struct RequestFormPage {
+    pub layout: Layout,
+    pub artist: storage::ArtistProfile,
+    pub errors: Vec<FieldError>,
+    pub form: domain::RawRequest,
+    pub placements: &'static [&'static str],
+    pub sizes: Vec<(&'static str, &'static str)>,
+    pub policy: String,
+}
+
+impl RequestFormPage {
+    pub fn new(
+        layout: Layout,
+        artist: storage::ArtistProfile,
+        errors: Vec<FieldError>,
+        form: domain::RawRequest,
+    ) -> Self {
+        Self {
+            policy: policy_text(&artist.policy),
+            layout,
+            artist,
+            errors,
+            form,
+            placements: domain::request::PLACEMENTS,
+            sizes: domain::Size::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.label()))
+                .collect(),
+        }
+    }
+
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub layout: Layout,
+    /// The artist's own zone, for the calendar.
+    pub time_zone: String,
+    pub is_artist: bool,
+    pub profile_slug: Option<String>,
+    pub bookings: Vec<storage::BookingSummary>,
+    pub calendar: Vec<storage::Appointment>,
+    pub unread: i64,
+}
+
+#[derive(Template)]
+#[template(path = "booking.html")]
+pub struct BookingPage {
+    pub layout: Layout,
+    pub b: storage::BookingDetail,
+    pub messages: Vec<storage::Message>,
+    pub is_client: bool,
+    pub actor: domain::Actor,
+    pub error: Option<String>,
+    pub errors: Vec<FieldError>,
+    pub other_party: String,
+    pub placements_today: String,
+    /// The artist's working week.
+    pub working: domain::Availability,
+}
+
+impl BookingPage {
+    pub fn new(
+        layout: Layout,
+        b: storage::BookingDetail,
+        messages: Vec<storage::Message>,
+        actor: domain::Actor,
+        error: Option<String>,
+        errors: Vec<FieldError>,
+        working: domain::Availability,
+    ) -> Self {
+        let other_party = match actor {
+            domain::Actor::Client => b.request.artist_name.clone(),
+            _ => b.request.client_name.clone(),
+        };
+        Self {
+            layout,
+            is_client: actor == domain::Actor::Client,
+            actor,
+            messages,
+            error,
+            errors,
+            other_party,
+            placements_today: time::OffsetDateTime::now_utc().date().to_string(),
+            working,
+            b,
+        }
+    }
+
+    /// Whether the viewer may take `action` on the request now.
+    pub fn can(&self, action: &str) -> bool {
+        domain::BookingAction::parse(action)
+            .is_ok_and(|a| self.b.request.state.apply(a, self.actor).is_ok())
+    }
+
+    /// Whether the viewer may take `action` on session `ap` now.
+    pub fn can_on(&self, ap: &storage::Appointment, action: &str) -> bool {
+        domain::AppointmentAction::parse(action)
+            .is_ok_and(|a| ap.state.apply(a, self.actor).is_ok())
+    }
+
+    /// The artist may add sessions to a booked request until the quoted number is reached.
+    pub fn can_schedule(&self) -> bool {
+        let used = self
+            .b
+            .appointments
+            .iter()
+            .filter(|a| a.state.is_active() || a.state == domain::AppointmentState::Completed)
+            .count() as i64;
+        !self.is_client
+            && self.b.request.state == domain::BookingState::Booked
+            && used < self.b.request.quote.map_or(1, |q| q.sessions)
+    }
+
+    /// The client may share a healed photo once a session is completed.
+    pub fn can_share_healed(&self) -> bool {
+        self.is_client
+            && self
+                .b
+                .appointments
+                .iter()
+                .any(|a| a.state == domain::AppointmentState::Completed)
+    }
+
+    pub fn styles(&self) -> Vec<(&'static str, &'static str)> {
+        domain::Style::ALL
+            .iter()
+            .map(|s| (s.slug(), s.label()))
+            .collect()
+    }
+
+    pub fn can_review(&self) -> bool {
+        self.is_client
+            && self.b.review.is_none()
+            && self
+                .b
+                .appointments
+                .iter()
+                .any(|a| a.state == domain::AppointmentState::Completed)
+    }
+
+    pub fn deadline(&self) -> Option<String> {
+        self.b.request.deadline_at.map(|d| self.local(&d))
+    }
+
+    /// The artist's working week, shown with the scheduling form.
+    pub fn hours(&self) -> String {
+        format!("{} ({})", self.working.describe(), self.b.request.time_zone)
+    }
+
+    /// A time in the artist's zone, where the sessions take place.
+    pub fn local(&self, at: &i64) -> String {
+        crate::clock::local_time(*at, &self.b.request.time_zone)
+    }
+}
