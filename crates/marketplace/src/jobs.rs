@@ -77,6 +77,7 @@ fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Resu
         Some(id) => format!("{}/bookings/{id}", mail.public_url.trim_end_matches('/')),
         None => mail.public_url.clone(),
     };
+    let (subject, body) = crate::templates::email::notification_text(n, &link)?;
     let domain = mail
         .from
         .rsplit('@')
@@ -89,9 +90,9 @@ fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Resu
         .message_id(Some(format!("<outbox-{}@{domain}>", n.id)))
         .from(from)
         .to(to)
-        .subject(&n.subject)
+        .subject(subject)
         .header(ContentType::TEXT_PLAIN)
-        .body(n.body.replace("{link}", &link))
+        .body(body)
         .context("building the email")
 }
 

@@ -1,427 +1,19 @@
-//! The booking flow as the store sees it: profiles with policies, requests, sessions, consent,
-//! messages, reviews, the deadline sweep and the notification outbox.
+//! Booking requests and their sessions: each change persists a `domain::decide_*` decision atomically, in a transaction that serialises on the request (`FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite).
 
-use crate::Result;
+use crate::error::Result;
+#[allow(unused_imports)]
+use crate::model::*;
 use async_trait::async_trait;
-use domain::{
-    Actor, AppointmentId, AppointmentState, ArtistId, BookingId, BookingPolicy, BookingState,
-    ConsentAnswers, Quote, Rating, RequestDraft, Size, Slot, Style, UserId,
-};
-use serde::Serialize;
-use time::OffsetDateTime;
+#[allow(unused_imports)]
+use domain::*;
 
-/// An artist's public profile together with the policy they book by.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ArtistProfile {
-    pub id: ArtistId,
-    /// Internal: visitors need the artist's id, never their account's.
-    #[serde(skip)]
-    pub user_id: UserId,
-    pub slug: String,
-    pub display_name: String,
-    pub bio: String,
-    pub city: String,
-    pub country: String,
-    pub jurisdiction: String,
-    pub studio_name: Option<String>,
-    pub studio_slug: Option<String>,
-    pub styles: Vec<Style>,
-    pub price_min_cents: i64,
-    pub price_max_cents: i64,
-    pub hourly_rate_cents: i64,
-    pub books_open: bool,
-    pub min_age: u8,
-    pub policy: BookingPolicy,
-    /// IANA time zone the artist works in; session times are shown in it.
-    pub time_zone: String,
-    /// Working days and hours, in `time_zone`.
-    pub availability: domain::Availability,
-    pub rating_count: i64,
-    /// Mean rating times 100, so it stays an integer (e.g. 467 is 4.67 stars).
-    pub rating_centi: Option<i64>,
-}
-
-/// What an artist edits on their settings page.
-#[derive(Debug, Clone)]
-pub struct ArtistSettings {
-    pub slug: domain::Slug,
-    pub bio: String,
-    pub city: String,
-    pub country: String,
-    pub jurisdiction: String,
-    pub styles: Vec<Style>,
-    pub price_min_cents: i64,
-    pub price_max_cents: i64,
-    pub hourly_rate_cents: i64,
-    pub books_open: bool,
-    pub min_age: u8,
-    pub policy: BookingPolicy,
-    pub time_zone: String,
-    pub availability: domain::Availability,
-}
-
-/// A booking request as its two participants see it. The client's date of birth is kept for the
-/// consent record but never returned.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BookingRequest {
-    pub id: BookingId,
-    pub client_id: UserId,
-    pub client_name: String,
-    pub artist_id: ArtistId,
-    pub artist_user_id: UserId,
-    pub artist_slug: String,
-    pub artist_name: String,
-    pub jurisdiction: String,
-    /// The artist's time zone, in which the request's sessions are shown.
-    pub time_zone: String,
-    pub state: BookingState,
-    pub idea: String,
-    pub placement: String,
-    pub size: Size,
-    pub budget_cents: Option<i64>,
-    pub preferred_dates: String,
-    pub needs_guardian: bool,
-    /// The artist's question, the client's answer or the reason for declining: the latest note.
-    pub note: Option<String>,
-    pub quote: Option<QuoteView>,
-    /// Unix seconds at which the current state expires, if it has a deadline.
-    pub deadline_at: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
-/// The quote on a request.
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
-pub struct QuoteView {
-    pub price_min_cents: i64,
-    pub price_max_cents: i64,
-    pub sessions: i64,
-    pub deposit_cents: i64,
-}
-
-impl BookingRequest {
-    /// Which side `user` is on, if any.
-    pub fn actor_for(&self, user: UserId) -> Option<Actor> {
-        if user == self.client_id {
-            Some(Actor::Client)
-        } else if user == self.artist_user_id {
-            Some(Actor::Artist)
-        } else {
-            None
-        }
-    }
-}
-
-/// One session.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Appointment {
-    pub id: AppointmentId,
-    pub booking_id: BookingId,
-    pub artist_id: ArtistId,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub state: AppointmentState,
-    pub consent_signed_at: Option<i64>,
-}
-
-/// One step in a request's history.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BookingEvent {
-    pub actor: String,
-    pub action: String,
-    pub from_state: String,
-    pub to_state: String,
-    pub at: i64,
-}
-
-/// A movement of deposit money; payment providers will write the same entries later.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LedgerEntry {
-    pub entry: String,
-    pub amount_cents: i64,
-    pub appointment_id: Option<AppointmentId>,
-    pub at: i64,
-}
-
-/// Everything on a request's page.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BookingDetail {
-    #[serde(flatten)]
-    pub request: BookingRequest,
-    pub appointments: Vec<Appointment>,
-    pub events: Vec<BookingEvent>,
-    pub ledger: Vec<LedgerEntry>,
-    pub review: Option<Review>,
-    pub unread_messages: i64,
-    /// Reference images as (image key, thumbnail key).
-    #[schema(value_type = Vec<Vec<String>>)]
-    pub references: Vec<(String, String)>,
-}
-
-/// A request in a dashboard list.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BookingSummary {
-    pub id: BookingId,
-    /// The artist's time zone, for the next session's time.
-    pub time_zone: String,
-    pub state: BookingState,
-    pub other_party: String,
-    pub artist_slug: String,
-    pub idea: String,
-    pub deadline_at: Option<i64>,
-    pub unread_messages: i64,
-    pub next_session_at: Option<i64>,
-    pub sessions_to_consent: i64,
-    pub can_review: bool,
-}
-
-/// A message in a booking's thread.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Message {
-    pub id: i64,
-    pub booking_id: BookingId,
-    pub sender_id: UserId,
-    pub sender_name: String,
-    pub body: String,
-    pub created_at: i64,
-}
-
-/// A client's review of a completed booking.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Review {
-    pub id: i64,
-    pub booking_id: BookingId,
-    pub artist_id: ArtistId,
-    pub client_name: String,
-    pub rating: u8,
-    pub body: String,
-    pub created_at: i64,
-}
-
-/// What a participant does to a request, with the data that action carries.
-#[derive(Debug, Clone)]
-pub enum BookingChange {
-    RequestInfo { question: String },
-    ProvideInfo { answer: String },
-    Quote(Quote),
-    Decline { reason: String },
-    Accept,
-    Withdraw,
-    DepositPaid,
-    Expire,
-}
-
-impl BookingChange {
-    pub fn action(&self) -> domain::BookingAction {
-        use domain::BookingAction as A;
-        match self {
-            BookingChange::RequestInfo { .. } => A::RequestInfo,
-            BookingChange::ProvideInfo { .. } => A::ProvideInfo,
-            BookingChange::Quote(_) => A::Quote,
-            BookingChange::Decline { .. } => A::Decline,
-            BookingChange::Accept => A::Accept,
-            BookingChange::Withdraw => A::Withdraw,
-            BookingChange::DepositPaid => A::DepositPaid,
-            BookingChange::Expire => A::Expire,
-        }
-    }
-}
-
-/// What a participant does to a session.
-#[derive(Debug, Clone)]
-pub enum AppointmentChange {
-    Consent {
-        answers: ConsentAnswers,
-        ip: String,
-        user_agent: String,
-    },
-    Complete,
-    Cancel,
-    NoShow,
-    Reschedule(Slot),
-}
-
-impl AppointmentChange {
-    pub fn action(&self) -> domain::AppointmentAction {
-        use domain::AppointmentAction as A;
-        match self {
-            AppointmentChange::Consent { .. } => A::Consent,
-            AppointmentChange::Complete => A::Complete,
-            AppointmentChange::Cancel => A::Cancel,
-            AppointmentChange::NoShow => A::NoShow,
-            AppointmentChange::Reschedule(_) => A::Reschedule,
-        }
-    }
-}
-
-/// A new request, already checked against the age rules by the caller.
-#[derive(Debug, Clone)]
-pub struct NewRequest {
-    pub client: UserId,
-    pub artist: ArtistId,
-    pub draft: RequestDraft,
-    pub needs_guardian: bool,
-    /// Stored reference images as (image key, thumbnail key).
-    pub references: Vec<(String, String)>,
-}
-
-/// How search results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SearchSort {
-    /// Open books first, then the longest-standing profiles.
-    #[default]
-    Featured,
-    Rating,
-    PriceLow,
-    Newest,
-}
-
-/// Search filters, already validated. Empty filters match everything.
-#[derive(Debug, Clone, Default)]
-pub struct ArtistQuery {
-    pub style: Option<Style>,
-    pub city: Option<String>,
-    pub max_price_cents: Option<i64>,
-    /// Minimum mean rating times 100.
-    pub min_rating_centi: Option<i64>,
-    pub books_open: bool,
-    pub healed_only: bool,
-    pub text: Option<String>,
-    /// Resident artists of one studio.
-    pub studio_id: Option<i64>,
-    /// Today (YYYY-MM-DD): with a city, artists with a guest spot there from today on match too.
-    pub today: Option<String>,
-    pub sort: SearchSort,
-    /// 1-based.
-    pub page: u32,
-    pub per_page: u32,
-}
-
-/// One artist in search results.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct SearchHit {
-    #[serde(flatten)]
-    pub card: crate::ArtistCard,
-    pub rating_count: i64,
-    pub rating_centi: Option<i64>,
-}
-
-/// A page of results and how many match in all.
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchResults {
-    pub artists: Vec<SearchHit>,
-    pub total: i64,
-}
-
-/// One piece in an artist's portfolio.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct PortfolioEntry {
-    pub id: i64,
-    pub title: String,
-    pub style: String,
-    pub placement: String,
-    pub healed: bool,
-    pub image_path: String,
-    pub thumb_path: String,
-    /// Fitzpatrick types, comma separated.
-    pub skin_tones: String,
-    /// Set on a healed photo a client shared after their session. Internal: the portfolio is
-    /// public, and a booking's id is its two parties' business.
-    #[serde(skip)]
-    pub booking_id: Option<i64>,
-}
-
-/// An uploaded piece, with its stored image keys.
-#[derive(Debug, Clone)]
-pub struct NewUpload {
-    pub draft: domain::PortfolioDraft,
-    pub image_path: String,
-    pub thumb_path: String,
-}
-
-/// A flash design and the sizes it is offered in.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FlashDesign {
-    pub id: i64,
-    pub artist_id: ArtistId,
-    pub title: String,
-    pub style: String,
-    pub image_path: String,
-    pub thumb_path: String,
-    pub variants: Vec<domain::FlashVariant>,
-}
-
-/// A new flash design with its stored image keys.
-#[derive(Debug, Clone)]
-pub struct NewFlash {
-    pub title: String,
-    pub style: Style,
-    pub image_path: String,
-    pub thumb_path: String,
-    pub variants: Vec<domain::FlashVariant>,
-}
-
-/// A guest spot with the names pages show.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct GuestSpotView {
-    pub id: i64,
-    pub artist_slug: String,
-    pub artist_name: String,
-    pub studio_slug: String,
-    pub studio_name: String,
-    pub city: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    pub time_zone: String,
-}
-
-/// A studio's page: where it is, its resident artists and upcoming guests.
-#[derive(Debug, Clone, Serialize)]
-pub struct StudioPage {
-    pub slug: String,
-    pub name: String,
-    pub city: String,
-    pub country: String,
-    pub jurisdiction: String,
-    pub members: Vec<crate::ArtistCard>,
-    pub guests: Vec<GuestSpotView>,
-}
-
-/// An email waiting in the outbox, claimed by one worker for a lease.
-#[derive(Debug, Clone)]
-pub struct Notification {
-    pub id: i64,
-    pub kind: String,
-    pub booking_id: Option<BookingId>,
-    pub recipient_email: String,
-    pub recipient_name: String,
-    pub subject: String,
-    pub body: String,
-    pub attempts: i64,
-}
-
-/// The booking flow's storage operations. Every mutation takes the time (`at`, unix seconds) so
-/// deadlines can be tested without waiting, and every one checks ownership in the same statement
-/// that reads the row: someone else's id behaves exactly like a missing one.
+/// Booking requests and their sessions's storage operations.
 #[async_trait]
 pub trait BookingStore: Send + Sync {
-    async fn search_artists(&self, query: &ArtistQuery) -> Result<SearchResults>;
-    /// Every city with at least one artist, for the search filter.
-    async fn cities(&self) -> Result<Vec<String>>;
-    async fn artist_by_slug(&self, slug: &str) -> Result<Option<ArtistProfile>>;
-    async fn artist_by_id(&self, id: ArtistId) -> Result<Option<ArtistProfile>>;
-    async fn artist_for_user(&self, user: UserId) -> Result<Option<ArtistProfile>>;
-    /// Creates or updates the signed-in artist's own profile.
-    async fn save_artist_settings(
-        &self,
-        user: UserId,
-        settings: ArtistSettings,
-    ) -> Result<ArtistProfile>;
-
     async fn create_request(&self, new: NewRequest, at: i64) -> Result<BookingRequest>;
+
     async fn booking(&self, id: BookingId, viewer: UserId) -> Result<Option<BookingDetail>>;
+
     /// The request alone (one query), if `viewer` takes part in it: enough to authorise an
     /// action and to know its artist, time zone and consent needs.
     async fn booking_request(
@@ -429,9 +21,12 @@ pub trait BookingStore: Send + Sync {
         id: BookingId,
         viewer: UserId,
     ) -> Result<Option<BookingRequest>>;
+
     /// Whether `key` is a reference image (or its thumbnail) of a request `viewer` takes part in.
     async fn reference_visible(&self, key: &str, viewer: UserId) -> Result<bool>;
+
     async fn bookings_for(&self, viewer: UserId) -> Result<Vec<BookingSummary>>;
+
     async fn change_booking(
         &self,
         id: BookingId,
@@ -448,6 +43,7 @@ pub trait BookingStore: Send + Sync {
         slot: Slot,
         at: i64,
     ) -> Result<Appointment>;
+
     async fn change_appointment(
         &self,
         id: AppointmentId,
@@ -455,88 +51,545 @@ pub trait BookingStore: Send + Sync {
         change: AppointmentChange,
         at: i64,
     ) -> Result<Appointment>;
+
     /// The request a session belongs to, for routing a session action to its ownership check.
     async fn appointment_booking(&self, id: AppointmentId) -> Result<Option<BookingId>>;
-    async fn portfolio(&self, artist: ArtistId, limit: i64) -> Result<Vec<PortfolioEntry>>;
-    /// Adds a piece to the signed-in artist's own portfolio.
-    async fn add_portfolio_item(
-        &self,
-        artist_user: UserId,
-        item: NewUpload,
-    ) -> Result<PortfolioEntry>;
-    /// Removes one of the artist's own pieces and returns its image keys for deletion.
-    async fn delete_portfolio_item(&self, artist_user: UserId, id: i64)
-    -> Result<(String, String)>;
-    /// Adds a healed photo the client of a completed booking shares to the artist's portfolio.
-    async fn add_healed_photo(
-        &self,
-        id: BookingId,
-        client: UserId,
-        item: NewUpload,
-    ) -> Result<PortfolioEntry>;
+
     async fn appointments_for_artist(
         &self,
         artist: ArtistId,
         from: i64,
     ) -> Result<Vec<Appointment>>;
 
-    async fn messages(&self, id: BookingId, viewer: UserId) -> Result<Vec<Message>>;
-    async fn post_message(
-        &self,
-        id: BookingId,
-        viewer: UserId,
-        body: String,
-        at: i64,
-    ) -> Result<Message>;
-    async fn unread_total(&self, viewer: UserId) -> Result<i64>;
-
-    async fn create_review(
-        &self,
-        id: BookingId,
-        viewer: UserId,
-        rating: Rating,
-        body: String,
-        at: i64,
-    ) -> Result<Review>;
-    async fn reviews_for_artist(&self, artist: ArtistId, limit: i64) -> Result<Vec<Review>>;
-
     /// Expires every request whose deadline has passed; safe to run on several instances at once.
     async fn expire_due(&self, at: i64, limit: i64) -> Result<Vec<BookingId>>;
-
-    async fn add_flash(&self, artist_user: UserId, flash: NewFlash) -> Result<FlashDesign>;
-    async fn delete_flash(&self, artist_user: UserId, id: i64) -> Result<(String, String)>;
-    async fn flash_for_artist(&self, artist: ArtistId, limit: i64) -> Result<Vec<FlashDesign>>;
-    async fn flash_design(&self, id: i64) -> Result<Option<FlashDesign>>;
-    /// Adds a guest spot for the signed-in artist at the studio named by `studio_slug`.
-    async fn add_guest_spot(
-        &self,
-        artist_user: UserId,
-        studio_slug: &str,
-        spot: domain::GuestSpot,
-    ) -> Result<GuestSpotView>;
-    async fn delete_guest_spot(&self, artist_user: UserId, id: i64) -> Result<()>;
-    /// Guest spots of an artist ending on or after `from` (YYYY-MM-DD).
-    async fn guest_spots_for_artist(
-        &self,
-        artist: ArtistId,
-        from: &str,
-    ) -> Result<Vec<GuestSpotView>>;
-    /// Every studio as (slug, name, city), for pickers.
-    async fn studios(&self) -> Result<Vec<(String, String, String)>>;
-    async fn studio(&self, slug: &str, from: &str) -> Result<Option<StudioPage>>;
-
-    /// Asks the clients of sessions completed at least `after` seconds ago for a healed photo,
-    /// once per session. Returns how many were asked.
-    async fn prompt_healed_photos(&self, at: i64, after: i64, limit: i64) -> Result<usize>;
-
-    /// Claims up to `limit` due notifications for `lease` seconds.
-    async fn claim_notifications(
-        &self,
-        at: i64,
-        lease: i64,
-        limit: i64,
-    ) -> Result<Vec<Notification>>;
-    async fn notification_sent(&self, id: i64, at: i64) -> Result<()>;
-    async fn notification_failed(&self, id: i64, error: &str, retry_at: i64) -> Result<()>;
-    async fn pending_notifications(&self) -> Result<i64>;
 }
+
+/// Implements `BookingStore` for a backend; see `sql::impl_sql_store` for the arguments.
+macro_rules! impl_booking_store {
+    ($ty:ty, db: $db:ty, styles_agg: $agg:literal, search: $search:expr, lock: $lock:literal, skip_locked: $skip:literal) => {
+        impl $ty {
+            /// What the booking rules count, in one statement: the request's sessions in the
+            /// calendar, completed and moved, and its deposits paid and settled.
+            async fn request_counts(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                booking: domain::BookingId,
+            ) -> $crate::Result<(i64, i64, i64, i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT \
+                     (SELECT COUNT(*) FROM appointments WHERE booking_id = $1 AND state IN ('scheduled', 'confirmed')), \
+                     (SELECT COUNT(*) FROM appointments WHERE booking_id = $1 AND state = 'completed'), \
+                     (SELECT COUNT(*) FROM appointments WHERE booking_id = $1 AND state = 'rescheduled'), \
+                     (SELECT COUNT(*) FROM deposit_ledger WHERE booking_id = $1 AND entry = 'deposit_paid'), \
+                     (SELECT COUNT(*) FROM deposit_ledger WHERE booking_id = $1 AND entry <> 'deposit_paid')",
+                )
+                .bind(booking.get())
+                .fetch_one(&mut **tx)
+                .await?)
+            }
+
+            /// Decides one change to a locked request (`domain::decide_booking`) and persists the
+            /// decision: state, data, history, ledger and outbox, in the caller's transaction.
+            async fn apply_change(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                req: $crate::BookingRequest,
+                actor: domain::Actor,
+                change: $crate::BookingChange,
+                at: i64,
+            ) -> $crate::Result<$crate::BookingRequest> {
+                let policy = Self::policy_of(tx, req.artist_id).await?;
+                let (active, completed, ..) = Self::request_counts(tx, req.id).await?;
+                let facts = domain::RequestFacts {
+                    state: req.state,
+                    note: req.note.clone(),
+                    quote: req.quote,
+                    deadline_at: req.deadline_at,
+                    active_sessions: active,
+                    completed_sessions: completed,
+                };
+                let d = domain::decide_booking(&facts, actor, &change, &policy, at)?;
+                if let Some(amount) = d.deposit_paid_cents {
+                    sqlx::query(
+                        "INSERT INTO deposit_ledger (booking_id, entry, amount_cents, at) \
+                         VALUES ($1, 'deposit_paid', $2, $3)",
+                    )
+                    .bind(req.id.get())
+                    .bind(amount)
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE booking_requests SET state = $1, note = $2, quote_min_cents = $3, \
+                     quote_max_cents = $4, quote_sessions = $5, deposit_cents = $6, deadline_at = $7, \
+                     updated_at = $8 WHERE id = $9",
+                )
+                .bind(d.to.as_str())
+                .bind(&d.note)
+                .bind(d.quote.map(|q| q.price_min_cents))
+                .bind(d.quote.map(|q| q.price_max_cents))
+                .bind(d.quote.map(|q| q.sessions))
+                .bind(d.quote.map(|q| q.deposit_cents))
+                .bind(d.deadline_at)
+                .bind($crate::rows::ts(at))
+                .bind(req.id.get())
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO booking_events (booking_id, actor, action, from_state, to_state, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(req.id.get())
+                .bind(format!("{actor:?}").to_lowercase())
+                .bind(d.action.as_str())
+                .bind(d.from.as_str())
+                .bind(d.to.as_str())
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+                let updated = $crate::BookingRequest {
+                    state: d.to,
+                    note: d.note,
+                    quote: d.quote,
+                    deadline_at: d.deadline_at,
+                    ..req
+                };
+                Self::send_notices(tx, &updated, &d.notices, at).await?;
+                Ok(updated)
+            }
+
+            async fn lock_appointment(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: domain::AppointmentId,
+            ) -> $crate::Result<$crate::Appointment> {
+                let sql = format!(
+                    "{} WHERE ap.id = $1{}",
+                    $crate::rows::APPOINTMENT_SELECT,
+                    $lock.replace("OF br", "OF ap")
+                );
+                let row: Option<$crate::rows::AppointmentRow> = sqlx::query_as(&sql)
+                    .bind(id.get())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                row.ok_or($crate::StoreError::NotFound)?.try_into()
+            }
+
+            async fn insert_appointment(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                req: &$crate::BookingRequest,
+                slot: domain::Slot,
+                at: i64,
+            ) -> $crate::Result<domain::AppointmentId> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO appointments (booking_id, artist_id, starts_at, ends_at, state, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $5) RETURNING id",
+                )
+                .bind(req.id.get())
+                .bind(req.artist_id.get())
+                .bind(slot.starts_at)
+                .bind(slot.ends_at)
+                .bind(at)
+                .fetch_one(&mut **tx)
+                .await?;
+                Ok(domain::AppointmentId::new(id))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::BookingStore for $ty {
+            #[tracing::instrument(skip_all, name = "store.create_request")]
+            async fn create_request(
+                &self,
+                new: $crate::NewRequest,
+                at: i64,
+            ) -> $crate::Result<$crate::BookingRequest> {
+                let mut tx = self.write_tx().await?;
+                let open: Option<(bool,)> = sqlx::query_as("SELECT books_open FROM artists WHERE id = $1")
+                    .bind(new.artist.get())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match open {
+                    None => return Err($crate::StoreError::NotFound),
+                    Some((false,)) => {
+                        return Err($crate::StoreError::Refused("this artist's books are closed".into()))
+                    }
+                    Some((true,)) => {}
+                }
+                let policy = Self::policy_of(&mut tx, new.artist).await?;
+                let d = &new.draft;
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                let dob = d.date_of_birth.format(&format).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO booking_requests (client_id, artist_id, state, idea, placement, size, \
+                     budget_cents, preferred_dates, date_of_birth, needs_guardian, deadline_at, created_at, \
+                     updated_at) VALUES ($1, $2, 'submitted', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                )
+                .bind(new.client.get())
+                .bind(new.artist.get())
+                .bind(&d.idea)
+                .bind(&d.placement)
+                .bind(d.size.as_str())
+                .bind(d.budget_cents)
+                .bind(&d.preferred_dates)
+                .bind(dob)
+                .bind(new.needs_guardian)
+                .bind(at + i64::from(policy.response_hours) * 3600)
+                .bind($crate::rows::ts(at))
+                .fetch_one(&mut *tx)
+                .await?;
+                for (image, thumb) in &new.references {
+                    sqlx::query("INSERT INTO booking_references (booking_id, image_path, thumb_path) VALUES ($1, $2, $3)")
+                        .bind(id)
+                        .bind(image)
+                        .bind(thumb)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let req = Self::lock_booking(&mut tx, domain::BookingId::new(id), None).await?;
+                sqlx::query(
+                    "INSERT INTO booking_events (booking_id, actor, action, from_state, to_state, at) \
+                     VALUES ($1, 'client', 'submit', 'new', 'submitted', $2)",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                Self::notify(&mut tx, "booking.submitted", &req, &[req.artist_user_id], at).await?;
+                tx.commit().await?;
+                Ok(req)
+            }
+
+            async fn booking(
+                &self,
+                id: domain::BookingId,
+                viewer: domain::UserId,
+            ) -> $crate::Result<Option<$crate::BookingDetail>> {
+                let Some(request) = self.booking_request(id, viewer).await? else {
+                    return Ok(None);
+                };
+                let sql = format!("{} WHERE ap.booking_id = $1 ORDER BY ap.starts_at, ap.id", $crate::rows::APPOINTMENT_SELECT);
+                let appointments = sqlx::query_as::<_, $crate::rows::AppointmentRow>(&sql)
+                    .bind(id.get())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                let events = sqlx::query_as::<_, $crate::rows::EventRow>(
+                    "SELECT actor, action, from_state, to_state, at FROM booking_events WHERE booking_id = $1 ORDER BY id",
+                )
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let ledger = sqlx::query_as::<_, $crate::rows::LedgerRow>(
+                    "SELECT entry, amount_cents, appointment_id, at FROM deposit_ledger WHERE booking_id = $1 ORDER BY id",
+                )
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let review = sqlx::query_as::<_, $crate::rows::ReviewRow>(
+                    "SELECT r.id, r.booking_id, r.artist_id, u.display_name AS client_name, r.rating, r.body, \
+                     r.created_at FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.booking_id = $1",
+                )
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(Into::into);
+                let unread_sql = format!(
+                    "SELECT {} FROM booking_requests br WHERE br.id = $2",
+                    $crate::rows::UNREAD_SQL
+                );
+                let (unread_messages,): (i64,) = sqlx::query_as(&unread_sql)
+                    .bind(viewer.get())
+                    .bind(id.get())
+                    .fetch_one(&self.pool)
+                    .await?;
+                let references = sqlx::query_as(
+                    "SELECT image_path, thumb_path FROM booking_references WHERE booking_id = $1 ORDER BY id",
+                )
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(Some($crate::BookingDetail {
+                    request,
+                    appointments,
+                    events,
+                    ledger,
+                    review,
+                    unread_messages,
+                    references,
+                }))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.booking")]
+            async fn booking_request(
+                &self,
+                id: domain::BookingId,
+                viewer: domain::UserId,
+            ) -> $crate::Result<Option<$crate::BookingRequest>> {
+                let sql = format!(
+                    "{} WHERE br.id = $1 AND (br.client_id = $2 OR a.user_id = $2)",
+                    $crate::rows::BOOKING_SELECT
+                );
+                sqlx::query_as::<_, $crate::rows::BookingRow>(&sql)
+                    .bind(id.get())
+                    .bind(viewer.get())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(TryInto::try_into)
+                    .transpose()
+            }
+
+            async fn reference_visible(&self, key: &str, viewer: domain::UserId) -> $crate::Result<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT br.id FROM booking_references r \
+                     JOIN booking_requests br ON br.id = r.booking_id \
+                     JOIN artists a ON a.id = br.artist_id \
+                     WHERE (r.image_path = $1 OR r.thumb_path = $1) \
+                     AND (br.client_id = $2 OR a.user_id = $2) LIMIT 1",
+                )
+                .bind(key)
+                .bind(viewer.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.bookings_for")]
+            async fn bookings_for(&self, viewer: domain::UserId) -> $crate::Result<Vec<$crate::BookingSummary>> {
+                let sql = format!(
+                    "SELECT br.id, a.time_zone, CASE WHEN br.completed_at IS NULL THEN br.state ELSE 'completed' END AS state, CASE WHEN br.client_id = $1 THEN au.display_name ELSE cu.display_name END \
+                     AS other_party, a.slug AS artist_slug, br.idea, br.deadline_at, {} AS unread_messages, \
+                     (SELECT MIN(ap.starts_at) FROM appointments ap WHERE ap.booking_id = br.id \
+                      AND ap.state IN ('scheduled', 'confirmed')) AS next_session_at, \
+                     (SELECT COUNT(*) FROM appointments ap WHERE ap.booking_id = br.id AND ap.state = 'scheduled') \
+                      AS sessions_to_consent, \
+                     (br.client_id = $1 AND EXISTS (SELECT 1 FROM appointments ap WHERE ap.booking_id = br.id \
+                      AND ap.state = 'completed') AND NOT EXISTS (SELECT 1 FROM reviews rv WHERE rv.booking_id = br.id)) \
+                      AS can_review \
+                     FROM booking_requests br JOIN artists a ON a.id = br.artist_id \
+                     JOIN users cu ON cu.id = br.client_id JOIN users au ON au.id = a.user_id \
+                     WHERE br.client_id = $1 OR a.user_id = $1 ORDER BY br.id DESC LIMIT 500",
+                    $crate::rows::UNREAD_SQL
+                );
+                sqlx::query_as::<_, $crate::rows::SummaryRow>(&sql)
+                    .bind(viewer.get())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.change_booking", fields(action = change.action().as_str()))]
+            async fn change_booking(
+                &self,
+                id: domain::BookingId,
+                viewer: domain::UserId,
+                change: $crate::BookingChange,
+                at: i64,
+            ) -> $crate::Result<$crate::BookingRequest> {
+                let mut tx = self.write_tx().await?;
+                let req = Self::lock_booking(&mut tx, id, Some(viewer)).await?;
+                let actor = req.actor_for(viewer).ok_or($crate::StoreError::NotFound)?;
+                let updated = Self::apply_change(&mut tx, req, actor, change, at).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.schedule")]
+            async fn schedule(
+                &self,
+                id: domain::BookingId,
+                viewer: domain::UserId,
+                slot: domain::Slot,
+                at: i64,
+            ) -> $crate::Result<$crate::Appointment> {
+                let mut tx = self.write_tx().await?;
+                let req = Self::lock_booking(&mut tx, id, Some(viewer)).await?;
+                if req.actor_for(viewer) != Some(domain::Actor::Artist) {
+                    return Err($crate::StoreError::WrongParty("only the artist schedules sessions".into()));
+                }
+                if req.state != domain::BookingState::Booked {
+                    return Err($crate::StoreError::Refused(
+                        "sessions can be scheduled once the deposit is paid".into(),
+                    ));
+                }
+                let (used,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM appointments WHERE booking_id = $1 \
+                     AND state IN ('scheduled', 'confirmed', 'completed')",
+                )
+                .bind(id.get())
+                .fetch_one(&mut *tx)
+                .await?;
+                let quoted = req.quote.map_or(1, |q| q.sessions);
+                if used >= quoted {
+                    return Err($crate::StoreError::Refused(format!(
+                        "all {quoted} quoted sessions are already scheduled"
+                    )));
+                }
+                let ap = Self::insert_appointment(&mut tx, &req, slot, at).await?;
+                Self::notify(&mut tx, "appointment.scheduled", &req, &[req.client_id], at).await?;
+                let appointment = Self::lock_appointment(&mut tx, ap).await?;
+                tx.commit().await?;
+                Ok(appointment)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.change_appointment", fields(action = change.action().as_str()))]
+            async fn change_appointment(
+                &self,
+                id: domain::AppointmentId,
+                viewer: domain::UserId,
+                change: $crate::AppointmentChange,
+                at: i64,
+            ) -> $crate::Result<$crate::Appointment> {
+                use $crate::StoreError;
+                let mut tx = self.write_tx().await?;
+                let ap = Self::lock_appointment(&mut tx, id).await?;
+                let req = Self::lock_booking(&mut tx, ap.booking_id, Some(viewer)).await?;
+                let actor = req.actor_for(viewer).ok_or(StoreError::NotFound)?;
+                let policy = Self::policy_of(&mut tx, req.artist_id).await?;
+                let (active, completed, moved, paid, settled) = Self::request_counts(&mut tx, req.id).await?;
+                let facts = domain::SessionFacts {
+                    state: ap.state,
+                    starts_at: ap.starts_at,
+                    needs_guardian: req.needs_guardian,
+                    deposit_unsettled: paid > 0 && settled == 0,
+                    deposit_cents: req.quote.map_or(0, |q| q.deposit_cents),
+                    reschedules: moved,
+                    active_sessions: active,
+                    completed_sessions: completed,
+                    planned_sessions: req.quote.as_ref().map_or(1, |q| q.sessions),
+                };
+                let d = domain::decide_session(&facts, actor, &change, &policy, at)?;
+                if let (Some(answers), domain::AppointmentChange::Consent { ip, user_agent, .. }) = (&d.consent, &change) {
+                    sqlx::query(
+                        "INSERT INTO consents (appointment_id, client_id, medical_notes, confirms_age, \
+                         guardian_name, aftercare_ack, photo_permission, jurisdiction, ip, user_agent, signed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(ap.id.get())
+                    .bind(viewer.get())
+                    .bind(&answers.medical_notes)
+                    .bind(answers.confirms_age)
+                    .bind(Some(answers.guardian_name.clone()).filter(|g| !g.is_empty()))
+                    .bind(answers.aftercare_acknowledged)
+                    .bind(answers.photo_permission)
+                    .bind(&req.jurisdiction)
+                    .bind(ip)
+                    .bind(user_agent)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some((outcome, amount)) = d.settle {
+                    sqlx::query(
+                        "INSERT INTO deposit_ledger (booking_id, appointment_id, entry, amount_cents, at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(req.id.get())
+                    .bind(ap.id.get())
+                    .bind(outcome.as_str())
+                    .bind(amount)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE appointments SET state = $1, updated_at = $2 WHERE id = $3")
+                    .bind(d.to.as_str())
+                    .bind(at)
+                    .bind(ap.id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                let mut result_id = ap.id;
+                if let Some(slot) = d.new_slot {
+                    result_id = Self::insert_appointment(&mut tx, &req, slot, at).await?;
+                }
+                if d.completes_request {
+                    sqlx::query("UPDATE booking_requests SET completed_at = $1, updated_at = $2 WHERE id = $3")
+                        .bind(at)
+                        .bind($crate::rows::ts(at))
+                        .bind(req.id.get())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO booking_events (booking_id, actor, action, from_state, to_state, at) \
+                         VALUES ($1, $2, 'complete', 'booked', 'completed', $3)",
+                    )
+                    .bind(req.id.get())
+                    .bind(format!("{actor:?}").to_lowercase())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Self::send_notices(&mut tx, &req, &d.notices, at).await?;
+                let appointment = Self::lock_appointment(&mut tx, result_id).await?;
+                tx.commit().await?;
+                Ok(appointment)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.appointment_booking")]
+            async fn appointment_booking(&self, id: domain::AppointmentId) -> $crate::Result<Option<domain::BookingId>> {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT booking_id FROM appointments WHERE id = $1")
+                    .bind(id.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(b,)| domain::BookingId::new(b)))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.appointments_for_artist")]
+            async fn appointments_for_artist(
+                &self,
+                artist: domain::ArtistId,
+                from: i64,
+            ) -> $crate::Result<Vec<$crate::Appointment>> {
+                let sql = format!(
+                    "{} WHERE ap.artist_id = $1 AND ap.ends_at >= $2 AND ap.state IN ('scheduled', 'confirmed', 'completed') \
+                     ORDER BY ap.starts_at LIMIT 500",
+                    $crate::rows::APPOINTMENT_SELECT
+                );
+                sqlx::query_as::<_, $crate::rows::AppointmentRow>(&sql)
+                    .bind(artist.get())
+                    .bind(from)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.expire_due")]
+            async fn expire_due(&self, at: i64, limit: i64) -> $crate::Result<Vec<domain::BookingId>> {
+                let due: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM booking_requests WHERE state IN ('submitted', 'quoted', 'deposit_pending') \
+                     AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
+                )
+                .bind(at)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut expired = Vec::new();
+                for (id,) in due {
+                    let mut tx = self.write_tx().await?;
+                    let req = Self::lock_booking(&mut tx, domain::BookingId::new(id), None).await?;
+                    // Another instance may have expired it, or a participant acted, since the scan.
+                    if !req.state.has_deadline() || req.deadline_at.is_none_or(|d| d > at) {
+                        continue;
+                    }
+                    let change = $crate::BookingChange::Expire;
+                    Self::apply_change(&mut tx, req, domain::Actor::System, change, at).await?;
+                    tx.commit().await?;
+                    expired.push(domain::BookingId::new(id));
+                }
+                Ok(expired)
+            }
+        }
+    };
+}
+pub(crate) use impl_booking_store;

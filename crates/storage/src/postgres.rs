@@ -1,7 +1,7 @@
 //! The PostgreSQL backend used in staging and production.
 
-use crate::booking_sql::impl_booking_store;
-use crate::shared::{featured_sql, impl_store};
+use crate::ops::impl_store;
+use crate::sql::impl_sql_store;
 use crate::{Backend, PoolOptions, SessionBackend};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
@@ -36,14 +36,16 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, featured_sql: featured_sql!("string_agg(st.style, ',')"), {
+impl_store!(PgStore, {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
 
     fn session_store(&self) -> SessionBackend {
-        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone()))
+        SessionBackend::Postgres(tower_sessions_sqlx_store::PostgresStore::new(
+            self.pool.clone(),
+        ))
     }
 });
 
-impl_booking_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", search: crate::booking_sql::SearchDialect::Postgres, lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");
+impl_sql_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", search: crate::search::SearchDialect::Postgres, lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");

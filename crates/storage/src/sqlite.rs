@@ -1,7 +1,7 @@
 //! The embedded SQLite backend: one file, WAL mode, foreign keys on.
 
-use crate::booking_sql::impl_booking_store;
-use crate::shared::{featured_sql, impl_store};
+use crate::ops::impl_store;
+use crate::sql::impl_sql_store;
 use crate::{Backend, PoolOptions, SessionBackend};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -53,14 +53,16 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, featured_sql: featured_sql!("group_concat(st.style, ',')"), {
+impl_store!(SqliteStore, {
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
 
     fn session_store(&self) -> SessionBackend {
-        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(self.pool.clone()))
+        SessionBackend::Sqlite(tower_sessions_sqlx_store::SqliteStore::new(
+            self.pool.clone(),
+        ))
     }
 });
 
-impl_booking_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", search: crate::booking_sql::SearchDialect::Sqlite, lock: "", skip_locked: "");
+impl_sql_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", search: crate::search::SearchDialect::Sqlite, lock: "", skip_locked: "");

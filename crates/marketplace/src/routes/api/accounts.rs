@@ -4,12 +4,12 @@ use crate::auth::session::{sign_in as start_session, sign_out as end_session};
 use crate::auth::{AdminUser, CurrentUser};
 use crate::error::{AppError, Problem};
 use crate::routes::api::Json;
+use crate::routes::api::types::{CatalogueCounts, User};
 use crate::services::accounts::{self, Registration, SIGN_IN_FAILED};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use storage::{CatalogueCounts, User};
 use tower_sessions::Session;
 
 /// What registration answers, whether or not the address already had an account.
@@ -92,7 +92,7 @@ pub async fn sign_in(
         }
     }
     start_session(&session, &user).await?;
-    Ok(Json(user))
+    Ok(Json(user.into()))
 }
 
 /// Ends the session.
@@ -116,7 +116,7 @@ pub async fn sign_out(session: Session, _user: CurrentUser) -> Result<StatusCode
         (status = 401, response = Problem),
     ))]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<User> {
-    Json(user)
+    Json(user.into())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -141,7 +141,7 @@ pub async fn admin_overview(
     let (counts, bookings) =
         tokio::try_join!(state.store.catalogue_counts(), state.store.booking_counts())?;
     Ok(Json(Overview {
-        counts,
+        counts: counts.into(),
         bookings: bookings.into_iter().map(|(s, n)| (s.as_str(), n)).collect(),
     }))
 }

@@ -2,6 +2,9 @@
 
 use crate::auth::CurrentUser;
 use crate::error::{AppError, Problem};
+use crate::routes::api::types::{
+    Appointment, BookingDetail, BookingRequest, BookingSummary, Message, Review, all,
+};
 use crate::routes::api::{Json, OptionalJson};
 use crate::services::booking::input::{
     ActionInput, AppointmentInput, ReviewInput, SlotInput, raw_request,
@@ -12,7 +15,6 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use domain::{AppointmentAction, AppointmentId, ArtistId, BookingAction, BookingId, RawRequest};
 use serde::Deserialize;
-use storage::{Appointment, BookingDetail, BookingRequest, BookingSummary, Message, Review};
 
 /// The path of a request's transition: `/booking-requests/{id}/{action}`.
 #[derive(Deserialize)]
@@ -150,7 +152,7 @@ pub async fn create_request(
         .await?
         .ok_or(AppError::NotFound)?;
     let req = booking::submit_with_references(&state, &user, &artist, &raw, files).await?;
-    Ok((StatusCode::CREATED, Json(req)))
+    Ok((StatusCode::CREATED, Json(req.into())))
 }
 
 // Only describes the multipart body in the OpenAPI document: `create_request` reads the parts
@@ -181,7 +183,7 @@ pub async fn list_requests(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<BookingSummary>>, AppError> {
-    Ok(Json(state.store.bookings_for(user.id).await?))
+    Ok(Json(all(state.store.bookings_for(user.id).await?)))
 }
 
 /// One request the signed-in user takes part in, with its sessions, history and ledger.
@@ -199,7 +201,7 @@ pub async fn get_request(
     Path(id): Path<i64>,
 ) -> Result<Json<BookingDetail>, AppError> {
     let detail = state.store.booking(BookingId::new(id), user.id).await?;
-    detail.map(Json).ok_or(AppError::NotFound)
+    detail.map(|d| Json(d.into())).ok_or(AppError::NotFound)
 }
 
 /// One transition of a request, taken by the party it belongs to.
@@ -222,7 +224,7 @@ pub async fn request_action(
 ) -> Result<Json<BookingRequest>, AppError> {
     booking::take_action(&state, &user, BookingId::new(id), &action, input)
         .await
-        .map(Json)
+        .map(|r| Json(r.into()))
 }
 
 /// Schedules one session of a booked request, inside the artist's working week. Overlapping
@@ -245,7 +247,7 @@ pub async fn schedule(
     Json(input): Json<SlotInput>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
     let ap = booking::schedule(&state, &user, BookingId::new(id), &input).await?;
-    Ok((StatusCode::CREATED, Json(ap)))
+    Ok((StatusCode::CREATED, Json(ap.into())))
 }
 
 /// One transition of a session: the client's consent, or completion, cancellation, no-show or
@@ -279,7 +281,7 @@ pub async fn appointment_action(
         origin,
     )
     .await
-    .map(Json)
+    .map(|a| Json(a.into()))
 }
 
 /// The request's message thread, oldest first; reading it marks it read.
@@ -296,9 +298,10 @@ pub async fn messages(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Message>>, AppError> {
-    Ok(Json(
-        state.store.messages(BookingId::new(id), user.id).await?,
-    ))
+    Ok(Json(all(state
+        .store
+        .messages(BookingId::new(id), user.id)
+        .await?)))
 }
 
 /// A new message.
@@ -327,7 +330,7 @@ pub async fn post_message(
     Json(input): Json<MessageInput>,
 ) -> Result<(StatusCode, Json<Message>), AppError> {
     let m = booking::post_message(&state, &user, BookingId::new(id), &input.body).await?;
-    Ok((StatusCode::CREATED, Json(m)))
+    Ok((StatusCode::CREATED, Json(m.into())))
 }
 
 /// The client's review of a completed request; one per request.
@@ -353,7 +356,7 @@ pub async fn create_review(
         }])
     })?);
     let review = booking::review(&state, &user, id, &input).await?;
-    Ok((StatusCode::CREATED, Json(review)))
+    Ok((StatusCode::CREATED, Json(review.into())))
 }
 
 /// Where a consent comes from: only what trusted proxies forwarded counts (`client_ip`), so a

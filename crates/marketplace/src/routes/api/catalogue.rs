@@ -2,13 +2,15 @@
 
 use crate::error::{AppError, Problem};
 use crate::routes::api::Json;
+use crate::routes::api::types::{
+    ArtistProfile, FlashDesign, GuestSpotView, PortfolioEntry, PublicReview, SearchHit, all,
+};
 use crate::search::SearchParams;
 use crate::services::catalogue::{self, ArtistKey};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use domain::{ArtistId, Style};
 use serde::Serialize;
-use storage::{ArtistProfile, Review};
 
 /// One style of the fixed taxonomy.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,7 +38,7 @@ pub async fn styles() -> Json<Vec<StyleView>> {
 /// A page of search results.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtistList {
-    artists: Vec<storage::SearchHit>,
+    artists: Vec<SearchHit>,
     total: i64,
     page: u32,
     per_page: u32,
@@ -56,34 +58,11 @@ pub async fn artists(
 ) -> Result<Json<ArtistList>, AppError> {
     let (query, results) = catalogue::search(&state, &params).await?;
     Ok(Json(ArtistList {
-        artists: results.artists,
+        artists: all(results.artists),
         total: results.total,
         page: query.page,
         per_page: query.per_page,
     }))
-}
-
-/// A review as visitors see it: no booking or account ids.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PublicReview {
-    id: i64,
-    client_name: String,
-    rating: u8,
-    body: String,
-    /// Unix seconds.
-    created_at: i64,
-}
-
-impl From<Review> for PublicReview {
-    fn from(r: Review) -> Self {
-        Self {
-            id: r.id,
-            client_name: r.client_name,
-            rating: r.rating,
-            body: r.body,
-            created_at: r.created_at,
-        }
-    }
 }
 
 /// An artist's profile with their work, flash, guest spots and latest reviews.
@@ -92,9 +71,9 @@ pub struct ArtistDetail {
     #[serde(flatten)]
     profile: ArtistProfile,
     reviews: Vec<PublicReview>,
-    portfolio: Vec<storage::PortfolioEntry>,
-    flash: Vec<storage::FlashDesign>,
-    guest_spots: Vec<storage::GuestSpotView>,
+    portfolio: Vec<PortfolioEntry>,
+    flash: Vec<FlashDesign>,
+    guest_spots: Vec<GuestSpotView>,
 }
 
 /// One artist: profile, policy, portfolio, flash, guest spots and rating.
@@ -111,10 +90,10 @@ pub async fn artist(
 ) -> Result<Json<ArtistDetail>, AppError> {
     let view = catalogue::artist(&state, ArtistKey::Id(ArtistId::new(id))).await?;
     Ok(Json(ArtistDetail {
-        profile: view.profile,
-        reviews: view.reviews.into_iter().map(PublicReview::from).collect(),
-        portfolio: view.portfolio,
-        flash: view.flash,
-        guest_spots: view.guest_spots,
+        profile: view.profile.into(),
+        reviews: all(view.reviews),
+        portfolio: all(view.portfolio),
+        flash: all(view.flash),
+        guest_spots: all(view.guest_spots),
     }))
 }

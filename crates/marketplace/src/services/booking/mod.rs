@@ -15,6 +15,11 @@ use input::{ActionInput, AppointmentInput, ReviewInput, SlotInput, invalid};
 use storage::{Appointment, ArtistProfile, BookingRequest, Message, NewRequest, Review, User};
 use time::OffsetDateTime;
 
+/// Counts a committed change in the business metrics.
+fn count_transition(state: &AppState, what: &str) {
+    state.metrics.transitions.with_label_values(&[what]).inc();
+}
+
 /// Refuses a session outside the artist's working days and hours (in the artist's zone).
 pub fn check_availability(
     availability: &domain::Availability,
@@ -70,11 +75,7 @@ pub async fn submit(
         references,
     };
     let req = state.store.create_request(new, now()).await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&["submit"])
-        .inc();
+    count_transition(state, "submit");
     Ok(req)
 }
 
@@ -176,11 +177,7 @@ pub async fn take_action(
         .store
         .change_booking(id, user.id, change, now())
         .await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&[action.as_str()])
-        .inc();
+    count_transition(state, action.as_str());
     Ok(req)
 }
 
@@ -209,11 +206,7 @@ pub async fn schedule(
     let slot = input.slot(&request.time_zone)?;
     check_slot(state, &request, &slot).await?;
     let ap = state.store.schedule(id, user.id, slot, now()).await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&["schedule"])
-        .inc();
+    count_transition(state, "schedule");
     Ok(ap)
 }
 
@@ -263,11 +256,7 @@ pub async fn take_appointment_action(
         .store
         .change_appointment(id, user.id, change, now())
         .await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&[action.as_str()])
-        .inc();
+    count_transition(state, action.as_str());
     Ok(ap)
 }
 
@@ -302,10 +291,6 @@ pub async fn review(
         .store
         .create_review(id, user.id, rating, body, now())
         .await?;
-    state
-        .metrics
-        .transitions
-        .with_label_values(&["review"])
-        .inc();
+    count_transition(state, "review");
     Ok(review)
 }

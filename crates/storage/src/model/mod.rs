@@ -3,15 +3,17 @@
 use domain::{ArtistId, BookingState, DisplayName, Email, Role, Slug, Style, UserId};
 use time::OffsetDateTime;
 
+mod booking;
+pub use booking::*;
+
 /// A user as the rest of the service sees it; never carries the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct User {
     pub id: UserId,
     pub email: Email,
     pub display_name: DisplayName,
     pub role: Role,
     #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// Whether the owner has confirmed the email address (needed to send booking requests).
     pub email_verified: bool,
@@ -121,7 +123,7 @@ pub struct ImportSummary {
 }
 
 /// Row counts for the home page and the admin overview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CatalogueCounts {
     pub users: i64,
     pub artists: i64,
@@ -131,7 +133,7 @@ pub struct CatalogueCounts {
 }
 
 /// An artist as shown on a card in listings.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ArtistCard {
     pub id: ArtistId,
     pub slug: String,
@@ -172,4 +174,15 @@ pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
     pub max: u32,
+}
+
+/// A TOTP second factor as stored.
+#[derive(Debug, Clone)]
+pub struct TwoFactor {
+    /// Base32, as authenticator apps take it.
+    pub secret: String,
+    /// The last time step a code was accepted for.
+    pub last_step: i64,
+    /// SHA-256 hex hashes of the unused recovery codes.
+    pub recovery: Vec<String>,
 }

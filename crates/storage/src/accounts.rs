@@ -1,0 +1,327 @@
+//! Accounts: users, email verification, the second factor, session epochs and the sign-in throttle.
+
+use crate::error::Result;
+#[allow(unused_imports)]
+use crate::model::*;
+use async_trait::async_trait;
+#[allow(unused_imports)]
+use domain::*;
+
+/// Accounts's storage operations.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+
+    async fn user(&self, id: UserId) -> Result<Option<User>>;
+
+    async fn credentials_by_email(&self, email: &Email) -> Result<Option<Credentials>>;
+
+    async fn count_users(&self) -> Result<i64>;
+
+    /// Records that the owner of `id` proved they read `email`; false when the account's address
+    /// has changed since (or the account is gone).
+    async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
+
+    /// The account's TOTP second factor, when it has one.
+    async fn two_factor(&self, id: UserId) -> Result<Option<TwoFactor>>;
+
+    /// Turns the second factor on (`Some(secret)`, with fresh recovery code hashes) or off.
+    async fn set_two_factor(
+        &self,
+        id: UserId,
+        secret: Option<&str>,
+        recovery_hashes: &[String],
+    ) -> Result<()>;
+
+    /// Accepts a TOTP time step if it is later than every step accepted before (no replays).
+    async fn accept_totp_step(&self, id: UserId, step: i64) -> Result<bool>;
+
+    /// Replaces the recovery code hashes `before` with `after` (one used); false on a race.
+    async fn use_recovery_code(
+        &self,
+        id: UserId,
+        before: &[String],
+        after: &[String],
+    ) -> Result<bool>;
+
+    /// Ends every session of the account, in every instance ("sign out everywhere").
+    async fn end_all_sessions(&self, id: UserId) -> Result<()>;
+
+    /// Replaces the password if it is still `expected_hash`, ending every session; false when it
+    /// changed meanwhile (so a reset link works once).
+    async fn reset_password(&self, id: UserId, expected_hash: &str, new_hash: &str)
+    -> Result<bool>;
+
+    /// Until when (unix seconds) sign-in for this email hash is locked; 0 when it is not.
+    async fn sign_in_locked_until(&self, email_hash: &str) -> Result<i64>;
+
+    /// Counts one failed sign-in for this email hash at `at` and locks further sign-ins as
+    /// `domain::throttle` says; emails `owner` (when the account exists) once per streak.
+    /// Returns the new lock's end.
+    async fn record_sign_in_failure(
+        &self,
+        email_hash: &str,
+        owner: Option<UserId>,
+        at: i64,
+    ) -> Result<i64>;
+
+    /// Ends the streak after a successful sign-in.
+    async fn clear_sign_in_failures(&self, email_hash: &str) -> Result<()>;
+}
+
+/// Implements `AccountStore` for a backend; see `sql::impl_sql_store` for the arguments.
+macro_rules! impl_accounts_store {
+    ($ty:ty, db: $db:ty, styles_agg: $agg:literal, search: $search:expr, lock: $lock:literal, skip_locked: $skip:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::AccountStore for $ty {
+            #[tracing::instrument(skip_all, name = "store.create_user")]
+            async fn create_user(&self, new: $crate::NewUser) -> $crate::Result<$crate::User> {
+                let sql = format!(
+                    "INSERT INTO users (email, password_hash, display_name, role, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+                    $crate::rows::USER_COLUMNS
+                );
+                let row: $crate::rows::UserRow = sqlx::query_as(&sql)
+                    .bind(new.email.as_str())
+                    .bind(&new.password_hash)
+                    .bind(new.display_name.as_str())
+                    .bind(new.role.as_str())
+                    .bind(time::OffsetDateTime::now_utc())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| match $crate::StoreError::from(e) {
+                        $crate::StoreError::Conflict(_) => {
+                            $crate::StoreError::Conflict("an account with this email already exists")
+                        }
+                        other => other,
+                    })?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.user")]
+            async fn user(&self, id: domain::UserId) -> $crate::Result<Option<$crate::User>> {
+                let sql = format!(
+                    "SELECT {} FROM users WHERE id = $1",
+                    $crate::rows::USER_COLUMNS
+                );
+                let row: Option<$crate::rows::UserRow> = sqlx::query_as(&sql)
+                    .bind(id.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.credentials_by_email")]
+            async fn credentials_by_email(
+                &self,
+                email: &domain::Email,
+            ) -> $crate::Result<Option<$crate::Credentials>> {
+                let sql = format!(
+                    "SELECT {}, password_hash FROM users WHERE email = $1",
+                    $crate::rows::USER_COLUMNS
+                );
+                let row: Option<$crate::rows::CredentialsRow> = sqlx::query_as(&sql)
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok($crate::Credentials {
+                        user: r.user.try_into()?,
+                        password_hash: r.password_hash,
+                    })
+                })
+                .transpose()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.count_users")]
+            async fn count_users(&self) -> $crate::Result<i64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.mark_email_verified")]
+            async fn mark_email_verified(
+                &self,
+                id: domain::UserId,
+                email: &domain::Email,
+                at: i64,
+            ) -> $crate::Result<bool> {
+                // Only while the address is still the one the link was sent to.
+                let done = sqlx::query(
+                    "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) \
+                     WHERE id = $2 AND email = $3",
+                )
+                .bind(at)
+                .bind(id.get())
+                .bind(email.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.two_factor")]
+            async fn two_factor(&self, id: domain::UserId) -> $crate::Result<Option<$crate::TwoFactor>> {
+                let row: Option<(Option<String>, i64, String)> = sqlx::query_as(
+                    "SELECT totp_secret, totp_last_step, totp_recovery FROM users WHERE id = $1",
+                )
+                .bind(id.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.and_then(|(secret, last_step, recovery)| {
+                    secret.map(|secret| $crate::TwoFactor {
+                        secret,
+                        last_step,
+                        recovery: recovery
+                            .split(',')
+                            .filter(|h| !h.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    })
+                }))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.set_two_factor")]
+            async fn set_two_factor(
+                &self,
+                id: domain::UserId,
+                secret: Option<&str>,
+                recovery_hashes: &[String],
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE users SET totp_secret = $1, totp_last_step = 0, totp_recovery = $2 WHERE id = $3",
+                )
+                .bind(secret)
+                .bind(recovery_hashes.join(","))
+                .bind(id.get())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.accept_totp_step")]
+            async fn accept_totp_step(&self, id: domain::UserId, step: i64) -> $crate::Result<bool> {
+                // Compare-and-set: a code (its time step) is accepted once, on any instance.
+                let done = sqlx::query(
+                    "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+                )
+                .bind(step)
+                .bind(id.get())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.use_recovery_code")]
+            async fn use_recovery_code(
+                &self,
+                id: domain::UserId,
+                before: &[String],
+                after: &[String],
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET totp_recovery = $1 WHERE id = $2 AND totp_recovery = $3",
+                )
+                .bind(after.join(","))
+                .bind(id.get())
+                .bind(before.join(","))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.end_all_sessions")]
+            async fn end_all_sessions(&self, id: domain::UserId) -> $crate::Result<()> {
+                sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1")
+                    .bind(id.get())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.reset_password")]
+            async fn reset_password(
+                &self,
+                id: domain::UserId,
+                expected_hash: &str,
+                new_hash: &str,
+            ) -> $crate::Result<bool> {
+                // Compare-and-set on the old hash: a reset link works once, and never after another
+                // change of password. Every session ends with it.
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1 \
+                     WHERE id = $2 AND password_hash = $3",
+                )
+                .bind(new_hash)
+                .bind(id.get())
+                .bind(expected_hash)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.sign_in_locked_until")]
+            async fn sign_in_locked_until(&self, email_hash: &str) -> $crate::Result<i64> {
+                let row: Option<(i64,)> =
+                    sqlx::query_as("SELECT locked_until FROM sign_in_throttle WHERE email_hash = $1")
+                        .bind(email_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map_or(0, |(t,)| t))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.record_sign_in_failure")]
+            async fn record_sign_in_failure(
+                &self,
+                email_hash: &str,
+                owner: Option<domain::UserId>,
+                at: i64,
+            ) -> $crate::Result<i64> {
+                use domain::throttle;
+                let mut tx = self.write_tx().await?;
+                // One statement, so concurrent failures on several instances all count.
+                let (failures,): (i64,) = sqlx::query_as(
+                    "INSERT INTO sign_in_throttle (email_hash, failures, locked_until, updated_at) \
+                     VALUES ($1, 1, 0, $2) ON CONFLICT (email_hash) DO UPDATE SET \
+                     failures = CASE WHEN sign_in_throttle.updated_at < $3 THEN 1 \
+                     ELSE sign_in_throttle.failures + 1 END, updated_at = $2 RETURNING failures",
+                )
+                .bind(email_hash)
+                .bind(at)
+                .bind(at - throttle::FORGET_AFTER_SECS)
+                .fetch_one(&mut *tx)
+                .await?;
+                let locked_until = at + throttle::lock_secs(failures);
+                sqlx::query("UPDATE sign_in_throttle SET locked_until = $1 WHERE email_hash = $2")
+                    .bind(locked_until)
+                    .bind(email_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(owner) = owner.filter(|_| failures == throttle::NOTIFY_AT_FAILURES) {
+                    sqlx::query(
+                        // Worded by the worker from its template, like every notification.
+                        "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
+                         next_attempt_at) VALUES ('account.sign_in_failures', NULL, $1, '', '', $2, $2)",
+                    )
+                    .bind(owner.get())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(locked_until)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.clear_sign_in_failures")]
+            async fn clear_sign_in_failures(&self, email_hash: &str) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM sign_in_throttle WHERE email_hash = $1")
+                    .bind(email_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_accounts_store;
