@@ -80,6 +80,10 @@ impl Application {
                 .into(),
             passwords,
             links: crate::auth::email_link::LinkSigner::new(session_key.master()),
+            oidc: crate::auth::oidc::OidcProviders::new(
+                &settings.auth.oidc,
+                &settings.mail.public_url,
+            )?,
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

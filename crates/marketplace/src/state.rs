@@ -24,6 +24,8 @@ pub struct AppState {
     pub links: crate::auth::email_link::LinkSigner,
     /// The bounded argon2id hasher every sign-in and registration goes through.
     pub passwords: Arc<crate::auth::password::Passwords>,
+    /// The OpenID Connect providers people may sign in with.
+    pub oidc: Arc<crate::auth::oidc::OidcProviders>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -67,6 +67,45 @@ pub trait AccountStore: Send + Sync {
 
     /// Ends the streak after a successful sign-in.
     async fn clear_sign_in_failures(&self, email_hash: &str) -> Result<()>;
+
+    /// The account a provider's subject is linked to, if any.
+    async fn identity_owner(&self, provider: &str, subject: &str) -> Result<Option<UserId>>;
+
+    /// The providers linked to an account, as (provider, email at the provider).
+    async fn identities(&self, user: UserId) -> Result<Vec<(String, String)>>;
+
+    /// Links a provider's subject to an account; `Conflict` when the subject is linked already.
+    async fn link_identity(
+        &self,
+        user: UserId,
+        provider: &str,
+        subject: &str,
+        email: &Email,
+        at: i64,
+    ) -> Result<()>;
+
+    /// Creates an account for a provider's verified identity in one transaction: the account,
+    /// its email marked verified, and the subject linked.
+    async fn create_identity_user(
+        &self,
+        new: NewUser,
+        provider: &str,
+        subject: &str,
+        at: i64,
+    ) -> Result<User>;
+
+    /// Records a newly signed-in browser.
+    async fn add_device(&self, id: &str, user: UserId, label: &str, at: i64) -> Result<()>;
+
+    /// Whether the browser `id` of `user` is still signed in; notes that it was seen at `at`
+    /// (at most once a minute, so reads stay reads).
+    async fn device_seen(&self, id: &str, user: UserId, at: i64) -> Result<bool>;
+
+    /// The account's signed-in browsers, most recently seen first.
+    async fn devices(&self, user: UserId) -> Result<Vec<Device>>;
+
+    /// Signs one of the account's browsers out; false when it was not (or no longer) signed in.
+    async fn remove_device(&self, user: UserId, id: &str) -> Result<bool>;
 }
 
 /// Implements `AccountStore` for a backend; see `sql::impl_sql_store` for the arguments.
@@ -231,12 +270,173 @@ macro_rules! impl_accounts_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            #[tracing::instrument(skip_all, name = "store.end_all_sessions")]
-            async fn end_all_sessions(&self, id: domain::UserId) -> $crate::Result<()> {
-                sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1")
-                    .bind(id.get())
+            #[tracing::instrument(skip_all, name = "store.identity_owner")]
+            async fn identity_owner(&self, provider: &str, subject: &str) -> $crate::Result<Option<domain::UserId>> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT user_id FROM oidc_identities WHERE provider = $1 AND subject = $2",
+                )
+                .bind(provider)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|(id,)| domain::UserId::new(id)))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.identities")]
+            async fn identities(&self, user: domain::UserId) -> $crate::Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT provider, email FROM oidc_identities WHERE user_id = $1 ORDER BY provider",
+                )
+                .bind(user.get())
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.link_identity")]
+            async fn link_identity(
+                &self,
+                user: domain::UserId,
+                provider: &str,
+                subject: &str,
+                email: &domain::Email,
+                at: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oidc_identities (provider, subject, user_id, email, linked_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(provider)
+                .bind(subject)
+                .bind(user.get())
+                .bind(email.as_str())
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match $crate::StoreError::from(e) {
+                    $crate::StoreError::Conflict(_) => {
+                        $crate::StoreError::Conflict("this sign-in is linked to an account already")
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.create_identity_user")]
+            async fn create_identity_user(
+                &self,
+                new: $crate::NewUser,
+                provider: &str,
+                subject: &str,
+                at: i64,
+            ) -> $crate::Result<$crate::User> {
+                let mut tx = self.write_tx().await?;
+                let sql = format!(
+                    "INSERT INTO users (email, password_hash, display_name, role, created_at, email_verified_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {}",
+                    $crate::rows::USER_COLUMNS
+                );
+                let row: $crate::rows::UserRow = sqlx::query_as(&sql)
+                    .bind(new.email.as_str())
+                    .bind(&new.password_hash)
+                    .bind(new.display_name.as_str())
+                    .bind(new.role.as_str())
+                    .bind(time::OffsetDateTime::now_utc())
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| match $crate::StoreError::from(e) {
+                        $crate::StoreError::Conflict(_) => {
+                            $crate::StoreError::Conflict("an account with this email already exists")
+                        }
+                        other => other,
+                    })?;
+                sqlx::query(
+                    "INSERT INTO oidc_identities (provider, subject, user_id, email, linked_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(provider)
+                .bind(subject)
+                .bind(row.id)
+                .bind(new.email.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+
+            #[tracing::instrument(skip_all, name = "store.add_device")]
+            async fn add_device(&self, id: &str, user: domain::UserId, label: &str, at: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO user_devices (id, user_id, label, created_at, last_seen_at) \
+                     VALUES ($1, $2, $3, $4, $4)",
+                )
+                .bind(id)
+                .bind(user.get())
+                .bind(label)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.device_seen")]
+            async fn device_seen(&self, id: &str, user: domain::UserId, at: i64) -> $crate::Result<bool> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT last_seen_at FROM user_devices WHERE id = $1 AND user_id = $2",
+                )
+                .bind(id)
+                .bind(user.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((seen,)) = row else { return Ok(false) };
+                if at - seen >= 60 {
+                    sqlx::query("UPDATE user_devices SET last_seen_at = $1 WHERE id = $2")
+                        .bind(at)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.devices")]
+            async fn devices(&self, user: domain::UserId) -> $crate::Result<Vec<$crate::Device>> {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT id, label, created_at, last_seen_at FROM user_devices WHERE user_id = $1 \
+                     ORDER BY last_seen_at DESC, created_at DESC",
+                )
+                .bind(user.get())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, label, created_at, last_seen_at)| $crate::Device { id, label, created_at, last_seen_at })
+                    .collect())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.remove_device")]
+            async fn remove_device(&self, user: domain::UserId, id: &str) -> $crate::Result<bool> {
+                let done = sqlx::query("DELETE FROM user_devices WHERE id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(user.get())
                     .execute(&self.pool)
                     .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.end_all_sessions")]
+            async fn end_all_sessions(&self, id: domain::UserId) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1")
+                    .bind(id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM user_devices WHERE user_id = $1")
+                    .bind(id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -258,6 +458,12 @@ macro_rules! impl_accounts_store {
                 .bind(expected_hash)
                 .execute(&self.pool)
                 .await?;
+                if done.rows_affected() == 1 {
+                    sqlx::query("DELETE FROM user_devices WHERE user_id = $1")
+                        .bind(id.get())
+                        .execute(&self.pool)
+                        .await?;
+                }
                 Ok(done.rows_affected() == 1)
             }
 

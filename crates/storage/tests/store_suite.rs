@@ -190,7 +190,93 @@ async fn pool_statistics_reflect_the_configured_limit(db: TestDb) {
     assert!(store.ping().await.is_err(), "a closed pool refuses work");
 }
 
+async fn provider_identities_link_once_and_devices_end_one_by_one_or_all_at_once(db: TestDb) {
+    let store = db.store().await;
+    let email = Email::parse("oidc@example.com").unwrap();
+    let user = store
+        .create_identity_user(
+            new_user("oidc@example.com", Role::Client),
+            "google",
+            "sub-1",
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(
+        user.email_verified,
+        "a provider's verified address needs no link"
+    );
+    assert_eq!(
+        store.identity_owner("google", "sub-1").await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(store.identity_owner("google", "sub-2").await.unwrap(), None);
+    assert_eq!(store.identity_owner("apple", "sub-1").await.unwrap(), None);
+    // One subject, one account.
+    let other = store
+        .create_user(new_user("other@example.com", Role::Client))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .link_identity(other.id, "google", "sub-1", &email, 101)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .link_identity(user.id, "apple", "apple-9", &email, 102)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.identities(user.id).await.unwrap(),
+        [
+            ("apple".to_owned(), "oidc@example.com".to_owned()),
+            ("google".to_owned(), "oidc@example.com".to_owned())
+        ]
+    );
+    // An address that has an account cannot get a second one through a provider.
+    assert!(matches!(
+        store
+            .create_identity_user(
+                new_user("oidc@example.com", Role::Client),
+                "gitlab",
+                "x",
+                103
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.identity_owner("gitlab", "x").await.unwrap(),
+        None,
+        "nothing half-made"
+    );
+
+    store
+        .add_device("d1", user.id, "Firefox on Linux", 200)
+        .await
+        .unwrap();
+    store
+        .add_device("d2", user.id, "Safari on iOS", 210)
+        .await
+        .unwrap();
+    assert!(store.device_seen("d1", user.id, 400).await.unwrap());
+    assert!(
+        !store.device_seen("d1", other.id, 400).await.unwrap(),
+        "not another account's"
+    );
+    let devices = store.devices(user.id).await.unwrap();
+    assert_eq!(devices[0].id, "d1", "most recently seen first");
+    assert_eq!(devices[0].last_seen_at, 400);
+    assert!(!store.remove_device(other.id, "d2").await.unwrap());
+    assert!(store.remove_device(user.id, "d2").await.unwrap());
+    assert!(!store.device_seen("d2", user.id, 500).await.unwrap());
+    store.end_all_sessions(user.id).await.unwrap();
+    assert!(store.devices(user.id).await.unwrap().is_empty());
+}
+
 storage::on_both_databases!(
+    provider_identities_link_once_and_devices_end_one_by_one_or_all_at_once,
     migrations_leave_a_compatible_schema_and_rerun_as_a_no_op,
     a_user_round_trips_and_a_second_account_with_the_same_email_conflicts,
     credentials_are_found_by_email_only_for_existing_accounts,

@@ -2,6 +2,7 @@
 
 pub mod csrf;
 pub mod email_link;
+pub mod oidc;
 pub mod password;
 pub mod session;
 pub mod two_factor;

@@ -13,6 +13,8 @@ use tower_sessions::Session;
 const USER_KEY: &str = "user_id";
 /// The account's `session_epoch` when the session began; sessions of an older epoch are over.
 const EPOCH_KEY: &str = "epoch";
+/// The signed-in browser's row in `user_devices`; once the row is gone the session is over.
+const DEVICE_KEY: &str = "device";
 
 /// Starts a signed-in session: a new session id (against fixation) and a new CSRF token.
 pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
@@ -20,6 +22,8 @@ pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
     session.insert(USER_KEY, user.id.get()).await?;
     session.insert(EPOCH_KEY, user.session_epoch).await?;
     session.remove::<(i64, i64)>(PENDING_KEY).await?;
+    // A new sign-in is a new entry on the sessions page, made on its first request.
+    session.remove::<String>(DEVICE_KEY).await?;
     csrf::rotate(session).await?;
     Ok(())
 }
@@ -76,11 +80,72 @@ async fn load_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, 
         .user(UserId::new(id))
         .await?
         .filter(|u| u.session_epoch == epoch);
-    if user.is_none() {
+    let Some(user) = user else {
         // The account is gone, or all its sessions were ended: this one must not keep working.
         session.flush().await?;
+        return Ok(None);
+    };
+    let now = crate::clock::now();
+    match session.get::<String>(DEVICE_KEY).await? {
+        Some(device) => {
+            if !state.store.device_seen(&device, user.id, now).await? {
+                // Signed out from the sessions page.
+                session.flush().await?;
+                return Ok(None);
+            }
+        }
+        None => {
+            let device = uuid::Uuid::new_v4().simple().to_string();
+            let agent = parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            state
+                .store
+                .add_device(&device, user.id, &browser_label(agent), now)
+                .await?;
+            session.insert(DEVICE_KEY, device).await?;
+        }
     }
-    Ok(user)
+    Ok(Some(user))
+}
+
+/// The browser this session signed in from, as the sessions page names it.
+pub async fn current_device(session: &Session) -> Result<Option<String>, AppError> {
+    Ok(session.get::<String>(DEVICE_KEY).await?)
+}
+
+/// "Firefox on Linux": enough for people to tell their browsers apart, without keeping the
+/// whole User-Agent (which narrows down who someone is).
+pub fn browser_label(user_agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| user_agent.contains(needle))
+    .map(|(_, name)| *name);
+    match system {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_owned(),
+    }
 }
 
 /// The signed-in user, if any.

@@ -65,6 +65,20 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route("/sign-out", post(pages::accounts::sign_out))
         .route("/account", get(pages::accounts::account))
+        .route("/sign-in/oidc/{provider}", get(pages::identity::start))
+        .route(
+            "/sign-in/oidc/{provider}/callback",
+            get(pages::identity::callback),
+        )
+        .route(
+            "/account/link",
+            get(pages::identity::link_page).post(pages::identity::link),
+        )
+        .route("/account/sessions", get(pages::identity::sessions))
+        .route(
+            "/account/sessions/{id}/end",
+            post(pages::identity::end_session),
+        )
         .route("/verify-email", get(pages::accounts::verify_email))
         .route(
             "/sign-in/two-factor",

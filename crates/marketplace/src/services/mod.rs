@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod booking;
 pub mod catalogue;
+pub mod identity;
 pub mod portfolio;

@@ -71,6 +71,8 @@ pub struct SignInPage {
     pub email: String,
     pub next: String,
     pub demo_accounts: Vec<DemoAccount>,
+    /// (id, name) of the OpenID providers offered.
+    pub providers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -84,6 +86,36 @@ pub struct AccountPage {
     pub email_verified: bool,
     /// A new verification link was just sent.
     pub link_sent: bool,
+    /// (id, name, email it is linked with) of every provider.
+    pub providers: Vec<(String, String, Option<String>)>,
+    /// A provider was just linked.
+    pub linked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "link_account.html")]
+pub struct LinkAccountPage {
+    pub layout: Layout,
+    pub provider: String,
+    pub email: String,
+    pub signed_in: bool,
+}
+
+/// A signed-in browser, as the sessions page lists it.
+pub struct DeviceView {
+    pub id: String,
+    pub label: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub layout: Layout,
+    pub devices: Vec<DeviceView>,
+    pub ended: bool,
 }
 
 #[derive(Template)]

@@ -9,6 +9,7 @@ mod browser;
 mod health;
 mod helpers;
 mod journey;
+mod oidc;
 mod security;
 mod shutdown;
 mod uploads;

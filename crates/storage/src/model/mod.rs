@@ -186,3 +186,14 @@ pub struct TwoFactor {
     /// SHA-256 hex hashes of the unused recovery codes.
     pub recovery: Vec<String>,
 }
+
+/// A signed-in browser of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Random and only ever compared; it names the browser's session on the sessions page.
+    pub id: String,
+    /// The browser, as its User-Agent names it.
+    pub label: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}

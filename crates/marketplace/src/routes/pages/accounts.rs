@@ -207,7 +207,7 @@ pub struct NextQuery {
 /// control characters or spaces, which browsers strip and so turn `/\t/evil.example` into
 /// `//evil.example`), must not start with `//`, and may hold no backslash (browsers read `\`
 /// as `/`) or outside ASCII (links are percent-encoded). Anything else goes to the account page.
-fn safe_next(next: Option<&str>) -> String {
+pub fn safe_next(next: Option<&str>) -> String {
     let same_site = |n: &str| {
         n.starts_with('/')
             && n.is_ascii()
@@ -246,6 +246,7 @@ async fn sign_in_page(
         email,
         next,
         demo_accounts,
+        providers: state.oidc.list(),
     })
 }
 
@@ -281,20 +282,7 @@ pub async fn sign_in(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     match accounts::authenticate(&state, &form.email, &form.password).await? {
-        Some(user) if user.two_factor => {
-            crate::auth::session::begin_two_factor(&session, &user).await?;
-            let csrf = csrf::token(&session).await?;
-            Ok(render(TwoFactorSignInPage {
-                layout: Layout::new(&state, None, Some(csrf)),
-                next,
-                error: None,
-            })?
-            .into_response())
-        }
-        Some(user) => {
-            start_session(&session, &user).await?;
-            Ok(Redirect::to(&next).into_response())
-        }
+        Some(user) => complete_sign_in(&state, &session, &user, next).await,
         None => {
             let page = sign_in_page(
                 &state,
@@ -307,6 +295,28 @@ pub async fn sign_in(
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
     }
+}
+
+/// After the first factor (a password, or a provider's sign-in): the second factor's page for
+/// accounts that have one, otherwise signed in and on to `next`.
+pub async fn complete_sign_in(
+    state: &AppState,
+    session: &Session,
+    user: &storage::User,
+    next: String,
+) -> Result<Response, AppError> {
+    if user.two_factor {
+        crate::auth::session::begin_two_factor(session, user).await?;
+        let csrf = csrf::token(session).await?;
+        return Ok(render(TwoFactorSignInPage {
+            layout: Layout::new(state, None, Some(csrf)),
+            next,
+            error: None,
+        })?
+        .into_response());
+    }
+    start_session(session, user).await?;
+    Ok(Redirect::to(&next).into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -472,6 +482,7 @@ pub async fn sign_out(
 #[derive(serde::Deserialize)]
 pub struct AccountQuery {
     sent: Option<String>,
+    linked: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -500,6 +511,22 @@ pub async fn account(
         member_since,
         email_verified: user.email_verified,
         link_sent: query.sent.is_some(),
+        providers: {
+            let linked = state.store.identities(user.id).await?;
+            state
+                .oidc
+                .list()
+                .into_iter()
+                .map(|(id, name)| {
+                    let email = linked
+                        .iter()
+                        .find(|(p, _)| *p == id)
+                        .map(|(_, e)| e.clone());
+                    (id, name, email)
+                })
+                .collect()
+        },
+        linked: query.linked.is_some(),
     })
 }
 

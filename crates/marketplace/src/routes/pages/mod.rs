@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod bookings;
 pub mod catalogue;
+pub mod identity;
 pub mod portfolio;
 pub mod settings;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Values used when no file or variable sets them; chosen so `cargo run` works out of the box.
-const DEFAULTS: &str = include_str!("config_defaults.toml");
+const DEFAULTS: &str = include_str!("defaults.toml");
 
 /// Shortest session secret accepted outside development: 64 bytes is what the cookie signing key needs.
 pub const MIN_SECRET_LEN: usize = 64;
@@ -182,6 +182,23 @@ pub struct AuthSettings {
     pub attempts_per_minute: u32,
     /// JSON API writes allowed per client IP and minute (also the burst).
     pub api_writes_per_minute: u32,
+    /// OpenID Connect providers people may sign in with, by id (lower-case letters and digits,
+    /// used in the callback URL `/sign-in/oidc/{id}/callback` under `mail.public_url`).
+    /// Variables: `TM_AUTH_OIDC_{ID}_ISSUER`, `…_NAME`, `…_CLIENT_ID`, `…_CLIENT_SECRET`.
+    #[serde(default)]
+    pub oidc: std::collections::BTreeMap<String, OidcProviderSettings>,
+}
+
+/// One OpenID Connect provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderSettings {
+    /// What the button says: "Continue with {name}".
+    pub name: String,
+    /// The issuer URL; its `/.well-known/openid-configuration` describes the rest.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -300,6 +317,24 @@ impl Settings {
                 "auth.attempts_per_minute and auth.api_writes_per_minute must be at least 1".into(),
             ));
         }
+        for (id, p) in &self.auth.oidc {
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.oidc.{id}: a provider's id is lower-case letters and digits"
+                )));
+            }
+            let https = p.issuer.starts_with("https://");
+            if !(https || (!self.env.is_strict() && p.issuer.starts_with("http://"))) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.oidc.{id}.issuer (TM_AUTH_OIDC_{}_ISSUER) must be an https:// URL",
+                    id.to_ascii_uppercase()
+                )));
+            }
+        }
         if self.media.max_parallel_decodes == 0 {
             return Err(ConfigError::Invalid(
                 "media.max_parallel_decodes must be at least 1".into(),
@@ -358,6 +393,11 @@ impl Settings {
 /// `server.pre_stop_delay_ms`, and so on; `None` for variables that are not settings.
 fn env_key(var: &str) -> Option<String> {
     let lower = var.strip_prefix("TM_")?.to_ascii_lowercase();
+    // Providers are a map: `TM_AUTH_OIDC_GOOGLE_CLIENT_ID` is `auth.oidc.google.client_id`.
+    if let Some(rest) = lower.strip_prefix("auth_oidc_") {
+        let (id, field) = rest.split_once('_')?;
+        return Some(format!("auth.oidc.{id}.{field}"));
+    }
     SECTIONS.iter().find_map(|section| {
         lower
             .strip_prefix(section)
@@ -382,159 +422,4 @@ fn describe(e: figment::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn repo_config() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config")
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn development_is_the_default_with_readable_debug_logs_and_simplified_sign_in() {
-        let s = Settings::load_from(&repo_config(), vars(&[])).unwrap();
-        assert_eq!(s.env, Environment::Development);
-        assert_eq!(s.log.format, LogFormat::Pretty);
-        assert!(s.log.level.starts_with("debug"));
-        assert!(s.auth.simplified_sign_in);
-        assert!(!s.session.secure_cookie);
-        assert_eq!(s.bind_address(), "127.0.0.1:8080");
-        assert_eq!(
-            s.database.url.expose_secret(),
-            "sqlite://data/marketplace.db"
-        );
-    }
-
-    #[test]
-    fn staging_and_production_log_json_and_are_strict() {
-        for env in ["staging", "production"] {
-            let s = Settings::load_from(
-                &repo_config(),
-                vars(&[
-                    ("TM_ENV", env),
-                    ("TM_SESSION_SECRET", SECRET),
-                    ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
-                    ("TM_MAIL_SMTP_URL", "smtp://relay.internal:25"),
-                ]),
-            )
-            .unwrap();
-            assert_eq!(s.log.format, LogFormat::Json, "{env}");
-            assert_eq!(s.mail.transport, MailTransport::Smtp, "{env}");
-            assert!(
-                s.session.secure_cookie && !s.auth.simplified_sign_in,
-                "{env}"
-            );
-            assert!(
-                !s.database.migrate_on_start && !s.demo.seed_when_empty,
-                "{env}"
-            );
-            assert_eq!(s.server.drain_deadline(), Duration::from_secs(25));
-            assert_eq!(s.server.pre_stop_delay(), Duration::from_secs(5));
-        }
-    }
-
-    #[test]
-    fn variables_override_files_and_unrelated_tm_variables_are_ignored() {
-        let s = Settings::load_from(
-            &repo_config(),
-            vars(&[
-                ("TM_SERVER_PORT", "9090"),
-                ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
-                ("TM_AUTH_SIMPLIFIED_SIGN_IN", "false"),
-                ("TM_SESSION_SECRET", "12345"),
-                ("TM_TEST_POSTGRES_URL", "postgres://elsewhere"),
-                ("TM_CONFIG_DIR", "/tmp"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.server.port, 9090);
-        assert!(!s.auth.simplified_sign_in);
-        assert_eq!(s.database.url.expose_secret(), "postgres://app:pw@db/tm");
-        assert_eq!(
-            s.session.secret.as_ref().unwrap().expose_secret(),
-            "12345",
-            "numeric-looking secrets stay text"
-        );
-    }
-
-    #[test]
-    fn production_names_every_insecure_setting_it_refuses() {
-        let err = Settings::load_from(
-            &repo_config(),
-            vars(&[
-                ("TM_ENV", "production"),
-                ("TM_SESSION_SECRET", "short"),
-                ("TM_AUTH_SIMPLIFIED_SIGN_IN", "true"),
-                ("TM_SESSION_SECURE_COOKIE", "false"),
-            ]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("session.secret (TM_SESSION_SECRET) is too short"),
-            "{err}"
-        );
-        assert!(err.contains("auth.simplified_sign_in"), "{err}");
-        assert!(err.contains("session.secure_cookie"), "{err}");
-        assert!(err.contains("mail.smtp_url (TM_MAIL_SMTP_URL)"), "{err}");
-        assert!(
-            !err.contains("short\n") && !err.contains("\"short\""),
-            "the secret is not echoed: {err}"
-        );
-
-        let missing = Settings::load_from(&repo_config(), vars(&[("TM_ENV", "production")]))
-            .unwrap_err()
-            .to_string();
-        assert!(missing.contains("is missing"), "{missing}");
-    }
-
-    #[test]
-    fn typos_in_files_and_variables_and_unknown_environments_are_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("base.toml"), "[server]\nprot = 1\n").unwrap();
-        let err = Settings::load_from(dir.path(), vars(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("prot"), "{err}");
-
-        let err = Settings::load_from(&repo_config(), vars(&[("TM_SERVER_PORT", "eighty")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("server.port"), "{err}");
-
-        let err = Settings::load_from(&repo_config(), vars(&[("TM_ENV", "qa")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("TM_ENV=\"qa\""), "{err}");
-
-        std::fs::write(dir.path().join("base.toml"), "[server\nport = 1\n").unwrap();
-        assert!(
-            Settings::load_from(dir.path(), vars(&[])).is_err(),
-            "malformed TOML"
-        );
-    }
-
-    #[test]
-    fn debug_output_never_shows_secrets_or_database_passwords() {
-        let s = Settings::load_from(
-            &repo_config(),
-            vars(&[
-                ("TM_SESSION_SECRET", SECRET),
-                ("TM_DATABASE_URL", "postgres://app:hunter2@db/tm"),
-            ]),
-        )
-        .unwrap();
-        let debug = format!("{s:?}");
-        assert!(!debug.contains(SECRET), "{debug}");
-        assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(debug.contains("postgres://app:***@db/tm"), "{debug}");
-    }
-}
+mod tests;
