@@ -277,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 from_version: live.clone(),
                 to_version: version.clone(),
                 started_at: started,
+                warnings: Vec::new(),
                 finished_at: Some(crate::state::now()),
                 outcome: Some(if result.is_ok() {
                     "deployed".into()
@@ -346,14 +347,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Output::Human => {
                     println!("{env}: live {}", fleet.live_version().unwrap_or("nothing"));
                     for r in &fleet.routes {
-                        let w = windows.get(&r.version).copied().unwrap_or_default();
+                        let w = windows.get(&r.version).cloned().unwrap_or_default();
+                        let p95 = match (w.totals.requests, w.totals.p95_seconds) {
+                            (0, _) => "-".to_owned(),
+                            (_, Some(p)) => format!("≤{p} s"),
+                            (_, None) => ">60 s".to_owned(),
+                        };
                         println!(
-                            "  {:<24} weight {:>3}  {} instances  {} req/60s  {:.1}% 5xx",
+                            "  {:<24} weight {:>3}  {} instances  {} req/60s  {:.1}% 5xx  p95 {p95}  {} in flight",
                             r.version,
                             r.weight,
                             r.instances.len(),
-                            w.requests,
-                            w.error_rate * 100.0
+                            w.totals.requests,
+                            w.totals.error_rate * 100.0,
+                            w.in_flight
                         );
                     }
                     for i in &fleet.instances {

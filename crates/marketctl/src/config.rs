@@ -66,6 +66,16 @@ pub struct LocalSettings {
     pub port_span: u16,
     #[serde(default)]
     pub sticky_cookie: Option<String>,
+    /// How long an instance may take to answer before the proxy answers 504 in its place.
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout_seconds: f64,
+    /// Per path prefix (`"/api/v1/booking-requests" = 60`); the longest matching prefix wins.
+    #[serde(default)]
+    pub upstream_timeouts: std::collections::BTreeMap<String, f64>,
+}
+
+fn default_upstream_timeout() -> f64 {
+    30.0
 }
 
 fn default_token_env() -> String {
@@ -135,8 +145,30 @@ pub struct AnalysisSettings {
     pub max_error_rate: f64,
     pub max_p95_seconds: f64,
     pub health_check_failures: u32,
-    /// Canary only: how much worse than the baseline its error rate may be.
+    /// How much worse than the old release's (on the same window) the error rate may be.
     pub max_error_rate_over_baseline: f64,
+    /// A route group (method and path prefix) with fewer requests than this is not judged on
+    /// its own; the version as a whole still is.
+    pub min_group_requests: u64,
+    /// The longest a request may wait unanswered at the new release before it breaches, even
+    /// though it has not completed (the proxy's timeout ends it later).
+    pub max_in_flight_seconds: f64,
+    /// The new release's p95 may be at most this many times the old release's...
+    pub max_p95_ratio_over_baseline: f64,
+    /// ...once it is at least this slow (below it, bucket noise doubles easily).
+    pub min_p95_to_compare_seconds: f64,
+    /// When the whole watch had too few requests to judge: `fail` the deploy, or `proceed`
+    /// with a warning in its history record. Either way it waits `inconclusive_wait_seconds`
+    /// longer for traffic first.
+    pub on_inconclusive: InconclusivePolicy,
+    pub inconclusive_wait_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InconclusivePolicy {
+    Fail,
+    Proceed,
 }
 
 impl Default for AnalysisSettings {
@@ -150,6 +182,12 @@ impl Default for AnalysisSettings {
             max_p95_seconds: 10.0,
             health_check_failures: 3,
             max_error_rate_over_baseline: 0.02,
+            min_group_requests: 5,
+            max_in_flight_seconds: 10.0,
+            max_p95_ratio_over_baseline: 2.0,
+            min_p95_to_compare_seconds: 1.0,
+            on_inconclusive: InconclusivePolicy::Proceed,
+            inconclusive_wait_seconds: 20,
         }
     }
 }
@@ -274,6 +312,21 @@ impl DeployConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_shipped_environment_file_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                DeployConfig::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 4, "the four environments");
+    }
 
     const MINIMAL: &str = r#"
 platform = "local"

@@ -7,3 +7,4 @@ pub mod notify;
 pub mod platform;
 pub mod proxy;
 pub mod state;
+pub mod wire;

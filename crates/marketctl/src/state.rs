@@ -28,6 +28,9 @@ pub struct Record {
     pub finished_at: Option<f64>,
     pub outcome: Option<String>,
     pub reason: Option<String>,
+    /// What passed without proof, such as an analysis with too little traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Record {
@@ -183,6 +186,7 @@ mod tests {
             finished_at: outcome.map(|_| 2.0),
             outcome: outcome.map(str::to_owned),
             reason: None,
+            warnings: vec![],
         }
     }
 

@@ -350,6 +350,83 @@ async fn per_version_metrics_feed_the_sliding_window_and_prometheus() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_past_its_route_timeout_gets_504_counted_against_its_version() {
+    let (agent, _state) = agent().await;
+    let b = backend("v2").await;
+    let mut spec = json!({"versions": [route("v2", 100, &[("b", b.addr)])]});
+    // `/slow` takes 0.8 s: past the 0.3 s default, within its own 2 s.
+    spec["timeouts"] = json!({"default_ms": 300, "by_prefix": []});
+    set_routes(&agent, spec.clone()).await;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let r = client
+        .get(format!("http://{}/slow", agent.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        started.elapsed() < Duration::from_millis(750),
+        "answered at the timeout"
+    );
+    let fast = client
+        .get(format!("http://{}/", agent.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fast.status(), StatusCode::OK, "other routes are unaffected");
+    let window: Value = admin_client()
+        .get(format!("http://{}/v1/window/v2?seconds=30", agent.admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (window["requests"].as_u64(), window["errors"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let slow = window["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["route"] == "/slow")
+        .expect("the route's own group");
+    assert_eq!(
+        (slow["method"].as_str(), slow["errors"].as_u64()),
+        (Some("GET"), Some(1))
+    );
+
+    spec["timeouts"] = json!({"default_ms": 300, "by_prefix": [{"prefix": "/slow", "ms": 2000}]});
+    set_routes(&agent, spec).await;
+    let r = client
+        .get(format!("http://{}/slow", agent.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the prefix's longer timeout applies"
+    );
+
+    let bad = admin_client()
+        .put(format!("http://{}/v1/routes", agent.admin))
+        .json(&json!({"versions": [], "timeouts": {"default_ms": 5}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text().await.unwrap()
+    );
+    agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sticky_cookie_keeps_a_visitor_on_one_version() {
     let (a, b) = (backend("v1").await, backend("v2").await);
     let (agent, _state) = agent().await;

@@ -3,7 +3,9 @@
 //!
 //! `FIXTURE_MODE`: `healthy` (default), `unhealthy` (readiness 503), `errors:RATE` (that share of
 //! requests answer 500), `slow:SECONDS` (every page waits that long), `crash:N` (exits after N
-//! requests). `FIXTURE_VERSION` names the release. `FIXTURE_MARK` names a file: readiness fails
+//! requests), and faults confined to part of the traffic, as real releases fail:
+//! `hang:PREFIX:SECONDS` (paths under PREFIX wait that long), `fail:METHOD` (that method answers
+//! 500), `leak:MS` (each request waits MS longer than the one before). `FIXTURE_VERSION` names the release. `FIXTURE_MARK` names a file: readiness fails
 //! while it exists, and `migrate` creates it when this binary's file ends with the bytes
 //! `breaking-migration` — a release whose migration is not backward compatible.
 
@@ -14,13 +16,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Mode {
     Healthy,
     Unhealthy,
     Errors(f64),
     Slow(f64),
     Crash(u64),
+    Hang(String, f64),
+    Fail(axum::http::Method),
+    Leak(f64),
 }
 
 fn mode() -> Mode {
@@ -31,6 +36,14 @@ fn mode() -> Mode {
         ("errors", Ok(rate)) => Mode::Errors(rate),
         ("slow", Ok(secs)) => Mode::Slow(secs),
         ("crash", Ok(n)) => Mode::Crash(n as u64),
+        ("leak", Ok(ms)) => Mode::Leak(ms),
+        ("fail", _) => arg.parse().map_or(Mode::Healthy, Mode::Fail),
+        ("hang", _) => match arg.rsplit_once(':') {
+            Some((prefix, secs)) => secs
+                .parse()
+                .map_or(Mode::Healthy, |s| Mode::Hang(prefix.to_owned(), s)),
+            None => Mode::Healthy,
+        },
         _ => Mode::Healthy,
     }
 }
@@ -82,13 +95,27 @@ fn serve(version: String) {
             .and_then(|p| p.parse().ok())
             .unwrap_or(8080);
         let mode = mode();
+        let ready_mode = mode.clone();
         let served = Arc::new(AtomicU64::new(0));
-        let page = move || {
+        let page = move |method: axum::http::Method, uri: axum::http::Uri| {
             let served = served.clone();
             let version = version.clone();
+            let mode = mode.clone();
             async move {
                 let n = served.fetch_add(1, Ordering::SeqCst) + 1;
                 match mode {
+                    Mode::Hang(prefix, secs) if uri.path().starts_with(&prefix) => {
+                        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                        (StatusCode::OK, format!("Tattoo Marketplace {version}"))
+                    }
+                    Mode::Fail(m) if m == method => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "fixture error".to_owned(),
+                    ),
+                    Mode::Leak(ms) => {
+                        tokio::time::sleep(Duration::from_secs_f64(ms * n as f64 / 1000.0)).await;
+                        (StatusCode::OK, format!("Tattoo Marketplace {version}"))
+                    }
                     Mode::Errors(rate)
                         if (n as f64 * rate).floor() > ((n - 1) as f64 * rate).floor() =>
                     {
@@ -108,6 +135,7 @@ fn serve(version: String) {
         };
         let mark = std::env::var_os("FIXTURE_MARK");
         let ready = move || {
+            let mode = ready_mode.clone();
             let broken = mark
                 .as_ref()
                 .is_some_and(|m| std::path::Path::new(m).exists());

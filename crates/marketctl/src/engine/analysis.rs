@@ -1,83 +1,197 @@
 //! Rollback analysis: the spec's triggers (health checks failing, 5xx rate above 5%, p95 above
-//! 10 s), each needing consecutive breaching windows, checked in every state including the bake.
+//! 10 s) applied to the whole version and to each route group (method and path prefix), so one
+//! broken route or method is not diluted by the healthy rest; requests waiting too long while
+//! still in flight (a hang shows before it ends); and the old version's figures on the same
+//! window as a baseline. A verdict is healthy, a breach, or inconclusive (too little traffic),
+//! which is never a pass.
 
 use crate::config::AnalysisSettings;
 use crate::platform::{Fleet, Window};
+use crate::wire::Totals;
 
-/// One evaluation's verdict on the new version.
-pub fn breach(
-    settings: &AnalysisSettings,
-    fleet: &Fleet,
-    version: &str,
-    canary: &Window,
-    baseline: Option<&Window>,
-) -> Option<String> {
-    if let Some(sick) = fleet
-        .of_version(version)
-        .find(|i| i.consecutive_failures >= settings.health_check_failures || i.status == "crashed")
-    {
-        return Some(format!(
-            "health checks failing on {} ({} consecutive, status {})",
-            sick.id, sick.consecutive_failures, sick.status
-        ));
-    }
-    if canary.requests < settings.min_requests {
-        return None;
-    }
-    if canary.error_rate > settings.max_error_rate {
-        return Some(format!(
-            "5xx rate {:.1}% above {:.1}% ({} of {} requests in {} s)",
-            canary.error_rate * 100.0,
+/// What one evaluation says about the new version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Healthy,
+    /// A rule fired: which, where, and the figures.
+    Breach(String),
+    /// Too few requests to judge; never a pass.
+    Inconclusive(String),
+}
+
+/// `what` is empty for the whole version, `"POST /sign-in: "` for a group.
+fn error_rule(settings: &AnalysisSettings, what: &str, t: &Totals, seconds: u64) -> Option<String> {
+    (t.error_rate > settings.max_error_rate).then(|| {
+        format!(
+            "{what}5xx rate {:.1}% above {:.1}% ({} of {} requests in {seconds} s)",
+            t.error_rate * 100.0,
             settings.max_error_rate * 100.0,
-            canary.errors,
-            canary.requests,
-            settings.window_seconds
-        ));
-    }
-    let p95 = canary.p95_seconds.unwrap_or(f64::INFINITY);
-    if p95 > settings.max_p95_seconds {
-        return Some(format!(
-            "p95 latency above {} s (bucket up to {})",
+            t.errors,
+            t.requests,
+        )
+    })
+}
+
+fn latency_rule(settings: &AnalysisSettings, what: &str, t: &Totals) -> Option<String> {
+    let p95 = t.p95_seconds.unwrap_or(f64::INFINITY);
+    (p95 > settings.max_p95_seconds).then(|| {
+        format!(
+            "{what}p95 latency above {} s (bucket up to {})",
             settings.max_p95_seconds,
             if p95.is_finite() {
                 format!("{p95} s")
             } else {
                 "beyond 60 s".into()
             }
-        ));
-    }
-    if let Some(base) = baseline.filter(|b| b.requests >= settings.min_requests)
-        && canary.error_rate - base.error_rate > settings.max_error_rate_over_baseline
-    {
-        return Some(format!(
-            "canary 5xx rate {:.1}% vs baseline {:.1}%",
-            canary.error_rate * 100.0,
-            base.error_rate * 100.0
-        ));
-    }
-    None
+        )
+    })
 }
 
-/// Counts breaching evaluations in a row; a healthy one resets it.
+/// The new version against the old on the same window: errors more often, or much slower.
+fn baseline_rule(
+    settings: &AnalysisSettings,
+    what: &str,
+    new: &Totals,
+    old: &Totals,
+    min_requests: u64,
+) -> Option<String> {
+    if old.requests < min_requests {
+        return None;
+    }
+    if new.error_rate - old.error_rate > settings.max_error_rate_over_baseline {
+        return Some(format!(
+            "{what}5xx rate {:.1}% vs {:.1}% on the old release (the baseline)",
+            new.error_rate * 100.0,
+            old.error_rate * 100.0
+        ));
+    }
+    let (n, o) = (
+        new.p95_seconds.unwrap_or(f64::INFINITY),
+        old.p95_seconds.unwrap_or(f64::INFINITY),
+    );
+    (n >= settings.min_p95_to_compare_seconds && n > o * settings.max_p95_ratio_over_baseline).then(
+        || {
+            format!(
+                "{what}p95 latency up to {} vs {} s on the old release (the baseline)",
+                if n.is_finite() {
+                    format!("{n} s")
+                } else {
+                    "beyond 60 s".into()
+                },
+                o
+            )
+        },
+    )
+}
+
+/// One evaluation of `version` (`canary`), with the old version's window as `baseline`.
+pub fn judge(
+    settings: &AnalysisSettings,
+    fleet: &Fleet,
+    version: &str,
+    canary: &Window,
+    baseline: Option<&Window>,
+) -> Verdict {
+    if let Some(sick) = fleet
+        .of_version(version)
+        .find(|i| i.consecutive_failures >= settings.health_check_failures || i.status == "crashed")
+    {
+        return Verdict::Breach(format!(
+            "health checks failing on {} ({} consecutive, status {})",
+            sick.id, sick.consecutive_failures, sick.status
+        ));
+    }
+    // Counted before any request completes: a hang breaches while it is still hanging.
+    if canary.oldest_in_flight_seconds > settings.max_in_flight_seconds {
+        return Verdict::Breach(format!(
+            "a request has waited {:.0} s without an answer ({} in flight; the limit is {} s)",
+            canary.oldest_in_flight_seconds, canary.in_flight, settings.max_in_flight_seconds
+        ));
+    }
+    let seconds = settings.window_seconds;
+    let total = &canary.totals;
+    if total.requests >= settings.min_requests {
+        let whole = error_rule(settings, "", total, seconds)
+            .or_else(|| latency_rule(settings, "", total))
+            .or_else(|| {
+                baseline.and_then(|b| {
+                    baseline_rule(settings, "", total, &b.totals, settings.min_requests)
+                })
+            });
+        if let Some(reason) = whole {
+            return Verdict::Breach(reason);
+        }
+    }
+    let mut judged = total.requests >= settings.min_requests;
+    for g in &canary.groups {
+        if g.totals.requests < settings.min_group_requests {
+            continue;
+        }
+        judged = true;
+        let what = format!("{} {}: ", g.method, g.route);
+        let old = baseline.and_then(|b| {
+            b.groups
+                .iter()
+                .find(|o| o.method == g.method && o.route == g.route)
+        });
+        let breach = error_rule(settings, &what, &g.totals, seconds)
+            .or_else(|| latency_rule(settings, &what, &g.totals))
+            .or_else(|| {
+                old.and_then(|o| {
+                    baseline_rule(
+                        settings,
+                        &what,
+                        &g.totals,
+                        &o.totals,
+                        settings.min_group_requests,
+                    )
+                })
+            });
+        if let Some(reason) = breach {
+            return Verdict::Breach(reason);
+        }
+    }
+    if judged {
+        Verdict::Healthy
+    } else {
+        Verdict::Inconclusive(format!(
+            "{} requests in {seconds} s, fewer than the {} needed",
+            total.requests, settings.min_requests
+        ))
+    }
+}
+
+/// Counts breaching evaluations in a row; a healthy one resets it, an inconclusive one neither
+/// counts nor resets.
 #[derive(Debug, Default)]
 pub struct Breaches {
     in_a_row: u32,
+    /// Evaluations that could judge at all (healthy or breach).
+    pub judged: u32,
 }
 
 impl Breaches {
     /// Returns the reason once the trigger has fired.
-    pub fn observe(&mut self, verdict: Option<String>, needed: u32) -> Option<String> {
+    pub fn observe(&mut self, verdict: &Verdict, needed: u32) -> Option<String> {
         match verdict {
-            Some(reason) => {
+            Verdict::Breach(reason) => {
+                self.judged += 1;
                 self.in_a_row += 1;
                 (self.in_a_row >= needed)
                     .then(|| format!("{reason}; {} consecutive windows", self.in_a_row))
             }
-            None => {
+            Verdict::Healthy => {
+                self.judged += 1;
                 self.in_a_row = 0;
                 None
             }
+            Verdict::Inconclusive(_) => None,
         }
+    }
+
+    /// A streak is under way: the watch must not end on it.
+    pub fn pending(&self) -> bool {
+        self.in_a_row > 0
     }
 }
 
@@ -102,8 +216,8 @@ mod tests {
         }
     }
 
-    fn window(requests: u64, errors: u64, p95: Option<f64>) -> Window {
-        Window {
+    fn totals(requests: u64, errors: u64, p95: Option<f64>) -> Totals {
+        Totals {
             requests,
             errors,
             error_rate: if requests == 0 {
@@ -112,6 +226,36 @@ mod tests {
                 errors as f64 / requests as f64
             },
             p95_seconds: p95,
+        }
+    }
+
+    fn window(requests: u64, errors: u64, p95: Option<f64>) -> Window {
+        Window {
+            seconds: 30,
+            totals: totals(requests, errors, p95),
+            ..Window::default()
+        }
+    }
+
+    fn group(method: &str, route: &str, t: Totals) -> crate::wire::GroupWindow {
+        crate::wire::GroupWindow {
+            method: method.into(),
+            route: route.into(),
+            totals: t,
+        }
+    }
+
+    /// The breach's reason, if the verdict is one.
+    fn breach(
+        s: &AnalysisSettings,
+        fleet: &Fleet,
+        version: &str,
+        canary: &Window,
+        baseline: Option<&Window>,
+    ) -> Option<String> {
+        match judge(s, fleet, version, canary, baseline) {
+            Verdict::Breach(r) => Some(r),
+            Verdict::Healthy | Verdict::Inconclusive(_) => None,
         }
     }
 
@@ -179,13 +323,88 @@ mod tests {
     #[test]
     fn the_trigger_needs_consecutive_breaches() {
         let mut b = Breaches::default();
-        assert_eq!(b.observe(Some("x".into()), 2), None);
-        assert_eq!(b.observe(None, 2), None, "a good window resets");
-        assert_eq!(b.observe(Some("x".into()), 2), None);
+        let x = Verdict::Breach("x".into());
+        assert_eq!(b.observe(&x, 2), None);
+        assert!(b.pending(), "a streak has started");
+        assert_eq!(
+            b.observe(&Verdict::Healthy, 2),
+            None,
+            "a good window resets"
+        );
+        assert!(!b.pending());
+        assert_eq!(b.observe(&x, 2), None);
+        assert_eq!(
+            b.observe(&Verdict::Inconclusive("thin".into()), 2),
+            None,
+            "too little traffic neither counts nor resets"
+        );
+        assert!(b.observe(&x, 2).unwrap().contains("2 consecutive"));
+        assert_eq!(b.judged, 4);
+    }
+
+    #[test]
+    fn one_broken_method_breaches_however_small_its_share() {
+        let s = AnalysisSettings::default();
+        let mut w = window(1000, 6, Some(0.05));
+        w.groups = vec![
+            group("GET", "/search", totals(994, 0, Some(0.05))),
+            group("POST", "/sign-in", totals(6, 6, Some(0.01))),
+        ];
+        let reason = breach(&s, &fleet(0), "v2", &w, None).expect("0.6% overall, 100% on POST");
         assert!(
-            b.observe(Some("x".into()), 2)
-                .unwrap()
-                .contains("2 consecutive")
+            reason.contains("POST /sign-in") && reason.contains("6 of 6"),
+            "{reason}"
+        );
+        // Too few of them to judge the group alone: the whole version decides.
+        w.groups[1].totals = totals(4, 4, Some(0.01));
+        assert_eq!(breach(&s, &fleet(0), "v2", &w, None), None);
+    }
+
+    #[test]
+    fn a_hang_breaches_while_it_is_still_in_flight() {
+        let s = AnalysisSettings::default();
+        let mut w = window(0, 0, None);
+        w.in_flight = 3;
+        w.oldest_in_flight_seconds = 10.5;
+        let reason = breach(&s, &fleet(0), "v2", &w, None).unwrap();
+        assert!(
+            reason.contains("waited 10 s") || reason.contains("waited 11 s"),
+            "{reason}"
+        );
+        w.oldest_in_flight_seconds = 2.0;
+        assert!(matches!(
+            judge(&s, &fleet(0), "v2", &w, None),
+            Verdict::Inconclusive(_)
+        ));
+    }
+
+    #[test]
+    fn a_route_much_slower_than_on_the_old_release_breaches() {
+        let s = AnalysisSettings::default();
+        let mut new = window(100, 0, Some(2.5));
+        new.groups = vec![group("GET", "/artists", totals(50, 0, Some(5.0)))];
+        let mut old = window(100, 0, Some(0.5));
+        old.groups = vec![group("GET", "/artists", totals(50, 0, Some(0.5)))];
+        let reason = breach(&s, &fleet(0), "v2", &new, Some(&old)).unwrap();
+        assert!(reason.contains("old release"), "{reason}");
+        // Both fast: doubling inside the fast buckets is noise.
+        new.totals = totals(100, 0, Some(0.05));
+        new.groups = vec![group("GET", "/artists", totals(50, 0, Some(0.1)))];
+        old.totals = totals(100, 0, Some(0.025));
+        old.groups = vec![group("GET", "/artists", totals(50, 0, Some(0.025)))];
+        assert_eq!(breach(&s, &fleet(0), "v2", &new, Some(&old)), None);
+    }
+
+    #[test]
+    fn no_traffic_is_inconclusive_never_healthy() {
+        let s = AnalysisSettings::default();
+        assert!(matches!(
+            judge(&s, &fleet(0), "v2", &window(3, 0, Some(0.1)), None),
+            Verdict::Inconclusive(_)
+        ));
+        assert_eq!(
+            judge(&s, &fleet(0), "v2", &window(100, 0, Some(0.1)), None),
+            Verdict::Healthy
         );
     }
 }

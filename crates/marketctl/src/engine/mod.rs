@@ -116,6 +116,9 @@ pub struct Engine<'a, P: Platform> {
     steps: Vec<Step>,
     started: Instant,
     step_started: Instant,
+    /// What the deploy let pass without proof (an inconclusive analysis, say), recorded in its
+    /// history entry.
+    warnings: Vec<String>,
 }
 
 /// A step failed; the variant decides the outcome.
@@ -151,6 +154,7 @@ impl<'a, P: Platform> Engine<'a, P> {
             steps: Vec::new(),
             started: Instant::now(),
             step_started: Instant::now(),
+            warnings: Vec::new(),
         }
     }
 
@@ -176,6 +180,11 @@ impl<'a, P: Platform> Engine<'a, P> {
             at: self.started.elapsed().as_secs_f64(),
             detail,
         });
+    }
+
+    fn warn(&mut self, line: &str) {
+        self.note(&format!("warning: {line}"));
+        self.warnings.push(line.to_owned());
     }
 
     fn note(&self, line: &str) {
@@ -240,6 +249,7 @@ impl<'a, P: Platform> Engine<'a, P> {
             record.finished_at = Some(now());
             record.outcome = Some(outcome.label().to_owned());
             record.reason = outcome.reason().map(str::to_owned);
+            record.warnings = self.warnings.clone();
             if let Err(e) = history.append(&record) {
                 self.note(&format!("could not write the history record: {e}"));
             }
@@ -318,6 +328,7 @@ impl<'a, P: Platform> Engine<'a, P> {
             finished_at: None,
             outcome: None,
             reason: None,
+            warnings: Vec::new(),
         };
         history
             .append(&started)

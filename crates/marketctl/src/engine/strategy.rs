@@ -1,8 +1,9 @@
 //! The three traffic strategies. Each one keeps the old release able to take all traffic back
 //! until the new one has passed analysis, and rolls back by itself on any trigger.
 
-use super::analysis::{Breaches, breach};
+use super::analysis::{Breaches, Verdict, judge};
 use super::{Engine, Stop};
+use crate::config::InconclusivePolicy;
 use crate::platform::{Platform, PlatformError, Route};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -91,15 +92,19 @@ impl<P: Platform> Engine<'_, P> {
         Ok(())
     }
 
-    /// Analysis for `duration`: returns the trigger's reason if it fires.
+    /// Analysis for `duration`: returns the trigger's reason if it fires. A streak of breaches
+    /// under way when the time is up is followed to its end; a watch that could judge nothing
+    /// waits for traffic a while, then follows `on_inconclusive`.
     async fn watch(
         &mut self,
         version: &str,
         baseline: Option<&str>,
         duration: Duration,
     ) -> Result<(), String> {
-        let settings = &self.config.analysis;
+        let config = self.config;
+        let settings = &config.analysis;
         let deadline = Instant::now() + duration;
+        let give_up = deadline + Duration::from_secs(settings.inconclusive_wait_seconds);
         let mut breaches = Breaches::default();
         loop {
             tokio::time::sleep(settings.interval().min(duration)).await;
@@ -118,15 +123,35 @@ impl<P: Platform> Engine<'_, P> {
                 ),
                 None => None,
             };
-            let verdict = breach(settings, &fleet, version, &canary, base.as_ref());
-            if let Some(v) = &verdict {
-                self.note(&format!("breach: {v}"));
+            let verdict = judge(settings, &fleet, version, &canary, base.as_ref());
+            match &verdict {
+                Verdict::Breach(v) => self.note(&format!("breach: {v}")),
+                Verdict::Inconclusive(v) => self.note(&format!("inconclusive: {v}")),
+                Verdict::Healthy => {}
             }
-            if let Some(reason) = breaches.observe(verdict, settings.consecutive_breaches) {
+            if let Some(reason) = breaches.observe(&verdict, settings.consecutive_breaches) {
                 return Err(reason);
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now < deadline || breaches.pending() {
+                continue;
+            }
+            if breaches.judged > 0 {
                 return Ok(());
+            }
+            if now >= give_up {
+                let why = format!(
+                    "the analysis of {version} was inconclusive: too few requests to judge in {:.0} s",
+                    (duration + Duration::from_secs(settings.inconclusive_wait_seconds))
+                        .as_secs_f64()
+                );
+                return match settings.on_inconclusive {
+                    InconclusivePolicy::Fail => Err(why),
+                    InconclusivePolicy::Proceed => {
+                        self.warn(&format!("{why}; proceeding as configured"));
+                        Ok(())
+                    }
+                };
             }
         }
     }
@@ -219,7 +244,12 @@ impl<P: Platform> Engine<'_, P> {
                 new_ids.len(),
                 remaining_old.len()
             ));
-            if let Err(reason) = self.watch(&d.new_version, None, settings_step).await {
+            // While old instances still serve, they are the baseline on the same window.
+            let baseline = d
+                .old_version
+                .as_deref()
+                .filter(|_| !remaining_old.is_empty());
+            if let Err(reason) = self.watch(&d.new_version, baseline, settings_step).await {
                 return Err(self.roll_back(d, &new_ids, remaining_old, reason).await);
             }
         }

@@ -16,6 +16,23 @@ pub struct LocalPlatform {
 }
 
 impl LocalPlatform {
+    /// The proxy's upstream timeouts, from `[local]`.
+    fn timeouts(&self) -> crate::proxy::routes::Timeouts {
+        let ms = |seconds: f64| (seconds * 1000.0).round().max(0.0) as u64;
+        crate::proxy::routes::Timeouts {
+            default_ms: ms(self.settings.upstream_timeout_seconds),
+            by_prefix: self
+                .settings
+                .upstream_timeouts
+                .iter()
+                .map(|(prefix, seconds)| crate::proxy::routes::PrefixTimeout {
+                    prefix: prefix.clone(),
+                    ms: ms(*seconds),
+                })
+                .collect(),
+        }
+    }
+
     /// `env` is the full environment instances get (config plus required variables).
     pub fn new(
         config: &DeployConfig,
@@ -233,7 +250,11 @@ impl Platform for LocalPlatform {
         self.call(
             reqwest::Method::PUT,
             "/v1/routes",
-            Some(json!({"versions": versions, "sticky_cookie": self.settings.sticky_cookie})),
+            Some(json!({
+                "versions": versions,
+                "sticky_cookie": self.settings.sticky_cookie,
+                "timeouts": self.timeouts(),
+            })),
         )
         .await
         .map(|_| ())
@@ -253,11 +274,10 @@ impl Platform for LocalPlatform {
         let v = self
             .json(&format!("/v1/window/{version}?seconds={seconds}"))
             .await?;
-        Ok(Window {
-            requests: v["requests"].as_u64().unwrap_or(0),
-            errors: v["errors"].as_u64().unwrap_or(0),
-            error_rate: v["error_rate"].as_f64().unwrap_or(0.0),
-            p95_seconds: v["p95_seconds"].as_f64(),
+        serde_json::from_value(v).map_err(|e| {
+            PlatformError::Refused(format!(
+                "the agent's window for {version} did not parse: {e}"
+            ))
         })
     }
 

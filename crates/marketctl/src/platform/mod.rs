@@ -51,15 +51,8 @@ impl Fleet {
     }
 }
 
-/// Request and error totals for one version over a recent window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Window {
-    pub requests: u64,
-    pub errors: u64,
-    pub error_rate: f64,
-    /// `None` when the 95th percentile lies beyond the last latency bucket.
-    pub p95_seconds: Option<f64>,
-}
+/// One version's traffic over a recent window: totals, route groups and what is in flight.
+pub type Window = crate::wire::WindowReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {

@@ -1,5 +1,6 @@
 //! The public side: forwards each request to a backend chosen by weight, over pooled keep-alive
-//! connections, retrying GET and HEAD once when a backend refuses the connection.
+//! connections, retrying GET and HEAD once when a backend refuses the connection, and answering
+//! 504 for a backend that does not answer within its route's timeout.
 
 use super::Shared;
 use axum::Router;
@@ -85,7 +86,12 @@ async fn forward(
         );
     };
     let idempotent = matches!(*request.method(), Method::GET | Method::HEAD);
+    let timeout = table.timeouts.for_path(request.uri().path());
     let (mut parts, body) = request.into_parts();
+    let method = parts.method.clone();
+    // For the request's group in the analysis; a `Uri` clone shares its bytes.
+    let uri = parts.uri.clone();
+    let path = uri.path();
     for name in HOP_BY_HOP {
         parts.headers.remove(name);
     }
@@ -113,22 +119,23 @@ async fn forward(
 
     let started = Instant::now();
     let mut pick = first;
-    let mut outcome = send(&shared, parts, body, &pick.backend.addr).await;
-    let refused = matches!(&outcome, Err(e) if e.is_connect());
+    let mut pending = shared.metrics.begin(&pick.version);
+    let mut outcome = send(&shared, parts, body, &pick.backend.addr, timeout).await;
+    let refused = matches!(&outcome, Err(Upstream::Failed(e)) if e.is_connect());
     if let (true, Some(parts)) = (refused, retry_parts) {
         // The first backend refused: the routing table may have changed under us, so pick again.
         let fresh = shared.routes.snapshot();
         if let Some(second) = fresh.pick(cookie.as_deref(), Some(&pick.backend.addr)) {
             pick = second;
-            outcome = send(&shared, parts, Body::empty(), &pick.backend.addr).await;
+            pending = shared.metrics.begin(&pick.version);
+            let left = timeout.saturating_sub(started.elapsed());
+            outcome = send(&shared, parts, Body::empty(), &pick.backend.addr, left).await;
         }
     }
     let elapsed = started.elapsed();
     match outcome {
         Ok(mut response) => {
-            shared
-                .metrics
-                .record(&pick.version, response.status().as_u16(), elapsed);
+            pending.finish(&method, path, response.status().as_u16(), elapsed);
             for name in HOP_BY_HOP {
                 response.headers_mut().remove(name);
             }
@@ -140,12 +147,26 @@ async fn forward(
             }
             response
         }
-        Err(e) => {
-            shared.metrics.record(&pick.version, 502, elapsed);
+        Err(Upstream::TimedOut) => {
+            pending.finish(&method, path, 504, elapsed);
+            tracing::warn!(backend = %pick.backend.addr, version = %pick.version, route = %crate::proxy::metrics::route_group(path), seconds = timeout.as_secs_f64(), "upstream timed out");
+            plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the instance did not answer in time\n",
+            )
+        }
+        Err(Upstream::Failed(e)) => {
+            pending.finish(&method, path, 502, elapsed);
             tracing::warn!(backend = %pick.backend.addr, version = %pick.version, error = %e, "upstream failed");
             plain(StatusCode::BAD_GATEWAY, "the instance did not answer\n")
         }
     }
+}
+
+/// Why no answer came back from the instance.
+enum Upstream {
+    Failed(hyper_util::client::legacy::Error),
+    TimedOut,
 }
 
 async fn send(
@@ -153,7 +174,8 @@ async fn send(
     mut parts: axum::http::request::Parts,
     body: Body,
     addr: &SocketAddr,
-) -> Result<Response, hyper_util::client::legacy::Error> {
+    timeout: Duration,
+) -> Result<Response, Upstream> {
     let path = parts
         .uri
         .path_and_query()
@@ -164,6 +186,9 @@ async fn send(
     parts.uri = Uri::try_from(format!("http://{addr}{path}"))
         .unwrap_or_else(|_| Uri::from_static("http://0.0.0.0:9/"));
     let request = axum::http::Request::from_parts(parts, body);
-    let response = shared.client.client.request(request).await?;
-    Ok(response.map(Body::new))
+    match tokio::time::timeout(timeout, shared.client.client.request(request)).await {
+        Ok(Ok(response)) => Ok(response.map(Body::new)),
+        Ok(Err(e)) => Err(Upstream::Failed(e)),
+        Err(_) => Err(Upstream::TimedOut),
+    }
 }

@@ -1,13 +1,15 @@
 //! Per-version request metrics: Prometheus counters and histograms for scraping, and a
-//! per-second sliding window the deploy engine reads to decide on rollbacks.
+//! per-second sliding window the deploy engine reads to decide on rollbacks, per version and per
+//! route group (method and path prefix), with the requests still in flight.
 
+use crate::wire::{GroupWindow, Totals, WindowReport};
+use axum::http::Method;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
-use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Latency buckets (seconds); they go well past the 10 s rollback trigger.
 pub const BUCKETS: [f64; 16] = [
@@ -15,6 +17,9 @@ pub const BUCKETS: [f64; 16] = [
 ];
 /// How much history the window keeps.
 pub const WINDOW_SECONDS: u64 = 300;
+/// Route groups kept per version; requests past it share one "(other)" group, so odd paths
+/// cannot grow memory.
+pub const MAX_GROUPS: usize = 64;
 
 #[derive(Clone, Copy, Default)]
 struct Slot {
@@ -54,12 +59,9 @@ impl Ring {
         slot.buckets[index] += 1;
     }
 
-    fn window(&self, now: u64, seconds: u64) -> WindowStats {
+    fn window(&self, now: u64, seconds: u64) -> Totals {
         let seconds = seconds.clamp(1, WINDOW_SECONDS);
-        let mut stats = WindowStats {
-            seconds,
-            ..WindowStats::default()
-        };
+        let mut stats = Totals::default();
         let mut buckets = [0u64; BUCKETS.len() + 1];
         for slot in &self.slots {
             if slot.requests > 0 && slot.second + seconds > now && slot.second <= now {
@@ -78,8 +80,8 @@ impl Ring {
                 seen += n;
                 if seen >= target {
                     // The bucket's upper bound: p95 is at most this. Past the last bound it is
-                    // only known to exceed 60 s, reported as infinity.
-                    stats.p95_seconds = BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
+                    // only known to exceed 60 s: `None`.
+                    stats.p95_seconds = BUCKETS.get(i).copied();
                     break;
                 }
             }
@@ -88,32 +90,88 @@ impl Ring {
     }
 }
 
-/// What the engine reads: totals over the last `seconds`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct WindowStats {
-    pub seconds: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub error_rate: f64,
-    /// Upper bound of the bucket holding the 95th percentile.
-    #[serde(serialize_with = "finite_or_null")]
-    pub p95_seconds: f64,
+/// The route group of a path: its first segment (`/search`, `/artists`, `/sign-in`), or its
+/// first three under `/api` (`/api/v1/booking-requests`). A slice of the path, so grouping a
+/// request allocates nothing once its group exists.
+pub fn route_group(path: &str) -> &str {
+    let depth = if path.starts_with("/api/") { 3 } else { 1 };
+    let mut end = path.len();
+    let mut seen = 0;
+    for (i, b) in path.bytes().enumerate().skip(1) {
+        if b == b'/' {
+            seen += 1;
+            if seen == depth {
+                end = i;
+                break;
+            }
+        }
+    }
+    if end == 0 { "/" } else { &path[..end] }
 }
 
-fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    if v.is_finite() {
-        s.serialize_f64(*v)
-    } else {
-        s.serialize_none()
-    }
+/// Requests sent and not yet answered, oldest first (ids grow with time).
+#[derive(Default)]
+struct InFlight {
+    next: u64,
+    started: BTreeMap<u64, Instant>,
 }
 
 /// One version's metric handles, resolved once so the request path skips label lookups.
-struct VersionStats {
+pub struct VersionStats {
     requests: prometheus::IntCounter,
     errors: prometheus::IntCounter,
     latency: prometheus::Histogram,
     ring: Mutex<Ring>,
+    groups: Mutex<HashMap<Method, HashMap<String, Ring>>>,
+    in_flight: Mutex<InFlight>,
+}
+
+/// A request on its way to a version: counted in flight until it is recorded or dropped (a
+/// client that gave up).
+pub struct Pending {
+    stats: Arc<VersionStats>,
+    id: u64,
+}
+
+impl Pending {
+    /// Records the answer (or the proxy's 502/504 in its place) for the request's group.
+    pub fn finish(self, method: &Method, path: &str, status: u16, latency: Duration) {
+        let error = status >= 500;
+        let s = &self.stats;
+        s.requests.inc();
+        if error {
+            s.errors.inc();
+        }
+        s.latency.observe(latency.as_secs_f64());
+        let second = now_second();
+        s.ring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(second, error, latency);
+        let mut groups = s.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let count: usize = groups.values().map(HashMap::len).sum();
+        let by_route = groups.entry(method.clone()).or_default();
+        let route = route_group(path);
+        let ring = match by_route.get_mut(route) {
+            Some(ring) => ring,
+            None => {
+                let key = if count < MAX_GROUPS { route } else { "(other)" };
+                by_route.entry(key.to_owned()).or_insert_with(Ring::new)
+            }
+        };
+        ring.record(second, error, latency);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.stats
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .started
+            .remove(&self.id);
+    }
 }
 
 pub struct ProxyMetrics {
@@ -193,44 +251,77 @@ impl ProxyMetrics {
                     errors: self.errors.with_label_values(&[version]),
                     latency: self.latency.with_label_values(&[version]),
                     ring: Mutex::new(Ring::new()),
+                    groups: Mutex::new(HashMap::new()),
+                    in_flight: Mutex::new(InFlight::default()),
                 })
             })
             .clone()
     }
 
-    pub fn record(&self, version: &str, status: u16, latency: Duration) {
-        let error = status >= 500;
+    /// Counts a request to `version` as in flight until its `Pending` is finished or dropped.
+    pub fn begin(&self, version: &str) -> Pending {
         let stats = self.stats(version);
-        stats.requests.inc();
-        if error {
-            stats.errors.inc();
-        }
-        stats.latency.observe(latency.as_secs_f64());
-        stats
-            .ring
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(now_second(), error, latency);
+        let id = {
+            let mut f = stats.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            f.next += 1;
+            let id = f.next;
+            f.started.insert(id, Instant::now());
+            id
+        };
+        Pending { stats, id }
     }
 
-    pub fn window(&self, version: &str, seconds: u64) -> WindowStats {
+    /// The last `seconds` of `version`: totals, each route group, and what is still in flight.
+    pub fn window(&self, version: &str, seconds: u64) -> WindowReport {
+        let seconds = seconds.clamp(1, WINDOW_SECONDS);
         let known = self
             .versions
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(version)
             .cloned();
-        known
-            .map(|s| {
-                s.ring
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .window(now_second(), seconds)
-            })
-            .unwrap_or(WindowStats {
+        let Some(s) = known else {
+            return WindowReport {
                 seconds,
-                ..WindowStats::default()
+                ..WindowReport::default()
+            };
+        };
+        let now = now_second();
+        let totals = s
+            .ring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .window(now, seconds);
+        let mut groups: Vec<GroupWindow> = s
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flat_map(|(method, routes)| {
+                routes.iter().map(move |(route, ring)| GroupWindow {
+                    method: method.to_string(),
+                    route: route.clone(),
+                    totals: ring.window(now, seconds),
+                })
             })
+            .filter(|g| g.totals.requests > 0)
+            .collect();
+        groups.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
+        let (in_flight, oldest) = {
+            let f = s.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let oldest = f
+                .started
+                .first_key_value()
+                .map_or(0.0, |(_, at)| at.elapsed().as_secs_f64());
+            (f.started.len() as u64, oldest)
+        };
+        WindowReport {
+            seconds,
+            totals,
+            in_flight,
+            oldest_in_flight_seconds: oldest,
+            groups,
+        }
     }
 
     pub fn render(&self) -> String {
@@ -266,7 +357,8 @@ mod tests {
         assert_eq!((w.requests, w.errors), (100, 10));
         assert!((w.error_rate - 0.1).abs() < 1e-9);
         assert_eq!(
-            w.p95_seconds, 15.0,
+            w.p95_seconds,
+            Some(15.0),
             "the slow tenth puts p95 in the 15 s bucket"
         );
         assert_eq!(ring.window(1000, 200).requests, 101);
@@ -280,5 +372,49 @@ mod tests {
         ring.record(5 + WINDOW_SECONDS, false, Duration::from_millis(1));
         let w = ring.window(5 + WINDOW_SECONDS, 10);
         assert_eq!((w.requests, w.errors), (1, 0));
+    }
+
+    #[test]
+    fn requests_are_grouped_by_their_first_segment_or_three_under_the_api() {
+        for (path, group) in [
+            ("/", "/"),
+            ("/search", "/search"),
+            ("/artists/mira-koi/book", "/artists"),
+            (
+                "/api/v1/booking-requests/7/quote",
+                "/api/v1/booking-requests",
+            ),
+            ("/api/v1/artists", "/api/v1/artists"),
+        ] {
+            assert_eq!(route_group(path), group, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_broken_method_shows_in_its_group_and_waiting_requests_in_flight() {
+        let metrics = ProxyMetrics::new();
+        for _ in 0..50 {
+            let p = metrics.begin("v2");
+            p.finish(&Method::GET, "/search", 200, Duration::from_millis(5));
+        }
+        for _ in 0..3 {
+            let p = metrics.begin("v2");
+            p.finish(&Method::POST, "/sign-in", 500, Duration::from_millis(5));
+        }
+        let hung = metrics.begin("v2");
+        std::thread::sleep(Duration::from_millis(20));
+        let w = metrics.window("v2", 30);
+        assert_eq!((w.totals.requests, w.totals.errors), (53, 3));
+        let post = w.groups.iter().find(|g| g.method == "POST").unwrap();
+        assert_eq!((post.route.as_str(), post.totals.errors), ("/sign-in", 3));
+        assert_eq!(post.totals.error_rate, 1.0);
+        assert_eq!(w.in_flight, 1);
+        assert!(w.oldest_in_flight_seconds >= 0.02);
+        drop(hung);
+        assert_eq!(
+            metrics.window("v2", 30).in_flight,
+            0,
+            "a dropped request leaves"
+        );
     }
 }

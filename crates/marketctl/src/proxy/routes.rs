@@ -29,6 +29,61 @@ pub struct RouteSpec {
     /// When set, a canary visitor keeps the version it first got, through this cookie.
     #[serde(default)]
     pub sticky_cookie: Option<String>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// How long an instance may take to its response headers before the proxy answers 504 in its
+/// place (and counts it against the instance's version): a default, and overrides by path
+/// prefix, the longest matching prefix winning. Without it a hung route is invisible until it
+/// ends, and holds its clients' connections as long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub default_ms: u64,
+    #[serde(default)]
+    pub by_prefix: Vec<PrefixTimeout>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefixTimeout {
+    pub prefix: String,
+    pub ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            default_ms: 30_000,
+            by_prefix: Vec::new(),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Shortest and longest timeouts accepted.
+    const RANGE_MS: std::ops::RangeInclusive<u64> = 100..=3_600_000;
+
+    pub fn for_path(&self, path: &str) -> std::time::Duration {
+        let ms = self
+            .by_prefix
+            .iter()
+            .filter(|p| path.starts_with(&p.prefix))
+            .max_by_key(|p| p.prefix.len())
+            .map_or(self.default_ms, |p| p.ms);
+        std::time::Duration::from_millis(ms)
+    }
+
+    fn validate(&self) -> Result<(), RouteError> {
+        if !Self::RANGE_MS.contains(&self.default_ms) {
+            return Err(RouteError::BadTimeout("default".into(), self.default_ms));
+        }
+        for p in &self.by_prefix {
+            if !p.prefix.starts_with('/') || !Self::RANGE_MS.contains(&p.ms) {
+                return Err(RouteError::BadTimeout(p.prefix.clone(), p.ms));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a route spec was refused.
@@ -42,6 +97,10 @@ pub enum RouteError {
     ZeroWeight,
     #[error("the sticky cookie name {0:?} is not a valid cookie name")]
     BadCookie(String),
+    #[error(
+        "the upstream timeout for {0:?} ({1} ms) must be 100 ms to 1 hour, for a path prefix starting with /"
+    )]
+    BadTimeout(String, u64),
 }
 
 impl RouteSpec {
@@ -58,6 +117,7 @@ impl RouteSpec {
         if !self.versions.is_empty() && self.versions.iter().all(|v| v.weight == 0) {
             return Err(RouteError::ZeroWeight);
         }
+        self.timeouts.validate()?;
         if let Some(name) = &self.sticky_cookie {
             let valid = !name.is_empty()
                 && name
@@ -180,6 +240,7 @@ mod tests {
                 },
             ],
             sticky_cookie: None,
+            timeouts: Timeouts::default(),
         }
     }
 

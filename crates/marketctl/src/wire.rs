@@ -1,0 +1,38 @@
+//! The agent's wire types: what its admin API sends and what `platform::local` reads, one
+//! definition for both, so a renamed field fails to parse instead of silently reading as 0.
+
+use serde::{Deserialize, Serialize};
+
+/// Request totals over a recent window, for a version or one of its route groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    /// Upper bound of the latency bucket holding the 95th percentile; `None` past the last
+    /// bucket (beyond 60 s) or with no requests.
+    pub p95_seconds: Option<f64>,
+}
+
+/// One route group of a version: requests with the same method and path prefix
+/// (`GET /search`, `POST /sign-in`, `GET /api/v1/artists`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupWindow {
+    pub method: String,
+    pub route: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+/// What `GET /v1/window/{version}` answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowReport {
+    pub seconds: u64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Requests sent to the version and not answered yet.
+    pub in_flight: u64,
+    /// How long the oldest of them has been waiting: a hang shows here before it ends.
+    pub oldest_in_flight_seconds: f64,
+    pub groups: Vec<GroupWindow>,
+}
