@@ -3,6 +3,7 @@
 # through nginx (Debian's, keep-alive upstream), in one run. Reports throughput against nginx
 # and the p99 each proxy adds over the direct connection. Traffic stays on 127.0.0.1.
 #   usage: bench/proxy.sh [DURATION_SECONDS=10] [CONNECTIONS=32]
+#   MARKETCTL_BIN=path measures another marketctl build (an earlier commit's, for a before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -28,7 +29,7 @@ wait_http "http://127.0.0.1:$backend/"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 proxy=$(free_port)
 admin=$(free_port)
-MARKETCTL_LOG=warn target/release/marketctl proxy run --listen "127.0.0.1:$proxy" --admin "127.0.0.1:$admin" \
+MARKETCTL_LOG=warn "${MARKETCTL_BIN:-target/release/marketctl}" proxy run --listen "127.0.0.1:$proxy" --admin "127.0.0.1:$admin" \
   --token "$token" --state-dir "$work/agent" >/dev/null 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$admin/health"

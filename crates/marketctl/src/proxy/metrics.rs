@@ -7,9 +7,10 @@ use axum::http::Method;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Latency buckets (seconds); they go well past the 10 s rollback trigger.
 pub const BUCKETS: [f64; 16] = [
@@ -109,11 +110,51 @@ pub fn route_group(path: &str) -> &str {
     if end == 0 { "/" } else { &path[..end] }
 }
 
-/// Requests sent and not yet answered, oldest first (ids grow with time).
-#[derive(Default)]
+/// Requests sent and not yet answered, counted per quarter second of their start in a ring
+/// longer than the longest upstream timeout: one atomic add when a request leaves and one
+/// subtract when it ends, so the forward path takes no lock for it.
 struct InFlight {
-    next: u64,
-    started: BTreeMap<u64, Instant>,
+    started: Box<[AtomicI64]>,
+}
+
+/// The ring's resolution and length: 16,384 quarter seconds cover 68 minutes, past the longest
+/// timeout a route may have (1 hour).
+const TICKS_PER_SECOND: u64 = 4;
+const IN_FLIGHT_TICKS: u64 = 16_384;
+
+fn now_tick() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64 * TICKS_PER_SECOND / 1000)
+        .unwrap_or(0)
+}
+
+impl InFlight {
+    fn new() -> Self {
+        Self {
+            started: (0..IN_FLIGHT_TICKS).map(|_| AtomicI64::new(0)).collect(),
+        }
+    }
+
+    fn slot(&self, tick: u64) -> &AtomicI64 {
+        &self.started[(tick % IN_FLIGHT_TICKS) as usize]
+    }
+
+    /// How many are in flight, and how long the oldest has waited (to a quarter second).
+    fn report(&self) -> (u64, f64) {
+        let now = now_tick();
+        let mut count = 0;
+        let mut oldest = None;
+        for age in (0..IN_FLIGHT_TICKS).rev() {
+            let n = self.slot(now.saturating_sub(age)).load(Ordering::Relaxed);
+            if n > 0 {
+                count += n as u64;
+                oldest.get_or_insert(age);
+            }
+        }
+        let age = oldest.map_or(0.0, |ticks| ticks as f64 / TICKS_PER_SECOND as f64);
+        (count, age)
+    }
 }
 
 /// One version's metric handles, resolved once so the request path skips label lookups.
@@ -121,16 +162,57 @@ pub struct VersionStats {
     requests: prometheus::IntCounter,
     errors: prometheus::IntCounter,
     latency: prometheus::Histogram,
-    ring: Mutex<Ring>,
-    groups: Mutex<HashMap<Method, HashMap<String, Ring>>>,
-    in_flight: Mutex<InFlight>,
+    /// One lock for the window, its groups and what is in flight: a request takes it twice,
+    /// once when it leaves and once when it is answered.
+    window: Mutex<VersionWindow>,
+    in_flight: InFlight,
+}
+
+#[derive(Default)]
+struct VersionWindow {
+    ring: Option<Ring>,
+    groups: HashMap<Method, HashMap<String, Ring>>,
+    group_count: usize,
+}
+
+impl VersionWindow {
+    fn ring(&mut self) -> &mut Ring {
+        self.ring.get_or_insert_with(Ring::new)
+    }
+
+    /// The ring of a request's group; a new group past `MAX_GROUPS` shares "(other)".
+    fn group(&mut self, method: &Method, route: &str) -> &mut Ring {
+        if self
+            .groups
+            .get(method)
+            .is_some_and(|m| m.contains_key(route))
+        {
+            return self
+                .groups
+                .get_mut(method)
+                .and_then(|m| m.get_mut(route))
+                .expect("seen just above");
+        }
+        let key = if self.group_count < MAX_GROUPS {
+            route
+        } else {
+            "(other)"
+        };
+        let by_route = self.groups.entry(method.clone()).or_default();
+        if !by_route.contains_key(key) {
+            self.group_count += 1;
+            by_route.insert(key.to_owned(), Ring::new());
+        }
+        by_route.get_mut(key).expect("inserted above")
+    }
 }
 
 /// A request on its way to a version: counted in flight until it is recorded or dropped (a
 /// client that gave up).
 pub struct Pending {
     stats: Arc<VersionStats>,
-    id: u64,
+    /// The quarter second it left, where it is counted in flight.
+    tick: u64,
 }
 
 impl Pending {
@@ -144,22 +226,11 @@ impl Pending {
         }
         s.latency.observe(latency.as_secs_f64());
         let second = now_second();
-        s.ring
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let mut w = s.window.lock().unwrap_or_else(|p| p.into_inner());
+        w.ring().record(second, error, latency);
+        w.group(method, route_group(path))
             .record(second, error, latency);
-        let mut groups = s.groups.lock().unwrap_or_else(|p| p.into_inner());
-        let count: usize = groups.values().map(HashMap::len).sum();
-        let by_route = groups.entry(method.clone()).or_default();
-        let route = route_group(path);
-        let ring = match by_route.get_mut(route) {
-            Some(ring) => ring,
-            None => {
-                let key = if count < MAX_GROUPS { route } else { "(other)" };
-                by_route.entry(key.to_owned()).or_insert_with(Ring::new)
-            }
-        };
-        ring.record(second, error, latency);
+        // Leaving the in-flight count is `Drop`'s, for answered and abandoned requests alike.
     }
 }
 
@@ -167,10 +238,8 @@ impl Drop for Pending {
     fn drop(&mut self) {
         self.stats
             .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .started
-            .remove(&self.id);
+            .slot(self.tick)
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -250,9 +319,8 @@ impl ProxyMetrics {
                     requests: self.requests.with_label_values(&[version]),
                     errors: self.errors.with_label_values(&[version]),
                     latency: self.latency.with_label_values(&[version]),
-                    ring: Mutex::new(Ring::new()),
-                    groups: Mutex::new(HashMap::new()),
-                    in_flight: Mutex::new(InFlight::default()),
+                    window: Mutex::new(VersionWindow::default()),
+                    in_flight: InFlight::new(),
                 })
             })
             .clone()
@@ -261,14 +329,9 @@ impl ProxyMetrics {
     /// Counts a request to `version` as in flight until its `Pending` is finished or dropped.
     pub fn begin(&self, version: &str) -> Pending {
         let stats = self.stats(version);
-        let id = {
-            let mut f = stats.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            f.next += 1;
-            let id = f.next;
-            f.started.insert(id, Instant::now());
-            id
-        };
-        Pending { stats, id }
+        let tick = now_tick();
+        stats.in_flight.slot(tick).fetch_add(1, Ordering::Relaxed);
+        Pending { stats, tick }
     }
 
     /// The last `seconds` of `version`: totals, each route group, and what is still in flight.
@@ -287,15 +350,10 @@ impl ProxyMetrics {
             };
         };
         let now = now_second();
-        let totals = s
-            .ring
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .window(now, seconds);
-        let mut groups: Vec<GroupWindow> = s
+        let mut w = s.window.lock().unwrap_or_else(|p| p.into_inner());
+        let totals = w.ring().window(now, seconds);
+        let mut groups: Vec<GroupWindow> = w
             .groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .flat_map(|(method, routes)| {
                 routes.iter().map(move |(route, ring)| GroupWindow {
@@ -307,14 +365,8 @@ impl ProxyMetrics {
             .filter(|g| g.totals.requests > 0)
             .collect();
         groups.sort_by(|a, b| (&a.route, &a.method).cmp(&(&b.route, &b.method)));
-        let (in_flight, oldest) = {
-            let f = s.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            let oldest = f
-                .started
-                .first_key_value()
-                .map_or(0.0, |(_, at)| at.elapsed().as_secs_f64());
-            (f.started.len() as u64, oldest)
-        };
+        drop(w);
+        let (in_flight, oldest) = s.in_flight.report();
         WindowReport {
             seconds,
             totals,
@@ -402,14 +454,18 @@ mod tests {
             p.finish(&Method::POST, "/sign-in", 500, Duration::from_millis(5));
         }
         let hung = metrics.begin("v2");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(600));
         let w = metrics.window("v2", 30);
         assert_eq!((w.totals.requests, w.totals.errors), (53, 3));
         let post = w.groups.iter().find(|g| g.method == "POST").unwrap();
         assert_eq!((post.route.as_str(), post.totals.errors), ("/sign-in", 3));
         assert_eq!(post.totals.error_rate, 1.0);
         assert_eq!(w.in_flight, 1);
-        assert!(w.oldest_in_flight_seconds >= 0.02);
+        assert!(
+            (0.25..=1.0).contains(&w.oldest_in_flight_seconds),
+            "{}",
+            w.oldest_in_flight_seconds
+        );
         drop(hung);
         assert_eq!(
             metrics.window("v2", 30).in_flight,
