@@ -132,8 +132,35 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
+            let usage = e
+                .downcast_ref::<crate::config::ConfigError>()
+                .is_some_and(|c| c.is_usage());
+            if usage {
+                ExitCode::from(64)
+            } else {
+                ExitCode::FAILURE
+            }
         }
+    }
+}
+
+/// What a newcomer should do about the errors they meet first.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    use crate::platform::PlatformError;
+    match e.downcast_ref::<PlatformError>()? {
+        PlatformError::Unreachable(_) => Some(
+            "is the agent running? With MARKETCTL_ADMIN_TOKEN exported, start it with \
+             `marketctl proxy run --listen 127.0.0.1:8080 --admin 127.0.0.1:9180 --state-dir \
+             .marketctl/agent` (README: Deploying on one machine)",
+        ),
+        PlatformError::Unauthorized => Some(
+            "the agent refused the admin token: MARKETCTL_ADMIN_TOKEN (or the variable \
+             `token_env` names) must hold the token the agent was started with",
+        ),
+        _ => None,
     }
 }
 

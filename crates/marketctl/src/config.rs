@@ -237,13 +237,48 @@ pub struct ChecksSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
+    // The I/O error is in the message only, so error chains do not print it twice.
+    #[error("reading {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "there is no environment {env:?}: {} has {}",
+        dir.display(),
+        if known.is_empty() { "no ENV.toml files".to_owned() } else { known.join(", ") }
+    )]
+    Unknown {
+        env: String,
+        dir: PathBuf,
+        known: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// A mistake in the command line rather than in the files: the usage exit code.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ConfigError::Unknown { .. })
+    }
+}
+
+/// The environments `dir` holds, by name.
+pub fn environments(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension()? == "toml")
+                .then(|| path.file_stem()?.to_str().map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 impl DeployConfig {
@@ -254,15 +289,16 @@ impl DeployConfig {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let path = dir.join(format!("{env}.toml"));
-        if !valid_name {
-            return Err(ConfigError::Invalid {
-                path,
-                message: format!("{env:?} is not an environment name"),
+        if !valid_name || !path.exists() {
+            return Err(ConfigError::Unknown {
+                env: env.to_owned(),
+                dir: dir.to_owned(),
+                known: environments(dir),
             });
         }
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|error| ConfigError::Read {
             path: path.clone(),
-            source,
+            error,
         })?;
         Self::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
     }

@@ -591,6 +591,32 @@ async fn the_cli_reports_status_history_and_rolls_back_to_the_last_known_good_re
         String::from_utf8_lossy(&d2.stderr).contains("bake"),
         "progress lines with elapsed time"
     );
+    // The same release again: nothing to do, and not a failure.
+    let again = tokio::task::block_in_place(|| {
+        run(vec![
+            "deploy".into(),
+            "test".into(),
+            "rolling".into(),
+            "--release".into(),
+            v2.display().to_string(),
+            "--output".into(),
+            "json".into(),
+        ])
+    });
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let unchanged: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(unchanged["outcome"], "unchanged", "{unchanged}");
+    assert!(
+        unchanged["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already live")
+    );
 
     let status = tokio::task::block_in_place(|| {
         run(vec![
@@ -630,8 +656,17 @@ async fn the_cli_reports_status_history_and_rolls_back_to_the_last_known_good_re
     });
     assert_eq!(usage.status.code(), Some(64), "usage errors exit 64");
     let missing = tokio::task::block_in_place(|| run(vec!["status".into(), "nowhere".into()]));
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere.toml"));
+    assert_eq!(
+        missing.status.code(),
+        Some(64),
+        "an unknown environment is a usage error"
+    );
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("no environment \"nowhere\"") && said.contains("has test"),
+        "{said}"
+    );
+    assert_eq!(said.matches("os error").count(), 0, "{said}");
     h.agent.shutdown().await;
 }
 

@@ -36,6 +36,8 @@ impl Strategy {
 #[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
 pub enum Outcome {
     Deployed,
+    /// The release is the one already live: nothing to do, and nothing wrong.
+    Unchanged(String),
     RolledBack(String),
     Failed(String),
     TimedOut(String),
@@ -44,7 +46,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Outcome::Deployed => 0,
+            Outcome::Deployed | Outcome::Unchanged(_) => 0,
             Outcome::Failed(_) => 1,
             Outcome::RolledBack(_) => 2,
             Outcome::TimedOut(_) => 3,
@@ -54,6 +56,7 @@ impl Outcome {
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Deployed => "deployed",
+            Outcome::Unchanged(_) => "already live",
             Outcome::RolledBack(_) => "rolled back",
             Outcome::Failed(_) => "failed",
             Outcome::TimedOut(_) => "timed out",
@@ -63,7 +66,10 @@ impl Outcome {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Outcome::Deployed => None,
-            Outcome::RolledBack(r) | Outcome::Failed(r) | Outcome::TimedOut(r) => Some(r),
+            Outcome::Unchanged(r)
+            | Outcome::RolledBack(r)
+            | Outcome::Failed(r)
+            | Outcome::TimedOut(r) => Some(r),
         }
     }
 
@@ -123,6 +129,8 @@ pub struct Engine<'a, P: Platform> {
 
 /// A step failed; the variant decides the outcome.
 enum Stop {
+    /// Not a failure: the release asked for is live already.
+    Unchanged(String),
     Failed(String),
     TimedOut(String),
     RolledBack(String),
@@ -241,6 +249,7 @@ impl<'a, P: Platform> Engine<'a, P> {
             .await
         {
             Ok(()) => Outcome::Deployed,
+            Err(Stop::Unchanged(r)) => Outcome::Unchanged(r),
             Err(Stop::Failed(r)) => Outcome::Failed(r),
             Err(Stop::TimedOut(r)) => Outcome::TimedOut(r),
             Err(Stop::RolledBack(r)) => Outcome::RolledBack(r),
@@ -313,7 +322,9 @@ impl<'a, P: Platform> Engine<'a, P> {
         let fleet = self.platform.fleet().await?;
         let live = fleet.live_version().map(str::to_owned);
         if live.as_deref() == Some(version.as_str()) {
-            return Err(Stop::Failed(format!("{version} is already live")));
+            return Err(Stop::Unchanged(format!(
+                "{version} is already live: nothing to deploy"
+            )));
         }
         *versions = (live.clone(), Some(version.clone()));
         let started = Record {

@@ -223,7 +223,9 @@ impl<P: Platform> Engine<'_, P> {
             match self.start_fleet(d, 1).await {
                 Ok(mut id) => new_ids.append(&mut id),
                 Err(stop) if new_ids.is_empty() => return Err(stop),
-                Err(Stop::Failed(r) | Stop::TimedOut(r) | Stop::RolledBack(r)) => {
+                Err(
+                    Stop::Failed(r) | Stop::TimedOut(r) | Stop::RolledBack(r) | Stop::Unchanged(r),
+                ) => {
                     return Err(self.roll_back(d, &new_ids, remaining_old, r).await);
                 }
             }
