@@ -111,30 +111,71 @@ pub trait AccountStore: Send + Sync {
 /// Implements `AccountStore` for a backend; see `sql::impl_sql_store` for the arguments.
 macro_rules! impl_accounts_store {
     ($ty:ty, db: $db:ty, styles_agg: $agg:literal, search: $search:expr, lock: $lock:literal, skip_locked: $skip:literal) => {
-        #[async_trait::async_trait]
-        impl $crate::AccountStore for $ty {
-            #[tracing::instrument(skip_all, name = "store.create_user")]
-            async fn create_user(&self, new: $crate::NewUser) -> $crate::Result<$crate::User> {
+        impl $ty {
+            /// Inserts an account; `verified_at` when its address is known to be the owner's.
+            async fn insert_user(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                new: &$crate::NewUser,
+                verified_at: Option<i64>,
+            ) -> $crate::Result<$crate::rows::UserRow> {
                 let sql = format!(
-                    "INSERT INTO users (email, password_hash, display_name, role, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+                    "INSERT INTO users (email, password_hash, display_name, role, created_at, email_verified_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {}",
                     $crate::rows::USER_COLUMNS
                 );
-                let row: $crate::rows::UserRow = sqlx::query_as(&sql)
+                sqlx::query_as(&sql)
                     .bind(new.email.as_str())
                     .bind(&new.password_hash)
                     .bind(new.display_name.as_str())
                     .bind(new.role.as_str())
                     .bind(time::OffsetDateTime::now_utc())
-                    .fetch_one(&self.pool)
+                    .bind(verified_at)
+                    .fetch_one(conn)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {
                         $crate::StoreError::Conflict(_) => {
                             $crate::StoreError::Conflict("an account with this email already exists")
                         }
                         other => other,
-                    })?;
-                row.try_into()
+                    })
+            }
+
+            /// Links a provider's subject to an account; one subject, one account.
+            async fn insert_identity(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                user: i64,
+                provider: &str,
+                subject: &str,
+                email: &domain::Email,
+                at: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO oidc_identities (provider, subject, user_id, email, linked_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(provider)
+                .bind(subject)
+                .bind(user)
+                .bind(email.as_str())
+                .bind(at)
+                .execute(conn)
+                .await
+                .map_err(|e| match $crate::StoreError::from(e) {
+                    $crate::StoreError::Conflict(_) => {
+                        $crate::StoreError::Conflict("this sign-in is linked to an account already")
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::AccountStore for $ty {
+            #[tracing::instrument(skip_all, name = "store.create_user")]
+            async fn create_user(&self, new: $crate::NewUser) -> $crate::Result<$crate::User> {
+                let mut conn = self.pool.acquire().await?;
+                Self::insert_user(&mut conn, &new, None).await?.try_into()
             }
 
             #[tracing::instrument(skip_all, name = "store.user")]
@@ -301,23 +342,8 @@ macro_rules! impl_accounts_store {
                 email: &domain::Email,
                 at: i64,
             ) -> $crate::Result<()> {
-                sqlx::query(
-                    "INSERT INTO oidc_identities (provider, subject, user_id, email, linked_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(provider)
-                .bind(subject)
-                .bind(user.get())
-                .bind(email.as_str())
-                .bind(at)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| match $crate::StoreError::from(e) {
-                    $crate::StoreError::Conflict(_) => {
-                        $crate::StoreError::Conflict("this sign-in is linked to an account already")
-                    }
-                    other => other,
-                })?;
+                let mut conn = self.pool.acquire().await?;
+                Self::insert_identity(&mut conn, user.get(), provider, subject, email, at).await?;
                 Ok(())
             }
 
@@ -330,37 +356,8 @@ macro_rules! impl_accounts_store {
                 at: i64,
             ) -> $crate::Result<$crate::User> {
                 let mut tx = self.write_tx().await?;
-                let sql = format!(
-                    "INSERT INTO users (email, password_hash, display_name, role, created_at, email_verified_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {}",
-                    $crate::rows::USER_COLUMNS
-                );
-                let row: $crate::rows::UserRow = sqlx::query_as(&sql)
-                    .bind(new.email.as_str())
-                    .bind(&new.password_hash)
-                    .bind(new.display_name.as_str())
-                    .bind(new.role.as_str())
-                    .bind(time::OffsetDateTime::now_utc())
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| match $crate::StoreError::from(e) {
-                        $crate::StoreError::Conflict(_) => {
-                            $crate::StoreError::Conflict("an account with this email already exists")
-                        }
-                        other => other,
-                    })?;
-                sqlx::query(
-                    "INSERT INTO oidc_identities (provider, subject, user_id, email, linked_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(provider)
-                .bind(subject)
-                .bind(row.id)
-                .bind(new.email.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                let row = Self::insert_user(&mut tx, &new, Some(at)).await?;
+                Self::insert_identity(&mut tx, row.id, provider, subject, &new.email, at).await?;
                 tx.commit().await?;
                 row.try_into()
             }
