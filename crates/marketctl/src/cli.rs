@@ -277,73 +277,39 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let t = target(&deploy_dir, &env)?;
-            let (_lock, _) = crate::state::Lock::acquire(&t.state_dir)?;
-            let history = History::open(&t.state_dir)?;
-            let fleet = t.platform.fleet().await?;
-            let live = fleet.live_version().map(str::to_owned);
-            let version = match to {
-                Some(v) => v,
-                None => history
-                    .deployed_versions()?
-                    .into_iter()
-                    .rev()
-                    .find(|v| Some(v) != live.as_ref())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("no earlier known-good release in the history")
-                    })?,
-            };
-            let started = crate::state::now();
-            let result =
-                crate::engine::switch_to(&t.config, &t.platform, &t.state_dir, &version).await;
-            let record = crate::state::Record {
-                id: format!("{started:.3}-{}", std::process::id()),
-                environment: env.clone(),
-                user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-                action: "rollback".into(),
-                strategy: None,
-                from_version: live.clone(),
-                to_version: version.clone(),
-                started_at: started,
-                warnings: Vec::new(),
-                finished_at: Some(crate::state::now()),
-                outcome: Some(if result.is_ok() {
-                    "deployed".into()
-                } else {
-                    "failed".into()
-                }),
-                reason: result
-                    .as_ref()
-                    .err()
-                    .cloned()
-                    .or(Some("manual rollback".into())),
-            };
-            history.append(&record)?;
-            if result.is_ok() {
-                // The switch left one version live and nothing else: any interrupted deploy is settled.
-                for mut r in history
-                    .records()?
-                    .into_iter()
-                    .filter(|r| r.outcome.is_none())
-                {
-                    r.finished_at = Some(crate::state::now());
-                    r.outcome = Some("failed".into());
-                    r.reason = Some(format!(
-                        "interrupted: marketctl stopped mid-deploy; reconciled by rollback to {version}"
-                    ));
-                    history.append(&r)?;
+            let engine = Engine::new(
+                &t.config,
+                &t.platform,
+                &env,
+                &t.state_dir,
+                t.release_env.clone(),
+                output == Output::Human,
+            );
+            let report = match engine.rollback(to).await {
+                Ok(report) => report,
+                Err(refused) => {
+                    eprintln!("error: {refused}");
+                    return Ok(if refused.is_usage() { 64 } else { 1 });
                 }
-            }
+            };
             match output {
-                Output::Json => print_json(&record),
-                Output::Human => match &result {
-                    Ok(()) => println!(
-                        "{env}: rolled back {} → {version}",
-                        live.as_deref().unwrap_or("nothing")
-                    ),
-                    Err(e) => println!("{env}: rollback to {version} failed: {e}"),
-                },
+                Output::Json => print_json(&report),
+                Output::Human => println!(
+                    "{env}: rollback {} → {}: {}{} in {:.1} s",
+                    report.from_version.as_deref().unwrap_or("nothing"),
+                    report.to_version.as_deref().unwrap_or("?"),
+                    report.outcome.summary(),
+                    report
+                        .traffic_off_at
+                        .map(|at| format!(", all traffic on it after {at:.1} s"))
+                        .unwrap_or_default(),
+                    report.seconds
+                ),
             }
-            Ok(if result.is_ok() { 0 } else { 1 })
+            Ok(match report.outcome {
+                crate::engine::Outcome::Deployed | crate::engine::Outcome::Unchanged(_) => 0,
+                _ => 1,
+            })
         }
         Command::Status {
             env,
@@ -351,51 +317,40 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let t = target(&deploy_dir, &env)?;
-            let unfinished: Vec<crate::state::Record> = History::open(&t.state_dir)?
-                .records()?
-                .into_iter()
-                .filter(|r| r.outcome.is_none())
-                .collect();
-            if let Some(r) = unfinished.last() {
-                eprintln!(
-                    "warning: deploy {} of {} never finished (marketctl stopped mid-deploy); the next deploy or rollback reconciles it",
-                    r.id, r.to_version
-                );
-            }
+            let records = History::open(&t.state_dir)?.records()?;
+            let running = crate::state::Lock::holder(&t.state_dir);
+            let unfinished = records.iter().rev().find(|r| r.outcome.is_none());
             let fleet = t.platform.fleet().await?;
             let mut windows = BTreeMap::new();
             for r in &fleet.routes {
                 windows.insert(r.version.clone(), t.platform.window(&r.version, 60).await?);
             }
             match output {
-                Output::Json => {
-                    print_json(&serde_json::json!({"fleet": fleet, "last_60s": windows}))
-                }
+                Output::Json => print_json(&serde_json::json!({
+                    "fleet": fleet,
+                    "last_60s": windows,
+                    "deploy_in_progress": running.and(unfinished),
+                })),
                 Output::Human => {
+                    match (running, unfinished) {
+                        (Some(pid), Some(r)) => println!(
+                            "{env}: {} {} → {} in progress (pid {pid}, phase {})",
+                            r.strategy.map(|s| s.as_str()).unwrap_or("rollback"),
+                            r.from_version.as_deref().unwrap_or("nothing"),
+                            r.to_version,
+                            r.phase
+                                .as_ref()
+                                .map(phase_label)
+                                .unwrap_or_else(|| "starting".into())
+                        ),
+                        (None, Some(r)) => eprintln!(
+                            "warning: deploy {} of {} never finished (marketctl stopped mid-deploy); the next deploy or rollback reconciles it",
+                            r.id, r.to_version
+                        ),
+                        _ => {}
+                    }
                     println!("{env}: live {}", fleet.live_version().unwrap_or("nothing"));
-                    for r in &fleet.routes {
-                        let w = windows.get(&r.version).cloned().unwrap_or_default();
-                        let p95 = match (w.totals.requests, w.totals.p95_seconds) {
-                            (0, _) => "-".to_owned(),
-                            (_, Some(p)) => format!("≤{p} s"),
-                            (_, None) => ">60 s".to_owned(),
-                        };
-                        println!(
-                            "  {:<24} weight {:>3}  {} instances  {} req/60s  {:.1}% 5xx  p95 {p95}  {} in flight",
-                            r.version,
-                            r.weight,
-                            r.instances.len(),
-                            w.totals.requests,
-                            w.totals.error_rate * 100.0,
-                            w.in_flight
-                        );
-                    }
-                    for i in &fleet.instances {
-                        println!(
-                            "  {:<32} {:<10} {} failed checks",
-                            i.id, i.status, i.consecutive_failures
-                        );
-                    }
+                    print!("{}", status_table(&fleet, &windows));
                 }
             }
             Ok(0)
@@ -413,31 +368,126 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let records = History::open(&state_dir)?.records()?;
             match output {
                 Output::Json => print_json(&records),
-                Output::Human => {
-                    for r in &records {
-                        println!(
-                            "{:<17} {:<10} {:<8} {:<10} {} → {}  {}{}  {}",
-                            r.id.split('-').next().unwrap_or(""),
-                            r.user,
-                            r.action,
-                            r.strategy.as_deref().unwrap_or("-"),
-                            r.from_version.as_deref().unwrap_or("nothing"),
-                            r.to_version,
-                            r.outcome.as_deref().unwrap_or("in progress"),
-                            r.reason
-                                .as_deref()
-                                .map(|x| format!(" ({x})"))
-                                .unwrap_or_default(),
-                            r.duration_seconds()
-                                .map(|d| format!("{d:.1}s"))
-                                .unwrap_or_default(),
-                        );
-                    }
-                }
+                Output::Human => print!("{}", history_table(&records)),
             }
             Ok(0)
         }
     }
+}
+
+fn phase_label(phase: &crate::state::Phase) -> String {
+    use crate::state::Phase;
+    match phase {
+        Phase::Canary { index, weight } => format!("canary step {} at {weight}%", index + 1),
+        Phase::Rolling { index } => format!("rolling step {}", index + 1),
+        Phase::PostPromotion => "post-promotion watch".into(),
+        Phase::RollingBack => "rolling back".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// Seconds as people read them: `≤0.05 s`, `>60 s`, `-` with no requests.
+fn latency(requests: u64, seconds: Option<f64>) -> String {
+    match (requests, seconds) {
+        (0, _) => "-".to_owned(),
+        (_, Some(p)) => format!("≤{p}s"),
+        (_, None) => ">60s".to_owned(),
+    }
+}
+
+/// One line per version, with weights as a share of 100 whatever the strategy wrote (rolling
+/// weights by instance count, canary by percent), then one line per instance.
+pub fn status_table(
+    fleet: &crate::platform::Fleet,
+    windows: &BTreeMap<String, crate::platform::Window>,
+) -> String {
+    use std::fmt::Write;
+    let total: u32 = fleet.routes.iter().map(|r| r.weight).sum();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>7} {:>5} {:>9} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "version", "traffic", "inst", "req/60s", "5xx", "p50", "p95", "p99", "in flight"
+    );
+    for r in &fleet.routes {
+        let w = windows.get(&r.version).cloned().unwrap_or_default();
+        let share = if total == 0 {
+            0.0
+        } else {
+            f64::from(r.weight) * 100.0 / f64::from(total)
+        };
+        let t = &w.totals;
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>6.0}% {:>5} {:>9} {:>5.1}% {:>8} {:>8} {:>8} {:>9}",
+            r.version,
+            share,
+            r.instances.len(),
+            t.requests,
+            t.error_rate * 100.0,
+            latency(t.requests, t.p50_seconds),
+            latency(t.requests, t.p95_seconds),
+            latency(t.requests, t.p99_seconds),
+            if w.in_flight > 0 {
+                format!("{} ({:.0}s)", w.in_flight, w.oldest_in_flight_seconds)
+            } else {
+                "0".into()
+            }
+        );
+    }
+    for i in &fleet.instances {
+        let _ = writeln!(
+            out,
+            "  {:<36} {:<10} {} failed checks",
+            i.id, i.status, i.consecutive_failures
+        );
+    }
+    out
+}
+
+/// One line per deploy or rollback: when (UTC), who, what, how it ended and whether the
+/// release it left live is known-good.
+pub fn history_table(records: &[crate::state::Record]) -> String {
+    use crate::state::Action;
+    use std::fmt::Write;
+    let mut out = String::new();
+    for r in records {
+        let what = match (r.action, r.strategy) {
+            (Action::Rollback, _) => "rollback".to_owned(),
+            (Action::Deploy, Some(s)) => format!("deploy {}", s.as_str()),
+            (Action::Deploy, None) => "deploy".to_owned(),
+        };
+        let ended = match (r.outcome, &r.phase) {
+            (Some(o), _) => o.label().to_owned(),
+            (None, Some(p)) => format!("in progress ({})", phase_label(p)),
+            (None, None) => "in progress".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{} UTC  {:<10} {:<18} {} → {}  {}{}{}{}",
+            r.started(),
+            r.user,
+            what,
+            r.from_version.as_deref().unwrap_or("nothing"),
+            r.to_version,
+            ended,
+            r.duration_seconds()
+                .map(|d| format!(" in {d:.1}s"))
+                .unwrap_or_default(),
+            r.proven
+                .as_ref()
+                .map(|p| format!("; known-good: {p}"))
+                .unwrap_or_default(),
+            r.reason
+                .as_deref()
+                .map(|x| format!("\n    {x}"))
+                .unwrap_or_default(),
+        );
+        for w in &r.warnings {
+            let _ = writeln!(out, "    warning: {w}");
+        }
+    }
+    out
 }
 
 async fn shutdown_signal() {

@@ -104,31 +104,51 @@ pub struct EcsSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct StrategySettings {
     pub ready_timeout_seconds: f64,
+    /// From an instance's start, how long a crash is the supervisor's to restart rather than
+    /// a failed deploy (a fleet that starts together may trip over a shared resource once).
+    pub startup_grace_seconds: f64,
     pub bake_seconds: f64,
     pub canary_steps: Vec<u32>,
     pub canary_step_seconds: f64,
+    /// The share of traffic the old release keeps through the bake of a blue-green or rolling
+    /// deploy, so the new one is compared with it on the same window (0: no baseline slice).
+    pub baseline_percent: u32,
+    /// After all traffic moved, how long the old release stays warm while analysis goes on
+    /// (Argo Rollouts' `scaleDownDelaySeconds`): a breach then switches back at once.
+    pub scale_down_delay_seconds: f64,
 }
 
 impl Default for StrategySettings {
     fn default() -> Self {
         Self {
             ready_timeout_seconds: 60.0,
+            startup_grace_seconds: 15.0,
             bake_seconds: 60.0,
             canary_steps: vec![5, 25, 50, 100],
             canary_step_seconds: 60.0,
+            baseline_percent: 10,
+            scale_down_delay_seconds: 30.0,
         }
     }
 }
 
 impl StrategySettings {
-    pub fn ready_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.ready_timeout_seconds)
+    pub fn readiness(&self) -> crate::platform::Readiness {
+        crate::platform::Readiness {
+            timeout: Duration::from_secs_f64(self.ready_timeout_seconds),
+            grace: Duration::from_secs_f64(
+                self.startup_grace_seconds.min(self.ready_timeout_seconds),
+            ),
+        }
     }
     pub fn bake(&self) -> Duration {
         Duration::from_secs_f64(self.bake_seconds)
     }
     pub fn canary_step(&self) -> Duration {
         Duration::from_secs_f64(self.canary_step_seconds)
+    }
+    pub fn scale_down_delay(&self) -> Duration {
+        Duration::from_secs_f64(self.scale_down_delay_seconds)
     }
 }
 
@@ -162,6 +182,11 @@ pub struct AnalysisSettings {
     /// longer for traffic first.
     pub on_inconclusive: InconclusivePolicy,
     pub inconclusive_wait_seconds: u64,
+    /// Windows with enough requests to judge that a release must pass before it is
+    /// known-good, the only kind a bare `rollback` returns to.
+    pub proof_windows: u32,
+    /// Or: how long it must serve after its deploy with no breach in its latest window.
+    pub known_good_after_seconds: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -188,6 +213,8 @@ impl Default for AnalysisSettings {
             min_p95_to_compare_seconds: 1.0,
             on_inconclusive: InconclusivePolicy::Proceed,
             inconclusive_wait_seconds: 20,
+            proof_windows: 3,
+            known_good_after_seconds: 3600.0,
         }
     }
 }
@@ -326,6 +353,11 @@ impl DeployConfig {
             || steps[0] == 0
         {
             return Err("strategy.canary_steps must rise strictly from above 0 to 100".into());
+        }
+        if self.strategy.baseline_percent >= 50 {
+            return Err(
+                "strategy.baseline_percent must be below 50: it is the old release's slice".into(),
+            );
         }
         let a = &self.analysis;
         if !(0.0..=1.0).contains(&a.max_error_rate)

@@ -12,6 +12,11 @@ pub struct Totals {
     /// Upper bound of the latency bucket holding the 95th percentile; `None` past the last
     /// bucket (beyond 60 s) or with no requests.
     pub p95_seconds: Option<f64>,
+    /// The median and the 99th percentile, the same way.
+    #[serde(default)]
+    pub p50_seconds: Option<f64>,
+    #[serde(default)]
+    pub p99_seconds: Option<f64>,
 }
 
 /// One route group of a version: requests with the same method and path prefix
@@ -35,4 +40,11 @@ pub struct WindowReport {
     /// How long the oldest of them has been waiting: a hang shows here before it ends.
     pub oldest_in_flight_seconds: f64,
     pub groups: Vec<GroupWindow>,
+}
+
+/// What `GET /v1/state` answers: the routing table and every supervised instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub routes: crate::proxy::routes::RouteSpec,
+    pub instances: Vec<crate::proxy::supervisor::InstanceView>,
 }

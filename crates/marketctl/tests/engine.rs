@@ -95,6 +95,7 @@ ready_timeout_seconds = 20
 bake_seconds = 3
 canary_steps = [25, 100]
 canary_step_seconds = 3
+scale_down_delay_seconds = 2
 [analysis]
 interval_seconds = 0.5
 window_seconds = 3
@@ -140,12 +141,22 @@ impl Harness {
         .await
     }
 
+    /// The live version and its instance count, once every other instance has drained (an
+    /// abort leaves the bad instances draining in the agent, up to their stop deadline).
     async fn live(&self) -> (Option<String>, usize) {
-        let fleet = self.platform().fleet().await.unwrap();
-        (
-            fleet.live_version().map(str::to_owned),
-            fleet.instances.len(),
-        )
+        let deadline = std::time::Instant::now() + Duration::from_secs(45);
+        loop {
+            let fleet = self.platform().fleet().await.unwrap();
+            let live = fleet.live_version().map(str::to_owned);
+            let settled = fleet
+                .instances
+                .iter()
+                .all(|i| Some(&i.version) == live.as_ref());
+            if settled || std::time::Instant::now() > deadline {
+                return (live, fleet.instances.len());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
@@ -230,7 +241,10 @@ async fn good_release_under_load(strategy: Strategy) {
     assert_eq!(live, report.to_version);
     assert_eq!(count, 2, "the old fleet is gone");
     let history = History::open(&h.state_dir()).unwrap().records().unwrap();
-    assert_eq!(history.last().unwrap().outcome.as_deref(), Some("deployed"));
+    assert_eq!(
+        history.last().unwrap().outcome,
+        Some(marketctl::state::Ended::Deployed)
+    );
     assert_eq!(history.last().unwrap().from_version, first.to_version);
     h.agent.shutdown().await;
 }
@@ -434,7 +448,13 @@ async fn only_one_deploy_runs_at_a_time_and_an_interrupted_one_is_reconciled() {
     std::fs::copy(&v2, &stored).unwrap();
     let stray = platform.start("half-deployed", &stored).await.unwrap();
     platform
-        .wait_ready(std::slice::from_ref(&stray), Duration::from_secs(20))
+        .wait_ready(
+            std::slice::from_ref(&stray),
+            marketctl::platform::Readiness {
+                timeout: Duration::from_secs(20),
+                grace: Duration::ZERO,
+            },
+        )
         .await
         .unwrap();
     let fleet = platform.fleet().await.unwrap();
@@ -461,17 +481,17 @@ async fn only_one_deploy_runs_at_a_time_and_an_interrupted_one_is_reconciled() {
         .unwrap()
         .append(&marketctl::state::Record {
             id: "0-interrupted".into(),
-            environment: "test".into(),
-            user: "t".into(),
-            action: "deploy".into(),
-            strategy: Some("canary".into()),
+            strategy: Some(Strategy::Canary),
             from_version: first.to_version.clone(),
-            to_version: "half-deployed".into(),
-            started_at: 0.0,
-            finished_at: None,
-            outcome: None,
-            reason: None,
-            warnings: vec![],
+            phase: Some(marketctl::state::Phase::Canary {
+                index: 0,
+                weight: 25,
+            }),
+            ..marketctl::state::Record::new(
+                "test",
+                marketctl::state::Action::Deploy,
+                "half-deployed",
+            )
         })
         .unwrap();
 
@@ -484,7 +504,7 @@ async fn only_one_deploy_runs_at_a_time_and_an_interrupted_one_is_reconciled() {
     );
     let records = History::open(&h.state_dir()).unwrap().records().unwrap();
     let interrupted = records.iter().find(|r| r.id == "0-interrupted").unwrap();
-    assert_eq!(interrupted.outcome.as_deref(), Some("failed"));
+    assert_eq!(interrupted.outcome, Some(marketctl::state::Ended::Failed));
     assert!(
         interrupted
             .reason
@@ -645,10 +665,18 @@ async fn the_cli_reports_status_history_and_rolls_back_to_the_last_known_good_re
 
     let history = tokio::task::block_in_place(|| run(vec!["history".into(), "test".into()]));
     let text = String::from_utf8_lossy(&history.stdout);
-    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" UTC ")).count(),
+        3,
+        "two deploys and a rollback, with readable times: {text}"
+    );
     assert!(
-        text.contains("rollback") && text.contains("blue-green"),
+        text.contains("rollback") && text.contains("deploy blue-green"),
         "{text}"
+    );
+    assert!(
+        text.contains("known-good: served"),
+        "the first release became known-good by serving: {text}"
     );
 
     let usage = tokio::task::block_in_place(|| {
@@ -679,7 +707,7 @@ fn config_text(h: &Harness) -> String {
         .map(|(k, v)| format!("{k} = \"{v}\"\n"))
         .collect();
     format!(
-        "platform = \"local\"\ninstances = {}\n[local]\nadmin_url = \"{}\"\npublic_url = \"{}\"\nstate_dir = \"{}\"\nbase_port = {}\nport_span = 90\n[env]\n{env_lines}[strategy]\nbake_seconds = 2\n[analysis]\ninterval_seconds = 0.5\nwindow_seconds = 3\nmin_requests = 5\n[smoke]\npaths = [\"/health/ready\"]\n",
+        "platform = \"local\"\ninstances = {}\n[local]\nadmin_url = \"{}\"\npublic_url = \"{}\"\nstate_dir = \"{}\"\nbase_port = {}\nport_span = 90\n[env]\n{env_lines}[strategy]\nbake_seconds = 2\nscale_down_delay_seconds = 1\n[analysis]\ninterval_seconds = 0.5\nwindow_seconds = 3\nmin_requests = 5\nknown_good_after_seconds = 0\n[smoke]\npaths = [\"/health/ready\"]\n",
         h.config.instances,
         local.admin_url,
         local.public_url,

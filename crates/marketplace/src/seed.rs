@@ -190,7 +190,8 @@ const IDEAS: &[&str] = &[
 
 const SIZES: &[&str] = &["S", "M", "L", "XL"];
 
-/// Fills an empty database. Returns `Ok(None)` without writing anything when it holds accounts.
+/// Fills an empty database. Returns `Ok(None)` without writing anything when it holds accounts,
+/// including when another instance starting at the same moment seeded it first.
 pub async fn seed_if_empty(
     store: &dyn Store,
     media_dir: &Path,
@@ -205,12 +206,15 @@ pub async fn seed_if_empty(
     let (batch, written) = tokio::task::spawn_blocking(move || build(&media_dir, &password_hash))
         .await
         .map_err(|e| AppError::Internal(e.into()))??;
-    match store.import_catalogue(batch).await {
-        Ok(summary) => Ok(Some(summary)),
+    match store.seed_catalogue(batch).await {
+        Ok(summary) => Ok(summary),
         Err(e) => {
-            // The rows were rolled back; remove the images so nothing half-seeded remains.
-            for file in written {
-                let _ = std::fs::remove_file(file);
+            // The rows were rolled back; remove the images so nothing half-seeded remains,
+            // unless another instance's seed landed, whose rows point at the same files.
+            if store.count_users().await.unwrap_or(1) == 0 {
+                for file in written {
+                    let _ = std::fs::remove_file(file);
+                }
             }
             Err(e.into())
         }
@@ -313,9 +317,14 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
                 img.write_to(&mut bytes, format)
                     .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding demo image: {e}")))?;
                 let path = media_dir.join(rel);
-                std::fs::write(&path, bytes.into_inner()).map_err(|e| {
-                    AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display()))
-                })?;
+                // Instances starting together write the same files: each renames a whole file
+                // into place, so a reader never sees one half-written by another.
+                let partial = path.with_extension(format!("partial-{}", std::process::id()));
+                std::fs::write(&partial, bytes.into_inner())
+                    .and_then(|()| std::fs::rename(&partial, &path))
+                    .map_err(|e| {
+                        AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display()))
+                    })?;
                 written.push(path);
             }
             batch.portfolio.push(NewPortfolioItem {

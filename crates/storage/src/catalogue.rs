@@ -13,6 +13,11 @@ pub trait CatalogueStore: Send + Sync {
     /// Writes a whole batch of catalogue data in one transaction: all of it or none.
     async fn import_catalogue(&self, batch: CatalogueBatch) -> Result<ImportSummary>;
 
+    /// Imports the batch only into a database with no accounts, deciding inside the import's
+    /// own serialised transaction: when several instances start on one empty database at once,
+    /// exactly one seeds and the others get `None`.
+    async fn seed_catalogue(&self, batch: CatalogueBatch) -> Result<Option<ImportSummary>>;
+
     async fn featured_artists(&self, limit: u32) -> Result<Vec<ArtistCard>>;
 
     async fn catalogue_counts(&self) -> Result<CatalogueCounts>;
@@ -47,33 +52,29 @@ pub trait CatalogueStore: Send + Sync {
 macro_rules! impl_catalogue_store {
     ($ty:ty, db: $db:ty, styles_agg: $agg:literal, search: $search:expr, lock: $lock:literal, skip_locked: $skip:literal) => {
         impl $ty {
-            async fn profile_where(
-                &self,
-                clause: &str,
-                bind: $crate::catalogue::ProfileKey<'_>,
-            ) -> $crate::Result<Option<$crate::ArtistProfile>> {
-                let sql = format!("{PROFILE_SELECT} WHERE {clause}");
-                let q = sqlx::query_as::<_, $crate::rows::ProfileRow>(&sql);
-                let q = match bind {
-                    $crate::catalogue::ProfileKey::Id(id) => q.bind(id),
-                    $crate::catalogue::ProfileKey::Slug(s) => q.bind(s.to_owned()),
-                };
-                q.fetch_optional(&self.pool).await?.map(TryInto::try_into).transpose()
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::CatalogueStore for $ty {
-            #[tracing::instrument(skip_all, name = "store.import_catalogue")]
-            async fn import_catalogue(
+            /// One transaction for the whole batch; with `only_if_empty`, it first takes the
+            /// backend's seed lock and returns `None` untouched when any account exists.
+            async fn import_batch(
                 &self,
                 batch: $crate::CatalogueBatch,
-            ) -> $crate::Result<$crate::ImportSummary> {
+                only_if_empty: bool,
+            ) -> $crate::Result<Option<$crate::ImportSummary>> {
                 let now = time::OffsetDateTime::now_utc();
                 let missing = |what: &str, i: usize| {
                     $crate::StoreError::Corrupt(format!("batch refers to {what} #{i}, which it does not hold"))
                 };
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.write_tx().await?;
+                if only_if_empty {
+                    if !Self::SEED_LOCK.is_empty() {
+                        sqlx::query(Self::SEED_LOCK).execute(&mut *tx).await?;
+                    }
+                    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if users > 0 {
+                        return Ok(None);
+                    }
+                }
                 let mut user_ids = Vec::with_capacity(batch.users.len());
                 for u in &batch.users {
                     let (id,): (i64,) = sqlx::query_as(
@@ -189,13 +190,47 @@ macro_rules! impl_catalogue_store {
                     .await?;
                 }
                 tx.commit().await?;
-                Ok($crate::ImportSummary {
+                Ok(Some($crate::ImportSummary {
                     users: batch.users.len(),
                     studios: batch.studios.len(),
                     artists: batch.artists.len(),
                     portfolio_items: batch.portfolio.len(),
                     bookings: batch.bookings.len(),
-                })
+                }))
+            }
+
+            async fn profile_where(
+                &self,
+                clause: &str,
+                bind: $crate::catalogue::ProfileKey<'_>,
+            ) -> $crate::Result<Option<$crate::ArtistProfile>> {
+                let sql = format!("{PROFILE_SELECT} WHERE {clause}");
+                let q = sqlx::query_as::<_, $crate::rows::ProfileRow>(&sql);
+                let q = match bind {
+                    $crate::catalogue::ProfileKey::Id(id) => q.bind(id),
+                    $crate::catalogue::ProfileKey::Slug(s) => q.bind(s.to_owned()),
+                };
+                q.fetch_optional(&self.pool).await?.map(TryInto::try_into).transpose()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::CatalogueStore for $ty {
+            #[tracing::instrument(skip_all, name = "store.import_catalogue")]
+            async fn import_catalogue(
+                &self,
+                batch: $crate::CatalogueBatch,
+            ) -> $crate::Result<$crate::ImportSummary> {
+                let summary = self.import_batch(batch, false).await?;
+                summary.ok_or_else(|| $crate::StoreError::Corrupt("an unconditional import skipped".into()))
+            }
+
+            #[tracing::instrument(skip_all, name = "store.seed_catalogue")]
+            async fn seed_catalogue(
+                &self,
+                batch: $crate::CatalogueBatch,
+            ) -> $crate::Result<Option<$crate::ImportSummary>> {
+                self.import_batch(batch, true).await
             }
 
             #[tracing::instrument(skip_all, name = "store.featured_artists")]

@@ -21,6 +21,9 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Serialises seeders (it conflicts with itself and with inserts) while plain reads go on.
+    const SEED_LOCK: &'static str = "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE";
+
     /// Rows are locked explicitly (`FOR UPDATE`) by the statements that need it.
     async fn write_tx(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)

@@ -38,6 +38,9 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// `BEGIN IMMEDIATE` already serialises every writer, seeders included.
+    const SEED_LOCK: &'static str = "";
+
     /// Takes the write lock up front: a deferred transaction that reads and then writes fails with
     /// SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting its turn.
     async fn write_tx(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {

@@ -180,6 +180,48 @@ async fn a_failing_import_leaves_nothing_behind(db: TestDb) {
     assert_eq!(store.catalogue_counts().await.unwrap().artists, 0);
 }
 
+/// Instances starting together on one empty database: each has its own pool, as separate
+/// processes would, and all seed at once. Exactly one import lands; the others see accounts.
+async fn concurrent_seeders_on_an_empty_database_seed_exactly_once(db: TestDb) {
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(db.store().await);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let seeders: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|store| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.seed_catalogue(small_catalogue()).await
+            })
+        })
+        .collect();
+    let mut seeded = 0;
+    for seeder in seeders {
+        match seeder.await.unwrap() {
+            Ok(Some(summary)) => {
+                assert_eq!(summary.users, 3);
+                seeded += 1;
+            }
+            Ok(None) => {}
+            Err(e) => panic!("a concurrent seeder failed instead of skipping: {e}"),
+        }
+    }
+    assert_eq!(seeded, 1, "exactly one instance seeds");
+    assert_eq!(stores[0].count_users().await.unwrap(), 3);
+    assert!(
+        stores[1]
+            .seed_catalogue(small_catalogue())
+            .await
+            .unwrap()
+            .is_none(),
+        "a database with accounts is never seeded again"
+    );
+}
+
 async fn pool_statistics_reflect_the_configured_limit(db: TestDb) {
     let store = db.store().await;
     let stats = store.pool_stats();
@@ -282,6 +324,7 @@ storage::on_both_databases!(
     credentials_are_found_by_email_only_for_existing_accounts,
     a_catalogue_import_writes_everything_and_lists_open_artists_first,
     a_failing_import_leaves_nothing_behind,
+    concurrent_seeders_on_an_empty_database_seed_exactly_once,
     pool_statistics_reflect_the_configured_limit,
 );
 

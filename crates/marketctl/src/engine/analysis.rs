@@ -92,10 +92,10 @@ pub fn judge(
     canary: &Window,
     baseline: Option<&Window>,
 ) -> Verdict {
-    if let Some(sick) = fleet
-        .of_version(version)
-        .find(|i| i.consecutive_failures >= settings.health_check_failures || i.status == "crashed")
-    {
+    if let Some(sick) = fleet.of_version(version).find(|i| {
+        i.consecutive_failures >= settings.health_check_failures
+            || i.status == crate::platform::Status::Crashed
+    }) {
         return Verdict::Breach(format!(
             "health checks failing on {} ({} consecutive, status {})",
             sick.id, sick.consecutive_failures, sick.status
@@ -206,11 +206,12 @@ mod tests {
                 id: "new-1".into(),
                 version: "v2".into(),
                 status: if failures >= 3 {
-                    "unhealthy".into()
+                    crate::platform::Status::Unhealthy
                 } else {
-                    "ready".into()
+                    crate::platform::Status::Ready
                 },
                 consecutive_failures: failures,
+                log: None,
             }],
             routes: vec![],
         }
@@ -226,6 +227,7 @@ mod tests {
                 errors as f64 / requests as f64
             },
             p95_seconds: p95,
+            ..Totals::default()
         }
     }
 

@@ -2,34 +2,21 @@
 //! strategies with analysis in every state, automatic rollback, history and notifications.
 
 pub mod analysis;
+mod restore;
 mod strategy;
+#[cfg(test)]
+mod tests;
 
 use crate::config::DeployConfig;
-use crate::platform::{Fleet, Platform, PlatformError, Route};
-use crate::state::{History, Lock, Record, now, release_path};
+use crate::platform::{Fleet, Platform, PlatformError};
+use crate::state::{Action, Ended, History, Lock, Phase, Proof, Record, now, release_path};
 use serde::Serialize;
 use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    Rolling,
-    BlueGreen,
-    Canary,
-}
-
-impl Strategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::Rolling => "rolling",
-            Strategy::BlueGreen => "blue-green",
-            Strategy::Canary => "canary",
-        }
-    }
-}
+pub use crate::state::Strategy;
 
 /// How a deploy ended. Always one of these, and always said plainly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +60,16 @@ impl Outcome {
         }
     }
 
+    pub fn ended(&self) -> Ended {
+        match self {
+            Outcome::Deployed => Ended::Deployed,
+            Outcome::Unchanged(_) => Ended::Unchanged,
+            Outcome::RolledBack(_) => Ended::RolledBack,
+            Outcome::Failed(_) => Ended::Failed,
+            Outcome::TimedOut(_) => Ended::TimedOut,
+        }
+    }
+
     pub fn summary(&self) -> String {
         match self.reason() {
             Some(r) => format!("{} ({r})", self.label()),
@@ -93,12 +90,23 @@ pub struct Step {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub environment: String,
-    pub strategy: Strategy,
+    pub action: Action,
+    /// `None` for a rollback.
+    pub strategy: Option<Strategy>,
     pub from_version: Option<String>,
     pub to_version: Option<String>,
     #[serde(flatten)]
     pub outcome: Outcome,
     pub seconds: f64,
+    /// Seconds from the start until the new release first took traffic.
+    pub traffic_on_at: Option<f64>,
+    /// For a rollback or an abort: seconds from the start until all traffic was on the release
+    /// returned to. That is when the rollback counts as done; draining the bad instances
+    /// goes on in the background.
+    pub traffic_off_at: Option<f64>,
+    /// Why the release deployed counts as known-good; `None` when it does not (yet).
+    pub proven: Option<Proof>,
+    pub warnings: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -125,6 +133,13 @@ pub struct Engine<'a, P: Platform> {
     /// What the deploy let pass without proof (an inconclusive analysis, say), recorded in its
     /// history entry.
     warnings: Vec<String>,
+    history: Option<History>,
+    /// The deploy's (or rollback's) history record, rewritten at each phase.
+    record: Option<Record>,
+    /// Analysis windows the new release passed with enough requests to judge.
+    judged: u32,
+    traffic_on_at: Option<f64>,
+    traffic_off_at: Option<f64>,
 }
 
 /// A step failed; the variant decides the outcome.
@@ -163,6 +178,43 @@ impl<'a, P: Platform> Engine<'a, P> {
             started: Instant::now(),
             step_started: Instant::now(),
             warnings: Vec::new(),
+            history: None,
+            record: None,
+            judged: 0,
+            traffic_on_at: None,
+            traffic_off_at: None,
+        }
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Stores the phase in the record: the one place a deploy's progress is written down.
+    fn enter(&mut self, phase: Phase) {
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        record.phase = Some(phase);
+        let record = record.clone();
+        if let Some(history) = &self.history
+            && let Err(e) = history.append(&record)
+        {
+            self.note(&format!("could not record the phase: {e}"));
+        }
+    }
+
+    fn traffic_on(&mut self) {
+        if self.traffic_on_at.is_none() {
+            self.traffic_on_at = Some(self.elapsed());
+        }
+    }
+
+    fn traffic_off(&mut self) {
+        if self.traffic_off_at.is_none() {
+            let at = self.elapsed();
+            self.traffic_off_at = Some(at);
+            self.note(&format!("all traffic is off the new release at {at:.1} s"));
         }
     }
 
@@ -215,16 +267,23 @@ impl<'a, P: Platform> Engine<'a, P> {
                 }
                 lock
             }
-            Err(e) => return self.report(&request, None, None, Outcome::Failed(e.to_string())),
+            Err(e) => {
+                return self.report(
+                    Some(request.strategy),
+                    None,
+                    None,
+                    Outcome::Failed(e.to_string()),
+                );
+            }
         };
         let history = match self.history() {
             Ok(h) => h,
-            Err(e) => return self.report(&request, None, None, Outcome::Failed(e)),
+            Err(e) => return self.report(Some(request.strategy), None, None, Outcome::Failed(e)),
         };
         if let Err(e) = self.reconcile(&history).await {
             drop(lock);
             return self.report(
-                &request,
+                Some(request.strategy),
                 None,
                 None,
                 Outcome::Failed(format!("reconciling an interrupted deploy: {e}")),
@@ -242,28 +301,32 @@ impl<'a, P: Platform> Engine<'a, P> {
         )
         .await;
 
-        let mut record: Option<Record> = None;
+        self.history = Some(history);
         let mut versions = (None, None);
-        let outcome = match self
-            .run_deploy(&request, &history, &mut record, &mut versions)
-            .await
-        {
+        let outcome = match self.run_deploy(&request, &mut versions).await {
             Ok(()) => Outcome::Deployed,
             Err(Stop::Unchanged(r)) => Outcome::Unchanged(r),
             Err(Stop::Failed(r)) => Outcome::Failed(r),
             Err(Stop::TimedOut(r)) => Outcome::TimedOut(r),
             Err(Stop::RolledBack(r)) => Outcome::RolledBack(r),
         };
-        if let Some(mut record) = record {
-            record.finished_at = Some(now());
-            record.outcome = Some(outcome.label().to_owned());
-            record.reason = outcome.reason().map(str::to_owned);
-            record.warnings = self.warnings.clone();
-            if let Err(e) = history.append(&record) {
-                self.note(&format!("could not write the history record: {e}"));
-            }
+        let proven = (outcome == Outcome::Deployed
+            && self.judged >= self.config.analysis.proof_windows)
+            .then_some(Proof::Analysis {
+                windows: self.judged,
+            });
+        if outcome == Outcome::Deployed && proven.is_none() {
+            self.warn(&format!(
+                "not known-good yet: {} analysis windows had enough traffic to judge ({} needed); \
+                 a bare rollback will not return to it until it has served {:.0} min without a breach",
+                self.judged,
+                self.config.analysis.proof_windows,
+                self.config.analysis.known_good_after_seconds / 60.0
+            ));
         }
-        let report = self.report(&request, versions.0, versions.1, outcome);
+        self.finish(&outcome, proven.clone());
+        let mut report = self.report(Some(request.strategy), versions.0, versions.1, outcome);
+        report.proven = proven;
         crate::notify::send(
             self.webhook.as_deref(),
             &format!(
@@ -279,20 +342,49 @@ impl<'a, P: Platform> Engine<'a, P> {
         report
     }
 
+    /// Writes the record's last line: outcome, reason, warnings, proof.
+    fn finish(&mut self, outcome: &Outcome, proven: Option<Proof>) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        record.finished_at = Some(now());
+        record.outcome = Some(outcome.ended());
+        record.reason = outcome.reason().map(str::to_owned);
+        record.warnings = self.warnings.clone();
+        record.phase = Some(Phase::Done);
+        record.proven = proven;
+        record.traffic_off_after = self.traffic_off_at;
+        if let Some(history) = &self.history
+            && let Err(e) = history.append(&record)
+        {
+            self.note(&format!("could not write the history record: {e}"));
+        }
+        self.record = Some(record);
+    }
+
     fn report(
         &self,
-        request: &DeployRequest,
+        strategy: Option<Strategy>,
         from: Option<String>,
         to: Option<String>,
         outcome: Outcome,
     ) -> Report {
         Report {
             environment: self.environment.clone(),
-            strategy: request.strategy,
+            action: if strategy.is_some() {
+                Action::Deploy
+            } else {
+                Action::Rollback
+            },
+            strategy,
             from_version: from,
             to_version: to,
             outcome,
-            seconds: self.started.elapsed().as_secs_f64(),
+            seconds: self.elapsed(),
+            traffic_on_at: self.traffic_on_at,
+            traffic_off_at: self.traffic_off_at,
+            proven: None,
+            warnings: self.warnings.clone(),
             steps: self.steps.clone(),
         }
     }
@@ -300,8 +392,6 @@ impl<'a, P: Platform> Engine<'a, P> {
     async fn run_deploy(
         &mut self,
         request: &DeployRequest,
-        history: &History,
-        record: &mut Option<Record>,
         versions: &mut (Option<String>, Option<String>),
     ) -> Result<(), Stop> {
         self.begin_step("pre-deploy checks");
@@ -321,30 +411,24 @@ impl<'a, P: Platform> Engine<'a, P> {
         store_release(&request.release, &stored).map_err(Stop::Failed)?;
         let fleet = self.platform.fleet().await?;
         let live = fleet.live_version().map(str::to_owned);
+        *versions = (live.clone(), None);
         if live.as_deref() == Some(version.as_str()) {
+            *versions = (live.clone(), Some(version.clone()));
             return Err(Stop::Unchanged(format!(
                 "{version} is already live: nothing to deploy"
             )));
         }
         *versions = (live.clone(), Some(version.clone()));
-        let started = Record {
-            id: format!("{:.3}-{}", now(), std::process::id()),
-            environment: self.environment.clone(),
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            action: "deploy".into(),
-            strategy: Some(request.strategy.as_str().into()),
+        if let Some(live) = &live {
+            self.prove_by_service(live, &fleet).await;
+        }
+        let record = Record {
+            strategy: Some(request.strategy),
             from_version: live.clone(),
-            to_version: version.clone(),
-            started_at: now(),
-            finished_at: None,
-            outcome: None,
-            reason: None,
-            warnings: Vec::new(),
+            ..Record::new(&self.environment, Action::Deploy, &version)
         };
-        history
-            .append(&started)
-            .map_err(|e| Stop::Failed(format!("writing the history: {e}")))?;
-        *record = Some(started);
+        self.record = Some(record);
+        self.enter(Phase::Migrating);
         self.end_step(
             "release",
             format!("{} → {version}", live.as_deref().unwrap_or("nothing")),
@@ -364,10 +448,42 @@ impl<'a, P: Platform> Engine<'a, P> {
                 .map(|v| fleet.of_version(v).map(|i| i.id.clone()).collect())
                 .unwrap_or_default(),
         };
+        self.enter(Phase::Starting);
         match request.strategy {
             Strategy::Rolling => self.rolling(&deploy).await,
             Strategy::BlueGreen => self.blue_green(&deploy).await,
             Strategy::Canary => self.canary(&deploy).await,
+        }
+    }
+
+    /// A live release that was never proven by analysis becomes known-good once it has served
+    /// `known_good_after_seconds` since its deploy and its latest window shows no breach.
+    async fn prove_by_service(&mut self, live: &str, fleet: &Fleet) {
+        let Some(history) = &self.history else { return };
+        let Ok(Some(mut record)) = history.deploy_of(live) else {
+            return;
+        };
+        let served = now() - record.finished_at.unwrap_or(now());
+        if record.proven.is_some() || served < self.config.analysis.known_good_after_seconds {
+            return;
+        }
+        let settings = &self.config.analysis;
+        let Ok(window) = self.platform.window(live, settings.window_seconds).await else {
+            return;
+        };
+        if let analysis::Verdict::Breach(why) =
+            analysis::judge(settings, fleet, live, &window, None)
+        {
+            self.note(&format!("{live} is not known-good: {why}"));
+            return;
+        }
+        record.proven = Some(Proof::Served { seconds: served });
+        match history.append(&record) {
+            Ok(()) => self.note(&format!(
+                "{live} is now known-good: served {:.0} min without a breach",
+                served / 60.0
+            )),
+            Err(e) => self.note(&format!("could not record {live} as known-good: {e}")),
         }
     }
 
@@ -518,25 +634,20 @@ impl<'a, P: Platform> Engine<'a, P> {
             });
         let detail = match &target {
             Some(version) => {
-                let ids: Vec<String> = fleet
+                let ready: Vec<String> = fleet
                     .of_version(version)
                     .filter(|i| i.is_ready())
                     .map(|i| i.id.clone())
                     .collect();
-                self.platform
-                    .route(&[Route {
-                        version: version.clone(),
-                        weight: 100,
-                        instances: ids,
-                    }])
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for other in fleet.instances.iter().filter(|i| &i.version != version) {
-                    self.platform
-                        .stop(&other.id)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+                let leaving: Vec<String> = fleet
+                    .instances
+                    .iter()
+                    .filter(|i| &i.version != version)
+                    .map(|i| i.id.clone())
+                    .collect();
+                let release = release_path(&self.state_dir, version);
+                self.restore(version, &release, ready, &leaving, false)
+                    .await?;
                 format!(
                     "deploy {} of {} was interrupted; all traffic now goes to {version}",
                     unfinished.id, unfinished.to_version
@@ -548,7 +659,8 @@ impl<'a, P: Platform> Engine<'a, P> {
             ),
         };
         unfinished.finished_at = Some(now());
-        unfinished.outcome = Some("failed".into());
+        unfinished.outcome = Some(Ended::Failed);
+        unfinished.phase = Some(Phase::Done);
         unfinished.reason = Some(format!(
             "interrupted: marketctl stopped mid-deploy; {detail}"
         ));
@@ -556,59 +668,6 @@ impl<'a, P: Platform> Engine<'a, P> {
         self.end_step("reconcile", detail);
         Ok(())
     }
-}
-
-/// Switches all traffic to `version` (whose release is stored), starting a full fleet of it first,
-/// then stops everything else. Used by `marketctl rollback`.
-pub async fn switch_to<P: Platform>(
-    config: &DeployConfig,
-    platform: &P,
-    state_dir: &Path,
-    version: &str,
-) -> Result<(), String> {
-    let release = release_path(state_dir, version);
-    if !release.exists() {
-        return Err(format!(
-            "release {version} is not stored in {}",
-            state_dir.display()
-        ));
-    }
-    let fleet = platform.fleet().await.map_err(|e| e.to_string())?;
-    let mut ids: Vec<String> = fleet
-        .of_version(version)
-        .filter(|i| i.is_ready())
-        .map(|i| i.id.clone())
-        .collect();
-    let mut started = Vec::new();
-    while ids.len() < config.instances as usize {
-        let id = platform
-            .start(version, &release)
-            .await
-            .map_err(|e| e.to_string())?;
-        started.push(id.clone());
-        ids.push(id);
-    }
-    if let Err(e) = platform
-        .wait_ready(&started, config.strategy.ready_timeout())
-        .await
-    {
-        for id in &started {
-            let _ = platform.stop(id).await;
-        }
-        return Err(e.to_string());
-    }
-    platform
-        .route(&[Route {
-            version: version.to_owned(),
-            weight: 100,
-            instances: ids.clone(),
-        }])
-        .await
-        .map_err(|e| e.to_string())?;
-    for other in fleet.instances.iter().filter(|i| !ids.contains(&i.id)) {
-        platform.stop(&other.id).await.map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 fn git(args: &[&str]) -> Result<String, String> {

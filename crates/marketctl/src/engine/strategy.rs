@@ -1,10 +1,13 @@
 //! The three traffic strategies. Each one keeps the old release able to take all traffic back
-//! until the new one has passed analysis, and rolls back by itself on any trigger.
+//! until the new one has passed analysis, compares the new release with the old on the same
+//! window, keeps the old one warm through a post-promotion watch, and rolls back by itself on
+//! any trigger.
 
 use super::analysis::{Breaches, Verdict, judge};
 use super::{Engine, Stop};
 use crate::config::InconclusivePolicy;
 use crate::platform::{Platform, PlatformError, Route};
+use crate::state::Phase;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -39,7 +42,7 @@ impl<P: Platform> Engine<'_, P> {
         }
         if let Err(e) = self
             .platform
-            .wait_ready(&ids, self.config.strategy.ready_timeout())
+            .wait_ready(&ids, self.config.strategy.readiness())
             .await
         {
             self.stop_all(&ids).await;
@@ -93,13 +96,15 @@ impl<P: Platform> Engine<'_, P> {
     }
 
     /// Analysis for `duration`: returns the trigger's reason if it fires. A streak of breaches
-    /// under way when the time is up is followed to its end; a watch that could judge nothing
-    /// waits for traffic a while, then follows `on_inconclusive`.
+    /// under way when the time is up is followed to its end, so a breach on the last tick
+    /// counts. A `Gate` that could judge nothing waits for traffic a while, then follows
+    /// `on_inconclusive`; a `Guard` (the post-promotion watch) only looks for breaches.
     async fn watch(
         &mut self,
         version: &str,
         baseline: Option<&str>,
         duration: Duration,
+        kind: Watch,
     ) -> Result<(), String> {
         let config = self.config;
         let settings = &config.analysis;
@@ -127,7 +132,7 @@ impl<P: Platform> Engine<'_, P> {
             match &verdict {
                 Verdict::Breach(v) => self.note(&format!("breach: {v}")),
                 Verdict::Inconclusive(v) => self.note(&format!("inconclusive: {v}")),
-                Verdict::Healthy => {}
+                Verdict::Healthy => self.judged += 1,
             }
             if let Some(reason) = breaches.observe(&verdict, settings.consecutive_breaches) {
                 return Err(reason);
@@ -136,7 +141,7 @@ impl<P: Platform> Engine<'_, P> {
             if now < deadline || breaches.pending() {
                 continue;
             }
-            if breaches.judged > 0 {
+            if breaches.judged > 0 || kind == Watch::Guard {
                 return Ok(());
             }
             if now >= give_up {
@@ -156,52 +161,61 @@ impl<P: Platform> Engine<'_, P> {
         }
     }
 
-    /// Puts all traffic back on the old release, starting replacements where rolling already
-    /// stopped some, then stops every new instance.
-    async fn roll_back(
+    /// Aborts: all traffic back on the old release's ready instances at once (the moment
+    /// reported as the rollback), its fleet topped up where rolling had stopped some, and the
+    /// new instances left to drain in the background so no request on the old release waits.
+    async fn abort(
         &mut self,
         d: &Deploy,
         new_ids: &[String],
-        mut old_ids: Vec<String>,
+        old_ids: Vec<String>,
         reason: String,
     ) -> Stop {
         self.begin_step("rollback");
+        self.enter(Phase::RollingBack);
         let Some(old_version) = d.old_version.clone() else {
             self.route_or_note(&[]).await;
-            self.stop_all(new_ids).await;
-            self.end_step("rollback", "no previous release: new instances stopped");
+            self.traffic_off();
+            for id in new_ids {
+                if let Err(e) = self.platform.retire(id).await {
+                    self.note(&format!("could not retire {id}: {e}"));
+                }
+            }
+            self.end_step("rollback", "no previous release: new instances retired");
             return Stop::RolledBack(format!(
                 "{reason}; there was no previous release to return to"
             ));
         };
-        let missing = (self.config.instances as usize).saturating_sub(old_ids.len());
-        if missing > 0
-            && let Some(release) = &d.old_release
+        let fleet = self.platform.fleet().await.ok();
+        let ready_old = |id: &String| {
+            fleet
+                .as_ref()
+                .is_none_or(|f| f.instances.iter().any(|i| &i.id == id && i.is_ready()))
+        };
+        let (ready, sick): (Vec<String>, Vec<String>) = old_ids.into_iter().partition(ready_old);
+        let leaving: Vec<String> = new_ids.iter().cloned().chain(sick).collect();
+        let release = d
+            .old_release
+            .clone()
+            .unwrap_or_else(|| crate::state::release_path(&self.state_dir, &old_version));
+        match self
+            .restore(&old_version, &release, ready, &leaving, false)
+            .await
         {
-            let mut started = Vec::new();
-            for _ in 0..missing {
-                match self.platform.start(&old_version, release).await {
-                    Ok(id) => started.push(id),
-                    Err(e) => {
-                        self.note(&format!("could not start a replacement {old_version}: {e}"))
-                    }
-                }
+            Ok(serving) => self.end_step(
+                "rollback",
+                format!(
+                    "all traffic back on {old_version} ({} instances) at {:.1} s; {} new instances draining",
+                    serving.len(),
+                    self.traffic_off_at.unwrap_or_default(),
+                    new_ids.len()
+                ),
+            ),
+            Err(e) => {
+                self.end_step("rollback", format!("incomplete: {e}"));
+                return Stop::Failed(format!("{reason}; and the rollback failed: {e}"));
             }
-            if let Err(e) = self
-                .platform
-                .wait_ready(&started, self.config.strategy.ready_timeout())
-                .await
-            {
-                self.note(&format!(
-                    "replacement {old_version} instances not ready: {e}"
-                ));
-            }
-            old_ids.extend(started);
         }
-        self.route_or_note(&[route(&old_version, 100, &old_ids)])
-            .await;
-        self.stop_all(new_ids).await;
-        self.end_step("rollback", format!("all traffic back on {old_version}"));
         Stop::RolledBack(reason)
     }
 
@@ -216,9 +230,13 @@ impl<P: Platform> Engine<'_, P> {
         let n = self.config.instances as usize;
         let mut new_ids: Vec<String> = Vec::new();
         let mut remaining_old = d.old_ids.clone();
+        // The last old instance keeps serving through the bake as the baseline slice.
+        let keep =
+            usize::from(d.old_version.is_some() && self.config.strategy.baseline_percent > 0);
         let settings_step =
             self.config.analysis.interval() * self.config.analysis.consecutive_breaches;
         for i in 0..n {
+            self.enter(Phase::Rolling { index: i });
             // Surge first: the new instance is ready before an old one leaves.
             match self.start_fleet(d, 1).await {
                 Ok(mut id) => new_ids.append(&mut id),
@@ -226,10 +244,10 @@ impl<P: Platform> Engine<'_, P> {
                 Err(
                     Stop::Failed(r) | Stop::TimedOut(r) | Stop::RolledBack(r) | Stop::Unchanged(r),
                 ) => {
-                    return Err(self.roll_back(d, &new_ids, remaining_old, r).await);
+                    return Err(self.abort(d, &new_ids, remaining_old, r).await);
                 }
             }
-            let leaving = (!remaining_old.is_empty()).then(|| remaining_old.remove(0));
+            let leaving = (remaining_old.len() > keep).then(|| remaining_old.remove(0));
             let mut routes = vec![route(&d.new_version, new_ids.len() as u32, &new_ids)];
             if let Some(old) = &d.old_version
                 && !remaining_old.is_empty()
@@ -237,6 +255,7 @@ impl<P: Platform> Engine<'_, P> {
                 routes.push(route(old, remaining_old.len() as u32, &remaining_old));
             }
             self.platform.route(&routes).await?;
+            self.traffic_on();
             if let Some(old) = leaving {
                 self.platform.stop(&old).await?;
             }
@@ -251,19 +270,15 @@ impl<P: Platform> Engine<'_, P> {
                 .old_version
                 .as_deref()
                 .filter(|_| !remaining_old.is_empty());
-            if let Err(reason) = self.watch(&d.new_version, baseline, settings_step).await {
-                return Err(self.roll_back(d, &new_ids, remaining_old, reason).await);
+            if let Err(reason) = self
+                .watch(&d.new_version, baseline, settings_step, Watch::Gate)
+                .await
+            {
+                return Err(self.abort(d, &new_ids, remaining_old, reason).await);
             }
         }
-        // Old instances beyond the desired count (a shrinking fleet) leave last.
-        for old in std::mem::take(&mut remaining_old) {
-            self.platform
-                .route(&[route(&d.new_version, 100, &new_ids)])
-                .await?;
-            self.platform.stop(&old).await?;
-        }
         self.end_step("rolling", format!("{n} instances replaced one at a time"));
-        self.bake_and_smoke(d, &new_ids, Vec::new()).await
+        self.bake_and_smoke(d, &new_ids, remaining_old).await
     }
 
     pub(super) async fn blue_green(&mut self, d: &Deploy) -> Result<(), Stop> {
@@ -278,12 +293,19 @@ impl<P: Platform> Engine<'_, P> {
             format!("{} instances ready, smoke tests passed", green.len()),
         );
         self.begin_step("switch");
-        let mut routes = vec![route(&d.new_version, 100, &green)];
-        if let Some(old) = &d.old_version {
-            routes.push(route(old, 0, &d.old_ids));
-        }
+        let routes = self.baked_routes(d, &green, &d.old_ids);
         self.platform.route(&routes).await?;
-        self.end_step("switch", "100% on green, blue kept warm");
+        self.traffic_on();
+        self.end_step(
+            "switch",
+            match routes.get(1) {
+                Some(old) if old.weight > 0 => format!(
+                    "{}% on green, {}% on blue as the baseline",
+                    routes[0].weight, old.weight
+                ),
+                _ => "100% on green".to_owned(),
+            },
+        );
         self.bake_and_smoke(d, &green, d.old_ids.clone()).await
     }
 
@@ -296,18 +318,23 @@ impl<P: Platform> Engine<'_, P> {
         }
         self.end_step("canary fleet", format!("{} instances ready", canary.len()));
         let steps = self.config.strategy.canary_steps.clone();
-        for weight in steps {
+        for (index, weight) in steps.into_iter().enumerate() {
+            self.enter(Phase::Canary { index, weight });
             self.begin_step(&format!("canary {weight}%"));
             let mut routes = vec![route(&d.new_version, weight, &canary)];
             if let Some(old) = &d.old_version {
                 routes.push(route(old, 100 - weight, &d.old_ids));
             }
             self.platform.route(&routes).await?;
+            self.traffic_on();
             let baseline = d.old_version.as_deref().filter(|_| weight < 100);
             let step = self.config.strategy.canary_step();
-            if let Err(reason) = self.watch(&d.new_version, baseline, step).await {
+            if let Err(reason) = self
+                .watch(&d.new_version, baseline, step, Watch::Gate)
+                .await
+            {
                 return Err(self
-                    .roll_back(
+                    .abort(
                         d,
                         &canary,
                         d.old_ids.clone(),
@@ -317,20 +344,41 @@ impl<P: Platform> Engine<'_, P> {
             }
             self.end_step(&format!("canary {weight}%"), "analysis passed");
         }
-        self.retire(d, &canary, d.old_ids.clone()).await
+        self.post_promotion(d, &canary, d.old_ids.clone()).await
     }
 
-    /// Public smoke tests and the bake under analysis, with the old fleet (if still running)
-    /// kept warm for an instant switch-back; then the old fleet retires.
+    /// The routes of a bake: the new release with all traffic but the baseline slice, which
+    /// the old release keeps (when there is one and the slice is configured).
+    fn baked_routes(&self, d: &Deploy, new_ids: &[String], old_ids: &[String]) -> Vec<Route> {
+        let slice = self.config.strategy.baseline_percent;
+        match &d.old_version {
+            Some(old) if slice > 0 && !old_ids.is_empty() => vec![
+                route(&d.new_version, 100 - slice, new_ids),
+                route(old, slice, old_ids),
+            ],
+            Some(old) => vec![route(&d.new_version, 100, new_ids), route(old, 0, old_ids)],
+            None => vec![route(&d.new_version, 100, new_ids)],
+        }
+    }
+
+    /// Public smoke tests and the bake under analysis, the old release keeping its baseline
+    /// slice (when it still runs); then the post-promotion watch.
     async fn bake_and_smoke(
         &mut self,
         d: &Deploy,
         new_ids: &[String],
         warm_old: Vec<String>,
     ) -> Result<(), Stop> {
+        self.enter(Phase::Bake);
+        let routes = self.baked_routes(d, new_ids, &warm_old);
+        let baseline = routes
+            .get(1)
+            .filter(|r| r.weight > 0)
+            .map(|r| r.version.clone());
+        self.platform.route(&routes).await?;
         self.begin_step("smoke tests");
         if let Err(reason) = self.smoke_public().await {
-            return Err(self.roll_back(d, new_ids, warm_old, reason).await);
+            return Err(self.abort(d, new_ids, warm_old, reason).await);
         }
         self.end_step(
             "smoke tests",
@@ -338,38 +386,77 @@ impl<P: Platform> Engine<'_, P> {
         );
         self.begin_step("bake");
         let bake = self.config.strategy.bake();
-        if let Err(reason) = self.watch(&d.new_version, None, bake).await {
+        if let Err(reason) = self
+            .watch(&d.new_version, baseline.as_deref(), bake, Watch::Gate)
+            .await
+        {
             return Err(self
-                .roll_back(d, new_ids, warm_old, format!("during the bake: {reason}"))
+                .abort(d, new_ids, warm_old, format!("during the bake: {reason}"))
                 .await);
         }
         self.end_step(
             "bake",
-            format!("{:.0} s under analysis, no trigger", bake.as_secs_f64()),
+            format!(
+                "{:.0} s under analysis{}, no trigger",
+                bake.as_secs_f64(),
+                baseline
+                    .map(|b| format!(" against {b}"))
+                    .unwrap_or_default()
+            ),
         );
-        self.retire(d, new_ids, warm_old).await
+        self.post_promotion(d, new_ids, warm_old).await
     }
 
-    async fn retire(
+    /// All traffic on the new release, the old one kept warm for the scale-down delay while
+    /// analysis goes on: a breach now still switches back at once. Then the old one retires.
+    async fn post_promotion(
         &mut self,
         d: &Deploy,
         new_ids: &[String],
-        old_ids: Vec<String>,
+        warm_old: Vec<String>,
     ) -> Result<(), Stop> {
-        if old_ids.is_empty() {
+        let Some(old) = d.old_version.as_deref().filter(|_| !warm_old.is_empty()) else {
             return Ok(());
+        };
+        self.enter(Phase::PostPromotion);
+        self.begin_step("scale-down delay");
+        self.platform
+            .route(&[
+                route(&d.new_version, 100, new_ids),
+                route(old, 0, &warm_old),
+            ])
+            .await?;
+        let delay = self.config.strategy.scale_down_delay();
+        if let Err(reason) = self.watch(&d.new_version, None, delay, Watch::Guard).await {
+            return Err(self
+                .abort(d, new_ids, warm_old, format!("after promotion: {reason}"))
+                .await);
         }
+        self.end_step(
+            "scale-down delay",
+            format!("{:.0} s with {old} warm, no trigger", delay.as_secs_f64()),
+        );
+        self.enter(Phase::Retiring);
         self.begin_step("retire old release");
         self.platform
             .route(&[route(&d.new_version, 100, new_ids)])
             .await?;
-        for id in &old_ids {
+        for id in &warm_old {
             self.platform.stop(id).await?;
         }
         self.end_step(
             "retire old release",
-            format!("{} instances drained and stopped", old_ids.len()),
+            format!("{} instances drained and stopped", warm_old.len()),
         );
         Ok(())
     }
+}
+
+/// What a watch is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// The release must pass it: too little traffic is inconclusive, never a pass.
+    Gate,
+    /// Once promoted: only a breach matters.
+    Guard,
 }

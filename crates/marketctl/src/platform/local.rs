@@ -1,8 +1,11 @@
 //! The single-host platform: releases run under `marketctl proxy run`, driven through its admin API.
 
-use super::{Fleet, Instance, Platform, PlatformError, Route, Window};
+use super::{Fleet, Instance, Platform, PlatformError, Readiness, Route, Status, Window};
 use crate::config::{DeployConfig, LocalSettings};
-use serde_json::{Value, json};
+use crate::proxy::routes::{Backend, RouteSpec, VersionRoute};
+use crate::proxy::supervisor::InstanceSpec;
+use crate::wire::AgentState;
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -90,31 +93,34 @@ impl LocalPlatform {
         }
     }
 
-    async fn json(&self, path: &str) -> Result<Value, PlatformError> {
-        self.call(reqwest::Method::GET, path, None)
-            .await?
-            .json()
+    async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, PlatformError> {
+        let response = self.call(reqwest::Method::GET, path, None).await?;
+        let bytes = response
+            .bytes()
             .await
-            .map_err(|e| PlatformError::Unreachable(e.to_string()))
+            .map_err(|e| PlatformError::Unreachable(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            PlatformError::Refused(format!(
+                "the agent's answer to {path} did not parse (is it the same marketctl version?): {e}"
+            ))
+        })
     }
 
-    async fn raw_state(&self) -> Result<Value, PlatformError> {
+    async fn state(&self) -> Result<AgentState, PlatformError> {
         self.json("/v1/state").await
     }
 
-    fn ports(state: &Value) -> HashMap<String, u16> {
-        state["instances"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| {
-                Some((
-                    i["id"].as_str()?.to_owned(),
-                    u16::try_from(i["port"].as_u64()?).ok()?,
-                ))
-            })
+    fn ports(state: &AgentState) -> HashMap<String, u16> {
+        state
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), i.port))
             .collect()
     }
+}
+
+fn body(value: &impl serde::Serialize) -> Result<Value, PlatformError> {
+    serde_json::to_value(value).map_err(|e| PlatformError::Refused(e.to_string()))
 }
 
 fn instance_id(version: &str, port: u16) -> String {
@@ -134,42 +140,37 @@ fn instance_id(version: &str, port: u16) -> String {
 
 impl Platform for LocalPlatform {
     async fn check(&self) -> Result<(), PlatformError> {
-        self.raw_state().await.map(|_| ())
+        self.state().await.map(|_| ())
     }
 
     async fn fleet(&self) -> Result<Fleet, PlatformError> {
-        let state = self.raw_state().await?;
-        let instances = state["instances"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let state = self.state().await?;
+        let instances = state
+            .instances
+            .iter()
             .map(|i| Instance {
-                id: i["id"].as_str().unwrap_or_default().to_owned(),
-                version: i["version"].as_str().unwrap_or_default().to_owned(),
-                status: i["status"].as_str().unwrap_or("unknown").to_owned(),
-                consecutive_failures: i["consecutive_failures"].as_u64().unwrap_or(0) as u32,
+                id: i.id.clone(),
+                version: i.version.clone(),
+                status: i.status,
+                consecutive_failures: i.consecutive_failures,
+                log: Some(i.log.display().to_string()),
             })
             .collect();
-        let routes = state["routes"]["versions"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let routes = state
+            .routes
+            .versions
+            .iter()
             .map(|r| Route {
-                version: r["version"].as_str().unwrap_or_default().to_owned(),
-                weight: r["weight"].as_u64().unwrap_or(0) as u32,
-                instances: r["backends"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|b| b["id"].as_str().map(str::to_owned))
-                    .collect(),
+                version: r.version.clone(),
+                weight: r.weight,
+                instances: r.backends.iter().map(|b| b.id.clone()).collect(),
             })
             .collect();
         Ok(Fleet { instances, routes })
     }
 
     async fn start(&self, version: &str, release: &Path) -> Result<String, PlatformError> {
-        let state = self.raw_state().await?;
+        let state = self.state().await?;
         let used: Vec<u16> = Self::ports(&state).into_values().collect();
         let s = &self.settings;
         let port = (s.base_port..s.base_port.saturating_add(s.port_span))
@@ -178,20 +179,23 @@ impl Platform for LocalPlatform {
                 PlatformError::Refused(format!("no free port in {}..+{}", s.base_port, s.port_span))
             })?;
         let id = instance_id(version, port);
-        self.call(
-            reqwest::Method::POST,
-            "/v1/instances",
-            Some(json!({
-                "id": id, "version": version, "binary": release, "args": ["serve"],
-                "port": port, "health_path": self.health_path, "env": self.env,
-            })),
-        )
-        .await?;
+        let spec = InstanceSpec {
+            id: id.clone(),
+            version: version.to_owned(),
+            binary: release.to_owned(),
+            args: vec!["serve".into()],
+            port,
+            health_path: self.health_path.clone(),
+            env: self.env.clone(),
+        };
+        self.call(reqwest::Method::POST, "/v1/instances", Some(body(&spec)?))
+            .await?;
         Ok(id)
     }
 
-    async fn wait_ready(&self, ids: &[String], timeout: Duration) -> Result<(), PlatformError> {
+    async fn wait_ready(&self, ids: &[String], wait: Readiness) -> Result<(), PlatformError> {
         let started = Instant::now();
+        let timeout = wait.timeout;
         loop {
             let fleet = self.fleet().await?;
             let mut all_ready = true;
@@ -202,12 +206,19 @@ impl Platform for LocalPlatform {
                         status: "gone".into(),
                     });
                 };
-                match i.status.as_str() {
-                    "ready" => {}
-                    "crashed" | "stopped" => {
+                match i.status {
+                    Status::Ready => {}
+                    Status::Crashed if started.elapsed() < wait.grace => {
+                        // The supervisor restarts it with backoff; judge it when the grace ends.
+                        all_ready = false;
+                    }
+                    Status::Crashed | Status::Stopped | Status::Stopping => {
                         return Err(PlatformError::StartFailed {
                             id: id.clone(),
-                            status: i.status.clone(),
+                            status: match &i.log {
+                                Some(log) => format!("{} (its output: {log})", i.status),
+                                None => i.status.to_string(),
+                            },
                         });
                     }
                     status => {
@@ -215,7 +226,7 @@ impl Platform for LocalPlatform {
                             return Err(PlatformError::NotReady {
                                 id: id.clone(),
                                 seconds: timeout.as_secs_f64(),
-                                status: status.to_owned(),
+                                status: status.to_string(),
                             });
                         }
                         all_ready = false;
@@ -230,34 +241,32 @@ impl Platform for LocalPlatform {
     }
 
     async fn route(&self, routes: &[Route]) -> Result<(), PlatformError> {
-        let state = self.raw_state().await?;
+        let state = self.state().await?;
         let ports = Self::ports(&state);
-        let versions: Vec<Value> = routes
-            .iter()
-            .map(|r| {
-                let backends: Vec<Value> = r
-                    .instances
-                    .iter()
-                    .filter_map(|id| {
-                        ports
-                            .get(id)
-                            .map(|p| json!({"id": id, "addr": format!("127.0.0.1:{p}")}))
-                    })
-                    .collect();
-                json!({"version": r.version, "weight": r.weight, "backends": backends})
-            })
-            .collect();
-        self.call(
-            reqwest::Method::PUT,
-            "/v1/routes",
-            Some(json!({
-                "versions": versions,
-                "sticky_cookie": self.settings.sticky_cookie,
-                "timeouts": self.timeouts(),
-            })),
-        )
-        .await
-        .map(|_| ())
+        let spec = RouteSpec {
+            versions: routes
+                .iter()
+                .map(|r| VersionRoute {
+                    version: r.version.clone(),
+                    weight: r.weight,
+                    backends: r
+                        .instances
+                        .iter()
+                        .filter_map(|id| {
+                            ports.get(id).map(|p| Backend {
+                                id: id.clone(),
+                                addr: std::net::SocketAddr::from(([127, 0, 0, 1], *p)),
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+            sticky_cookie: self.settings.sticky_cookie.clone(),
+            timeouts: self.timeouts(),
+        };
+        self.call(reqwest::Method::PUT, "/v1/routes", Some(body(&spec)?))
+            .await
+            .map(|_| ())
     }
 
     async fn stop(&self, id: &str) -> Result<(), PlatformError> {
@@ -270,19 +279,23 @@ impl Platform for LocalPlatform {
         .map(|_| ())
     }
 
+    async fn retire(&self, id: &str) -> Result<(), PlatformError> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/v1/instances/{id}?wait=false"),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn window(&self, version: &str, seconds: u64) -> Result<Window, PlatformError> {
-        let v = self
-            .json(&format!("/v1/window/{version}?seconds={seconds}"))
-            .await?;
-        serde_json::from_value(v).map_err(|e| {
-            PlatformError::Refused(format!(
-                "the agent's window for {version} did not parse: {e}"
-            ))
-        })
+        self.json(&format!("/v1/window/{version}?seconds={seconds}"))
+            .await
     }
 
     async fn probe(&self, id: &str, path: &str) -> Result<u16, PlatformError> {
-        let state = self.raw_state().await?;
+        let state = self.state().await?;
         let port = Self::ports(&state)
             .get(id)
             .copied()

@@ -1,24 +1,32 @@
 //! Where releases run. The strategies speak only this trait, so the single-host agent (`local`)
 //! and AWS ECS share one engine.
 
+#[cfg(test)]
+pub mod fake;
 pub mod local;
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
+/// An instance's state, as the platform's supervisor sees it.
+pub use crate::proxy::supervisor::Status;
+
 /// One running instance as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: String,
     pub version: String,
-    pub status: String,
+    pub status: Status,
     pub consecutive_failures: u32,
+    /// Where its output goes, for the message when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 impl Instance {
     pub fn is_ready(&self) -> bool {
-        self.status == "ready"
+        self.status == Status::Ready
     }
 }
 
@@ -51,6 +59,14 @@ impl Fleet {
     }
 }
 
+/// How long instances may take to become ready, and for how long of that a crash is left to
+/// the platform's restarts (ECS's health-check grace period), not counted as a failed start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    pub timeout: Duration,
+    pub grace: Duration,
+}
+
 /// One version's traffic over a recent window: totals, route groups and what is in flight.
 pub type Window = crate::wire::WindowReport;
 
@@ -79,12 +95,16 @@ pub trait Platform {
     async fn fleet(&self) -> Result<Fleet, PlatformError>;
     /// Starts one instance of `version` from `release`; returns its id without waiting.
     async fn start(&self, version: &str, release: &Path) -> Result<String, PlatformError>;
-    /// Waits until every instance is ready; fails on timeout or on a crash or health failure.
-    async fn wait_ready(&self, ids: &[String], timeout: Duration) -> Result<(), PlatformError>;
+    /// Waits until every instance is ready; fails on timeout, or on a crash once the start-up
+    /// grace is over (within it, the platform's own restarts are given their chance).
+    async fn wait_ready(&self, ids: &[String], wait: Readiness) -> Result<(), PlatformError>;
     /// Replaces all routes at once.
     async fn route(&self, routes: &[Route]) -> Result<(), PlatformError>;
     /// Drains and stops an instance that no longer receives traffic.
     async fn stop(&self, id: &str) -> Result<(), PlatformError>;
+    /// Like `stop`, but returns once the platform has taken the order: the instance drains in
+    /// the background, up to its own deadline. For a bad release after an abort.
+    async fn retire(&self, id: &str) -> Result<(), PlatformError>;
     async fn window(&self, version: &str, seconds: u64) -> Result<Window, PlatformError>;
     /// GET `path` directly on one instance (smoke tests before it receives traffic).
     async fn probe(&self, id: &str, path: &str) -> Result<u16, PlatformError>;

@@ -54,12 +54,11 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     next.run(request).await
 }
 
-async fn state(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({
-        "routes": *shared.routes.snapshot(),
-        "instances": shared.supervisor.list(),
-    }))
-    .into_response()
+async fn state(State(shared): State<Arc<Shared>>) -> Json<crate::wire::AgentState> {
+    Json(crate::wire::AgentState {
+        routes: (*shared.routes.snapshot()).clone(),
+        instances: shared.supervisor.list(),
+    })
 }
 
 async fn routes(State(shared): State<Arc<Shared>>) -> Json<RouteSpec> {
@@ -110,13 +109,40 @@ async fn instance(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
     }
 }
 
+#[derive(serde::Deserialize)]
+struct StopQuery {
+    /// `false`: answer 202 at once and let the instance drain in the agent, up to its own
+    /// deadline (an abort must not wait on a bad release's hung requests).
+    #[serde(default = "yes")]
+    wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// Stops an instance after it has left the routes, so no request can reach a stopping process.
-async fn stop_instance(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn stop_instance(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<StopQuery>,
+) -> Response {
     if shared.routes.snapshot().routes_to(&id) {
         return problem(
             StatusCode::CONFLICT,
             format!("instance {id:?} still receives traffic; remove it from the routes first"),
         );
+    }
+    if shared.supervisor.get(&id).is_none() {
+        return problem(StatusCode::NOT_FOUND, format!("no instance {id:?}"));
+    }
+    if !q.wait {
+        tokio::spawn(async move {
+            if shared.supervisor.stop(&id).await.is_ok() {
+                shared.save();
+            }
+        });
+        return StatusCode::ACCEPTED.into_response();
     }
     match shared.supervisor.stop(&id).await {
         Ok(()) => {

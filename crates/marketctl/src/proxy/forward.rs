@@ -79,7 +79,7 @@ async fn forward(
         .as_deref()
         .and_then(|name| cookie_value(&request, name))
         .map(str::to_owned);
-    let Some(first) = table.pick(cookie.as_deref(), None) else {
+    let Some(first) = table.pick(cookie.as_deref(), None, &shared.supervisor.unfit().load()) else {
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "no release is routed here\n",
@@ -125,7 +125,11 @@ async fn forward(
     if let (true, Some(parts)) = (refused, retry_parts) {
         // The first backend refused: the routing table may have changed under us, so pick again.
         let fresh = shared.routes.snapshot();
-        if let Some(second) = fresh.pick(cookie.as_deref(), Some(&pick.backend.addr)) {
+        if let Some(second) = fresh.pick(
+            cookie.as_deref(),
+            Some(&pick.backend.addr),
+            &shared.supervisor.unfit().load(),
+        ) {
             pick = second;
             pending = shared.metrics.begin(&pick.version);
             let left = timeout.saturating_sub(started.elapsed());

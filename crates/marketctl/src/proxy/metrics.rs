@@ -75,17 +75,19 @@ impl Ring {
         }
         if stats.requests > 0 {
             stats.error_rate = stats.errors as f64 / stats.requests as f64;
-            let target = (stats.requests as f64 * 0.95).ceil() as u64;
-            let mut seen = 0;
-            for (i, n) in buckets.iter().enumerate() {
-                seen += n;
-                if seen >= target {
-                    // The bucket's upper bound: p95 is at most this. Past the last bound it is
-                    // only known to exceed 60 s: `None`.
-                    stats.p95_seconds = BUCKETS.get(i).copied();
-                    break;
-                }
-            }
+            // Each percentile is its bucket's upper bound: at most this. Past the last bound it
+            // is only known to exceed 60 s: `None`.
+            let quantile = |q: f64| {
+                let target = (stats.requests as f64 * q).ceil() as u64;
+                let mut seen = 0;
+                buckets.iter().enumerate().find_map(|(i, n)| {
+                    seen += n;
+                    (seen >= target).then(|| BUCKETS.get(i).copied())
+                })?
+            };
+            stats.p50_seconds = quantile(0.50);
+            stats.p95_seconds = quantile(0.95);
+            stats.p99_seconds = quantile(0.99);
         }
         stats
     }

@@ -4,6 +4,7 @@
 use arc_swap::ArcSwap;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -166,9 +167,24 @@ impl RouteTable {
 
 impl RouteSpec {
     /// Chooses a version by weight (or by the sticky cookie's value) and a backend within it,
-    /// avoiding `exclude` (a backend that just refused a connection) when another exists.
-    pub fn pick(&self, cookie_version: Option<&str>, exclude: Option<&SocketAddr>) -> Option<Pick> {
-        let eligible = |v: &&VersionRoute| v.weight > 0 && !v.backends.is_empty();
+    /// among the backends not `unfit` (not ready, by the supervisor's health checks) while any
+    /// fit one exists, and avoiding `exclude` (a backend that just refused a connection) when
+    /// another exists. With no fit backend anywhere, every backend is tried as before.
+    pub fn pick(
+        &self,
+        cookie_version: Option<&str>,
+        exclude: Option<&SocketAddr>,
+        unfit: &HashSet<String>,
+    ) -> Option<Pick> {
+        let fit = |b: &Backend| unfit.is_empty() || !unfit.contains(&b.id);
+        let any_fit = unfit.is_empty()
+            || self
+                .versions
+                .iter()
+                .any(|v| v.weight > 0 && v.backends.iter().any(fit));
+        let eligible = |v: &&VersionRoute| {
+            v.weight > 0 && !v.backends.is_empty() && (!any_fit || v.backends.iter().any(fit))
+        };
         let mut rng = rand::thread_rng();
         let sticky = cookie_version.and_then(|wanted| {
             self.versions
@@ -179,7 +195,12 @@ impl RouteSpec {
         let (route, from_cookie) = match sticky {
             Some(v) => (v, true),
             None => {
-                let total: u64 = self.versions.iter().map(|v| u64::from(v.weight)).sum();
+                let total: u64 = self
+                    .versions
+                    .iter()
+                    .filter(eligible)
+                    .map(|v| u64::from(v.weight))
+                    .sum();
                 if total == 0 {
                     return None;
                 }
@@ -195,17 +216,19 @@ impl RouteSpec {
                 (chosen, false)
             }
         };
+        let usable = |b: &&Backend| !any_fit || fit(b);
         let candidates: Vec<&Backend> = route
             .backends
             .iter()
+            .filter(usable)
             .filter(|b| Some(&b.addr) != exclude)
             .collect();
         let pool: Vec<&Backend> = if candidates.is_empty() {
-            route.backends.iter().collect()
+            route.backends.iter().filter(usable).collect()
         } else {
             candidates
         };
-        let backend = pool[rng.gen_range(0..pool.len())].clone();
+        let backend = (*pool.get(rng.gen_range(0..pool.len().max(1)))?).clone();
         Some(Pick {
             version: Arc::from(route.version.as_str()),
             backend,
@@ -248,21 +271,35 @@ mod tests {
     fn weights_split_traffic_in_proportion() {
         let s = spec(95, 5);
         let canary = (0..20_000)
-            .filter(|_| &*s.pick(None, None).unwrap().version == "v2")
+            .filter(|_| &*s.pick(None, None, &HashSet::new()).unwrap().version == "v2")
             .count();
         assert!(
             (600..1400).contains(&canary),
             "{canary} of 20000 went to the 5% canary"
         );
-        assert!((0..100).all(|_| &*spec(100, 0).pick(None, None).unwrap().version == "v1"));
+        assert!((0..100).all(|_| {
+            &*spec(100, 0)
+                .pick(None, None, &HashSet::new())
+                .unwrap()
+                .version
+                == "v1"
+        }));
     }
 
     #[test]
     fn a_sticky_cookie_keeps_its_version_while_that_version_has_weight() {
         let s = spec(99, 1);
-        assert!((0..100).all(|_| &*s.pick(Some("v2"), None).unwrap().version == "v2"));
+        assert!(
+            (0..100).all(|_| &*s.pick(Some("v2"), None, &HashSet::new()).unwrap().version == "v2")
+        );
         let gone = spec(100, 0);
-        assert_eq!(&*gone.pick(Some("v2"), None).unwrap().version, "v1");
+        assert_eq!(
+            &*gone
+                .pick(Some("v2"), None, &HashSet::new())
+                .unwrap()
+                .version,
+            "v1"
+        );
     }
 
     #[test]
@@ -285,10 +322,41 @@ mod tests {
     }
 
     #[test]
+    fn backends_that_are_not_ready_get_no_requests_while_a_ready_one_exists() {
+        let mut s = spec(50, 50);
+        s.versions[0].backends.push(backend("a2", 3));
+        let unfit: HashSet<String> = ["a".to_owned()].into();
+        for _ in 0..200 {
+            let pick = s.pick(None, None, &unfit).unwrap();
+            assert_ne!(pick.backend.id, "a", "an unhealthy backend was picked");
+        }
+        // A version with no ready backend gives its share to one that has them.
+        let none_ready: HashSet<String> = ["b".to_owned()].into();
+        let one = spec(50, 50);
+        assert!((0..200).all(|_| &*one.pick(None, None, &none_ready).unwrap().version == "v1"));
+        // Nothing ready anywhere: every backend is still tried rather than answering 503.
+        let all: HashSet<String> = ["a".to_owned(), "b".to_owned()].into();
+        assert!(one.pick(None, None, &all).is_some());
+        assert!(
+            one.pick(Some("v2"), None, &none_ready)
+                .unwrap()
+                .version
+                .as_ref()
+                == "v1"
+        );
+    }
+
+    #[test]
     fn a_refusing_backend_is_avoided_when_another_exists() {
         let mut s = spec(100, 0);
         s.versions[0].backends.push(backend("a2", 3));
         let bad = SocketAddr::from(([127, 0, 0, 1], 1));
-        assert!((0..100).all(|_| s.pick(None, Some(&bad)).unwrap().backend.addr != bad));
+        assert!((0..100).all(|_| {
+            s.pick(None, Some(&bad), &HashSet::new())
+                .unwrap()
+                .backend
+                .addr
+                != bad
+        }));
     }
 }

@@ -48,6 +48,19 @@ pub enum Status {
     Stopped,
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Starting => "starting",
+            Status::Ready => "ready",
+            Status::Unhealthy => "unhealthy",
+            Status::Crashed => "crashed",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
 /// What the admin API reports per instance.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InstanceView {
@@ -67,6 +80,85 @@ struct Instance {
     view: Mutex<InstanceView>,
     stop: watch::Sender<bool>,
     done: watch::Receiver<bool>,
+    unfit: Arc<Unfit>,
+}
+
+/// What happens to an instance; `transition` is the one place its status changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Spawned(Option<u32>),
+    SpawnFailed,
+    HealthCheck { healthy: bool },
+    Exited,
+    StopRequested,
+    Stopped,
+}
+
+/// Failed health checks in a row that make a starting instance unhealthy (a ready one is
+/// unhealthy from its first failure, so the proxy stops sending it requests at once).
+const UNHEALTHY_AFTER: u32 = 3;
+
+/// The status machine: pure, so every path through it is tested without processes.
+pub fn transition(view: &mut InstanceView, event: Event) {
+    match event {
+        Event::Spawned(pid) => {
+            view.pid = pid;
+            view.status = Status::Starting;
+            view.consecutive_failures = 0;
+        }
+        Event::SpawnFailed => view.status = Status::Crashed,
+        Event::HealthCheck { healthy: true } => {
+            view.status = Status::Ready;
+            view.consecutive_failures = 0;
+        }
+        Event::HealthCheck { healthy: false } => {
+            view.consecutive_failures += 1;
+            if view.status == Status::Ready || view.consecutive_failures >= UNHEALTHY_AFTER {
+                view.status = Status::Unhealthy;
+            }
+        }
+        Event::Exited => {
+            view.status = Status::Crashed;
+            view.pid = None;
+            view.restarts += 1;
+        }
+        Event::StopRequested => view.status = Status::Stopping,
+        Event::Stopped => {
+            view.status = Status::Stopped;
+            view.pid = None;
+        }
+    }
+}
+
+/// The ids of instances that are not ready: the proxy sends them no request while a ready
+/// instance of the same version exists (kamal-proxy's healthy targets). Read on every request,
+/// so it is a lock-free snapshot, replaced only when an instance's readiness changes.
+#[derive(Default)]
+pub struct Unfit(arc_swap::ArcSwap<std::collections::HashSet<String>>);
+
+impl Unfit {
+    pub fn load(&self) -> arc_swap::Guard<Arc<std::collections::HashSet<String>>> {
+        self.0.load()
+    }
+
+    fn mark(&self, id: &str, ready: bool) {
+        if self.0.load().contains(id) != ready {
+            return;
+        }
+        self.0.rcu(|set| {
+            let mut set = (**set).clone();
+            if ready {
+                set.remove(id);
+            } else {
+                set.insert(id.to_owned());
+            }
+            set
+        });
+    }
+
+    fn forget(&self, id: &str) {
+        self.mark(id, true);
+    }
 }
 
 impl Instance {
@@ -94,6 +186,7 @@ pub struct Supervisor {
     logs: PathBuf,
     instances: Mutex<BTreeMap<String, Arc<Instance>>>,
     http: reqwest::Client,
+    unfit: Arc<Unfit>,
 }
 
 impl Supervisor {
@@ -101,6 +194,7 @@ impl Supervisor {
         Self {
             logs,
             instances: Mutex::new(BTreeMap::new()),
+            unfit: Arc::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -110,6 +204,11 @@ impl Supervisor {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Instance>>> {
         self.instances.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The instances the proxy should avoid.
+    pub fn unfit(&self) -> &Unfit {
+        &self.unfit
     }
 
     pub fn list(&self) -> Vec<InstanceView> {
@@ -167,11 +266,13 @@ impl Supervisor {
         };
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(false);
+        self.unfit.mark(&spec.id, false);
         let instance = Arc::new(Instance {
             spec: spec.clone(),
             view: Mutex::new(view.clone()),
             stop,
             done,
+            unfit: self.unfit.clone(),
         });
         instances.insert(spec.id.clone(), instance.clone());
         let http = self.http.clone();
@@ -194,6 +295,7 @@ impl Supervisor {
         let mut done = instance.done.clone();
         let _ = done.wait_for(|d| *d).await;
         self.lock().remove(id);
+        self.unfit.forget(id);
         Ok(())
     }
 
@@ -208,11 +310,20 @@ impl Supervisor {
             let _ = done.wait_for(|d| *d).await;
         }
         self.lock().clear();
+        for instance in &all {
+            self.unfit.forget(&instance.spec.id);
+        }
     }
 }
 
-fn set(instance: &Instance, f: impl FnOnce(&mut InstanceView)) {
-    f(&mut instance.view());
+/// Applies an event and publishes the instance's readiness to the proxy.
+fn apply(instance: &Instance, event: Event) {
+    let ready = {
+        let mut view = instance.view();
+        transition(&mut view, event);
+        view.status == Status::Ready
+    };
+    instance.unfit.mark(&instance.spec.id, ready);
 }
 
 fn spawn_child(spec: &InstanceSpec, log: &PathBuf) -> std::io::Result<Child> {
@@ -248,19 +359,15 @@ async fn run(instance: Arc<Instance>, mut stop: watch::Receiver<bool>, http: req
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(id = %spec.id, error = %e, "cannot start instance");
-                set(&instance, |v| v.status = Status::Crashed);
+                apply(&instance, Event::SpawnFailed);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => { backoff = (backoff * 2).min(MAX_BACKOFF); continue; }
-                    _ = stopped(&mut stop) => { set(&instance, |v| v.status = Status::Stopped); return; }
+                    _ = stopped(&mut stop) => { apply(&instance, Event::Stopped); return; }
                 }
             }
         };
         let pid = child.id();
-        set(&instance, |v| {
-            v.pid = pid;
-            v.status = Status::Starting;
-            v.consecutive_failures = 0;
-        });
+        apply(&instance, Event::Spawned(pid));
         tracing::info!(id = %spec.id, version = %spec.version, port = spec.port, ?pid, "instance started");
         let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
         let exited = loop {
@@ -268,39 +375,25 @@ async fn run(instance: Arc<Instance>, mut stop: watch::Receiver<bool>, http: req
                 status = child.wait() => break status,
                 _ = ticker.tick() => {
                     let healthy = http.get(&url).send().await.is_ok_and(|r| r.status().is_success());
-                    set(&instance, |v| {
-                        if healthy {
-                            v.status = Status::Ready;
-                            v.consecutive_failures = 0;
-                        } else {
-                            v.consecutive_failures += 1;
-                            if v.status == Status::Ready || v.consecutive_failures >= 3 {
-                                v.status = Status::Unhealthy;
-                            }
-                        }
-                    });
+                    apply(&instance, Event::HealthCheck { healthy });
                     if healthy {
                         backoff = Duration::from_secs(1);
                     }
                 }
                 _ = stopped(&mut stop) => {
-                    set(&instance, |v| v.status = Status::Stopping);
+                    apply(&instance, Event::StopRequested);
                     terminate(&mut child, pid).await;
-                    set(&instance, |v| { v.status = Status::Stopped; v.pid = None; });
+                    apply(&instance, Event::Stopped);
                     tracing::info!(id = %spec.id, "instance stopped");
                     return;
                 }
             }
         };
         tracing::warn!(id = %spec.id, status = ?exited.ok(), ?backoff, "instance exited; restarting");
-        set(&instance, |v| {
-            v.status = Status::Crashed;
-            v.pid = None;
-            v.restarts += 1;
-        });
+        apply(&instance, Event::Exited);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = stopped(&mut stop) => { set(&instance, |v| v.status = Status::Stopped); return; }
+            _ = stopped(&mut stop) => { apply(&instance, Event::Stopped); return; }
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -325,5 +418,72 @@ async fn terminate(child: &mut Child, pid: Option<u32>) {
             "instance ignored SIGTERM for the grace period; killing it"
         );
         let _ = child.kill().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> InstanceView {
+        InstanceView {
+            id: "a".into(),
+            version: "v1".into(),
+            port: 1,
+            pid: None,
+            status: Status::Starting,
+            consecutive_failures: 0,
+            restarts: 0,
+            log: PathBuf::from("a.log"),
+        }
+    }
+
+    #[test]
+    fn a_ready_instance_is_unhealthy_from_its_first_failed_check_a_starting_one_after_three() {
+        let mut v = view();
+        transition(&mut v, Event::Spawned(Some(7)));
+        transition(&mut v, Event::HealthCheck { healthy: false });
+        transition(&mut v, Event::HealthCheck { healthy: false });
+        assert_eq!(
+            v.status,
+            Status::Starting,
+            "still starting after two misses"
+        );
+        transition(&mut v, Event::HealthCheck { healthy: false });
+        assert_eq!(v.status, Status::Unhealthy);
+        transition(&mut v, Event::HealthCheck { healthy: true });
+        assert_eq!((v.status, v.consecutive_failures), (Status::Ready, 0));
+        transition(&mut v, Event::HealthCheck { healthy: false });
+        assert_eq!(
+            v.status,
+            Status::Unhealthy,
+            "a ready instance leaves at once"
+        );
+    }
+
+    #[test]
+    fn a_crash_counts_a_restart_and_a_stop_clears_the_pid() {
+        let mut v = view();
+        transition(&mut v, Event::Spawned(Some(7)));
+        transition(&mut v, Event::Exited);
+        assert_eq!((v.status, v.pid, v.restarts), (Status::Crashed, None, 1));
+        transition(&mut v, Event::Spawned(Some(8)));
+        assert_eq!((v.status, v.pid), (Status::Starting, Some(8)));
+        transition(&mut v, Event::StopRequested);
+        assert_eq!(v.status, Status::Stopping);
+        transition(&mut v, Event::Stopped);
+        assert_eq!((v.status, v.pid), (Status::Stopped, None));
+    }
+
+    #[test]
+    fn the_unfit_set_follows_readiness_and_forgets_stopped_instances() {
+        let unfit = Unfit::default();
+        unfit.mark("a", false);
+        assert!(unfit.load().contains("a"));
+        unfit.mark("a", true);
+        assert!(!unfit.load().contains("a"));
+        unfit.mark("b", false);
+        unfit.forget("b");
+        assert!(unfit.load().is_empty());
     }
 }

@@ -159,6 +159,72 @@ async fn migrate_works_on_postgresql_too() {
     assert!(out.1.status.success(), "{}", text(&out.1));
 }
 
+/// The deploy engine migrates, then starts a whole fleet at once on the new database: every
+/// instance must come up, with the demo seeded exactly once.
+async fn instances_starting_together_on_an_empty_database_all_come_up(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url_str().to_owned();
+    let d = dir.path().to_owned();
+    let migrate = {
+        let (url, d) = (url.clone(), d.clone());
+        tokio::task::spawn_blocking(move || marketplace(&url, &d).arg("migrate").output().unwrap())
+            .await
+            .unwrap()
+    };
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    let outcomes = tokio::task::spawn_blocking(move || {
+        let mut children: Vec<_> = (0..2)
+            .map(|_| {
+                marketplace(&url, &d)
+                    .arg("serve")
+                    .env("TM_DEMO_SEED_WHEN_EMPTY", "true")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let readers: Vec<_> = children
+            .iter_mut()
+            .map(|child| {
+                let stdout = child.stdout.take().unwrap();
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                        let up = line.contains("running at ");
+                        seen.push(line);
+                        if up {
+                            return (true, seen);
+                        }
+                    }
+                    (false, seen)
+                })
+            })
+            .collect();
+        let outcomes: Vec<(bool, Vec<String>)> =
+            readers.into_iter().map(|r| r.join().unwrap()).collect();
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        outcomes
+    })
+    .await
+    .unwrap();
+    for (up, lines) in &outcomes {
+        assert!(up, "an instance did not come up: {lines:#?}");
+    }
+    let seeded = outcomes
+        .iter()
+        .filter(|(_, lines)| lines.iter().any(|l| l.contains("demo data seeded")))
+        .count();
+    assert_eq!(seeded, 1, "exactly one instance seeds: {outcomes:#?}");
+    let store = db.store().await;
+    assert!(store.catalogue_counts().await.unwrap().artists >= 40);
+}
+
+storage::on_both_databases!(instances_starting_together_on_an_empty_database_all_come_up);
+
 #[test]
 fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

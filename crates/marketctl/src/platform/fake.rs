@@ -1,0 +1,244 @@
+//! An in-memory platform for the engine's tests: instances start at once, traffic figures are
+//! scripted per version, and every call is logged, so each phase, verdict and rule is tested in
+//! milliseconds. The real-process tests in `tests/engine.rs` stay the proof that it all works.
+
+use super::{Fleet, Instance, Platform, PlatformError, Readiness, Route, Status, Window};
+use crate::wire::{GroupWindow, Totals};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What one version's traffic looks like while it has weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Traffic {
+    /// Enough requests, all fine.
+    Healthy,
+    /// No requests at all.
+    Silent,
+    /// Every `POST /sign-in` fails; the rest is fine (a few percent of all requests).
+    FailingWrites,
+    /// One route's requests never answer: they pile up in flight.
+    Hanging,
+    /// Healthy while it shares traffic, failing writes once it has all of it (a fault that
+    /// shows only at full load, after promotion).
+    FailsAtFullTraffic,
+}
+
+/// One call the engine made, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Start(String),
+    Route(Vec<(String, u32)>),
+    Stop(String),
+    Retire(String),
+}
+
+#[derive(Default)]
+struct State {
+    instances: Vec<Instance>,
+    routes: Vec<Route>,
+    calls: Vec<Call>,
+    next: u32,
+}
+
+pub struct FakePlatform {
+    state: Mutex<State>,
+    /// The traffic of a version, by its name.
+    traffic: Box<dyn Fn(&str) -> Traffic + Send + Sync>,
+}
+
+impl FakePlatform {
+    pub fn new(traffic: impl Fn(&str) -> Traffic + Send + Sync + 'static) -> Self {
+        Self {
+            state: Mutex::default(),
+            traffic: Box::new(traffic),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    pub fn routes(&self) -> Vec<(String, u32)> {
+        self.lock()
+            .routes
+            .iter()
+            .map(|r| (r.version.clone(), r.weight))
+            .collect()
+    }
+
+    pub fn versions_running(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .lock()
+            .instances
+            .iter()
+            .map(|i| i.version.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn totals(requests: u64, errors: u64) -> Totals {
+    Totals {
+        requests,
+        errors,
+        error_rate: if requests == 0 {
+            0.0
+        } else {
+            errors as f64 / requests as f64
+        },
+        p50_seconds: Some(0.01),
+        p95_seconds: Some(0.05),
+        p99_seconds: Some(0.1),
+    }
+}
+
+fn group(method: &str, route: &str, t: Totals) -> GroupWindow {
+    GroupWindow {
+        method: method.into(),
+        route: route.into(),
+        totals: t,
+    }
+}
+
+impl Platform for FakePlatform {
+    async fn check(&self) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    async fn fleet(&self) -> Result<Fleet, PlatformError> {
+        let s = self.lock();
+        Ok(Fleet {
+            instances: s.instances.clone(),
+            routes: s.routes.clone(),
+        })
+    }
+
+    async fn start(&self, version: &str, _release: &Path) -> Result<String, PlatformError> {
+        let mut s = self.lock();
+        s.next += 1;
+        let id = format!("{version}-{}", s.next);
+        s.instances.push(Instance {
+            id: id.clone(),
+            version: version.to_owned(),
+            status: Status::Ready,
+            consecutive_failures: 0,
+            log: None,
+        });
+        s.calls.push(Call::Start(id.clone()));
+        Ok(id)
+    }
+
+    async fn wait_ready(&self, _ids: &[String], _wait: Readiness) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    async fn route(&self, routes: &[Route]) -> Result<(), PlatformError> {
+        let mut s = self.lock();
+        s.routes = routes.to_vec();
+        s.calls.push(Call::Route(
+            routes
+                .iter()
+                .map(|r| (r.version.clone(), r.weight))
+                .collect(),
+        ));
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), PlatformError> {
+        let mut s = self.lock();
+        if s.routes
+            .iter()
+            .any(|r| r.weight > 0 && r.instances.iter().any(|i| i == id))
+        {
+            return Err(PlatformError::Refused(format!(
+                "{id} still receives traffic"
+            )));
+        }
+        s.instances.retain(|i| i.id != id);
+        s.calls.push(Call::Stop(id.to_owned()));
+        Ok(())
+    }
+
+    async fn retire(&self, id: &str) -> Result<(), PlatformError> {
+        let mut s = self.lock();
+        if s.routes
+            .iter()
+            .any(|r| r.weight > 0 && r.instances.iter().any(|i| i == id))
+        {
+            return Err(PlatformError::Refused(format!(
+                "{id} still receives traffic"
+            )));
+        }
+        s.instances.retain(|i| i.id != id);
+        s.calls.push(Call::Retire(id.to_owned()));
+        Ok(())
+    }
+
+    async fn window(&self, version: &str, seconds: u64) -> Result<Window, PlatformError> {
+        let s = self.lock();
+        let weight_of = |v: Option<&str>| -> u32 {
+            s.routes
+                .iter()
+                .filter(|r| v.is_none_or(|v| r.version == v))
+                .map(|r| r.weight)
+                .sum()
+        };
+        let (weight, all) = (weight_of(Some(version)), weight_of(None));
+        if weight == 0 {
+            return Ok(Window {
+                seconds,
+                ..Window::default()
+            });
+        }
+        let traffic = match (self.traffic)(version) {
+            Traffic::FailsAtFullTraffic if weight == all => Traffic::FailingWrites,
+            Traffic::FailsAtFullTraffic => Traffic::Healthy,
+            other => other,
+        };
+        let pages = totals(300, 0);
+        Ok(match traffic {
+            Traffic::Silent => Window {
+                seconds,
+                ..Window::default()
+            },
+            Traffic::Healthy | Traffic::FailsAtFullTraffic => Window {
+                seconds,
+                totals: totals(310, 0),
+                groups: vec![
+                    group("GET", "/", pages),
+                    group("POST", "/sign-in", totals(10, 0)),
+                ],
+                ..Window::default()
+            },
+            Traffic::FailingWrites => Window {
+                seconds,
+                totals: totals(310, 10),
+                groups: vec![
+                    group("GET", "/", pages),
+                    group("POST", "/sign-in", totals(10, 10)),
+                ],
+                ..Window::default()
+            },
+            Traffic::Hanging => Window {
+                seconds,
+                totals: totals(300, 0),
+                in_flight: 12,
+                oldest_in_flight_seconds: 25.0,
+                groups: vec![group("GET", "/", pages)],
+            },
+        })
+    }
+
+    async fn probe(&self, _id: &str, _path: &str) -> Result<u16, PlatformError> {
+        Ok(200)
+    }
+
+    async fn public_get(&self, _path: &str) -> Result<u16, PlatformError> {
+        Ok(200)
+    }
+}
