@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let report = engine
                 .deploy(DeployRequest {
                     strategy,
-                    release,
+                    release: release.clone(),
                     run_checks: !skip_checks,
                 })
                 .await;
@@ -263,7 +263,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 Output::Human => println!(
                     "{env}: {} → {}: {} in {:.1} s",
                     report.from_version.as_deref().unwrap_or("nothing"),
-                    report.to_version.as_deref().unwrap_or("?"),
+                    report
+                        .to_version
+                        .clone()
+                        .unwrap_or_else(|| release.display().to_string()),
                     report.outcome.summary(),
                     report.seconds
                 ),

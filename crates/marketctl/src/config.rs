@@ -29,6 +29,8 @@ pub struct DeployConfig {
     #[serde(default)]
     pub smoke: SmokeSettings,
     #[serde(default)]
+    pub probes: ProbeSettings,
+    #[serde(default)]
     pub notify: NotifySettings,
     #[serde(default)]
     pub git: GitSettings,
@@ -187,6 +189,25 @@ pub struct AnalysisSettings {
     pub proof_windows: u32,
     /// Or: how long it must serve after its deploy with no breach in its latest window.
     pub known_good_after_seconds: f64,
+    /// Rules for particular route groups, replacing the defaults they name (Argo Rollouts'
+    /// AnalysisTemplates, Flagger's metric templates): `[[analysis.rules]]`.
+    pub rules: Vec<AnalysisRule>,
+}
+
+/// Thresholds for the route groups under `route` (a path prefix), for one method or all.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRule {
+    pub route: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    #[serde(default)]
+    pub max_p95_seconds: Option<f64>,
+    /// Requests the group needs in a window before this rule judges it.
+    #[serde(default)]
+    pub min_requests: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -215,6 +236,7 @@ impl Default for AnalysisSettings {
             inconclusive_wait_seconds: 20,
             proof_windows: 3,
             known_good_after_seconds: 3600.0,
+            rules: Vec::new(),
         }
     }
 }
@@ -222,6 +244,20 @@ impl Default for AnalysisSettings {
 impl AnalysisSettings {
     pub fn interval(&self) -> Duration {
         Duration::from_secs_f64(self.interval_seconds)
+    }
+
+    /// The rule for a route group: the longest matching route prefix, a method-specific rule
+    /// before one for all methods.
+    pub fn rule_for(&self, method: &str, route: &str) -> Option<&AnalysisRule> {
+        self.rules
+            .iter()
+            .filter(|r| {
+                route.starts_with(&r.route)
+                    && r.method
+                        .as_deref()
+                        .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            })
+            .max_by_key(|r| (r.route.len(), r.method.is_some()))
     }
 }
 
@@ -236,6 +272,26 @@ impl Default for SmokeSettings {
     fn default() -> Self {
         Self {
             paths: vec!["/health/ready".into(), "/".into(), "/sign-in".into()],
+        }
+    }
+}
+
+/// Synthetic probes: GETs of the critical routes sent to the new release through the public
+/// entry all through its analysis, so thin real traffic still gives it windows to judge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeSettings {
+    /// Paths probed in turn (none: no probes).
+    pub paths: Vec<String>,
+    /// Probes per second, all paths together.
+    pub per_second: f64,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        Self {
+            paths: Vec::new(),
+            per_second: 4.0,
         }
     }
 }
@@ -365,6 +421,22 @@ impl DeployConfig {
             || a.window_seconds == 0
         {
             return Err("analysis: max_error_rate must be in 0..1, consecutive_breaches and window_seconds at least 1".into());
+        }
+        let p = &self.probes;
+        if !p.paths.is_empty() && !(0.1..=100.0).contains(&p.per_second)
+            || p.paths.iter().any(|path| !path.starts_with('/'))
+        {
+            return Err("probes: per_second must be 0.1 to 100 and every path start with /".into());
+        }
+        for rule in &a.rules {
+            let rate_ok = rule.max_error_rate.is_none_or(|r| (0.0..=1.0).contains(&r));
+            let p95_ok = rule.max_p95_seconds.is_none_or(|p| p > 0.0);
+            if !rule.route.starts_with('/') || !rate_ok || !p95_ok {
+                return Err(format!(
+                    "analysis.rules for {:?}: the route must start with /, max_error_rate be in 0..1 and max_p95_seconds above 0",
+                    rule.route
+                ));
+            }
         }
         if let Some(local) = &self.local
             && local.port_span < self.instances.saturating_mul(3) as u16

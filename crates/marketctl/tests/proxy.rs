@@ -466,6 +466,43 @@ async fn a_sticky_cookie_keeps_a_visitor_on_one_version() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_reaches_the_version_it_names_only_while_that_version_takes_traffic() {
+    let (a, b) = (backend("v1").await, backend("v2").await);
+    let (agent, _state) = agent().await;
+    let client = reqwest::Client::new();
+    let probe = |version: &'static str| {
+        client
+            .get(format!("http://{}/", agent.public))
+            .header("x-marketctl-pin", version)
+            .send()
+    };
+    set_routes(
+        &agent,
+        json!({"versions": [route("v1", 95, &[("a", a.addr)]), route("v2", 5, &[("b", b.addr)])]}),
+    )
+    .await;
+    for _ in 0..20 {
+        let answer = probe("v2").await.unwrap();
+        assert!(answer.headers().get("set-cookie").is_none());
+        assert_eq!(
+            answer.text().await.unwrap(),
+            "v2",
+            "the 5% canary, every time"
+        );
+    }
+    // A version without weight (a warm old release) cannot be reached by naming it.
+    set_routes(
+        &agent,
+        json!({"versions": [route("v1", 0, &[("a", a.addr)]), route("v2", 100, &[("b", b.addr)])]}),
+    )
+    .await;
+    for _ in 0..10 {
+        assert_eq!(probe("v1").await.unwrap().text().await.unwrap(), "v2");
+    }
+    agent.shutdown().await;
+}
+
 fn marketplace_binary() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = std::env::var_os("CARGO_TARGET_DIR")

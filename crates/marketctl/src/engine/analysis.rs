@@ -110,20 +110,18 @@ pub fn judge(
     }
     let seconds = settings.window_seconds;
     let total = &canary.totals;
-    if total.requests >= settings.min_requests {
-        let whole = error_rule(settings, "", total, seconds)
-            .or_else(|| latency_rule(settings, "", total))
-            .or_else(|| {
-                baseline.and_then(|b| {
-                    baseline_rule(settings, "", total, &b.totals, settings.min_requests)
-                })
-            });
-        if let Some(reason) = whole {
-            return Verdict::Breach(reason);
-        }
-    }
     let mut judged = total.requests >= settings.min_requests;
     for g in &canary.groups {
+        // A user rule for this group replaces the defaults it names.
+        let ruled = settings
+            .rule_for(&g.method, &g.route)
+            .map(|rule| AnalysisSettings {
+                max_error_rate: rule.max_error_rate.unwrap_or(settings.max_error_rate),
+                max_p95_seconds: rule.max_p95_seconds.unwrap_or(settings.max_p95_seconds),
+                min_group_requests: rule.min_requests.unwrap_or(settings.min_group_requests),
+                ..settings.clone()
+            });
+        let settings = ruled.as_ref().unwrap_or(settings);
         if g.totals.requests < settings.min_group_requests {
             continue;
         }
@@ -148,6 +146,19 @@ pub fn judge(
                 })
             });
         if let Some(reason) = breach {
+            return Verdict::Breach(reason);
+        }
+    }
+    // The whole version after its groups: a reason that names the broken route says more.
+    if total.requests >= settings.min_requests {
+        let whole = error_rule(settings, "", total, seconds)
+            .or_else(|| latency_rule(settings, "", total))
+            .or_else(|| {
+                baseline.and_then(|b| {
+                    baseline_rule(settings, "", total, &b.totals, settings.min_requests)
+                })
+            });
+        if let Some(reason) = whole {
             return Verdict::Breach(reason);
         }
     }
@@ -408,5 +419,33 @@ mod tests {
             judge(&s, &fleet(0), "v2", &window(100, 0, Some(0.1)), None),
             Verdict::Healthy
         );
+    }
+
+    #[test]
+    fn a_user_rule_judges_its_route_more_strictly_than_the_defaults() {
+        let mut s = AnalysisSettings::default();
+        s.rules.push(crate::config::AnalysisRule {
+            route: "/api/v1/booking-requests".into(),
+            method: Some("POST".into()),
+            max_error_rate: Some(0.0),
+            max_p95_seconds: Some(1.0),
+            min_requests: Some(2),
+        });
+        let mut w = window(400, 1, Some(0.05));
+        w.groups = vec![
+            group("GET", "/", totals(397, 0, Some(0.05))),
+            group("POST", "/api/v1/booking-requests", totals(3, 1, Some(0.05))),
+        ];
+        let reason = breach(&s, &fleet(0), "v2", &w, None).expect("one failed booking breaches");
+        assert!(reason.contains("POST /api/v1/booking-requests"), "{reason}");
+        // The same figures without the rule: three requests are too few to judge the group,
+        // and one failure in 400 is well under the default 5%.
+        assert_eq!(
+            breach(&AnalysisSettings::default(), &fleet(0), "v2", &w, None),
+            None
+        );
+        // Another method on that route keeps the defaults.
+        w.groups[1].method = "GET".into();
+        assert_eq!(breach(&s, &fleet(0), "v2", &w, None), None);
     }
 }

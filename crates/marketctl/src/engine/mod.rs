@@ -394,6 +394,10 @@ impl<'a, P: Platform> Engine<'a, P> {
         request: &DeployRequest,
         versions: &mut (Option<String>, Option<String>),
     ) -> Result<(), Stop> {
+        // Known before anything can fail, so even a failed pre-check names what is live.
+        if let Ok(fleet) = self.platform.fleet().await {
+            versions.0 = fleet.live_version().map(str::to_owned);
+        }
         self.begin_step("pre-deploy checks");
         self.pre_checks(request.run_checks).await?;
         self.end_step(
@@ -648,6 +652,8 @@ impl<'a, P: Platform> Engine<'a, P> {
                 let release = release_path(&self.state_dir, version);
                 self.restore(version, &release, ready, &leaving, false)
                     .await?;
+                // That moment belongs to the interrupted deploy, not to the one starting now.
+                self.traffic_off_at = None;
                 format!(
                     "deploy {} of {} was interrupted; all traffic now goes to {version}",
                     unfinished.id, unfinished.to_version

@@ -106,6 +106,32 @@ impl<P: Platform> Engine<'_, P> {
         duration: Duration,
         kind: Watch,
     ) -> Result<(), String> {
+        let platform = self.platform;
+        let probes = &self.config.probes;
+        let probing = async {
+            if probes.paths.is_empty() {
+                return std::future::pending().await;
+            }
+            let pause = Duration::from_secs_f64(1.0 / probes.per_second);
+            for path in probes.paths.iter().cycle() {
+                // What a probe finds is in the proxy's window for the version, like any request.
+                let _ = platform.probe_public(path, version).await;
+                tokio::time::sleep(pause).await;
+            }
+        };
+        tokio::select! {
+            verdict = self.analyse(version, baseline, duration, kind) => verdict,
+            () = probing => Ok(()),
+        }
+    }
+
+    async fn analyse(
+        &mut self,
+        version: &str,
+        baseline: Option<&str>,
+        duration: Duration,
+        kind: Watch,
+    ) -> Result<(), String> {
         let config = self.config;
         let settings = &config.analysis;
         let deadline = Instant::now() + duration;

@@ -367,3 +367,21 @@ async fn a_first_deploy_that_fails_leaves_nothing_routed_to_it() {
     assert!(w.platform.routes().is_empty());
     assert!(w.platform.versions_running().is_empty());
 }
+
+#[tokio::test]
+async fn synthetic_probes_test_the_new_release_through_every_analysis() {
+    let w = World::new(
+        |_| Traffic::Healthy,
+        "[probes]\npaths = [\"/search?q=koi\", \"/sign-in\"]\nper_second = 100",
+    );
+    w.deploy(Strategy::Canary, "1.0.0").await;
+    w.deploy(Strategy::Canary, "2.0.0").await;
+    let probes = w.platform.probes();
+    let to_new: Vec<_> = probes
+        .iter()
+        .filter(|(v, _)| v.starts_with("2.0.0"))
+        .collect();
+    assert!(to_new.len() >= 10, "{probes:?}");
+    assert!(to_new.iter().any(|(_, p)| p == "/sign-in"));
+    assert!(to_new.iter().any(|(_, p)| p == "/search?q=koi"));
+}

@@ -38,6 +38,7 @@ struct State {
     routes: Vec<Route>,
     calls: Vec<Call>,
     next: u32,
+    probes: Vec<(String, String)>,
 }
 
 pub struct FakePlatform {
@@ -60,6 +61,11 @@ impl FakePlatform {
 
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
+    }
+
+    /// The synthetic probes sent, as (version, path).
+    pub fn probes(&self) -> Vec<(String, String)> {
+        self.lock().probes.clone()
     }
 
     pub fn routes(&self) -> Vec<(String, u32)> {
@@ -239,6 +245,13 @@ impl Platform for FakePlatform {
     }
 
     async fn public_get(&self, _path: &str) -> Result<u16, PlatformError> {
+        Ok(200)
+    }
+
+    async fn probe_public(&self, path: &str, version: &str) -> Result<u16, PlatformError> {
+        self.lock()
+            .probes
+            .push((version.to_owned(), path.to_owned()));
         Ok(200)
     }
 }

@@ -310,10 +310,31 @@ impl Platform for LocalPlatform {
         )
         .await
     }
+
+    async fn probe_public(&self, path: &str, version: &str) -> Result<u16, PlatformError> {
+        get_status_pinned(
+            &self.http,
+            &format!("{}{path}", self.settings.public_url.trim_end_matches('/')),
+            Some(version),
+        )
+        .await
+    }
 }
 
 async fn get_status(http: &reqwest::Client, url: &str) -> Result<u16, PlatformError> {
-    http.get(url)
+    get_status_pinned(http, url, None).await
+}
+
+async fn get_status_pinned(
+    http: &reqwest::Client,
+    url: &str,
+    version: Option<&str>,
+) -> Result<u16, PlatformError> {
+    let mut request = http.get(url);
+    if let Some(version) = version {
+        request = request.header(crate::proxy::forward::PROBE_PIN, version);
+    }
+    request
         .timeout(Duration::from_secs(15))
         .send()
         .await

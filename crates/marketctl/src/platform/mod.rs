@@ -110,4 +110,7 @@ pub trait Platform {
     async fn probe(&self, id: &str, path: &str) -> Result<u16, PlatformError>;
     /// GET `path` through the public entry point.
     async fn public_get(&self, path: &str) -> Result<u16, PlatformError>;
+    /// GET `path` through the public entry point, served by `version` if it takes traffic: a
+    /// synthetic probe, counted in the analysis like any request.
+    async fn probe_public(&self, path: &str, version: &str) -> Result<u16, PlatformError>;
 }

@@ -64,6 +64,9 @@ fn cookie_value<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The header marketctl's synthetic probes name the version they test with.
+pub const PROBE_PIN: &str = "x-marketctl-pin";
+
 fn plain(status: StatusCode, message: &'static str) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], message).into_response()
 }
@@ -75,9 +78,17 @@ async fn forward(
 ) -> Response {
     let table = shared.routes.snapshot();
     let sticky = table.sticky_cookie.clone();
-    let cookie = sticky
-        .as_deref()
-        .and_then(|name| cookie_value(&request, name))
+    // A synthetic probe asks for a version the way a sticky cookie does, and like the cookie
+    // it only ever chooses among versions that take traffic.
+    let cookie = request
+        .headers()
+        .get(PROBE_PIN)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            sticky
+                .as_deref()
+                .and_then(|name| cookie_value(&request, name))
+        })
         .map(str::to_owned);
     let Some(first) = table.pick(cookie.as_deref(), None, &shared.supervisor.unfit().load()) else {
         return plain(
@@ -96,6 +107,7 @@ async fn forward(
         parts.headers.remove(name);
     }
     parts.headers.remove("keep-alive");
+    parts.headers.remove(PROBE_PIN);
     let forwarded_for = match parts
         .headers
         .get("x-forwarded-for")
