@@ -172,6 +172,20 @@ struct Target {
     release_env: BTreeMap<String, String>,
 }
 
+impl Target {
+    /// The engine for this environment; progress lines go to stderr for people only.
+    fn engine(&self, env: &str, output: Output) -> Engine<'_, LocalPlatform> {
+        Engine::new(
+            &self.config,
+            &self.platform,
+            env,
+            &self.state_dir,
+            self.release_env.clone(),
+            output == Output::Human,
+        )
+    }
+}
+
 fn target(deploy_dir: &std::path::Path, env: &str) -> anyhow::Result<Target> {
     let config = DeployConfig::load(deploy_dir, env)?;
     if config.platform == PlatformKind::Ecs {
@@ -243,14 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let t = target(&deploy_dir, &env)?;
-            let engine = Engine::new(
-                &t.config,
-                &t.platform,
-                &env,
-                &t.state_dir,
-                t.release_env.clone(),
-                output == Output::Human,
-            );
+            let engine = t.engine(&env, output);
             let report = engine
                 .deploy(DeployRequest {
                     strategy,
@@ -280,14 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let t = target(&deploy_dir, &env)?;
-            let engine = Engine::new(
-                &t.config,
-                &t.platform,
-                &env,
-                &t.state_dir,
-                t.release_env.clone(),
-                output == Output::Human,
-            );
+            let engine = t.engine(&env, output);
             let report = match engine.rollback(to).await {
                 Ok(report) => report,
                 Err(refused) => {

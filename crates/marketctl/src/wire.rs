@@ -19,6 +19,22 @@ pub struct Totals {
     pub p99_seconds: Option<f64>,
 }
 
+impl Totals {
+    /// Counts with their rate, latencies unknown.
+    pub fn of(requests: u64, errors: u64) -> Self {
+        Self {
+            requests,
+            errors,
+            error_rate: if requests == 0 {
+                0.0
+            } else {
+                errors as f64 / requests as f64
+            },
+            ..Self::default()
+        }
+    }
+}
+
 /// One route group of a version: requests with the same method and path prefix
 /// (`GET /search`, `POST /sign-in`, `GET /api/v1/artists`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

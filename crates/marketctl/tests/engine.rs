@@ -1086,3 +1086,33 @@ async fn pre_deploy_checks_stop_a_deploy_before_anything_starts() {
     assert_eq!(h.live().await.1, 0);
     h.agent.shutdown().await;
 }
+
+/// One instance of a fleet starting together crashes once (the first deploy's race on an empty
+/// database was one such): inside the start-up grace the supervisor's restart is awaited, and
+/// the deploy goes on; with no grace the same crash fails it before traffic moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_at_start_up_is_left_to_the_supervisor_within_the_grace() {
+    let marker = tempfile::tempdir().unwrap();
+    let mode = format!("crash-first:{}", marker.path().join("crashed").display());
+    let h = harness(2, &[("FIXTURE_MODE", &mode)], "").await;
+    let fixture = release(h.dir.path(), &binary("release-fixture"), "fixture");
+    let report = h.deploy(Strategy::BlueGreen, &fixture).await;
+    assert_eq!(report.outcome, Outcome::Deployed, "{report:#?}");
+    h.agent.shutdown().await;
+
+    let marker = tempfile::tempdir().unwrap();
+    let mode = format!("crash-first:{}", marker.path().join("crashed").display());
+    let mut h = harness(2, &[("FIXTURE_MODE", &mode)], "").await;
+    h.config.strategy.startup_grace_seconds = 0.0;
+    let fixture = release(h.dir.path(), &binary("release-fixture"), "fixture");
+    let report = h.deploy(Strategy::BlueGreen, &fixture).await;
+    let Outcome::Failed(reason) = &report.outcome else {
+        panic!("{report:#?}")
+    };
+    assert!(reason.contains("crashed"), "{reason}");
+    assert!(
+        reason.contains(".log"),
+        "the message names the instance's log: {reason}"
+    );
+    h.agent.shutdown().await;
+}

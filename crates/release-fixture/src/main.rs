@@ -5,7 +5,9 @@
 //! requests answer 500), `slow:SECONDS` (every page waits that long), `crash:N` (exits after N
 //! requests), and faults confined to part of the traffic, as real releases fail:
 //! `hang:PREFIX:SECONDS` (paths under PREFIX wait that long), `fail:METHOD` (that method answers
-//! 500), `leak:MS` (each request waits MS longer than the one before). `FIXTURE_VERSION` names the release. `FIXTURE_MARK` names a file: readiness fails
+//! 500), `leak:MS` (each request waits MS longer than the one before), `crash-first:PATH` (the
+//! first instance to start creates PATH and exits at once, as one of a fleet starting together
+//! on a shared resource may; later starts serve). `FIXTURE_VERSION` names the release. `FIXTURE_MARK` names a file: readiness fails
 //! while it exists, and `migrate` creates it when this binary's file ends with the bytes
 //! `breaking-migration` — a release whose migration is not backward compatible.
 
@@ -26,6 +28,7 @@ enum Mode {
     Hang(String, f64),
     Fail(axum::http::Method),
     Leak(f64),
+    CrashFirst(std::path::PathBuf),
 }
 
 fn mode() -> Mode {
@@ -37,6 +40,7 @@ fn mode() -> Mode {
         ("slow", Ok(secs)) => Mode::Slow(secs),
         ("crash", Ok(n)) => Mode::Crash(n as u64),
         ("leak", Ok(ms)) => Mode::Leak(ms),
+        ("crash-first", _) if !arg.is_empty() => Mode::CrashFirst(arg.into()),
         ("fail", _) => arg.parse().map_or(Mode::Healthy, Mode::Fail),
         ("hang", _) => match arg.rsplit_once(':') {
             Some((prefix, secs)) => secs
@@ -95,6 +99,16 @@ fn serve(version: String) {
             .and_then(|p| p.parse().ok())
             .unwrap_or(8080);
         let mode = mode();
+        if let Mode::CrashFirst(path) = &mode
+            && std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .is_ok()
+        {
+            eprintln!("crash-first: this start crashes; the next ones serve");
+            std::process::exit(1);
+        }
         let ready_mode = mode.clone();
         let served = Arc::new(AtomicU64::new(0));
         let page = move |method: axum::http::Method, uri: axum::http::Uri| {

@@ -230,15 +230,8 @@ mod tests {
 
     fn totals(requests: u64, errors: u64, p95: Option<f64>) -> Totals {
         Totals {
-            requests,
-            errors,
-            error_rate: if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            },
             p95_seconds: p95,
-            ..Totals::default()
+            ..Totals::of(requests, errors)
         }
     }
 

@@ -638,17 +638,7 @@ impl<'a, P: Platform> Engine<'a, P> {
             });
         let detail = match &target {
             Some(version) => {
-                let ready: Vec<String> = fleet
-                    .of_version(version)
-                    .filter(|i| i.is_ready())
-                    .map(|i| i.id.clone())
-                    .collect();
-                let leaving: Vec<String> = fleet
-                    .instances
-                    .iter()
-                    .filter(|i| &i.version != version)
-                    .map(|i| i.id.clone())
-                    .collect();
+                let (ready, leaving) = fleet.split(version);
                 let release = release_path(&self.state_dir, version);
                 self.restore(version, &release, ready, &leaving, false)
                     .await?;

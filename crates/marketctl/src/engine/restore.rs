@@ -168,17 +168,7 @@ impl<P: Platform> Engine<'_, P> {
         });
         self.enter(Phase::RollingBack);
         self.begin_step("rollback");
-        let ready: Vec<String> = fleet
-            .of_version(&target)
-            .filter(|i| i.is_ready())
-            .map(|i| i.id.clone())
-            .collect();
-        let leaving: Vec<String> = fleet
-            .instances
-            .iter()
-            .filter(|i| i.version != target)
-            .map(|i| i.id.clone())
-            .collect();
+        let (ready, leaving) = fleet.split(&target);
         let release = release_path(&self.state_dir, &target);
         let outcome = match self
             .restore(&target, &release, ready, &leaving, false)

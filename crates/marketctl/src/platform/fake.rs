@@ -63,6 +63,23 @@ impl FakePlatform {
         self.lock().calls.clone()
     }
 
+    /// Stops an instance as the agent does: refused while it still receives traffic.
+    fn remove(&self, id: &str, call: Call) -> Result<(), PlatformError> {
+        let mut s = self.lock();
+        let routed = s
+            .routes
+            .iter()
+            .any(|r| r.weight > 0 && r.instances.iter().any(|i| i == id));
+        if routed {
+            return Err(PlatformError::Refused(format!(
+                "{id} still receives traffic"
+            )));
+        }
+        s.instances.retain(|i| i.id != id);
+        s.calls.push(call);
+        Ok(())
+    }
+
     /// The synthetic probes sent, as (version, path).
     pub fn probes(&self) -> Vec<(String, String)> {
         self.lock().probes.clone()
@@ -90,16 +107,10 @@ impl FakePlatform {
 
 fn totals(requests: u64, errors: u64) -> Totals {
     Totals {
-        requests,
-        errors,
-        error_rate: if requests == 0 {
-            0.0
-        } else {
-            errors as f64 / requests as f64
-        },
         p50_seconds: Some(0.01),
         p95_seconds: Some(0.05),
         p99_seconds: Some(0.1),
+        ..Totals::of(requests, errors)
     }
 }
 
@@ -156,33 +167,11 @@ impl Platform for FakePlatform {
     }
 
     async fn stop(&self, id: &str) -> Result<(), PlatformError> {
-        let mut s = self.lock();
-        if s.routes
-            .iter()
-            .any(|r| r.weight > 0 && r.instances.iter().any(|i| i == id))
-        {
-            return Err(PlatformError::Refused(format!(
-                "{id} still receives traffic"
-            )));
-        }
-        s.instances.retain(|i| i.id != id);
-        s.calls.push(Call::Stop(id.to_owned()));
-        Ok(())
+        self.remove(id, Call::Stop(id.to_owned()))
     }
 
     async fn retire(&self, id: &str) -> Result<(), PlatformError> {
-        let mut s = self.lock();
-        if s.routes
-            .iter()
-            .any(|r| r.weight > 0 && r.instances.iter().any(|i| i == id))
-        {
-            return Err(PlatformError::Refused(format!(
-                "{id} still receives traffic"
-            )));
-        }
-        s.instances.retain(|i| i.id != id);
-        s.calls.push(Call::Retire(id.to_owned()));
-        Ok(())
+        self.remove(id, Call::Retire(id.to_owned()))
     }
 
     async fn window(&self, version: &str, seconds: u64) -> Result<Window, PlatformError> {

@@ -54,6 +54,23 @@ impl Fleet {
             .map(|r| r.version.as_str())
     }
 
+    /// For putting all traffic on `version`: its ready instances, and every instance of any
+    /// other version (which then leaves).
+    pub fn split(&self, version: &str) -> (Vec<String>, Vec<String>) {
+        let ready = self
+            .of_version(version)
+            .filter(|i| i.is_ready())
+            .map(|i| i.id.clone())
+            .collect();
+        let others = self
+            .instances
+            .iter()
+            .filter(|i| i.version != version)
+            .map(|i| i.id.clone())
+            .collect();
+        (ready, others)
+    }
+
     pub fn of_version<'a>(&'a self, version: &'a str) -> impl Iterator<Item = &'a Instance> + 'a {
         self.instances.iter().filter(move |i| i.version == version)
     }
