@@ -1116,3 +1116,39 @@ async fn a_crash_at_start_up_is_left_to_the_supervisor_within_the_grace() {
     );
     h.agent.shutdown().await;
 }
+
+/// Latency that creeps up, request by request, on every route: it breaches against the old
+/// release's baseline slice long before the spec's 10 s p95.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_leak_of_latency_is_rolled_back_against_the_baseline() {
+    let h = harness(
+        2,
+        &[
+            ("FIXTURE_MODE", "leak:40"),
+            ("FIXTURE_VERSION", "9.9.9-bad"),
+        ],
+        "",
+    )
+    .await;
+    let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
+    let bad = release(h.dir.path(), &binary("release-fixture"), "bad");
+    assert_eq!(
+        h.deploy(Strategy::BlueGreen, &v1).await.outcome,
+        Outcome::Deployed
+    );
+    let load = mixed_load(h.agent.public, 8);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let report = h.deploy(Strategy::BlueGreen, &bad).await;
+    let (ok, _) = load.finish().await;
+    let Outcome::RolledBack(reason) = &report.outcome else {
+        panic!("a latency leak shipped: {report:#?}")
+    };
+    assert!(
+        reason.contains("p95 latency") || reason.contains("waited"),
+        "{reason}"
+    );
+    assert!(ok > 100, "the load ran ({ok} requests)");
+    let (live, _) = h.live().await;
+    assert!(live.unwrap().starts_with("0.1.0-"), "back on v1");
+    h.agent.shutdown().await;
+}

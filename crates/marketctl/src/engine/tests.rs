@@ -243,6 +243,24 @@ async fn a_hang_is_caught_while_it_hangs_by_every_strategy() {
 }
 
 #[tokio::test]
+async fn a_slow_leak_under_the_specs_threshold_is_caught_against_the_baseline_by_every_strategy() {
+    for strategy in STRATEGIES {
+        let w = World::new(only_new_is(Traffic::Slower), "");
+        w.deploy(strategy, "1.0.0").await;
+        let report = w.deploy(strategy, "2.0.0").await;
+        assert_aborted_without_dropping(&w, &report);
+        assert!(
+            report
+                .outcome
+                .reason()
+                .unwrap()
+                .contains("p95 latency up to 5 s vs 0.05 s"),
+            "{strategy:?}: {report:#?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_fault_at_full_traffic_is_rolled_back_from_the_warm_old_release_after_promotion() {
     for strategy in STRATEGIES {
         let w = World::new(only_new_is(Traffic::FailsAtFullTraffic), "");

@@ -18,6 +18,9 @@ pub enum Traffic {
     FailingWrites,
     /// One route's requests never answer: they pile up in flight.
     Hanging,
+    /// Every answer slower: p95 of 5 s where the old release answers in 50 ms. Under the spec's
+    /// 10 s, so only the baseline comparison sees it.
+    Slower,
     /// Healthy while it shares traffic, failing writes once it has all of it (a fault that
     /// shows only at full load, after promotion).
     FailsAtFullTraffic,
@@ -219,6 +222,20 @@ impl Platform for FakePlatform {
                 ],
                 ..Window::default()
             },
+            Traffic::Slower => {
+                let slow = Totals {
+                    p50_seconds: Some(2.5),
+                    p95_seconds: Some(5.0),
+                    p99_seconds: Some(5.0),
+                    ..Totals::of(300, 0)
+                };
+                Window {
+                    seconds,
+                    totals: slow,
+                    groups: vec![group("GET", "/", slow)],
+                    ..Window::default()
+                }
+            }
             Traffic::Hanging => Window {
                 seconds,
                 totals: totals(300, 0),
