@@ -147,7 +147,7 @@ impl Record {
         Self {
             id: format!("{started_at:.3}-{}", std::process::id()),
             environment: environment.to_owned(),
-            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            user: who(),
             action,
             strategy: None,
             from_version: None,
@@ -171,6 +171,24 @@ impl Record {
     pub fn started(&self) -> String {
         utc(self.started_at)
     }
+}
+
+/// Who is deploying, for the history: the login name, or the uid where none is set (a
+/// container or a CI step).
+fn who() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .and_then(|l| l.split_whitespace().next().map(|u| format!("uid {u}")))
+                })
+                .unwrap_or_else(|| "unknown".into())
+        })
 }
 
 /// Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`.
