@@ -264,19 +264,30 @@ async fn a_canary_deploy_of_a_good_release_fails_no_request() {
     good_release_under_load(Strategy::Canary).await;
 }
 
-async fn bad_release(strategy: Strategy, mode: &str) -> (Report, u64, u64, Harness) {
-    let h = harness(
+/// An agent with the marketplace live (deployed blue-green as `v1`) and a fixture release in
+/// `mode` ready to deploy over it; `configure` adjusts the harness before anything runs.
+async fn v1_live_and_a_bad_release(
+    mode: &str,
+    configure: impl FnOnce(&mut Harness),
+) -> (Harness, PathBuf) {
+    let mut h = harness(
         2,
         &[("FIXTURE_MODE", mode), ("FIXTURE_VERSION", "9.9.9-bad")],
         "",
     )
     .await;
+    configure(&mut h);
     let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
     let bad = release(h.dir.path(), &binary("release-fixture"), "bad");
     assert_eq!(
         h.deploy(Strategy::BlueGreen, &v1).await.outcome,
         Outcome::Deployed
     );
+    (h, bad)
+}
+
+async fn bad_release(strategy: Strategy, mode: &str) -> (Report, u64, u64, Harness) {
+    let (h, bad) = v1_live_and_a_bad_release(mode, |_| {}).await;
     let load = load(h.agent.public, 4);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let report = h.deploy(strategy, &bad).await;
@@ -800,20 +811,11 @@ impl MixedLoad {
 /// Deploys a release with a fault confined to part of the traffic under a mixed load; it must
 /// be rolled back, with failures only on the broken part. Returns the rollback's reason.
 async fn confined_fault(strategy: Strategy, mode: &str, broken_route: &str) -> String {
-    let mut h = harness(
-        2,
-        &[("FIXTURE_MODE", mode), ("FIXTURE_VERSION", "9.9.9-bad")],
-        "",
-    )
+    let (h, bad) = v1_live_and_a_bad_release(mode, |h| {
+        h.config.local.as_mut().unwrap().upstream_timeout_seconds = 5.0;
+        h.config.analysis.max_in_flight_seconds = 2.0;
+    })
     .await;
-    h.config.local.as_mut().unwrap().upstream_timeout_seconds = 5.0;
-    h.config.analysis.max_in_flight_seconds = 2.0;
-    let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
-    let bad = release(h.dir.path(), &binary("release-fixture"), "bad");
-    assert_eq!(
-        h.deploy(Strategy::BlueGreen, &v1).await.outcome,
-        Outcome::Deployed
-    );
     let load = mixed_load(h.agent.public, 8);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let report = h.deploy(strategy, &bad).await;
@@ -1122,21 +1124,7 @@ async fn a_crash_at_start_up_is_left_to_the_supervisor_within_the_grace() {
 /// release's baseline slice long before the spec's 10 s p95.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_leak_of_latency_is_rolled_back_against_the_baseline() {
-    let h = harness(
-        2,
-        &[
-            ("FIXTURE_MODE", "leak:40"),
-            ("FIXTURE_VERSION", "9.9.9-bad"),
-        ],
-        "",
-    )
-    .await;
-    let v1 = release(h.dir.path(), &binary("marketplace"), "v1");
-    let bad = release(h.dir.path(), &binary("release-fixture"), "bad");
-    assert_eq!(
-        h.deploy(Strategy::BlueGreen, &v1).await.outcome,
-        Outcome::Deployed
-    );
+    let (h, bad) = v1_live_and_a_bad_release("leak:40", |_| {}).await;
     let load = mixed_load(h.agent.public, 8);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let report = h.deploy(Strategy::BlueGreen, &bad).await;
