@@ -38,9 +38,15 @@ pub enum Command {
         /// Environment: reads DEPLOY_DIR/ENV.toml.
         env: String,
         strategy: Strategy,
-        /// The marketplace binary to release.
+        /// The marketplace binary to release (platform = "local").
+        #[arg(long, required_unless_present = "image", conflicts_with = "image")]
+        release: Option<PathBuf>,
+        /// The image to release, by tag or digest (platform = "ecs"); the digest is recorded.
         #[arg(long)]
-        release: PathBuf,
+        image: Option<String>,
+        /// Print the steps and the API changes the deploy would make; change nothing.
+        #[arg(long)]
+        plan: bool,
         /// Skip the configured test and scan commands (the spec's RUN_CHECKS=false).
         #[arg(long)]
         skip_checks: bool,
@@ -188,11 +194,6 @@ impl Target {
 
 fn target(deploy_dir: &std::path::Path, env: &str) -> anyhow::Result<Target> {
     let config = DeployConfig::load(deploy_dir, env)?;
-    if config.platform == PlatformKind::Ecs {
-        anyhow::bail!(
-            "platform \"ecs\" is not available yet in this marketctl; use platform = \"local\""
-        );
-    }
     let local = config
         .local
         .clone()
@@ -252,10 +253,42 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             env,
             strategy,
             release,
+            image,
+            plan,
             skip_checks,
             deploy_dir,
             output,
         } => {
+            let config = DeployConfig::load(&deploy_dir, &env)?;
+            if config.platform == PlatformKind::Ecs {
+                let Some(image) = image else {
+                    eprintln!(
+                        "error: {env} runs on ECS: deploy an image with --image URI (a tag or a digest in ECR)"
+                    );
+                    return Ok(64);
+                };
+                let ecs = crate::ecs::Ecs::connect(&config, &env, output == Output::Human)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let report = ecs
+                    .deploy(crate::ecs::EcsRequest {
+                        strategy,
+                        image: image.clone(),
+                        run_checks: !skip_checks,
+                        plan,
+                    })
+                    .await;
+                print_deploy(&env, &report, &image, output);
+                return Ok(report.outcome.exit_code());
+            }
+            let Some(release) = release else {
+                eprintln!("error: {env} runs on one host: deploy a binary with --release PATH");
+                return Ok(64);
+            };
+            if plan {
+                eprintln!("error: --plan is for ECS environments");
+                return Ok(64);
+            }
             let t = target(&deploy_dir, &env)?;
             let engine = t.engine(&env, output);
             let report = engine
@@ -265,19 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     run_checks: !skip_checks,
                 })
                 .await;
-            match output {
-                Output::Json => print_json(&report),
-                Output::Human => println!(
-                    "{env}: {} → {}: {} in {:.1} s",
-                    report.from_version.as_deref().unwrap_or("nothing"),
-                    report
-                        .to_version
-                        .clone()
-                        .unwrap_or_else(|| release.display().to_string()),
-                    report.outcome.summary(),
-                    report.seconds
-                ),
-            }
+            print_deploy(&env, &report, &release.display().to_string(), output);
             Ok(report.outcome.exit_code())
         }
         Command::Rollback {
@@ -286,13 +307,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             deploy_dir,
             output,
         } => {
-            let t = target(&deploy_dir, &env)?;
-            let engine = t.engine(&env, output);
-            let report = match engine.rollback(to).await {
-                Ok(report) => report,
-                Err(refused) => {
-                    eprintln!("error: {refused}");
-                    return Ok(if refused.is_usage() { 64 } else { 1 });
+            let config = DeployConfig::load(&deploy_dir, &env)?;
+            let report = if config.platform == PlatformKind::Ecs {
+                let ecs = crate::ecs::Ecs::connect(&config, &env, output == Output::Human)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                ecs.rollback(to).await
+            } else {
+                let t = target(&deploy_dir, &env)?;
+                let engine = t.engine(&env, output);
+                match engine.rollback(to).await {
+                    Ok(report) => report,
+                    Err(refused) => {
+                        eprintln!("error: {refused}");
+                        return Ok(if refused.is_usage() { 64 } else { 1 });
+                    }
                 }
             };
             match output {
@@ -319,6 +348,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             deploy_dir,
             output,
         } => {
+            let config = DeployConfig::load(&deploy_dir, &env)?;
+            if config.platform == PlatformKind::Ecs {
+                let ecs = crate::ecs::Ecs::connect(&config, &env, false)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let status = ecs.status().await.map_err(anyhow::Error::msg)?;
+                match output {
+                    Output::Json => print_json(&status),
+                    Output::Human => print!("{}", status.table()),
+                }
+                return Ok(0);
+            }
             let t = target(&deploy_dir, &env)?;
             let records = History::open(&t.state_dir)?.records()?;
             let running = crate::state::Lock::holder(&t.state_dir);
@@ -364,17 +405,37 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             output,
         } => {
             let config = DeployConfig::load(&deploy_dir, &env)?;
-            let state_dir = config
-                .local
-                .map(|l| l.state_dir)
-                .ok_or_else(|| anyhow::anyhow!("{env}.toml has no [local] section"))?;
-            let records = History::open(&state_dir)?.records()?;
+            let records = if config.platform == PlatformKind::Ecs {
+                let ecs = crate::ecs::Ecs::connect(&config, &env, false)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                ecs.state.records().await.map_err(anyhow::Error::msg)?
+            } else {
+                let state_dir = config
+                    .local
+                    .map(|l| l.state_dir)
+                    .ok_or_else(|| anyhow::anyhow!("{env}.toml has no [local] section"))?;
+                History::open(&state_dir)?.records()?
+            };
             match output {
                 Output::Json => print_json(&records),
                 Output::Human => print!("{}", history_table(&records)),
             }
             Ok(0)
         }
+    }
+}
+
+fn print_deploy(env: &str, report: &crate::engine::Report, asked: &str, output: Output) {
+    match output {
+        Output::Json => print_json(report),
+        Output::Human => println!(
+            "{env}: {} → {}: {} in {:.1} s",
+            report.from_version.as_deref().unwrap_or("nothing"),
+            report.to_version.as_deref().unwrap_or(asked),
+            report.outcome.summary(),
+            report.seconds
+        ),
     }
 }
 
@@ -385,6 +446,7 @@ fn phase_label(phase: &crate::state::Phase) -> String {
         Phase::Rolling { index } => format!("rolling step {}", index + 1),
         Phase::PostPromotion => "post-promotion watch".into(),
         Phase::RollingBack => "rolling back".into(),
+        Phase::Ecs { stage } => format!("ECS {stage}"),
         other => format!("{other:?}").to_lowercase(),
     }
 }

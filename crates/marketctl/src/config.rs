@@ -88,18 +88,74 @@ fn default_port_span() -> u16 {
     100
 }
 
-/// The names Terraform outputs for an ECS environment (`environments/ENV` outputs).
+/// An ECS environment: the names Terraform outputs (`terraform output marketctl_ecs` in
+/// `infrastructure/terraform/environments/ENV`), and how marketctl drives ECS's deployments.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EcsSettings {
     pub region: String,
     pub cluster: String,
-    pub blue_service: String,
-    pub green_service: String,
-    pub blue_target_group: String,
-    pub green_target_group: String,
-    pub task_definition_family: String,
+    /// The one service, on ECS's own deployment controller.
+    pub service: String,
+    /// The container in the task definition that runs the marketplace.
+    #[serde(default = "default_container")]
+    pub container: String,
+    /// The production listener, for smoke tests after the deploy.
     pub public_url: String,
+    /// The test listener: the new release before production traffic moves to it.
+    pub test_url: String,
+    /// Where the deploy history and lock live, shared by everyone who deploys.
+    pub state_bucket: String,
+    #[serde(default = "default_state_prefix")]
+    pub state_prefix: String,
+    /// CloudWatch alarms that make ECS roll a deployment back by itself.
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    /// The canary's share of production traffic while it bakes.
+    #[serde(default = "default_canary_percent")]
+    pub canary_percent: f64,
+    /// How long ECS waits at a pause for marketctl's answer before rolling back by itself
+    /// (marketctl gone mid-deploy).
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout_minutes: u32,
+    /// The whole deployment; past it marketctl stops it with a rollback.
+    #[serde(default = "default_deploy_timeout")]
+    pub deploy_timeout_seconds: f64,
+    /// How often the deployment is read.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: f64,
+    /// The migration task's command (the release's own image runs it).
+    #[serde(default = "default_migrate_command")]
+    pub migrate_command: Vec<String>,
+    /// The lock is someone else's until its heartbeat is this old (a holder on this host is
+    /// known gone as soon as its process is).
+    #[serde(default = "default_lock_stale")]
+    pub lock_stale_seconds: f64,
+}
+
+fn default_container() -> String {
+    "marketplace".into()
+}
+fn default_state_prefix() -> String {
+    "marketctl/".into()
+}
+fn default_canary_percent() -> f64 {
+    5.0
+}
+fn default_hook_timeout() -> u32 {
+    30
+}
+fn default_deploy_timeout() -> f64 {
+    3600.0
+}
+fn default_poll() -> f64 {
+    5.0
+}
+fn default_migrate_command() -> Vec<String> {
+    vec!["marketplace".into(), "migrate".into()]
+}
+fn default_lock_stale() -> f64 {
+    120.0
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -436,6 +492,27 @@ impl DeployConfig {
                     "analysis.rules for {:?}: the route must start with /, max_error_rate be in 0..1 and max_p95_seconds above 0",
                     rule.route
                 ));
+            }
+        }
+        if let Some(ecs) = &self.ecs {
+            if !(0.0 < ecs.canary_percent && ecs.canary_percent < 100.0) {
+                return Err("ecs.canary_percent must be above 0 and below 100".into());
+            }
+            if ecs.poll_seconds <= 0.0 || ecs.deploy_timeout_seconds <= 0.0 {
+                return Err(
+                    "ecs.poll_seconds and ecs.deploy_timeout_seconds must be above 0".into(),
+                );
+            }
+            if ecs.hook_timeout_minutes == 0 || ecs.migrate_command.is_empty() {
+                return Err(
+                    "ecs.hook_timeout_minutes must be at least 1 and ecs.migrate_command not empty"
+                        .into(),
+                );
+            }
+            for url in [&ecs.public_url, &ecs.test_url] {
+                if reqwest::Url::parse(url).is_err() {
+                    return Err(format!("ecs: {url:?} is not a URL"));
+                }
             }
         }
         if let Some(local) = &self.local

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ecs;
 pub mod engine;
 pub mod notify;
 pub mod platform;

@@ -88,6 +88,10 @@ pub enum Phase {
     PostPromotion,
     Retiring,
     RollingBack,
+    /// On ECS: the service deployment's lifecycle stage.
+    Ecs {
+        stage: String,
+    },
     Done,
 }
 
@@ -139,6 +143,15 @@ pub struct Record {
     /// Seconds from the start until traffic was off the new release, for a rolled-back deploy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic_off_after: Option<f64>,
+    /// What the release is on its platform, for going back to it: on ECS, the task definition
+    /// revision (the version is the image digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// On ECS: the revision that was live before, and the service deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_artifact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_deployment: Option<String>,
 }
 
 impl Record {
@@ -160,6 +173,9 @@ impl Record {
             phase: None,
             proven: None,
             traffic_off_after: None,
+            artifact: None,
+            previous_artifact: None,
+            platform_deployment: None,
         }
     }
 
@@ -175,7 +191,7 @@ impl Record {
 
 /// Who is deploying, for the history: the login name, or the uid where none is set (a
 /// container or a CI step).
-fn who() -> String {
+pub fn who() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
@@ -204,6 +220,40 @@ pub fn utc(seconds: f64) -> String {
         .unwrap_or_else(|| format!("{seconds:.0}"))
 }
 
+/// A history's JSON lines, latest state of each record, in start order. Unreadable lines (a
+/// torn write from a crash) are skipped rather than failing every later command.
+pub fn latest_records(text: &str) -> Vec<Record> {
+    let mut order: Vec<String> = Vec::new();
+    let mut latest = std::collections::HashMap::new();
+    for record in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+    {
+        if !latest.contains_key(&record.id) {
+            order.push(record.id.clone());
+        }
+        latest.insert(record.id.clone(), record);
+    }
+    order
+        .into_iter()
+        .filter_map(|id| latest.remove(&id))
+        .collect()
+}
+
+/// The latest deploy that made a known-good release other than `except` live.
+pub fn last_known_good<'r>(records: &'r [Record], except: Option<&str>) -> Option<&'r Record> {
+    let proven: std::collections::HashSet<&str> = records
+        .iter()
+        .filter(|r| r.proven.is_some())
+        .map(|r| r.to_version.as_str())
+        .collect();
+    records.iter().rev().find(|r| {
+        r.outcome == Some(Ended::Deployed)
+            && Some(r.to_version.as_str()) != except
+            && proven.contains(r.to_version.as_str())
+    })
+}
+
 pub struct History {
     path: PathBuf,
 }
@@ -226,47 +276,19 @@ impl History {
         file.sync_data()
     }
 
-    /// Every record, latest state of each, in start order. Unreadable lines (a torn write from a
-    /// crash) are skipped rather than failing every later command.
+    /// Every record, latest state of each, in start order.
     pub fn records(&self) -> std::io::Result<Vec<Record>> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut order: Vec<String> = Vec::new();
-        let mut latest = std::collections::HashMap::new();
-        for record in text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-        {
-            if !latest.contains_key(&record.id) {
-                order.push(record.id.clone());
-            }
-            latest.insert(record.id.clone(), record);
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(latest_records(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
         }
-        Ok(order
-            .into_iter()
-            .filter_map(|id| latest.remove(&id))
-            .collect())
     }
 
     /// The last known-good release other than `except` (the live one): what a bare rollback
     /// returns to. A release a rollback put back counts with its original proof.
     pub fn last_known_good(&self, except: Option<&str>) -> std::io::Result<Option<String>> {
-        let records = self.records()?;
-        let proven: std::collections::HashSet<&str> = records
-            .iter()
-            .filter(|r| r.proven.is_some())
-            .map(|r| r.to_version.as_str())
-            .collect();
-        Ok(records
-            .iter()
-            .rev()
-            .filter(|r| r.outcome == Some(Ended::Deployed))
-            .map(|r| r.to_version.as_str())
-            .find(|v| Some(*v) != except && proven.contains(v))
-            .map(str::to_owned))
+        Ok(last_known_good(&self.records()?, except).map(|r| r.to_version.clone()))
     }
 
     /// The record of the deploy that made `version` live, if any.

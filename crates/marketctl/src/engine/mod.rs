@@ -492,47 +492,12 @@ impl<'a, P: Platform> Engine<'a, P> {
     }
 
     async fn pre_checks(&mut self, run_checks: bool) -> Result<(), Stop> {
-        let missing: Vec<&String> = self
-            .config
-            .required_variables
-            .iter()
-            .filter(|v| std::env::var(v).map(|x| x.is_empty()).unwrap_or(true))
-            .collect();
-        if !missing.is_empty() {
-            return Err(Stop::Failed(format!(
-                "required variables not set: {missing:?}"
-            )));
-        }
-        if let Some(branch) = &self.config.git.branch {
-            let current = git(&["rev-parse", "--abbrev-ref", "HEAD"]).map_err(Stop::Failed)?;
-            if &current != branch {
-                return Err(Stop::Failed(format!(
-                    "deploys to {} come from {branch}, not {current}",
-                    self.environment
-                )));
-            }
-        }
-        if self.config.git.require_clean {
-            let status = git(&["status", "--porcelain"]).map_err(Stop::Failed)?;
-            if !status.is_empty() {
-                return Err(Stop::Failed(
-                    "the git working tree has uncommitted changes".into(),
-                ));
-            }
-        }
+        repository_checks(self.config, &self.environment).map_err(Stop::Failed)?;
         self.platform.check().await?;
         if run_checks {
-            for command in &self.config.checks.commands {
-                self.note(&format!("running: {command}"));
-                let status = tokio::process::Command::new("sh")
-                    .args(["-c", command])
-                    .status()
-                    .await
-                    .map_err(|e| Stop::Failed(format!("{command}: {e}")))?;
-                if !status.success() {
-                    return Err(Stop::Failed(format!("check failed: {command} ({status})")));
-                }
-            }
+            configured_checks(self.config, |line| self.note(line))
+                .await
+                .map_err(Stop::Failed)?;
         }
         Ok(())
     }
@@ -664,6 +629,53 @@ impl<'a, P: Platform> Engine<'a, P> {
         self.end_step("reconcile", detail);
         Ok(())
     }
+}
+
+/// The checks every platform runs before anything changes: required variables, the branch and
+/// a clean working tree.
+pub(crate) fn repository_checks(config: &DeployConfig, environment: &str) -> Result<(), String> {
+    let missing: Vec<&String> = config
+        .required_variables
+        .iter()
+        .filter(|v| std::env::var(v).map(|x| x.is_empty()).unwrap_or(true))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("required variables not set: {missing:?}"));
+    }
+    if let Some(branch) = &config.git.branch {
+        let current = git(&["rev-parse", "--abbrev-ref", "HEAD"])?;
+        if &current != branch {
+            return Err(format!(
+                "deploys to {environment} come from {branch}, not {current}"
+            ));
+        }
+    }
+    if config.git.require_clean {
+        let status = git(&["status", "--porcelain"])?;
+        if !status.is_empty() {
+            return Err("the git working tree has uncommitted changes".into());
+        }
+    }
+    Ok(())
+}
+
+/// The configured test and scan commands (skipped with RUN_CHECKS=false).
+pub(crate) async fn configured_checks(
+    config: &DeployConfig,
+    note: impl Fn(&str),
+) -> Result<(), String> {
+    for command in &config.checks.commands {
+        note(&format!("running: {command}"));
+        let status = tokio::process::Command::new("sh")
+            .args(["-c", command])
+            .status()
+            .await
+            .map_err(|e| format!("{command}: {e}"))?;
+        if !status.success() {
+            return Err(format!("check failed: {command} ({status})"));
+        }
+    }
+    Ok(())
 }
 
 fn git(args: &[&str]) -> Result<String, String> {
