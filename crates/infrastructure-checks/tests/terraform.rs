@@ -4,6 +4,7 @@
 use hcl::expr::{Expression, ObjectKey};
 use hcl::structure::{Block, BlockLabel, Body};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Not;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -444,4 +445,182 @@ fn every_environment_keeps_state_in_a_locked_encrypted_s3_backend() {
     }
     let bootstrap = parse_dir(&root().join("bootstrap"));
     assert!(blocks(&bootstrap, "resource").any(|b| label(b, 0) == "aws_s3_bucket_versioning"));
+}
+
+fn resources<'a>(files: &'a [(PathBuf, Body)], kind: &'a str) -> Vec<&'a Block> {
+    blocks(files, "resource")
+        .filter(|b| label(b, 0) == kind)
+        .collect()
+}
+
+fn block<'a>(body: &'a Body, kind: &str) -> Option<&'a Block> {
+    body.blocks().find(|b| b.identifier() == kind)
+}
+
+/// The names in a `lifecycle { ignore_changes = [...] }`.
+fn ignored(body: &Body) -> Vec<String> {
+    block(body, "lifecycle")
+        .and_then(|l| attr(l.body(), "ignore_changes"))
+        .map(|e| match e {
+            Expression::Array(items) => items
+                .iter()
+                .map(|i| format!("{i}").trim().to_owned())
+                .collect(),
+            other => panic!("ignore_changes: {other:?}"),
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn ecs_runs_one_service_on_its_own_deployment_controller_with_what_blue_green_needs() {
+    let files = parse_dir(&root().join("modules/ecs"));
+    let services = resources(&files, "aws_ecs_service");
+    assert_eq!(services.len(), 1, "one service per environment");
+    let service = services[0].body();
+    assert!(
+        has_attr(service, "for_each").not() && has_attr(service, "count").not(),
+        "exactly one service, not one per colour"
+    );
+    let controller = block(service, "deployment_controller").expect("deployment_controller");
+    assert_eq!(text(attr(controller.body(), "type").unwrap()), "ECS");
+    let lb = block(service, "load_balancer").expect("load_balancer");
+    let advanced = block(lb.body(), "advanced_configuration").expect("advanced_configuration");
+    for key in [
+        "alternate_target_group_arn",
+        "production_listener_rule",
+        "test_listener_rule",
+        "role_arn",
+    ] {
+        assert!(
+            has_attr(advanced.body(), key),
+            "advanced_configuration.{key}"
+        );
+    }
+    assert!(block(service, "deployment_configuration").is_some());
+    let alarms = block(service, "alarms").expect("rollback alarms on the service");
+    assert_eq!(text(attr(alarms.body(), "rollback").unwrap()), "true");
+    // marketctl owns releases: Terraform must not undo a deploy or move traffic back.
+    let ignored_service = ignored(service);
+    for key in [
+        "task_definition",
+        "deployment_configuration",
+        "load_balancer",
+    ] {
+        assert!(
+            ignored_service.iter().any(|i| i == key),
+            "aws_ecs_service ignores {key}: {ignored_service:?}"
+        );
+    }
+    let rules = resources(&files, "aws_lb_listener_rule");
+    let names: BTreeSet<&str> = rules.iter().map(|r| label(r, 1)).collect();
+    assert_eq!(names, BTreeSet::from(["production", "test"]));
+    for rule in &rules {
+        assert!(
+            ignored(rule.body()).iter().any(|i| i == "action"),
+            "ECS moves the {} rule's targets",
+            label(rule, 1)
+        );
+    }
+    let attachment = resources(&files, "aws_iam_role_policy_attachment")
+        .into_iter()
+        .find(|r| label(r, 1) == "ecs_infrastructure")
+        .expect("the ECS infrastructure role's policy");
+    assert!(
+        format!("{}", attr(attachment.body(), "policy_arn").unwrap())
+            .contains("AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    );
+    let threshold = |name: &str| {
+        let alarm = resources(&files, "aws_cloudwatch_metric_alarm")
+            .into_iter()
+            .find(|r| label(r, 1) == name)
+            .unwrap_or_else(|| panic!("alarm {name}"));
+        text(attr(alarm.body(), "threshold").unwrap())
+    };
+    assert_eq!(threshold("rollback_5xx"), "5", "the spec: 5xx above 5%");
+    assert_eq!(
+        threshold("rollback_latency"),
+        "10",
+        "the spec: p95 above 10 s"
+    );
+    let listener = resources(&files, "aws_lb_listener")
+        .into_iter()
+        .find(|r| label(r, 1) == "test")
+        .expect("a test listener");
+    assert_eq!(text(attr(listener.body(), "protocol").unwrap()), "HTTPS");
+}
+
+#[test]
+fn every_root_and_module_needs_the_provider_with_ecs_native_deployments() {
+    let mut dirs: Vec<PathBuf> = MODULES
+        .iter()
+        .map(|m| root().join("modules").join(m))
+        .collect();
+    dirs.extend(
+        ENVIRONMENTS
+            .iter()
+            .map(|e| root().join("environments").join(e)),
+    );
+    dirs.push(root().join("bootstrap"));
+    for dir in dirs {
+        let files = parse_dir(&dir);
+        let terraform = blocks(&files, "terraform").next().expect("terraform block");
+        let providers = block(terraform.body(), "required_providers").expect("required_providers");
+        let aws = object(attr(providers.body(), "aws").unwrap());
+        let version = text(&aws["version"]);
+        assert!(
+            version.starts_with(">= 6.21"),
+            "{}: aws provider {version}; 6.21 is the first with ECS blue/green, canary and linear",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn each_environment_s_default_strategy_and_deploy_file_match_the_ecs_module() {
+    for env in ENVIRONMENTS {
+        let files = parse_dir(&root().join("environments").join(env));
+        let ecs = blocks(&files, "module")
+            .find(|b| label(b, 0) == "ecs")
+            .unwrap()
+            .body()
+            .clone();
+        let want = if env == "production" {
+            "BLUE_GREEN"
+        } else {
+            "ROLLING"
+        };
+        assert_eq!(
+            text(attr(&ecs, "deployment_strategy").unwrap()),
+            want,
+            "{env}: the spec's default strategy"
+        );
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy")
+            .join(format!("{env}.toml"));
+        let config: toml::Value =
+            toml::from_str(&std::fs::read_to_string(&deploy).unwrap()).unwrap();
+        if config["platform"].as_str() != Some("ecs") {
+            continue;
+        }
+        let e = &config["ecs"];
+        let name = format!("tm-{env}");
+        assert_eq!(e["cluster"].as_str(), Some(name.as_str()), "{env}: cluster");
+        assert_eq!(e["service"].as_str(), Some(name.as_str()), "{env}: service");
+        assert_eq!(
+            e["state_bucket"].as_str(),
+            Some(format!("{name}-deploy-state").as_str()),
+            "{env}: the module's deploy state bucket"
+        );
+        let alarms: BTreeSet<String> = e["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let expected: BTreeSet<String> = ["5xx", "latency"]
+            .iter()
+            .flat_map(|k| ["blue", "green"].map(|c| format!("{name}-{k}-{c}")))
+            .collect();
+        assert_eq!(alarms, expected, "{env}: the module's rollback alarms");
+    }
 }

@@ -24,6 +24,24 @@ impl Drop for Harness {
     }
 }
 
+/// An interpreter that has moto: scripts/install-tools.sh's venv (`moto-python`, on PATH in
+/// CI and in /opt/tm-tools/bin), or python3 where moto is installed for the user.
+fn python() -> String {
+    let has_moto = |p: &str| {
+        Command::new(p)
+            .args(["-c", "import moto, boto3, werkzeug"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    ["moto-python", "/opt/tm-tools/bin/moto-python", "python3"]
+        .into_iter()
+        .find(|p| has_moto(p))
+        .expect("no Python with moto: run `bash scripts/install-tools.sh` (or pip install 'moto[server]')")
+        .to_owned()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -59,14 +77,14 @@ impl Harness {
     fn start_with(images: Value, ecs_extra: &str) -> Self {
         let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ecs_harness/harness.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(&script)
             .arg(port.to_string())
             .env("HARNESS_MINUTE_SECONDS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 must be installed (scripts/install-tools.sh installs moto)");
+            .expect("the harness's Python must start");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)

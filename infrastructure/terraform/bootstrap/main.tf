@@ -165,35 +165,47 @@ resource "aws_iam_openid_connect_provider" "github" {
   tags            = var.tags
 }
 
-resource "aws_iam_role" "deploy" {
-  name = "tattoo-marketplace-github-deploy"
-  # Only this repository's workflows running in a GitHub environment (where production requires
-  # reviewers) can assume the role.
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
-      Action    = "sts:AssumeRoleWithWebIdentity"
-      Condition = {
-        StringEquals = { "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com" }
-        StringLike   = { "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:*" }
-      }
-    }]
-  })
+locals {
+  account = data.aws_caller_identity.current.account_id
+  # Each GitHub environment assumes only its own roles; production's has required reviewers.
+  github_trust = {
+    for env in var.environments : env => jsonencode({
+      Version = "2012-10-17"
+      Statement = [{
+        Effect    = "Allow"
+        Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
+        Action    = "sts:AssumeRoleWithWebIdentity"
+        Condition = {
+          StringEquals = {
+            "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+            "token.actions.githubusercontent.com:sub" = "repo:${var.github_repository}:environment:${env}"
+          }
+        }
+      }]
+    })
+  }
+}
+
+# Terraform for one environment (the plan and apply jobs): it creates the whole stack, so
+# PowerUser, with IAM only for that environment's own roles.
+resource "aws_iam_role" "terraform" {
+  for_each             = toset(var.environments)
+  name                 = "tm-${each.key}-terraform"
+  assume_role_policy   = local.github_trust[each.key]
   max_session_duration = 3600
   tags                 = var.tags
 }
 
-resource "aws_iam_role_policy_attachment" "deploy" {
-  role       = aws_iam_role.deploy.name
+resource "aws_iam_role_policy_attachment" "terraform" {
+  for_each   = aws_iam_role.terraform
+  role       = each.value.name
   policy_arn = "arn:aws:iam::aws:policy/PowerUserAccess"
 }
 
-# PowerUser cannot manage IAM; Terraform needs it only for this project's roles.
-resource "aws_iam_role_policy" "deploy_iam" {
-  name = "project-roles"
-  role = aws_iam_role.deploy.id
+resource "aws_iam_role_policy" "terraform_iam" {
+  for_each = aws_iam_role.terraform
+  name     = "environment-roles"
+  role     = each.value.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -208,10 +220,108 @@ resource "aws_iam_role_policy" "deploy_iam" {
         "iam:UpdateAssumeRolePolicy", "iam:CreateServiceLinkedRole",
       ]
       Resource = [
-        "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/tm-*",
-        "arn:aws:iam::${data.aws_caller_identity.current.account_id}:instance-profile/tm-*",
-        "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/*",
+        "arn:aws:iam::${local.account}:role/tm-${each.key}-*",
+        "arn:aws:iam::${local.account}:instance-profile/tm-${each.key}-*",
+        "arn:aws:iam::${local.account}:role/aws-service-role/*",
       ]
     }]
   })
+}
+
+# Releases for one environment (the image and release jobs): push its image, and what marketctl
+# calls on its service, nothing else.
+resource "aws_iam_role" "release" {
+  for_each             = toset(var.environments)
+  name                 = "tm-${each.key}-release"
+  assume_role_policy   = local.github_trust[each.key]
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "release" {
+  for_each = toset(var.environments)
+
+  statement {
+    sid = "ReadOnlyDescribes"
+    # These calls take no resource-level permissions.
+    actions = [
+      "ecr:GetAuthorizationToken",
+      "ecs:DescribeTaskDefinition",
+      "ecs:RegisterTaskDefinition",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+      "cloudwatch:GetMetricData",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid = "PushTheEnvironmentsImage"
+    actions = [
+      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:DescribeImages",
+    ]
+    resources = ["arn:aws:ecr:*:${local.account}:repository/tm-${each.key}"]
+  }
+  statement {
+    sid = "DriveTheEnvironmentsService"
+    actions = [
+      "ecs:DescribeServices", "ecs:UpdateService", "ecs:StopServiceDeployment",
+      "ecs:ContinueServiceDeployment", "ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask",
+      "ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments",
+    ]
+    resources = [
+      "arn:aws:ecs:*:${local.account}:service/tm-${each.key}/*",
+      "arn:aws:ecs:*:${local.account}:service-deployment/tm-${each.key}/*",
+      "arn:aws:ecs:*:${local.account}:task-definition/tm-${each.key}:*",
+      "arn:aws:ecs:*:${local.account}:task/tm-${each.key}/*",
+    ]
+  }
+  statement {
+    sid       = "ReadTheRollbackAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:aws:cloudwatch:*:${local.account}:alarm:tm-${each.key}-*"]
+  }
+  statement {
+    sid       = "PassTheTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:aws:iam::${local.account}:role/tm-${each.key}-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "CheckTheTasksSecretsExist"
+    actions   = ["secretsmanager:DescribeSecret"]
+    resources = ["arn:aws:secretsmanager:*:${local.account}:secret:tm-${each.key}/*"]
+  }
+  statement {
+    sid       = "DeployHistoryAndLock"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["arn:aws:s3:::tm-${each.key}-deploy-state/*"]
+  }
+  statement {
+    sid       = "DeployHistoryBucket"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:aws:s3:::tm-${each.key}-deploy-state"]
+  }
+  statement {
+    sid       = "DeployHistoryEncryption"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["arn:aws:kms:*:${local.account}:key/*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["s3.*.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "release" {
+  for_each = aws_iam_role.release
+  name     = "release"
+  role     = each.value.id
+  policy   = data.aws_iam_policy_document.release[each.key].json
 }

@@ -3,7 +3,12 @@ output "state_bucket" {
   value       = aws_s3_bucket.state.bucket
 }
 
-output "deploy_role_arn" {
-  description = "Role GitHub Actions assumes through OIDC (secret AWS_DEPLOY_ROLE_ARN)."
-  value       = aws_iam_role.deploy.arn
+output "terraform_role_arns" {
+  description = "Per environment, the role its plan and apply jobs assume (environment secret AWS_TERRAFORM_ROLE_ARN)."
+  value       = { for env, r in aws_iam_role.terraform : env => r.arn }
+}
+
+output "release_role_arns" {
+  description = "Per environment, the role its image and release jobs assume (environment secret AWS_RELEASE_ROLE_ARN)."
+  value       = { for env, r in aws_iam_role.release : env => r.arn }
 }

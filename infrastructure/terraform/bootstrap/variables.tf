@@ -26,6 +26,12 @@ variable "github_repository" {
   }
 }
 
+variable "environments" {
+  description = "Environments that get their own Terraform and release roles."
+  type        = list(string)
+  default     = ["development", "staging", "production"]
+}
+
 variable "tags" {
   description = "Tags for the bootstrap resources."
   type        = map(string)

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80.0, < 7.0.0"
+      version = ">= 6.21.0, < 7.0.0"
     }
   }
   # Bootstrap keeps its own small state locally: it creates the bucket the others use.

@@ -121,6 +121,8 @@ module "ecs" {
   task_cpu              = local.spec.container_cpu
   task_memory           = local.spec.container_memory
   desired_count         = local.spec.container_count
+  deployment_strategy   = "BLUE_GREEN"
+  test_listener_cidrs   = concat([module.vpc.vpc_cidr], var.deploy_runner_cidrs)
   autoscaling = {
     enabled = true
     min     = 3

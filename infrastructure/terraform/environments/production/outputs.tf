@@ -1,25 +1,21 @@
 output "cluster_name" {
-  description = "ECS cluster (marketctl's ECS platform)."
+  description = "ECS cluster."
   value       = module.ecs.cluster_name
 }
 
-output "service_names" {
-  description = "Blue and green ECS services."
-  value       = module.ecs.service_names
-}
-
-output "target_group_names" {
-  description = "Blue and green target groups."
-  value       = module.ecs.target_group_names
-}
-
-output "listener_arn" {
-  description = "Weighted HTTPS listener."
-  value       = module.ecs.listener_arn
+output "marketctl_ecs" {
+  description = "The [ecs] section of deploy/production.toml."
+  value = {
+    region       = var.region
+    cluster      = module.ecs.cluster_name
+    service      = module.ecs.service_name
+    state_bucket = module.ecs.deploy_state_bucket
+    alarms       = module.ecs.rollback_alarm_names
+  }
 }
 
 output "task_definition_family" {
-  description = "Task definition family."
+  description = "Task definition family marketctl registers revisions in."
   value       = module.ecs.task_definition_family
 }
 

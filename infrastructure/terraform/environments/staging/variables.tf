@@ -57,3 +57,9 @@ variable "alert_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "deploy_runner_cidrs" {
+  description = "Where deploys run from besides the VPC (self-hosted runners), for the ALB's test listener."
+  type        = list(string)
+  default     = []
+}

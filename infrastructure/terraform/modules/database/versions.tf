@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80.0, < 7.0.0"
+      version = ">= 6.21.0, < 7.0.0"
       # Cross-region copies of automated backups go to the disaster-recovery region.
       configuration_aliases = [aws.dr]
     }

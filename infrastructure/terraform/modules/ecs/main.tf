@@ -1,9 +1,19 @@
-# The app on ECS Fargate behind an ALB: ECR, cluster with Container Insights, blue and green
-# services and target groups behind one weighted HTTPS listener (marketctl shifts the weights),
-# secrets from Secrets Manager, autoscaling, optional Fargate Spot and EC2 capacity.
+# The app on ECS Fargate behind an ALB: ECR, cluster with Container Insights, one service on
+# ECS's own deployment controller (rolling, or blue/green and canary with a production and an
+# alternate target group, production and test listener rules, and the infrastructure role ECS
+# shifts traffic with), the spec's rollback alarms per target group, the deploy history and lock
+# bucket marketctl shares, secrets from Secrets Manager, autoscaling, optional Fargate Spot and
+# EC2 capacity.
+#
+# Ownership: Terraform creates all of this once; after that marketctl owns releases. It
+# registers task definition revisions and sets the deployment configuration on every deploy,
+# and ECS moves the listener rule weights and swaps the target groups' roles. So the service's
+# task_definition, desired_count (autoscaling), deployment configuration, alarms and load
+# balancer, and the listener rules' actions, are ignored after creation.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 data "aws_elb_service_account" "this" {}
 
 locals {
@@ -365,6 +375,7 @@ resource "aws_wafv2_web_acl_association" "alb" {
 }
 
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the ALB (HTTPS listeners only); tasks are reached over HTTP inside the VPC's private subnets.
   for_each             = local.colours
   name                 = "${var.name}-${each.key}"
   port                 = var.container_port
@@ -393,7 +404,25 @@ resource "aws_lb_listener" "https" {
   certificate_arn = var.certificate_arn
   tags            = var.tags
 
+  # Requests reach the app through the production rule, which ECS drives.
   default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "Not found"
+      status_code  = "404"
+    }
+  }
+}
+
+# Production traffic: all on blue at creation; ECS shifts the weights during blue/green and
+# canary deployments and leaves them on the winner.
+resource "aws_lb_listener_rule" "production" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+  tags         = var.tags
+
+  action {
     type = "forward"
     forward {
       target_group {
@@ -404,17 +433,70 @@ resource "aws_lb_listener" "https" {
         arn    = aws_lb_target_group.this["green"].arn
         weight = 0
       }
-      stickiness {
-        enabled  = false
-        duration = 60
-      }
     }
   }
 
-  # marketctl shifts the weights during blue-green and canary deploys.
-  lifecycle {
-    ignore_changes = [default_action]
+  condition {
+    path_pattern {
+      values = ["/*"]
+    }
   }
+
+  lifecycle {
+    ignore_changes = [action]
+  }
+}
+
+# The test listener: the new release before production traffic moves to it (marketctl's smoke
+# tests). Reachable from the VPC and the deploy runners only.
+resource "aws_lb_listener" "test" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.test_listener_port
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+  tags              = var.tags
+
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "Not found"
+      status_code  = "404"
+    }
+  }
+}
+
+resource "aws_lb_listener_rule" "test" {
+  listener_arn = aws_lb_listener.test.arn
+  priority     = 10
+  tags         = var.tags
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this["green"].arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/*"]
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [action]
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "test_listener" {
+  for_each          = toset(var.test_listener_cidrs)
+  security_group_id = var.alb_security_group_id
+  description       = "Test listener: the VPC and the deploy runners"
+  ip_protocol       = "tcp"
+  from_port         = var.test_listener_port
+  to_port           = var.test_listener_port
+  cidr_ipv4         = each.value
+  tags              = var.tags
 }
 
 resource "aws_lb_listener" "http_redirect" {
@@ -433,18 +515,50 @@ resource "aws_lb_listener" "http_redirect" {
   }
 }
 
-# ---------------------------------------------------------------- services
+# ---------------------------------------------------------------- service
+
+# The role ECS uses to move listener rule weights and target groups in blue/green and canary
+# deployments.
+data "aws_iam_policy_document" "ecs_infrastructure_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ecs_infrastructure" {
+  name               = "${var.name}-ecs-infrastructure"
+  assume_role_policy = data.aws_iam_policy_document.ecs_infrastructure_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "ecs_infrastructure" {
+  role       = aws_iam_role.ecs_infrastructure.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+}
 
 resource "aws_ecs_service" "this" {
-  for_each                          = local.colours
-  name                              = "${var.name}-${each.key}"
+  name                              = var.name
   cluster                           = aws_ecs_cluster.this.id
   task_definition                   = aws_ecs_task_definition.this.arn
-  desired_count                     = each.key == "blue" ? var.desired_count : 0
+  desired_count                     = var.desired_count
   health_check_grace_period_seconds = 30
   enable_execute_command            = false
   propagate_tags                    = "SERVICE"
-  tags                              = merge(var.tags, { Colour = each.key })
+  tags                              = var.tags
+
+  deployment_controller {
+    type = "ECS"
+  }
+
+  # The environment's default strategy; marketctl sets the one each deploy asks for.
+  deployment_configuration {
+    strategy             = var.deployment_strategy
+    bake_time_in_minutes = var.deployment_strategy == "ROLLING" ? null : var.bake_time_minutes
+  }
 
   # Surge first, drain second: never below the desired count during a rolling update.
   deployment_minimum_healthy_percent = 100
@@ -453,6 +567,12 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+
+  alarms {
+    alarm_names = local.rollback_alarm_names
+    enable      = true
+    rollback    = true
   }
 
   capacity_provider_strategy {
@@ -476,17 +596,193 @@ resource "aws_ecs_service" "this" {
   }
 
   load_balancer {
-    target_group_arn = aws_lb_target_group.this[each.key].arn
+    target_group_arn = aws_lb_target_group.this["blue"].arn
     container_name   = "marketplace"
     container_port   = var.container_port
+
+    advanced_configuration {
+      alternate_target_group_arn = aws_lb_target_group.this["green"].arn
+      production_listener_rule   = aws_lb_listener_rule.production.arn
+      test_listener_rule         = aws_lb_listener_rule.test.arn
+      role_arn                   = aws_iam_role.ecs_infrastructure.arn
+    }
   }
 
-  # marketctl owns the running task definition and the counts of both colours.
+  # marketctl owns releases and their deployment configuration; ECS swaps the target groups'
+  # roles with each blue/green deploy; autoscaling owns the count (see the header).
   lifecycle {
-    ignore_changes = [task_definition, desired_count]
+    ignore_changes = [
+      task_definition,
+      desired_count,
+      deployment_configuration,
+      deployment_circuit_breaker,
+      alarms,
+      load_balancer,
+    ]
   }
 
-  depends_on = [aws_lb_listener.https]
+  depends_on = [
+    aws_lb_listener_rule.production,
+    aws_lb_listener_rule.test,
+    aws_iam_role_policy_attachment.ecs_infrastructure,
+  ]
+}
+
+# ---------------------------------------------------------------- rollback alarms
+
+locals {
+  rollback_alarm_names = concat(
+    [for a in aws_cloudwatch_metric_alarm.rollback_5xx : a.alarm_name],
+    [for a in aws_cloudwatch_metric_alarm.rollback_latency : a.alarm_name],
+  )
+}
+
+# The spec's rollback triggers per target group (the new release's is the alternate one while it
+# bakes): ECS rolls a deployment back when one fires.
+resource "aws_cloudwatch_metric_alarm" "rollback_5xx" {
+  for_each            = local.colours
+  alarm_name          = "${var.name}-5xx-${each.key}"
+  alarm_description   = "More than 5% of requests to the ${each.key} target group answered 5xx (rolls a deployment back)"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  threshold           = 5
+  treat_missing_data  = "notBreaching"
+  tags                = var.tags
+
+  metric_query {
+    id          = "rate"
+    expression  = "100 * FILL(errors, 0) / IF(FILL(requests, 0) > 0, FILL(requests, 0), 1)"
+    label       = "5xx percent"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      period      = 60
+      stat        = "Sum"
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+        TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+      }
+    }
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      period      = 60
+      stat        = "Sum"
+      dimensions = {
+        LoadBalancer = aws_lb.this.arn_suffix
+        TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "rollback_latency" {
+  for_each            = local.colours
+  alarm_name          = "${var.name}-latency-${each.key}"
+  alarm_description   = "p95 response time of the ${each.key} target group above 10 s (rolls a deployment back)"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "TargetResponseTime"
+  extended_statistic  = "p95"
+  period              = 60
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  threshold           = 10
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  tags                = var.tags
+  dimensions = {
+    LoadBalancer = aws_lb.this.arn_suffix
+    TargetGroup  = aws_lb_target_group.this[each.key].arn_suffix
+  }
+}
+
+# ---------------------------------------------------------------- deploy history and lock
+
+# marketctl's history and lock for this environment, shared by everyone who deploys it (CI
+# runners and people), written with S3's conditional writes. Every write is the release role's
+# and in CloudTrail, so server access logs would add nothing.
+#trivy:ignore:AVD-AWS-0089
+resource "aws_s3_bucket" "deploy_state" {
+  #checkov:skip=CKV_AWS_144:Deploy history is not replicated: it is rebuilt from the ECS service's deployments if a region is lost.
+  #checkov:skip=CKV_AWS_18:Every write is by the deploy role and recorded in CloudTrail; access logs would add nothing.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the deploy history.
+  bucket        = "${var.name}-deploy-state"
+  force_destroy = false
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "deploy_state" {
+  bucket                  = aws_s3_bucket.deploy_state.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "deploy_state" {
+  bucket = aws_s3_bucket.deploy_state.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "deploy_state" {
+  bucket = aws_s3_bucket.deploy_state.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "deploy_state" {
+  bucket = aws_s3_bucket.deploy_state.id
+  rule {
+    id     = "expire-old-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+data "aws_iam_policy_document" "deploy_state" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.deploy_state.arn, "${aws_s3_bucket.deploy_state.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "deploy_state" {
+  bucket = aws_s3_bucket.deploy_state.id
+  policy = data.aws_iam_policy_document.deploy_state.json
 }
 
 resource "aws_ecs_cluster_capacity_providers" "this" {
@@ -497,22 +793,24 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 # ---------------------------------------------------------------- autoscaling
 
 resource "aws_appautoscaling_target" "this" {
-  for_each           = var.autoscaling.enabled ? local.colours : toset([])
+  count              = var.autoscaling.enabled ? 1 : 0
   service_namespace  = "ecs"
-  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this[each.key].name}"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this.name}"
   scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = each.key == "blue" ? var.autoscaling.min : 0
+  min_capacity       = var.autoscaling.min
   max_capacity       = var.autoscaling.max
   tags               = var.tags
 }
 
+# On CPU only: a requests-per-target policy names one target group, and which of the pair takes
+# production traffic changes with every blue/green deploy.
 resource "aws_appautoscaling_policy" "cpu" {
-  for_each           = aws_appautoscaling_target.this
-  name               = "${var.name}-${each.key}-cpu"
+  count              = var.autoscaling.enabled ? 1 : 0
+  name               = "${var.name}-cpu"
   policy_type        = "TargetTrackingScaling"
-  service_namespace  = each.value.service_namespace
-  resource_id        = each.value.resource_id
-  scalable_dimension = each.value.scalable_dimension
+  service_namespace  = aws_appautoscaling_target.this[0].service_namespace
+  resource_id        = aws_appautoscaling_target.this[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.autoscaling.cpu_target_percent
@@ -520,25 +818,6 @@ resource "aws_appautoscaling_policy" "cpu" {
     scale_out_cooldown = 60
     predefined_metric_specification {
       predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-}
-
-resource "aws_appautoscaling_policy" "requests" {
-  for_each           = aws_appautoscaling_target.this
-  name               = "${var.name}-${each.key}-requests"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = each.value.service_namespace
-  resource_id        = each.value.resource_id
-  scalable_dimension = each.value.scalable_dimension
-
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.autoscaling.requests_per_target
-    scale_in_cooldown  = 300
-    scale_out_cooldown = 60
-    predefined_metric_specification {
-      predefined_metric_type = "ALBRequestCountPerTarget"
-      resource_label         = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this[each.key].arn_suffix}"
     }
   }
 }

@@ -3,13 +3,18 @@ output "cluster_name" {
   value       = aws_ecs_cluster.this.name
 }
 
+output "service_name" {
+  description = "The ECS service (on ECS's own deployment controller)."
+  value       = aws_ecs_service.this.name
+}
+
 output "service_names" {
-  description = "ECS services by colour: { blue, green }."
-  value       = { for k, s in aws_ecs_service.this : k => s.name }
+  description = "The ECS services for per-service alarms and dashboards: { service }."
+  value       = { service = aws_ecs_service.this.name }
 }
 
 output "target_group_names" {
-  description = "Target groups by colour; marketctl's ECS platform shifts the listener's weights between them."
+  description = "The production (blue at creation) and alternate (green) target groups; ECS swaps their roles with each blue/green deploy."
   value       = { for k, t in aws_lb_target_group.this : k => t.name }
 }
 
@@ -19,8 +24,33 @@ output "target_group_arns" {
 }
 
 output "listener_arn" {
-  description = "The weighted HTTPS listener."
+  description = "The HTTPS listener."
   value       = aws_lb_listener.https.arn
+}
+
+output "production_listener_rule_arn" {
+  description = "The listener rule whose weights ECS shifts."
+  value       = aws_lb_listener_rule.production.arn
+}
+
+output "test_listener_rule_arn" {
+  description = "The test listener's rule (the new release before production traffic)."
+  value       = aws_lb_listener_rule.test.arn
+}
+
+output "infrastructure_role_arn" {
+  description = "The role ECS shifts load balancer traffic with."
+  value       = aws_iam_role.ecs_infrastructure.arn
+}
+
+output "rollback_alarm_names" {
+  description = "The spec's rollback alarms (5xx rate, p95) per target group."
+  value       = local.rollback_alarm_names
+}
+
+output "deploy_state_bucket" {
+  description = "marketctl's deploy history and lock."
+  value       = aws_s3_bucket.deploy_state.id
 }
 
 output "alb_arn" {

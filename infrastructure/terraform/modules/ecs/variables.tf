@@ -96,7 +96,7 @@ variable "task_memory" {
 }
 
 variable "desired_count" {
-  description = "Tasks in the live (blue) service (the spec: 1, 2, 3+)."
+  description = "Tasks in the service (the spec: 1, 2, 3+)."
   type        = number
 
   validation {
@@ -106,13 +106,12 @@ variable "desired_count" {
 }
 
 variable "autoscaling" {
-  description = "Target-tracking autoscaling on CPU and on requests per target."
+  description = "Target-tracking autoscaling on CPU."
   type = object({
-    enabled             = bool
-    min                 = number
-    max                 = number
-    cpu_target_percent  = optional(number, 60)
-    requests_per_target = optional(number, 1000)
+    enabled            = bool
+    min                = number
+    max                = number
+    cpu_target_percent = optional(number, 60)
   })
   default = {
     enabled = false
@@ -189,4 +188,42 @@ variable "tags" {
 variable "media_bucket" {
   type        = string
   description = "S3 bucket the app stores portfolio images in (the CDN serves it under /media/)."
+}
+
+variable "deployment_strategy" {
+  description = "The service's default ECS deployment strategy: ROLLING (development, staging) or BLUE_GREEN (production); marketctl sets each deploy's own."
+  type        = string
+  default     = "ROLLING"
+
+  validation {
+    condition     = contains(["ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"], var.deployment_strategy)
+    error_message = "deployment_strategy must be ROLLING, BLUE_GREEN, CANARY or LINEAR."
+  }
+}
+
+variable "bake_time_minutes" {
+  description = "Minutes the old release stays up after production traffic moved (blue/green and canary)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.bake_time_minutes >= 0 && var.bake_time_minutes <= 1440
+    error_message = "bake_time_minutes must be between 0 and 1440."
+  }
+}
+
+variable "test_listener_port" {
+  description = "Port of the ALB's test listener (the new release before production traffic moves)."
+  type        = number
+  default     = 8443
+}
+
+variable "test_listener_cidrs" {
+  description = "Who may reach the test listener: the VPC and the deploy runners, never the internet."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.test_listener_cidrs) > 0 && !contains(var.test_listener_cidrs, "0.0.0.0/0")
+    error_message = "test_listener_cidrs must name the VPC and deploy runners, not 0.0.0.0/0."
+  }
 }

@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.80.0, < 7.0.0"
+      source = "hashicorp/aws"
+      # 6.21: ECS native blue/green (6.4) and canary/linear configurations.
+      version = ">= 6.21.0, < 7.0.0"
     }
   }
 }
