@@ -278,7 +278,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         plan,
                     })
                     .await;
-                print_deploy(&env, &report, &image, output);
+                if plan && output == Output::Human && report.outcome.exit_code() == 0 {
+                    println!(
+                        "{env}: plan for {} → {}; nothing was changed",
+                        report.from_version.as_deref().unwrap_or("nothing"),
+                        report.to_version.as_deref().unwrap_or(&image)
+                    );
+                } else {
+                    print_deploy(&env, &report, &image, output);
+                }
                 return Ok(report.outcome.exit_code());
             }
             let Some(release) = release else {

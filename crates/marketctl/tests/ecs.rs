@@ -696,6 +696,7 @@ fn plan_prints_the_changes_and_makes_none() {
             r.stdout
         );
     }
+    assert!(r.stdout.contains("nothing was changed"), "{}", r.stdout);
     let calls = h.calls();
     for changing in ["RegisterTaskDefinition", "RunTask", "UpdateService"] {
         assert!(
@@ -749,4 +750,30 @@ fn the_spec_s_deploy_script_runs_a_canary_on_ecs() {
         assert!(r.stderr.contains(stage), "{stage} not shown:\n{}", r.stderr);
     }
     assert!(r.stdout.contains("deployed"), "{}", r.stdout);
+}
+
+#[test]
+fn rollback_stops_a_deployment_in_progress_with_ecs_s_own_rollback() {
+    let h = Harness::start(json!({ "v1": {}, "stuck": { "start": "stuck" } }));
+    let mut first = deploy_in_background(&h);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let r = h.run(&["rollback", "staging"]);
+    h.figures("rollback of a deployment in progress", &r);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("the rollback succeeded"), "{}", r.stderr);
+    assert!(h.calls().iter().any(|c| c == "StopServiceDeployment"));
+    let history = h.history();
+    let rollback = history.iter().find(|r| r["action"] == "rollback").unwrap();
+    assert_eq!(rollback["outcome"], "deployed");
+    assert!(
+        rollback["to_version"]
+            .as_str()
+            .unwrap()
+            .ends_with(&h.digest("v1")),
+        "back to what was live before the deploy: {rollback}"
+    );
+    let deploy = history.iter().find(|r| r["action"] == "deploy").unwrap();
+    assert_eq!(deploy["outcome"], "rolled_back", "{deploy}");
+    assert!(h.live_image().ends_with(&h.digest("v1")));
 }

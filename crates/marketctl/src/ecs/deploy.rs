@@ -997,17 +997,34 @@ impl Ecs<'_> {
             .and_then(|d| d.service_deployment_arn())
         {
             let arn = arn.to_owned();
+            // The deploy that started it knows what was live before.
+            let before = self
+                .state
+                .records()
+                .await?
+                .into_iter()
+                .rev()
+                .find(|r| r.platform_deployment.as_deref() == Some(arn.as_str()))
+                .and_then(|r| r.from_version)
+                .unwrap_or_else(|| format!("the release before {arn}"));
+            *record = Record::new(&self.environment, Action::Rollback, &before);
+            record.from_version = Some(from.clone());
+            record.platform_deployment = Some(arn.clone());
+            self.record = Some(record.clone());
+            self.enter(Phase::RollingBack).await;
             self.begin_step("stop deployment");
             self.stop_with_rollback(&arn).await?;
             let ended = self.wait_rollback(&arn).await;
             self.end_step("stop deployment", format!("{arn}: {ended}"));
-            self.reconcile().await?;
             let outcome = if ended.starts_with("the rollback succeeded") {
                 Outcome::Deployed
             } else {
                 Outcome::Failed(ended)
             };
-            return Ok((from.clone(), from, outcome));
+            self.finish(&outcome, None).await;
+            // Then the interrupted deploy's own record, if its marketctl is gone.
+            self.reconcile().await?;
+            return Ok((from, before, outcome));
         }
         self.reconcile().await?;
         let records = self.state.records().await?;
