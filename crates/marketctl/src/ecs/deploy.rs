@@ -566,13 +566,7 @@ impl Ecs<'_> {
                 })
                 .await;
             }
-            let ecs_reason = || {
-                d.rollback()
-                    .and_then(|r| r.reason())
-                    .or(d.status_reason())
-                    .unwrap_or("no reason given")
-                    .to_owned()
-            };
+            let ecs_reason = || ecs_reason(&d);
             match status {
                 ServiceDeploymentStatus::Successful => {
                     self.end_step("deployment", "ECS: SUCCESSFUL");
@@ -701,7 +695,7 @@ impl Ecs<'_> {
                     Some(ServiceDeploymentStatus::RollbackFailed) => {
                         return format!(
                             "the rollback FAILED (ECS: ROLLBACK_FAILED, {})",
-                            d.status_reason().unwrap_or("no reason given")
+                            ecs_reason(&d)
                         );
                     }
                     Some(
@@ -919,10 +913,7 @@ impl Ecs<'_> {
                     detail = format!(
                         "ECS ended its deployment as {} ({})",
                         s.as_str(),
-                        d.rollback()
-                            .and_then(|r| r.reason())
-                            .or(d.status_reason())
-                            .unwrap_or("no reason given")
+                        ecs_reason(&d)
                     );
                 }
                 None => {}
@@ -1079,6 +1070,18 @@ impl Ecs<'_> {
             .await;
         self.finish(&outcome, None).await;
         Ok((from, target.to_version, outcome))
+    }
+}
+
+/// ECS's own words for how a deployment ended, as it gave them: the rollback's reason and the
+/// status reason, both when they differ.
+fn ecs_reason(d: &ServiceDeployment) -> String {
+    match (d.rollback().and_then(|r| r.reason()), d.status_reason()) {
+        (Some(rollback), Some(status)) if rollback != status => {
+            format!("rollback.reason: {rollback}; statusReason: {status}")
+        }
+        (Some(reason), _) | (None, Some(reason)) => reason.to_owned(),
+        (None, None) => "no reason given".to_owned(),
     }
 }
 
