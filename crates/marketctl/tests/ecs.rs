@@ -174,9 +174,10 @@ poll_seconds = 0.2
         Run::of(out, started.elapsed())
     }
 
-    fn deploy(&self, strategy: &str, tag: &str) -> Run {
+    /// `marketctl deploy staging STRATEGY --image …:TAG`, not yet run.
+    fn deploy_command(&self, strategy: &str, tag: &str) -> Command {
         let image = self.image(tag);
-        self.run(&[
+        self.command(&[
             "deploy",
             "staging",
             strategy,
@@ -184,6 +185,12 @@ poll_seconds = 0.2
             &image,
             "--skip-checks",
         ])
+    }
+
+    fn deploy(&self, strategy: &str, tag: &str) -> Run {
+        let started = Instant::now();
+        let out = self.deploy_command(strategy, tag).output().unwrap();
+        Run::of(out, started.elapsed())
     }
 
     fn get(&self, path: &str) -> Value {
@@ -403,14 +410,7 @@ fn ecs_circuit_breaker_rolls_back_a_rolling_deploy_and_marketctl_reports_it() {
 fn an_alarm_during_the_canary_bake_is_ecs_s_rollback_and_reported_as_such() {
     let h = Harness::start(good());
     let child = h
-        .command(&[
-            "deploy",
-            "staging",
-            "canary",
-            "--image",
-            &h.image("v2"),
-            "--skip-checks",
-        ])
+        .deploy_command("canary", "v2")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -553,14 +553,7 @@ fn a_deploy_that_never_finishes_times_out_and_is_stopped_with_a_rollback() {
 /// Starts a deploy of an image whose tasks never start, so it stays mid-deploy.
 fn deploy_in_background(h: &Harness) -> Child {
     let child = h
-        .command(&[
-            "deploy",
-            "staging",
-            "rolling",
-            "--image",
-            &h.image("stuck"),
-            "--skip-checks",
-        ])
+        .deploy_command("rolling", "stuck")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -621,14 +614,7 @@ fn marketctl_killed_mid_deploy_and_a_rerun_reconciles() {
 fn bad_credentials_and_a_missing_image_fail_with_a_clear_message() {
     let h = Harness::start(good());
     let out = h
-        .command(&[
-            "deploy",
-            "staging",
-            "rolling",
-            "--image",
-            &h.image("v2"),
-            "--skip-checks",
-        ])
+        .deploy_command("rolling", "v2")
         .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEWRONGKEY1")
         .output()
         .unwrap();

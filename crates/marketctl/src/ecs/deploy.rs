@@ -152,55 +152,40 @@ impl Ecs<'_> {
                 );
             }
         };
+        let outcome = self.deploy_locked(&request, record, &image).await;
+        lock.release().await;
+        self.report(Action::Deploy, strategy, Some(from), Some(to), outcome)
+    }
+
+    /// The deploy once the lock is held; the caller releases it whatever happens here.
+    async fn deploy_locked(
+        &mut self,
+        request: &EcsRequest,
+        record: Record,
+        image: &super::service::Image,
+    ) -> Outcome {
         if let Err(e) = self.reconcile().await {
-            lock.release().await;
-            return self.report(
-                Action::Deploy,
-                strategy,
-                Some(from),
-                Some(to),
-                Outcome::Failed(format!("reconciling an interrupted deploy: {e}")),
-            );
+            return Outcome::Failed(format!("reconciling an interrupted deploy: {e}"));
         }
         // Re-read after reconciling: a rollback it made may have changed what is live.
-        let (view, current) = match self.service().await {
-            Ok(view) => match self.task_definition(&view.task_definition).await {
-                Ok(td) => (view, td),
-                Err(e) => {
-                    lock.release().await;
-                    return self.report(
-                        Action::Deploy,
-                        strategy,
-                        Some(from),
-                        Some(to),
-                        Outcome::Failed(e),
-                    );
-                }
-            },
-            Err(e) => {
-                lock.release().await;
-                return self.report(
-                    Action::Deploy,
-                    strategy,
-                    Some(from),
-                    Some(to),
-                    Outcome::Failed(e),
-                );
-            }
+        let view = match self.service().await {
+            Ok(view) => view,
+            Err(e) => return Outcome::Failed(e),
         };
+        let current = match self.task_definition(&view.task_definition).await {
+            Ok(td) => td,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let started = format!(
+            "Deploy to {} started ({}, {})",
+            self.environment,
+            request.strategy.as_str(),
+            image.tag.as_deref().unwrap_or(&record.to_version)
+        );
         self.record = Some(record);
         self.enter(Phase::Checks).await;
-        crate::notify::send(
-            self.webhook.as_deref(),
-            &format!(
-                "Deploy to {} started ({}, {})",
-                self.environment,
-                request.strategy.as_str(),
-                image.tag.as_deref().unwrap_or(&to)
-            ),
-        )
-        .await;
-        let outcome = match self.run(&request, &view, &current, &image).await {
+        crate::notify::send(self.webhook.as_deref(), &started).await;
+        let outcome = match self.run(request, &view, &current, image).await {
             Ok(outcome) => outcome,
             Err(Stop::Failed(reason)) => Outcome::Failed(reason),
             Err(Stop::Unchanged(reason)) => Outcome::Unchanged(reason),
@@ -211,8 +196,7 @@ impl Ecs<'_> {
                 windows: self.judged,
             });
         self.finish(&outcome, proven).await;
-        lock.release().await;
-        self.report(Action::Deploy, strategy, Some(from), Some(to), outcome)
+        outcome
     }
 
     async fn checks(&mut self, request: &EcsRequest) -> Result<Checked, String> {
