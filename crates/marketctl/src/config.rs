@@ -124,7 +124,8 @@ pub struct EcsSettings {
     /// How often the deployment is read.
     #[serde(default = "default_poll")]
     pub poll_seconds: f64,
-    /// The migration task's command (the release's own image runs it).
+    /// The migration task's command: arguments to the image's entrypoint (`/app/marketplace`),
+    /// so the release's own binary migrates.
     #[serde(default = "default_migrate_command")]
     pub migrate_command: Vec<String>,
     /// The lock is someone else's until its heartbeat is this old (a holder on this host is
@@ -152,7 +153,7 @@ fn default_poll() -> f64 {
     5.0
 }
 fn default_migrate_command() -> Vec<String> {
-    vec!["marketplace".into(), "migrate".into()]
+    vec!["migrate".into()]
 }
 fn default_lock_stale() -> f64 {
     120.0
