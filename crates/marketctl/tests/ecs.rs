@@ -325,6 +325,20 @@ fn good_release(strategy: &str) {
             "{call} missing from {calls:?}"
         );
     }
+    let status = h.run(&["status", "staging"]);
+    assert_eq!(status.code, 0, "{}", status.all());
+    for shown in [
+        "2 of 2 tasks running",
+        "SUCCESSFUL",
+        h.digest("v2").as_str(),
+        "2 healthy",
+    ] {
+        assert!(
+            status.stdout.contains(shown),
+            "{shown} not in:\n{}",
+            status.stdout
+        );
+    }
     let history = h.history();
     let last = history.last().unwrap();
     assert_eq!(last["outcome"], "deployed");

@@ -36,6 +36,8 @@ pub struct DeploymentRow {
     pub reason: Option<String>,
     pub started: Option<String>,
     pub target_revision: Option<String>,
+    /// The image it deploys, by digest, from the deploy that started it (marketctl's history).
+    pub image: Option<String>,
     pub running: Option<i32>,
     pub requested: Option<i32>,
 }
@@ -78,10 +80,11 @@ impl EcsStatus {
         for d in &self.deployments {
             let _ = writeln!(
                 out,
-                "  deployment {} {:<20} {:<30} started {} tasks {}/{}{}",
+                "  deployment {} {:<20} {:<30} {} started {} tasks {}/{}{}",
                 short(&d.arn),
                 d.status,
                 d.stage.as_deref().unwrap_or("-"),
+                d.image.as_deref().unwrap_or("(not deployed by marketctl)"),
                 d.started.as_deref().unwrap_or("?"),
                 d.running
                     .map(|r| r.to_string())
@@ -132,6 +135,14 @@ impl Ecs<'_> {
             .filter_map(|d| d.service_deployment_arn().map(str::to_owned))
             .collect();
         let mut deployments = Vec::new();
+        let records = self.state.records().await?;
+        let image_of = |arn: &str| {
+            records
+                .iter()
+                .rev()
+                .find(|r| r.platform_deployment.as_deref() == Some(arn))
+                .map(|r| r.to_version.clone())
+        };
         if !arns.is_empty() {
             let described = self
                 .aws
@@ -160,6 +171,7 @@ impl Ecs<'_> {
                         .or(d.created_at())
                         .map(|t| crate::state::utc(t.as_secs_f64())),
                     target_revision: target.and_then(|t| t.arn().map(str::to_owned)),
+                    image: d.service_deployment_arn().and_then(image_of),
                     running: target.map(|t| t.running_task_count()),
                     requested: target.map(|t| t.requested_task_count()),
                 });
