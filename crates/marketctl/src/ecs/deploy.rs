@@ -365,19 +365,8 @@ impl Ecs<'_> {
             ),
         );
         self.begin_step("update service");
-        let updated_at = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-        self.aws
-            .ecs
-            .update_service()
-            .cluster(&self.settings.cluster)
-            .service(&self.settings.service)
-            .task_definition(&revision)
-            .deployment_configuration(self.deployment_configuration(request.strategy))
-            .send()
-            .await
-            .map_err(|e| Stop::Failed(explain("UpdateService", e)))?;
         let deployment = self
-            .find_deployment(updated_at)
+            .start_deployment(&revision, request.strategy)
             .await
             .map_err(Stop::Failed)?;
         if let Some(r) = self.record.as_mut() {
@@ -402,6 +391,23 @@ impl Ecs<'_> {
             self.smoke_public().await;
         }
         Ok(outcome)
+    }
+
+    /// Points the service at `revision` with `strategy`'s deployment configuration; returns
+    /// the service deployment ECS started for it.
+    async fn start_deployment(&self, revision: &str, strategy: Strategy) -> Result<String, String> {
+        let since = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        self.aws
+            .ecs
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(&self.settings.service)
+            .task_definition(revision)
+            .deployment_configuration(self.deployment_configuration(strategy))
+            .send()
+            .await
+            .map_err(|e| explain("UpdateService", e))?;
+        self.find_deployment(since).await
     }
 
     /// The service deployment UpdateService started: the newest one created since.
@@ -1025,18 +1031,7 @@ impl Ecs<'_> {
         self.record = Some(record.clone());
         self.enter(Phase::RollingBack).await;
         self.begin_step("update service");
-        let since = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-        self.aws
-            .ecs
-            .update_service()
-            .cluster(&self.settings.cluster)
-            .service(&self.settings.service)
-            .task_definition(&revision)
-            .deployment_configuration(self.deployment_configuration(Strategy::Rolling))
-            .send()
-            .await
-            .map_err(|e| explain("UpdateService", e))?;
-        let arn = self.find_deployment(since).await?;
+        let arn = self.start_deployment(&revision, Strategy::Rolling).await?;
         if let Some(r) = self.record.as_mut() {
             r.platform_deployment = Some(arn.clone());
         }
