@@ -112,7 +112,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::Migrate { check }) => {
             let settings = load(&cli)?;
-            let store = storage::connect(&settings.database.url, &PoolOptions::default())
+            let store = crate::db_auth::connect(&settings.database, PoolOptions::default())
                 .await
                 .map_err(failed)?;
             let status = store.schema_status().await.map_err(failed)?;
@@ -140,7 +140,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(Command::SeedDemo { artists }) => {
             let settings = load(&cli)?;
-            let store = storage::connect(&settings.database.url, &PoolOptions::default())
+            let store = crate::db_auth::connect(&settings.database, PoolOptions::default())
                 .await
                 .map_err(failed)?;
             store.migrate().await.map_err(failed)?;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod db_auth;
 pub mod error;
 pub mod jobs;
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub transitions: IntCounterVec,
     /// Emails delivered and failed by the outbox worker.
     pub notifications: IntCounterVec,
+    /// Readiness checks that could not reach the database: the local twin of the RDS
+    /// connection-failures alarm.
+    pub database_unreachable: IntCounter,
     bookings: IntGaugeVec,
     pool: IntGaugeVec,
     pool_max: IntGauge,
@@ -61,6 +64,11 @@ impl Metrics {
         let registrations =
             IntCounter::new("marketplace_registrations_total", "Accounts registered")
                 .expect("valid metric");
+        let database_unreachable = IntCounter::new(
+            "marketplace_database_unreachable_total",
+            "Readiness checks that could not reach the database",
+        )
+        .expect("valid metric");
         let engagement = IntCounterVec::new(
             Opts::new(
                 "marketplace_engagement_total",
@@ -128,6 +136,7 @@ impl Metrics {
             Box::new(engagement.clone()),
             Box::new(transitions.clone()),
             Box::new(notifications.clone()),
+            Box::new(database_unreachable.clone()),
             Box::new(bookings.clone()),
             Box::new(pool.clone()),
             Box::new(pool_max.clone()),
@@ -149,6 +158,7 @@ impl Metrics {
             engagement,
             transitions,
             notifications,
+            database_unreachable,
             bookings,
             pool,
             pool_max,

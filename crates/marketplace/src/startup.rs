@@ -33,20 +33,15 @@ impl Application {
     /// binds the listener. Nothing is served until `run_until_stopped`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let store = storage::connect(
-            &settings.database.url,
-            &PoolOptions {
+        let store = crate::db_auth::connect(
+            &settings.database,
+            PoolOptions {
                 max_connections: settings.database.max_connections,
                 acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+                password: None,
             },
         )
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database at {}",
-                storage::redact_url(settings.database.url.expose_secret())
-            )
-        })?;
+        .await?;
         if settings.database.migrate_on_start {
             let applied = store.migrate().await.context("applying migrations")?;
             if !applied.is_empty() {

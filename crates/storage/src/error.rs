@@ -25,6 +25,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A short-lived database password (an RDS IAM token) could not be obtained.
+    #[error("database credentials: {0}")]
+    Credentials(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -28,11 +28,15 @@ impl Backend {
     }
 }
 
-/// How the pool is sized and how long to wait for a connection.
-#[derive(Debug, Clone)]
+/// How the pool is sized, how long to wait for a connection, and where short-lived passwords
+/// come from.
+#[derive(Clone)]
 pub struct PoolOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL only: each new connection signs in with a password from here instead of the
+    /// URL's (RDS IAM authentication, whose tokens live 15 minutes).
+    pub password: Option<Arc<dyn ConnectPassword>>,
 }
 
 impl Default for PoolOptions {
@@ -40,8 +44,29 @@ impl Default for PoolOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            password: None,
         }
     }
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolOptions")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("password", &self.password.as_ref().map(|_| "short-lived"))
+            .finish()
+    }
+}
+
+/// A source of short-lived passwords: asked once at connect, then every
+/// [`ConnectPassword::refresh_every`], so new connections always sign in with a valid one.
+#[async_trait]
+pub trait ConnectPassword: Send + Sync + 'static {
+    /// A password for `user` at `host:port`, valid at least until the next refresh.
+    async fn password(&self, host: &str, port: u16, user: &str) -> Result<String, String>;
+
+    fn refresh_every(&self) -> Duration;
 }
 
 /// Domain operations the service needs from its database. Both backends implement it with the

@@ -2,7 +2,7 @@
 
 use crate::ops::impl_store;
 use crate::sql::impl_sql_store;
-use crate::{Backend, PoolOptions, SessionBackend};
+use crate::{Backend, PoolOptions, SessionBackend, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 
@@ -12,13 +12,65 @@ pub(crate) struct PgStore {
 
 impl PgStore {
     pub(crate) async fn connect(url: &str, opts: &PoolOptions) -> crate::Result<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("marketplace");
+        let mut options = PgConnectOptions::from_str(url)?.application_name("marketplace");
+        if let Some(source) = &opts.password {
+            let password = Self::password(source.as_ref(), &options).await?;
+            options = options.password(&password);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        if let Some(source) = &opts.password {
+            tokio::spawn(Self::refresh_password(
+                pool.clone(),
+                options,
+                source.clone(),
+            ));
+        }
         Ok(Self { pool })
+    }
+
+    async fn password(
+        source: &dyn crate::ConnectPassword,
+        options: &PgConnectOptions,
+    ) -> crate::Result<String> {
+        source
+            .password(
+                options.get_host(),
+                options.get_port(),
+                options.get_username(),
+            )
+            .await
+            .map_err(StoreError::Credentials)
+    }
+
+    /// Keeps the pool's sign-in password fresh: open connections are unaffected by a token's
+    /// expiry, but new ones need a current token. A failed refresh is retried well before the
+    /// previous token expires; the loop ends with the pool.
+    async fn refresh_password(
+        pool: PgPool,
+        options: PgConnectOptions,
+        source: std::sync::Arc<dyn crate::ConnectPassword>,
+    ) {
+        let mut wait = source.refresh_every();
+        loop {
+            tokio::time::sleep(wait).await;
+            if pool.is_closed() {
+                return;
+            }
+            match Self::password(source.as_ref(), &options).await {
+                Ok(password) => {
+                    pool.set_connect_options(options.clone().password(&password));
+                    wait = source.refresh_every();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "database password refresh failed; retrying in 30 s");
+                    wait = std::time::Duration::from_secs(30);
+                }
+            }
+        }
     }
 
     /// Serialises seeders (it conflicts with itself and with inserts) while plain reads go on.

@@ -8,6 +8,15 @@ provider "aws" {
   }
 }
 
+# The disaster-recovery region: replicas of the state bucket and of every tm-* image repository.
+provider "aws" {
+  alias  = "dr"
+  region = var.dr_region
+  default_tags {
+    tags = merge(var.tags, { Environment = "shared" })
+  }
+}
+
 data "aws_caller_identity" "current" {}
 
 resource "aws_kms_key" "state" {
@@ -29,7 +38,6 @@ resource "aws_kms_key" "state" {
 }
 
 resource "aws_s3_bucket" "state" {
-  #checkov:skip=CKV_AWS_144:State is small and versioned; a cross-region copy is taken by the DR runbook, not replication.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the state bucket.
   bucket = var.state_bucket_name
   tags   = var.tags
@@ -131,6 +139,183 @@ resource "aws_s3_bucket_lifecycle_configuration" "state_logs" {
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 7
+    }
+  }
+}
+
+# ---------------------------------------------------------------- state replica (DR region)
+
+# Without the state, "apply in the DR region" cannot know what exists: every version of every
+# environment's state is replicated there.
+resource "aws_kms_key" "state_dr" {
+  provider                = aws.dr
+  description             = "Terraform state replica (DR region)"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountAdministers"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+  tags = var.tags
+}
+
+# Written only by S3 replication (recorded by CloudTrail); the DR region has no log bucket.
+#trivy:ignore:AVD-AWS-0089
+resource "aws_s3_bucket" "state_replica" {
+  #checkov:skip=CKV_AWS_144:This is the replica; a third copy adds no recovery.
+  #checkov:skip=CKV_AWS_18:Written only by S3 replication, which CloudTrail records.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the state replica.
+  provider = aws.dr
+  bucket   = "${var.state_bucket_name}-${var.dr_region}"
+  tags     = var.tags
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "state_replica" {
+  provider = aws.dr
+  bucket   = aws_s3_bucket.state_replica.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "state_replica" {
+  provider = aws.dr
+  bucket   = aws_s3_bucket.state_replica.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.state_dr.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "state_replica" {
+  provider                = aws.dr
+  bucket                  = aws_s3_bucket.state_replica.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "state_replica" {
+  provider = aws.dr
+  bucket   = aws_s3_bucket.state_replica.id
+  rule {
+    id     = "keep-old-state-versions-90-days"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "state_replica" {
+  provider = aws.dr
+  bucket   = aws_s3_bucket.state_replica.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [aws_s3_bucket.state_replica.arn, "${aws_s3_bucket.state_replica.arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+}
+
+resource "aws_iam_role" "state_replication" {
+  name = "tattoo-marketplace-state-replication"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "s3.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "state_replication" {
+  name = "replicate-state"
+  role = aws_iam_role.state_replication.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["s3:GetReplicationConfiguration", "s3:ListBucket"], Resource = aws_s3_bucket.state.arn },
+      { Effect = "Allow", Action = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"], Resource = "${aws_s3_bucket.state.arn}/*" },
+      { Effect = "Allow", Action = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"], Resource = "${aws_s3_bucket.state_replica.arn}/*" },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = aws_kms_key.state.arn },
+      { Effect = "Allow", Action = ["kms:Encrypt", "kms:GenerateDataKey"], Resource = aws_kms_key.state_dr.arn },
+    ]
+  })
+}
+
+resource "aws_s3_bucket_replication_configuration" "state" {
+  role   = aws_iam_role.state_replication.arn
+  bucket = aws_s3_bucket.state.id
+
+  rule {
+    id     = "state-to-dr"
+    status = "Enabled"
+    filter {}
+
+    delete_marker_replication {
+      status = "Enabled"
+    }
+
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled"
+      }
+    }
+
+    destination {
+      bucket = aws_s3_bucket.state_replica.arn
+      encryption_configuration {
+        replica_kms_key_id = aws_kms_key.state_dr.arn
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.state, aws_s3_bucket_versioning.state_replica]
+}
+
+# ---------------------------------------------------------------- image replicas (DR region)
+
+# One per registry, so it lives here rather than in each environment: every tm-* repository's
+# images are copied to the DR region as they are pushed, ready for a failover deploy.
+resource "aws_ecr_replication_configuration" "dr" {
+  replication_configuration {
+    rule {
+      destination {
+        region      = var.dr_region
+        registry_id = data.aws_caller_identity.current.account_id
+      }
+      repository_filter {
+        filter      = "tm-"
+        filter_type = "PREFIX_MATCH"
+      }
     }
   }
 }

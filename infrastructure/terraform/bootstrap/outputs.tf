@@ -12,3 +12,8 @@ output "release_role_arns" {
   description = "Per environment, the role its image and release jobs assume (environment secret AWS_RELEASE_ROLE_ARN)."
   value       = { for env, r in aws_iam_role.release : env => r.arn }
 }
+
+output "state_replica_bucket" {
+  description = "The state bucket's replica in the DR region (the DR runbook's backend)."
+  value       = aws_s3_bucket.state_replica.bucket
+}

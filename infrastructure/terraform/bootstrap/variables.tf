@@ -4,6 +4,17 @@ variable "region" {
   default     = "us-west-2"
 }
 
+variable "dr_region" {
+  description = "Disaster-recovery region: the state bucket's replica and the image repositories' replicas."
+  type        = string
+  default     = "us-east-2"
+
+  validation {
+    condition     = var.dr_region != var.region
+    error_message = "dr_region must differ from region."
+  }
+}
+
 variable "state_bucket_name" {
   description = "Name of the Terraform state bucket the environments' backends point at."
   type        = string

@@ -144,6 +144,10 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     /// Development applies migrations at start; elsewhere `marketplace migrate` does, before traffic moves.
     pub migrate_on_start: bool,
+    /// PostgreSQL on RDS: sign in with IAM tokens from the task role instead of a password in
+    /// the URL, so there is no database password to store or rotate.
+    #[serde(default)]
+    pub iam_auth: bool,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -153,6 +157,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("iam_auth", &self.iam_auth)
             .finish()
     }
 }
@@ -311,6 +316,31 @@ impl Settings {
             return Err(ConfigError::Invalid(format!(
                 "server.trusted_proxies (TM_SERVER_TRUSTED_PROXIES): {e}"
             )));
+        }
+        if self.database.iam_auth {
+            let url = self.database.url.expose_secret();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(
+                    "database.iam_auth (TM_DATABASE_IAM_AUTH) needs a postgres:// URL: IAM authentication is an RDS PostgreSQL feature".into(),
+                ));
+            }
+            let credentials = url
+                .split_once("://")
+                .and_then(|(_, rest)| rest.rsplit_once('@'))
+                .map(|(creds, _)| creds);
+            match credentials {
+                None => {
+                    return Err(ConfigError::Invalid(
+                        "database.url must name the database user (postgres://USER@HOST/DB) when database.iam_auth is on".into(),
+                    ));
+                }
+                Some(creds) if creds.contains(':') => {
+                    return Err(ConfigError::Invalid(
+                        "database.url must not carry a password when database.iam_auth is on: the IAM token is the password".into(),
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         if self.auth.attempts_per_minute == 0 || self.auth.api_writes_per_minute == 0 {
             return Err(ConfigError::Invalid(

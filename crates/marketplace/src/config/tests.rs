@@ -186,3 +186,31 @@ fn sign_in_providers_come_from_variables_and_must_be_sound() {
         .to_string();
     assert!(err.contains("auth.oidc.google"), "{err}");
 }
+
+#[test]
+fn iam_database_auth_takes_a_postgres_url_with_a_user_and_no_password() {
+    let load = |url: &str| {
+        Settings::load_from(
+            &repo_config(),
+            vars(&[
+                ("TM_ENV", "production"),
+                ("TM_SESSION_SECRET", SECRET),
+                ("TM_DATABASE_URL", url),
+                ("TM_DATABASE_IAM_AUTH", "true"),
+                ("TM_MAIL_SMTP_URL", "smtp://relay.internal:25"),
+            ]),
+        )
+    };
+    let s =
+        load("postgres://marketplace_app@db.internal:5432/marketplace?sslmode=require").unwrap();
+    assert!(s.database.iam_auth);
+    for (url, complaint) in [
+        ("postgres://app:pw@db/tm", "must not carry a password"),
+        ("postgres://db/tm", "must name the database user"),
+        ("sqlite://data/x.db", "needs a postgres:// URL"),
+    ] {
+        let e = load(url).unwrap_err().to_string();
+        assert!(e.contains(complaint), "{url}: {e}");
+        assert!(!e.contains("pw"), "the password is never echoed: {e}");
+    }
+}

@@ -65,8 +65,12 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let unavailable = |reason: String| Readiness::not_ready("unavailable", reason);
     // Reading the migration table is the reachability check too: one round trip, not two.
     let status = match tokio::time::timeout(READY_DB_TIMEOUT, state.store.schema_status()).await {
-        Err(_) => return unavailable("database did not answer within 2 s".into()),
+        Err(_) => {
+            state.metrics.database_unreachable.inc();
+            return unavailable("database did not answer within 2 s".into());
+        }
         Ok(Err(e)) => {
+            state.metrics.database_unreachable.inc();
             tracing::warn!(error = %e, "readiness: database unreachable");
             return unavailable("database unreachable".into());
         }

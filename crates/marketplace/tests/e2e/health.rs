@@ -44,6 +44,12 @@ async fn readiness_is_503_when_the_database_is_gone(db: TestDb) {
         StatusCode::OK,
         "liveness stays up"
     );
+    app.get("/health/ready").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("marketplace_database_unreachable_total 2"),
+        "each failed readiness check is counted for the DatabaseConnectionFailures alert:\n{text}"
+    );
 }
 
 async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db: TestDb) {
@@ -64,6 +70,7 @@ async fn metrics_count_requests_by_route_and_expose_business_and_pool_gauges(db:
         r#"marketplace_db_pool_connections{state="idle"}"#,
         "marketplace_db_pool_max_connections 10",
         "marketplace_draining 0",
+        "marketplace_database_unreachable_total 0",
         "marketplace_build_info{",
         "process_resident_memory_bytes ",
         "process_cpu_seconds_total ",

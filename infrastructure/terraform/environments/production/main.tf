@@ -1,9 +1,8 @@
-# Production environment: the spec's sizes wired through the six modules.
+# Production: the spec's row of the Environment Configuration table, and the few switches
+# that differ by environment. Everything else is the stack module, shared by all three.
 
 locals {
-  project     = "tattoo-marketplace"
   environment = "production"
-  name        = "tm-production"
 
   # The spec's Environment Configuration, exactly.
   spec = {
@@ -16,155 +15,47 @@ locals {
     container_memory  = 2048
   }
 
-  tags = {
-    Project     = local.project
-    Environment = local.environment
-    CostCenter  = var.cost_center
-    Owner       = var.owner
-    ManagedBy   = "terraform"
+  settings = {
+    availability_zone_count = 3
+    nat_gateway_per_az      = true
+    multi_az                = true
+    deletion_protection     = true
+    max_storage_gb          = 500
+    disaster_recovery       = true
+    deployment_strategy     = "BLUE_GREEN"
+    autoscaling             = { enabled = true, min = 3, max = 12 }
+    # Graviton (ARM64), on demand only: 20% below x86 per vCPU-hour and
+    # no Spot interruptions; the account-wide security services are on here
+    # and cover the environments that share the account.
+    fargate_spot_weight       = 0
+    cpu_architecture          = "ARM64"
+    shield_advanced           = true
+    account_security_services = true
+    monthly_budget_usd        = 2500
+    xray_sampling_rate        = 0.05
   }
 }
 
-provider "aws" {
-  region = var.region
-  default_tags {
-    tags = local.tags
-  }
-}
-
-provider "aws" {
-  alias  = "global"
-  region = "us-east-1"
-  default_tags {
-    tags = local.tags
-  }
-}
-
-provider "aws" {
-  alias  = "dr"
-  region = var.dr_region
-  default_tags {
-    tags = local.tags
-  }
-}
-
-module "security" {
-  source = "../../modules/security"
+module "stack" {
+  source = "../../modules/stack"
   providers = {
     aws        = aws
     aws.global = aws.global
     aws.dr     = aws.dr
   }
 
-  name                   = local.name
-  vpc_id                 = module.vpc.vpc_id
-  vpc_cidr               = local.spec.vpc_cidr
-  enable_shield_advanced = true
-  shield_protected_arns = {
-    alb = module.ecs.alb_arn
-    cdn = module.cdn.distribution_arn
+  environment                = local.environment
+  spec                       = local.spec
+  settings                   = local.settings
+  availability_zones         = var.availability_zones
+  domain_names               = var.domain_names
+  dns_zone_id                = var.dns_zone_id
+  cloudfront_certificate_arn = var.cloudfront_certificate_arn
+  image_tag                  = var.image_tag
+  deploy_runner_cidrs        = var.deploy_runner_cidrs
+  shield_advanced_subscribed = var.shield_advanced_subscribed
+  alerts = {
+    emails = var.alert_emails
+    slack  = var.slack
   }
-  tags = { Feature = "security" }
-}
-
-module "vpc" {
-  source = "../../modules/vpc"
-
-  name                       = local.name
-  cidr_block                 = local.spec.vpc_cidr
-  availability_zones         = ["us-west-2a", "us-west-2b", "us-west-2c"]
-  nat_gateway_per_az         = true
-  flow_log_kms_key_arn       = module.security.kms_key_arns["logs"]
-  endpoint_security_group_id = module.security.endpoints_security_group_id
-  tags                       = { Feature = "network" }
-}
-
-module "database" {
-  source = "../../modules/database"
-  providers = {
-    aws    = aws
-    aws.dr = aws.dr
-  }
-
-  name                     = local.name
-  instance_class           = local.spec.db_instance_class
-  allocated_storage_gb     = local.spec.db_storage_gb
-  max_allocated_storage_gb = 500
-  subnet_ids               = module.vpc.data_subnet_ids
-  security_group_id        = module.security.db_security_group_id
-  kms_key_arn              = module.security.kms_key_arns["data"]
-  multi_az                 = true
-  deletion_protection      = true
-  backup_retention_days    = 30
-  cross_region_backup_copy = true
-  dr_kms_key_arn           = module.security.backup_kms_key_arn
-  alarm_topic_arn          = module.monitoring.warning_topic_arn
-  tags                     = { Feature = "database" }
-}
-
-module "ecs" {
-  source = "../../modules/ecs"
-
-  name                  = local.name
-  environment           = local.environment
-  vpc_id                = module.vpc.vpc_id
-  public_subnet_ids     = module.vpc.public_subnet_ids
-  app_subnet_ids        = module.vpc.app_subnet_ids
-  media_bucket          = module.cdn.media_bucket
-  alb_security_group_id = module.security.alb_security_group_id
-  app_security_group_id = module.security.app_security_group_id
-  certificate_arn       = var.certificate_arn
-  web_acl_arn           = module.security.regional_web_acl_arn
-  kms_key_arn           = module.security.kms_key_arns["data"]
-  logs_kms_key_arn      = module.security.kms_key_arns["logs"]
-  image_tag             = var.image_tag
-  task_cpu              = local.spec.container_cpu
-  task_memory           = local.spec.container_memory
-  desired_count         = local.spec.container_count
-  deployment_strategy   = "BLUE_GREEN"
-  test_listener_cidrs   = concat([module.vpc.vpc_cidr], var.deploy_runner_cidrs)
-  autoscaling = {
-    enabled = true
-    min     = 3
-    max     = 12
-  }
-  fargate_spot_weight = 0
-  ec2_capacity = {
-    enabled       = false
-    instance_type = local.spec.instance_type
-  }
-  alb_deletion_protection = true
-  tags                    = { Feature = "application" }
-}
-
-module "cdn" {
-  source = "../../modules/cdn"
-
-  name            = local.name
-  domain_names    = var.domain_names
-  certificate_arn = var.cloudfront_certificate_arn
-  alb_dns_name    = module.ecs.alb_dns_name
-  web_acl_arn     = module.security.cloudfront_web_acl_arn
-  kms_key_arn     = module.security.kms_key_arns["data"]
-  tags            = { Feature = "cdn" }
-}
-
-module "monitoring" {
-  source = "../../modules/monitoring"
-
-  name                      = local.name
-  project                   = local.project
-  environment               = local.environment
-  kms_key_arn               = module.security.kms_key_arns["logs"]
-  cluster_name              = module.ecs.cluster_name
-  service_names             = module.ecs.service_names
-  alb_arn_suffix            = module.ecs.alb_arn_suffix
-  target_group_arn_suffixes = module.ecs.target_group_arn_suffixes
-  certificate_arn           = var.certificate_arn
-  db_instance_identifier    = module.database.instance_identifier
-  slack                     = var.slack
-  alert_emails              = var.alert_emails
-  monthly_budget_usd        = 2500
-  xray_sampling_rate        = 0.05
-  tags                      = { Feature = "monitoring" }
 }

@@ -6,8 +6,11 @@ data "aws_cloudfront_cache_policy" "disabled" {
   name = "Managed-CachingDisabled"
 }
 
+# The viewer's Host header goes to the app, which checks Origin against Host and builds links
+# from it; CloudFront then validates the origin certificate against that Host, so the ALB's
+# certificate names every public domain as well as the origin's own name.
 data "aws_cloudfront_origin_request_policy" "all_viewer" {
-  name = "Managed-AllViewerExceptHostHeader"
+  name = "Managed-AllViewer"
 }
 
 locals {
@@ -18,7 +21,7 @@ locals {
 # ---------------------------------------------------------------- media bucket
 
 resource "aws_s3_bucket" "media" {
-  #checkov:skip=CKV_AWS_144:Media is re-creatable from uploads kept in the database backups' object keys; cross-region replication is a DR option, not a default.
+  #checkov:skip=CKV_AWS_144:Replicated to the DR region where disaster recovery is on (production); development and staging hold test images only.
   #checkov:skip=CKV2_AWS_62:No consumer of bucket events yet; thumbnails are made by the app on upload.
   bucket_prefix = "${var.name}-media-"
   tags          = var.tags
@@ -73,6 +76,8 @@ resource "aws_s3_bucket_logging" "media" {
   bucket        = aws_s3_bucket.media.id
   target_bucket = aws_s3_bucket.logs.id
   target_prefix = "s3-media/"
+
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
 resource "aws_cloudfront_origin_access_control" "media" {
@@ -126,6 +131,190 @@ resource "aws_s3_bucket_policy" "media" {
   policy = data.aws_iam_policy_document.media.json
 }
 
+# ---------------------------------------------------------------- media replica (DR region)
+
+# Portfolio images and reference photos exist nowhere else (the database holds only their keys),
+# so the DR region keeps a replica of every version, encrypted with that region's key.
+# Written only by S3 replication (recorded by CloudTrail); the DR region has no log bucket.
+#trivy:ignore:AVD-AWS-0089
+resource "aws_s3_bucket" "media_replica" {
+  #checkov:skip=CKV_AWS_144:This is the replica; replicating it again would add a third region for no recovery gain.
+  #checkov:skip=CKV_AWS_18:Writes come only from S3 replication, recorded by CloudTrail's data events.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events from the replica.
+  count         = var.replicate_media ? 1 : 0
+  provider      = aws.dr
+  bucket_prefix = "${var.name}-media-dr-"
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "media_replica" {
+  count                   = var.replicate_media ? 1 : 0
+  provider                = aws.dr
+  bucket                  = aws_s3_bucket.media_replica[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "media_replica" {
+  count    = var.replicate_media ? 1 : 0
+  provider = aws.dr
+  bucket   = aws_s3_bucket.media_replica[0].id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "media_replica" {
+  count    = var.replicate_media ? 1 : 0
+  provider = aws.dr
+  bucket   = aws_s3_bucket.media_replica[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.dr_kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "media_replica" {
+  count    = var.replicate_media ? 1 : 0
+  provider = aws.dr
+  bucket   = aws_s3_bucket.media_replica[0].id
+  rule {
+    id     = "tidy-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+data "aws_iam_policy_document" "media_replica" {
+  count = var.replicate_media ? 1 : 0
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.media_replica[0].arn, "${aws_s3_bucket.media_replica[0].arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "media_replica" {
+  count    = var.replicate_media ? 1 : 0
+  provider = aws.dr
+  bucket   = aws_s3_bucket.media_replica[0].id
+  policy   = data.aws_iam_policy_document.media_replica[0].json
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_iam_policy_document" "replication_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "replication" {
+  count              = var.replicate_media ? 1 : 0
+  name               = "${var.name}-media-replication"
+  assume_role_policy = data.aws_iam_policy_document.replication_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "replication" {
+  count = var.replicate_media ? 1 : 0
+  statement {
+    sid       = "ReadSource"
+    actions   = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+    resources = [aws_s3_bucket.media.arn]
+  }
+  statement {
+    sid       = "ReadSourceVersions"
+    actions   = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"]
+    resources = ["${aws_s3_bucket.media.arn}/*"]
+  }
+  statement {
+    sid       = "WriteReplica"
+    actions   = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+    resources = ["${aws_s3_bucket.media_replica[0].arn}/*"]
+  }
+  statement {
+    sid       = "DecryptSource"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid       = "EncryptReplica"
+    actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [var.dr_kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "replication" {
+  count  = var.replicate_media ? 1 : 0
+  name   = "replicate-media"
+  role   = aws_iam_role.replication[0].id
+  policy = data.aws_iam_policy_document.replication[0].json
+}
+
+resource "aws_s3_bucket_replication_configuration" "media" {
+  count  = var.replicate_media ? 1 : 0
+  role   = aws_iam_role.replication[0].arn
+  bucket = aws_s3_bucket.media.id
+
+  rule {
+    id     = "media-to-dr"
+    status = "Enabled"
+    filter {}
+
+    delete_marker_replication {
+      status = "Enabled"
+    }
+
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled"
+      }
+    }
+
+    destination {
+      bucket        = aws_s3_bucket.media_replica[0].arn
+      storage_class = "STANDARD_IA"
+      encryption_configuration {
+        replica_kms_key_id = var.dr_kms_key_arn
+      }
+    }
+  }
+
+  # Replication needs versioning on both sides first.
+  depends_on = [aws_s3_bucket_versioning.media, aws_s3_bucket_versioning.media_replica]
+}
+
 # ---------------------------------------------------------------- access logs
 
 # The log bucket itself: logging it to itself would loop.
@@ -146,6 +335,50 @@ resource "aws_s3_bucket_ownership_controls" "logs" {
     # CloudFront standard logging writes with ACLs.
     object_ownership = "BucketOwnerPreferred"
   }
+}
+
+# S3 server access logs (the media bucket's) are delivered by the logging service, which needs
+# this grant; CloudFront's standard logs arrive through the bucket ACL instead.
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/s3-media/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.media.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = data.aws_iam_policy_document.logs.json
 }
 
 resource "aws_s3_bucket_public_access_block" "logs" {
@@ -270,9 +503,15 @@ resource "aws_cloudfront_distribution" "this" {
   http_version    = "http2and3"
   tags            = var.tags
 
+  # The ALB by a name its certificate holds (the *.elb.amazonaws.com name matches no certificate
+  # of ours, and the TLS handshake would fail with 502), carrying the secret the ALB checks.
   origin {
     origin_id   = local.alb_origin
-    domain_name = var.alb_dns_name
+    domain_name = var.origin_domain_name
+    custom_header {
+      name  = var.origin_verify_header.name
+      value = var.origin_verify_header.value
+    }
     custom_origin_config {
       http_port              = 80
       https_port             = 443

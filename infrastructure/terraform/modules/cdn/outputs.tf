@@ -17,3 +17,8 @@ output "media_bucket" {
   description = "S3 bucket for images, served under /media/."
   value       = aws_s3_bucket.media.bucket
 }
+
+output "media_replica_bucket" {
+  description = "The media bucket's replica in the DR region (null where DR is off)."
+  value       = var.replicate_media ? aws_s3_bucket.media_replica[0].bucket : null
+}

@@ -28,9 +28,18 @@ variable "certificate_arn" {
   }
 }
 
-variable "alb_dns_name" {
-  description = "The load balancer's DNS name: the origin for pages and the API."
+variable "origin_domain_name" {
+  description = "The ALB's name on its own certificate (origin.<domain>): the origin for pages and the API."
   type        = string
+}
+
+variable "origin_verify_header" {
+  description = "Secret header (name, value) CloudFront sends to the origin; the ALB forwards nothing without it."
+  type = object({
+    name  = string
+    value = string
+  })
+  sensitive = true
 }
 
 variable "web_acl_arn" {
@@ -64,4 +73,21 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "replicate_media" {
+  description = "Replicate the media bucket (portfolio images, reference photos) to the DR region (provider aws.dr)."
+  type        = bool
+  default     = false
+}
+
+variable "dr_kms_key_arn" {
+  description = "Key in the DR region encrypting the media replica."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.replicate_media || var.dr_kms_key_arn != null
+    error_message = "dr_kms_key_arn is required when replicate_media is true."
+  }
 }

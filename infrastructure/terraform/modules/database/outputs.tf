@@ -27,3 +27,21 @@ output "instance_identifier" {
   description = "The DB instance identifier, for alarms and dashboards."
   value       = aws_db_instance.this.identifier
 }
+
+output "resource_id" {
+  description = "The instance's resource id (db-...), for rds-db:connect permissions."
+  value       = aws_db_instance.this.resource_id
+}
+
+output "app_user" {
+  description = "The app's PostgreSQL role (IAM authentication)."
+  value       = var.app_user
+}
+
+output "alarm_names" {
+  description = "The database's alarms."
+  value = concat(
+    [for a in aws_cloudwatch_metric_alarm.this : a.alarm_name],
+    [aws_cloudwatch_metric_alarm.storage.alarm_name, aws_cloudwatch_metric_alarm.connection_failures.alarm_name],
+  )
+}

@@ -35,9 +35,14 @@ variable "max_allocated_storage_gb" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL major.minor version."
+  description = "PostgreSQL major version; RDS chooses the minor and keeps it current."
   type        = string
-  default     = "16.4"
+  default     = "16"
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.engine_version))
+    error_message = "engine_version must be a major version only (\"16\"): pinned minors stop being creatable when RDS retires them."
+  }
 }
 
 variable "database_name" {
@@ -106,9 +111,42 @@ variable "dr_kms_key_arn" {
   default     = null
 }
 
-variable "alarm_topic_arn" {
+variable "warning_topic_arn" {
   description = "SNS topic for the database warning alarms."
   type        = string
+}
+
+variable "critical_topic_arn" {
+  description = "SNS topic for database connection failures."
+  type        = string
+}
+
+variable "logs_kms_key_arn" {
+  description = "Logs key for the exported PostgreSQL log groups."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the exported PostgreSQL logs, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts."
+  }
+}
+
+variable "master_password_rotation" {
+  description = "Rotation schedule of the RDS-managed master password (administration only)."
+  type        = string
+  default     = "rate(30 days)"
+}
+
+variable "app_user" {
+  description = "The app's PostgreSQL role; it signs in with IAM tokens (GRANT rds_iam)."
+  type        = string
+  default     = "marketplace_app"
 }
 
 variable "connections_alarm_threshold" {

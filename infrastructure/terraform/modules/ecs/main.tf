@@ -19,6 +19,17 @@ data "aws_elb_service_account" "this" {}
 locals {
   colours = toset(["blue", "green"])
   image   = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
+
+  # Stopping a task, in one place. ECS first drains the target for the deregistration delay, then
+  # sends SIGTERM; the app keeps answering for the pre-stop delay, finishes in-flight requests
+  # within the drain deadline, and must exit before ECS's stop timeout sends SIGKILL. The margin
+  # covers process exit and log flushing, so no request is ever cut by the kill.
+  stop = {
+    pre_stop_seconds = 5
+    drain_seconds    = 25
+    margin_seconds   = 10
+  }
+  stop_timeout_seconds = local.stop.pre_stop_seconds + local.stop.drain_seconds + local.stop.margin_seconds
 }
 
 # ---------------------------------------------------------------- registry
@@ -63,16 +74,25 @@ resource "aws_ecr_lifecycle_policy" "this" {
 
 resource "aws_secretsmanager_secret" "app" {
   for_each = {
-    database_url   = "PostgreSQL URL of the app's own role (not the RDS master)"
+    database_url   = "PostgreSQL URL of the app's own role without a password: it signs in with RDS IAM tokens"
     session_secret = "Session cookie signing key, at least 64 characters"
     mail_smtp_url  = "SMTP URL with credentials for notification email (SES SMTP interface)"
   }
-  #checkov:skip=CKV2_AWS_57:Rotating the session key signs everyone out and the database URL follows the app role's rotation runbook (docs/runbooks/secrets.md); neither suits a Lambda rotator.
+  #checkov:skip=CKV2_AWS_57:Rotating the session key signs everyone out and SES SMTP credentials are IAM user keys; both follow docs/runbooks/secrets.md, which no Lambda rotator fits.
   name                    = "${var.name}/${each.key}"
   description             = each.value
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = 30
   tags                    = var.tags
+
+  # The DR region holds a replica of every secret, so a failover deploy finds them in place.
+  dynamic "replica" {
+    for_each = var.dr_region == null ? [] : [var.dr_region]
+    content {
+      region     = replica.value
+      kms_key_id = var.dr_kms_key_arn
+    }
+  }
 }
 
 # ---------------------------------------------------------------- cluster and logs
@@ -180,6 +200,12 @@ data "aws_iam_policy_document" "task" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
+  # The app signs in to PostgreSQL with short-lived IAM tokens instead of a stored password.
+  statement {
+    sid       = "DatabaseIamAuth"
+    actions   = ["rds-db:connect"]
+    resources = ["arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:dbuser:${var.database_resource_id}/${var.database_user}"]
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -202,8 +228,9 @@ resource "aws_ecs_task_definition" "this" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    # Graviton: cheaper per request, and production's r6g instances are ARM too.
-    cpu_architecture = "ARM64"
+    # ARM64 (Graviton) where tasks run on demand; X86_64 where they run on Fargate Spot, which
+    # has no ARM64 capacity. The image is built for both (deploy.yml).
+    cpu_architecture = var.cpu_architecture
   }
 
   # The root filesystem is read-only; /tmp is the only writable place.
@@ -219,7 +246,7 @@ resource "aws_ecs_task_definition" "this" {
       user                   = "65532:65532"
       readonlyRootFilesystem = true
       privileged             = false
-      stopTimeout            = 30
+      stopTimeout            = local.stop_timeout_seconds
       portMappings           = [{ containerPort = var.container_port, protocol = "tcp" }]
       mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
       environment = [
@@ -227,6 +254,10 @@ resource "aws_ecs_task_definition" "this" {
         { name = "TM_SERVER_PORT", value = tostring(var.container_port) },
         { name = "TM_MEDIA_S3_BUCKET", value = var.media_bucket },
         { name = "AWS_REGION", value = data.aws_region.current.name },
+        { name = "TM_SERVER_PRE_STOP_DELAY_MS", value = tostring(local.stop.pre_stop_seconds * 1000) },
+        { name = "TM_SERVER_DRAIN_DEADLINE_MS", value = tostring(local.stop.drain_seconds * 1000) },
+        { name = "TM_DATABASE_MAX_CONNECTIONS", value = tostring(var.db_pool_per_task) },
+        { name = "TM_DATABASE_IAM_AUTH", value = "true" },
       ]
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },
@@ -354,7 +385,7 @@ resource "aws_lb" "this" {
   name                       = var.name
   load_balancer_type         = "application"
   internal                   = false
-  security_groups            = [var.alb_security_group_id]
+  security_groups            = [var.alb_security_group_id, var.test_security_group_id]
   subnets                    = var.public_subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = var.alb_deletion_protection
@@ -367,6 +398,69 @@ resource "aws_lb" "this" {
   }
 
   depends_on = [aws_s3_bucket_policy.alb_logs]
+}
+
+# The origin's name and its certificate. CloudFront connects to origin.<domain> and, since it
+# forwards the viewer's Host header, checks the certificate against that too; so the certificate
+# names the origin and every public name.
+resource "aws_route53_record" "origin" {
+  zone_id = var.dns_zone_id
+  name    = var.origin_domain_name
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
+    evaluate_target_health = true
+  }
+}
+
+# CloudFront adds this header to every origin request; the production rule admits nothing without
+# it, so even another CloudFront distribution (whose servers share the prefix list) cannot reach
+# the app around this one's WAF. Rotate by tainting it: one apply updates both sides.
+resource "random_password" "origin_verify" {
+  length  = 48
+  special = false
+}
+
+locals {
+  origin_verify_header = {
+    name  = "X-Origin-Verify"
+    value = random_password.origin_verify.result
+  }
+}
+
+resource "aws_acm_certificate" "origin" {
+  domain_name               = var.origin_domain_name
+  subject_alternative_names = var.public_domain_names
+  validation_method         = "DNS"
+  key_algorithm             = "EC_prime256v1"
+  tags                      = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "origin_validation" {
+  for_each = {
+    for o in aws_acm_certificate.origin.domain_validation_options : o.domain_name => {
+      name   = o.resource_record_name
+      type   = o.resource_record_type
+      record = o.resource_record_value
+    }
+  }
+  zone_id         = var.dns_zone_id
+  name            = each.value.name
+  type            = each.value.type
+  records         = [each.value.record]
+  ttl             = 300
+  allow_overwrite = true
+}
+
+resource "aws_acm_certificate_validation" "origin" {
+  certificate_arn         = aws_acm_certificate.origin.arn
+  validation_record_fqdns = [for r in aws_route53_record.origin_validation : r.fqdn]
 }
 
 resource "aws_wafv2_web_acl_association" "alb" {
@@ -382,7 +476,7 @@ resource "aws_lb_target_group" "this" {
   protocol             = "HTTP"
   target_type          = "ip"
   vpc_id               = var.vpc_id
-  deregistration_delay = var.deregistration_delay_seconds
+  deregistration_delay = local.stop.pre_stop_seconds + local.stop.drain_seconds
   tags                 = merge(var.tags, { Colour = each.key })
 
   health_check {
@@ -401,16 +495,17 @@ resource "aws_lb_listener" "https" {
   protocol          = "HTTPS"
   # TLS 1.3 first, with TLS 1.2 kept because CloudFront speaks at most TLS 1.2 to origins.
   ssl_policy      = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn = var.certificate_arn
+  certificate_arn = aws_acm_certificate_validation.origin.certificate_arn
   tags            = var.tags
 
-  # Requests reach the app through the production rule, which ECS drives.
+  # Requests reach the app through the production rule, which ECS drives and which admits only
+  # requests carrying CloudFront's secret origin header; anything else gets 403.
   default_action {
     type = "fixed-response"
     fixed_response {
       content_type = "text/plain"
-      message_body = "Not found"
-      status_code  = "404"
+      message_body = "Forbidden"
+      status_code  = "403"
     }
   }
 }
@@ -442,6 +537,13 @@ resource "aws_lb_listener_rule" "production" {
     }
   }
 
+  condition {
+    http_header {
+      http_header_name = local.origin_verify_header.name
+      values           = [local.origin_verify_header.value]
+    }
+  }
+
   lifecycle {
     ignore_changes = [action]
   }
@@ -454,7 +556,7 @@ resource "aws_lb_listener" "test" {
   port              = var.test_listener_port
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn
+  certificate_arn   = aws_acm_certificate_validation.origin.certificate_arn
   tags              = var.tags
 
   default_action {
@@ -490,7 +592,7 @@ resource "aws_lb_listener_rule" "test" {
 
 resource "aws_vpc_security_group_ingress_rule" "test_listener" {
   for_each          = toset(var.test_listener_cidrs)
-  security_group_id = var.alb_security_group_id
+  security_group_id = var.test_security_group_id
   description       = "Test listener: the VPC and the deploy runners"
   ip_protocol       = "tcp"
   from_port         = var.test_listener_port
@@ -525,6 +627,11 @@ data "aws_iam_policy_document" "ecs_infrastructure_assume" {
     principals {
       type        = "Service"
       identifiers = ["ecs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
@@ -621,10 +728,13 @@ resource "aws_ecs_service" "this" {
     ]
   }
 
+  # The capacity-provider strategy names FARGATE_SPOT (and EC2), which must be attached to the
+  # cluster before the service can be created.
   depends_on = [
     aws_lb_listener_rule.production,
     aws_lb_listener_rule.test,
     aws_iam_role_policy_attachment.ecs_infrastructure,
+    aws_ecs_cluster_capacity_providers.this,
   ]
 }
 

@@ -69,7 +69,7 @@ output "target_group_arn_suffixes" {
 }
 
 output "alb_dns_name" {
-  description = "DNS name of the load balancer (CloudFront's origin)."
+  description = "DNS name of the load balancer (origin_domain_name is an alias of it)."
   value       = aws_lb.this.dns_name
 }
 
@@ -91,4 +91,25 @@ output "log_group_name" {
 output "secret_arns" {
   description = "Secrets whose values operators set: database_url, session_secret, mail_smtp_url."
   value       = { for k, s in aws_secretsmanager_secret.app : k => s.arn }
+}
+
+output "origin_domain_name" {
+  description = "The origin's name, as the validated certificate names it (CloudFront's origin)."
+  value       = aws_acm_certificate.origin.domain_name
+}
+
+output "origin_verify_header" {
+  description = "The secret header CloudFront must send for the ALB to forward a request."
+  value       = local.origin_verify_header
+  sensitive   = true
+}
+
+output "certificate_arn" {
+  description = "The origin certificate (ALB listeners), for the expiry alarm."
+  value       = aws_acm_certificate_validation.origin.certificate_arn
+}
+
+output "test_listener_port" {
+  description = "Port of the test listener."
+  value       = var.test_listener_port
 }

@@ -43,10 +43,6 @@ variable "app_security_group_id" {
   type        = string
 }
 
-variable "certificate_arn" {
-  description = "ACM certificate for the HTTPS listener."
-  type        = string
-}
 
 variable "web_acl_arn" {
   description = "Regional WAF web ACL attached to the load balancer."
@@ -126,13 +122,19 @@ variable "autoscaling" {
 }
 
 variable "fargate_spot_weight" {
-  description = "Share of tasks on Fargate Spot beyond the first on-demand one; 0 for critical environments."
+  description = "Share of tasks on Fargate Spot beyond the first on-demand one; 0 for critical environments. Spot needs cpu_architecture X86_64."
   type        = number
   default     = 0
 
   validation {
     condition     = var.fargate_spot_weight >= 0 && var.fargate_spot_weight <= 10
     error_message = "fargate_spot_weight must be between 0 and 10."
+  }
+
+  # Fargate Spot has no ARM64 capacity: such tasks would never be placed.
+  validation {
+    condition     = var.fargate_spot_weight == 0 || var.cpu_architecture == "X86_64"
+    error_message = "Fargate Spot does not run ARM64 tasks: set cpu_architecture = \"X86_64\" or fargate_spot_weight = 0."
   }
 }
 
@@ -150,16 +152,6 @@ variable "ec2_capacity" {
   }
 }
 
-variable "deregistration_delay_seconds" {
-  description = "Target draining time; matches the app's 5 s pre-stop delay plus its 25 s drain deadline."
-  type        = number
-  default     = 30
-
-  validation {
-    condition     = var.deregistration_delay_seconds >= 0 && var.deregistration_delay_seconds <= 120
-    error_message = "deregistration_delay_seconds must be between 0 and 120."
-  }
-}
 
 variable "log_retention_days" {
   description = "Retention of the container logs, in days."
@@ -226,4 +218,74 @@ variable "test_listener_cidrs" {
     condition     = length(var.test_listener_cidrs) > 0 && !contains(var.test_listener_cidrs, "0.0.0.0/0")
     error_message = "test_listener_cidrs must name the VPC and deploy runners, not 0.0.0.0/0."
   }
+}
+
+variable "test_security_group_id" {
+  description = "Security group of the test listener's sources (also attached to the load balancer)."
+  type        = string
+}
+
+variable "origin_domain_name" {
+  description = "The name CloudFront reaches the load balancer by (origin.<domain>): an alias record and the certificate's first name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.origin_domain_name))
+    error_message = "origin_domain_name must be a lower-case DNS name."
+  }
+}
+
+variable "public_domain_names" {
+  description = "Public names: on the origin certificate too, because CloudFront forwards the viewer's Host header."
+  type        = list(string)
+}
+
+variable "dns_zone_id" {
+  description = "Route 53 zone for the origin record and the certificate's validation records."
+  type        = string
+}
+
+variable "cpu_architecture" {
+  description = "ARM64 (Graviton, on demand) or X86_64 (required on Fargate Spot, which has no ARM64 capacity)."
+  type        = string
+  default     = "ARM64"
+
+  validation {
+    condition     = contains(["ARM64", "X86_64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be ARM64 or X86_64."
+  }
+}
+
+variable "db_pool_per_task" {
+  description = "Database connections each task's pool may open (sized by the stack so the fleet stays under the connections alarm)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.db_pool_per_task >= 2 && var.db_pool_per_task <= 50
+    error_message = "db_pool_per_task must be between 2 and 50."
+  }
+}
+
+variable "database_resource_id" {
+  description = "The RDS instance's resource id (db-...), for the task role's rds-db:connect permission."
+  type        = string
+}
+
+variable "database_user" {
+  description = "The app's PostgreSQL role, which signs in with IAM tokens."
+  type        = string
+  default     = "marketplace_app"
+}
+
+variable "dr_region" {
+  description = "Region that holds replicas of the secrets; null for none."
+  type        = string
+  default     = null
+}
+
+variable "dr_kms_key_arn" {
+  description = "Key in dr_region that encrypts the secret replicas."
+  type        = string
+  default     = null
 }

@@ -7,5 +7,10 @@ terraform {
       # 6.21: ECS native blue/green (6.4) and canary/linear configurations.
       version = ">= 6.21.0, < 7.0.0"
     }
+    # The secret origin header CloudFront sends and the ALB checks.
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.6.0, < 4.0.0"
+    }
   }
 }

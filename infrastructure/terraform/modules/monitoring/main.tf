@@ -26,12 +26,12 @@ resource "aws_sns_topic" "this" {
 data "aws_iam_policy_document" "topic" {
   for_each = local.severities
   statement {
-    sid       = "AlarmsAndBudgetsPublish"
+    sid       = "AlarmsBudgetsAndFindingsPublish"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.this[each.key].arn]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -47,11 +47,60 @@ resource "aws_sns_topic_policy" "this" {
   policy   = data.aws_iam_policy_document.topic[each.key].json
 }
 
+# Every topic reaches every address: an alarm on a topic nobody reads is no alarm.
 resource "aws_sns_topic_subscription" "email" {
-  for_each  = toset(var.alert_emails)
-  topic_arn = aws_sns_topic.this["critical"].arn
+  for_each = {
+    for pair in setproduct(keys(local.severities), var.alert_emails) : "${pair[0]}-${pair[1]}" => { severity = pair[0], email = pair[1] }
+  }
+  topic_arn = aws_sns_topic.this[each.value.severity].arn
   protocol  = "email"
-  endpoint  = each.value
+  endpoint  = each.value.email
+}
+
+# CloudFront's metrics and its certificate live in us-east-1, and an alarm can only notify a
+# topic in its own region: these topics carry those alarms to the same people.
+resource "aws_sns_topic" "global" {
+  for_each          = local.severities
+  provider          = aws.global
+  name              = "${var.name}-${each.key}-us-east-1"
+  display_name      = "${var.name} ${each.key} (CloudFront)"
+  kms_master_key_id = var.global_kms_key_arn
+  tags              = merge(var.tags, { Severity = each.key })
+}
+
+data "aws_iam_policy_document" "global_topic" {
+  for_each = local.severities
+  statement {
+    sid       = "AlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.global[each.key].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "global" {
+  for_each = local.severities
+  provider = aws.global
+  arn      = aws_sns_topic.global[each.key].arn
+  policy   = data.aws_iam_policy_document.global_topic[each.key].json
+}
+
+resource "aws_sns_topic_subscription" "global_email" {
+  for_each = {
+    for pair in setproduct(keys(local.severities), var.alert_emails) : "${pair[0]}-${pair[1]}" => { severity = pair[0], email = pair[1] }
+  }
+  provider  = aws.global
+  topic_arn = aws_sns_topic.global[each.value.severity].arn
+  protocol  = "email"
+  endpoint  = each.value.email
 }
 
 data "aws_iam_policy_document" "chatbot_assume" {
@@ -83,7 +132,7 @@ resource "aws_chatbot_slack_channel_configuration" "this" {
   iam_role_arn          = aws_iam_role.chatbot[0].arn
   slack_team_id         = var.slack.team_id
   slack_channel_id      = var.slack.channel_id
-  sns_topic_arns        = [for t in aws_sns_topic.this : t.arn]
+  sns_topic_arns        = concat([for t in aws_sns_topic.this : t.arn], [for t in aws_sns_topic.global : t.arn])
   guardrail_policy_arns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
   logging_level         = "ERROR"
   tags                  = var.tags
@@ -261,7 +310,7 @@ resource "aws_cloudwatch_metric_alarm" "no_healthy_hosts" {
 
 resource "aws_cloudwatch_metric_alarm" "certificate" {
   alarm_name          = "${var.name}-certificate-expiry"
-  alarm_description   = "The TLS certificate expires within 30 days"
+  alarm_description   = "The ALB's TLS certificate expires within 30 days (ACM renews it; this means renewal is stuck)"
   namespace           = "AWS/CertificateManager"
   metric_name         = "DaysToExpiry"
   statistic           = "Minimum"
@@ -273,6 +322,123 @@ resource "aws_cloudwatch_metric_alarm" "certificate" {
   dimensions          = { CertificateArn = var.certificate_arn }
   alarm_actions       = [aws_sns_topic.this["warning"].arn]
   tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "cloudfront_certificate" {
+  provider            = aws.global
+  alarm_name          = "${var.name}-cloudfront-certificate-expiry"
+  alarm_description   = "CloudFront's TLS certificate (us-east-1) expires within 30 days"
+  namespace           = "AWS/CertificateManager"
+  metric_name         = "DaysToExpiry"
+  statistic           = "Minimum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = 30
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  dimensions          = { CertificateArn = var.cloudfront_certificate_arn }
+  alarm_actions       = [aws_sns_topic.global["warning"].arn]
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "cloudfront_5xx" {
+  provider            = aws.global
+  alarm_name          = "${var.name}-cloudfront-5xx"
+  alarm_description   = "More than 5% of CloudFront responses are 5xx (origin unreachable, TLS to the origin, or the app)"
+  namespace           = "AWS/CloudFront"
+  metric_name         = "5xxErrorRate"
+  statistic           = "Average"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = 5
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  dimensions = {
+    DistributionId = var.distribution_id
+    Region         = "Global"
+  }
+  alarm_actions = [aws_sns_topic.global["critical"].arn]
+  ok_actions    = [aws_sns_topic.global["critical"].arn]
+  tags          = var.tags
+}
+
+# Security incidents at the edge: a spike of WAF blocks is an attack in progress (GuardDuty's
+# findings reach the critical topic through the compliance module's EventBridge rule).
+resource "aws_cloudwatch_metric_alarm" "waf_blocks" {
+  alarm_name          = "${var.name}-waf-blocks"
+  alarm_description   = "The ALB's WAF blocked more than ${var.waf_blocked_requests_threshold} requests in 5 minutes"
+  namespace           = "AWS/WAFV2"
+  metric_name         = "BlockedRequests"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.waf_blocked_requests_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  dimensions = {
+    WebACL = var.regional_web_acl_name
+    Region = local.region
+    Rule   = "ALL"
+  }
+  alarm_actions = [aws_sns_topic.this["critical"].arn]
+  ok_actions    = [aws_sns_topic.this["critical"].arn]
+  tags          = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "cloudfront_waf_blocks" {
+  provider            = aws.global
+  alarm_name          = "${var.name}-cloudfront-waf-blocks"
+  alarm_description   = "CloudFront's WAF blocked more than ${var.waf_blocked_requests_threshold} requests in 5 minutes"
+  namespace           = "AWS/WAFV2"
+  metric_name         = "BlockedRequests"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.waf_blocked_requests_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  dimensions = {
+    WebACL = var.cloudfront_web_acl_name
+    Rule   = "ALL"
+  }
+  alarm_actions = [aws_sns_topic.global["critical"].arn]
+  ok_actions    = [aws_sns_topic.global["critical"].arn]
+  tags          = var.tags
+}
+
+# Unusual traffic: request count outside the band CloudWatch learns from two weeks of history
+# (a sudden surge, or traffic falling away because something upstream broke).
+resource "aws_cloudwatch_metric_alarm" "traffic_anomaly" {
+  alarm_name          = "${var.name}-traffic-anomaly"
+  alarm_description   = "Request count outside its learned band for 3 of 5 minutes"
+  comparison_operator = "LessThanLowerOrGreaterThanUpperThreshold"
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  threshold_metric_id = "band"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.this["warning"].arn]
+  ok_actions          = [aws_sns_topic.this["warning"].arn]
+  tags                = var.tags
+
+  metric_query {
+    id          = "band"
+    expression  = "ANOMALY_DETECTION_BAND(requests, 3)"
+    label       = "Expected requests"
+    return_data = true
+  }
+
+  metric_query {
+    id          = "requests"
+    return_data = true
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      period      = 60
+      stat        = "Sum"
+      dimensions  = { LoadBalancer = var.alb_arn_suffix }
+    }
+  }
 }
 
 # ---------------------------------------------------------------- dashboard
@@ -319,7 +485,7 @@ resource "aws_cloudwatch_dashboard" "this" {
             ["AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", var.db_instance_identifier],
             [".", "CPUUtilization", ".", "."],
           ]
-          annotations = { horizontal = [{ label = "connections warning", value = 50 }] }
+          annotations = { horizontal = [{ label = "connections warning", value = var.db_connections_threshold }] }
         }
       },
       {
@@ -402,8 +568,9 @@ resource "aws_budgets_budget" "monthly" {
   tags         = var.tags
 
   cost_filter {
-    name   = "TagKeyValue"
-    values = ["user:Environment$${var.environment}"]
+    name = "TagKeyValue"
+    # Budgets' tag filter is "user:<key>$<value>".
+    values = [format("user:Environment$%s", var.environment)]
   }
 
   notification {

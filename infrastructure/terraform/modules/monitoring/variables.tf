@@ -49,8 +49,45 @@ variable "target_group_arn_suffixes" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate to watch for expiry."
+  description = "The ALB's ACM certificate, watched for expiry."
   type        = string
+}
+
+variable "cloudfront_certificate_arn" {
+  description = "CloudFront's ACM certificate (us-east-1), watched for expiry."
+  type        = string
+}
+
+variable "global_kms_key_arn" {
+  description = "Key in us-east-1 for the topics there."
+  type        = string
+}
+
+variable "distribution_id" {
+  description = "CloudFront distribution, for its 5xx alarm."
+  type        = string
+}
+
+variable "regional_web_acl_name" {
+  description = "The ALB's web ACL, for the blocked-requests alarm."
+  type        = string
+}
+
+variable "cloudfront_web_acl_name" {
+  description = "CloudFront's web ACL, for the blocked-requests alarm."
+  type        = string
+}
+
+variable "waf_blocked_requests_threshold" {
+  description = "Blocked requests in 5 minutes that count as a security incident."
+  type        = number
+  default     = 1000
+}
+
+variable "db_connections_threshold" {
+  description = "The database connections warning (drawn on the dashboard)."
+  type        = number
+  default     = 50
 }
 
 variable "db_instance_identifier" {
@@ -68,9 +105,20 @@ variable "slack" {
 }
 
 variable "alert_emails" {
-  description = "Addresses subscribed to the critical topic and the budget alerts."
+  description = "Addresses subscribed to every alert topic and the budget alerts."
   type        = list(string)
   default     = []
+}
+
+variable "require_subscriber" {
+  description = "Refuse to plan unless alerts reach someone (an e-mail address or Slack): on in staging and production."
+  type        = bool
+  default     = true
+
+  validation {
+    condition     = !var.require_subscriber || length(var.alert_emails) > 0 || var.slack != null
+    error_message = "Alerts would reach no one: set alert_emails (TF_VAR_alert_emails) or slack (TF_VAR_slack) for this environment."
+  }
 }
 
 variable "monthly_budget_usd" {

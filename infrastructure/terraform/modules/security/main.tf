@@ -56,7 +56,12 @@ data "aws_iam_policy_document" "logs_key" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "sns.amazonaws.com", "budgets.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "sns.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }
@@ -97,7 +102,7 @@ resource "aws_kms_key" "this" {
 # Backup copies live in the disaster-recovery region, so their key does too.
 resource "aws_kms_key" "backups" {
   provider                = aws.dr
-  description             = "${var.name}: database backup copies (DR region)"
+  description             = "${var.name}: the DR region's copies: database backups, media, secrets"
   enable_key_rotation     = true
   rotation_period_in_days = 365
   deletion_window_in_days = var.kms_deletion_window_days
@@ -127,14 +132,31 @@ resource "aws_security_group" "alb" {
   tags        = merge(var.tags, { Name = "${var.name}-alb" })
 }
 
+# Only CloudFront's origin-facing servers reach the public listener, so the WAF and the CDN
+# cannot be skipped (the ALB also requires CloudFront's secret origin header: see the ecs
+# module). The prefix list counts as its ~55 entries against the group's rule quota, which is why
+# the test listener's sources live in a group of their own.
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   security_group_id = aws_security_group.alb.id
-  description       = "HTTPS from anywhere (CloudFront and direct clients)"
+  description       = "HTTPS from CloudFront's origin-facing servers only"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
+  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront.id
   tags              = var.tags
+}
+
+# The test listener's sources (the VPC and deploy runners): the ecs module adds its rules here.
+resource "aws_security_group" "test_listener" {
+  #checkov:skip=CKV2_AWS_5:Attached to the load balancer in the ecs module, which checkov cannot follow across module boundaries.
+  name        = "${var.name}-alb-test"
+  description = "Load balancer test listener: the VPC and the deploy runners"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-alb-test" })
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_app" {
@@ -183,6 +205,28 @@ resource "aws_vpc_security_group_egress_rule" "app_to_endpoints" {
   to_port           = 443
   cidr_ipv4         = var.vpc_cidr
   tags              = var.tags
+}
+
+# Notification e-mail: SES's SMTP interface through its VPC endpoint (STARTTLS on 587), so the
+# app sends mail without a route to the internet's port 25.
+resource "aws_vpc_security_group_egress_rule" "app_to_ses" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "SMTP submission to the SES endpoint"
+  ip_protocol                  = "tcp"
+  from_port                    = 587
+  to_port                      = 587
+  referenced_security_group_id = aws_security_group.endpoints.id
+  tags                         = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_smtp" {
+  security_group_id            = aws_security_group.endpoints.id
+  description                  = "SMTP submission from the app to the SES endpoint"
+  ip_protocol                  = "tcp"
+  from_port                    = 587
+  to_port                      = 587
+  referenced_security_group_id = aws_security_group.app.id
+  tags                         = var.tags
 }
 
 resource "aws_vpc_security_group_egress_rule" "app_to_s3" {
@@ -237,15 +281,96 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
 
 # ---------------------------------------------------------------- WAF
 
+locals {
+  # The label the common rule set puts on bodies over 8 KB (its SizeRestrictions_BODY rule).
+  body_size_label = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+
+  # A Content-Length above max_upload_bytes, as a regex (WAF compares no numbers): more digits,
+  # or as many digits and larger at the first place they differ.
+  limit_digits = tostring(var.max_upload_bytes)
+  limit_length = length(local.limit_digits)
+  content_length_over_limit = format("^0*(%s)$", join("|", concat(
+    ["[1-9][0-9]{${local.limit_length},}"],
+    [
+      for i in range(local.limit_length) :
+      format("%s[%d-9][0-9]{%d}", substr(local.limit_digits, 0, i), tonumber(substr(local.limit_digits, i, 1)) + 1, local.limit_length - i - 1)
+      if tonumber(substr(local.limit_digits, i, 1)) < 9
+    ],
+  )))
+}
 
 resource "aws_wafv2_web_acl" "regional" {
   name        = "${var.name}-regional"
-  description = "OWASP common rules, known bad inputs, SQL injection and per-IP rate limit (ALB)"
+  description = "OWASP common rules, known bad inputs, SQL injection, upload size and per-IP rate limit (ALB)"
   scope       = "REGIONAL"
   tags        = var.tags
 
   default_action {
     allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 1
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = var.rate_limit_per_5_minutes
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-rate-limit"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Uploads: larger than the app's largest body limit is refused at the edge. WAF sees only the
+  # first 8-16 KB of a body, so the declared Content-Length is what it can judge.
+  rule {
+    name     = "upload-too-large"
+    priority = 5
+    action {
+      block {}
+    }
+    statement {
+      and_statement {
+        statement {
+          regex_match_statement {
+            regex_string = var.upload_path_regex
+            field_to_match {
+              uri_path {}
+            }
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+        statement {
+          regex_match_statement {
+            regex_string = local.content_length_over_limit
+            field_to_match {
+              single_header {
+                name = "content-length"
+              }
+            }
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-upload-too-large"
+      sampled_requests_enabled   = true
+    }
   }
 
   rule {
@@ -258,6 +383,13 @@ resource "aws_wafv2_web_acl" "regional" {
       managed_rule_group_statement {
         name        = "AWSManagedRulesCommonRuleSet"
         vendor_name = "AWS"
+        # Counted here and enforced by the rule below everywhere but the upload routes.
+        rule_action_override {
+          name = "SizeRestrictions_BODY"
+          action_to_use {
+            count {}
+          }
+        }
       }
     }
     visibility_config {
@@ -305,21 +437,42 @@ resource "aws_wafv2_web_acl" "regional" {
     }
   }
 
+  # The common rule set's 8 KB body limit, everywhere except the upload routes.
   rule {
-    name     = "rate-limit-per-ip"
-    priority = 1
+    name     = "body-over-8kb-outside-uploads"
+    priority = 11
     action {
       block {}
     }
     statement {
-      rate_based_statement {
-        limit              = var.rate_limit_per_5_minutes
-        aggregate_key_type = "IP"
+      and_statement {
+        statement {
+          label_match_statement {
+            scope = "LABEL"
+            key   = local.body_size_label
+          }
+        }
+        statement {
+          not_statement {
+            statement {
+              regex_match_statement {
+                regex_string = var.upload_path_regex
+                field_to_match {
+                  uri_path {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+          }
+        }
       }
     }
     visibility_config {
       cloudwatch_metrics_enabled = true
-      metric_name                = "${var.name}-rate-limit"
+      metric_name                = "${var.name}-body-over-8kb"
       sampled_requests_enabled   = true
     }
   }
@@ -334,12 +487,76 @@ resource "aws_wafv2_web_acl" "regional" {
 resource "aws_wafv2_web_acl" "global" {
   provider    = aws.global
   name        = "${var.name}-cloudfront"
-  description = "OWASP common rules, known bad inputs, SQL injection and per-IP rate limit (CloudFront)"
+  description = "OWASP common rules, known bad inputs, SQL injection, upload size and per-IP rate limit (CloudFront)"
   scope       = "CLOUDFRONT"
   tags        = var.tags
 
   default_action {
     allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 1
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = var.rate_limit_per_5_minutes
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-cf-rate-limit"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Uploads: larger than the app's largest body limit is refused at the edge. WAF sees only the
+  # first 8-16 KB of a body, so the declared Content-Length is what it can judge.
+  rule {
+    name     = "upload-too-large"
+    priority = 5
+    action {
+      block {}
+    }
+    statement {
+      and_statement {
+        statement {
+          regex_match_statement {
+            regex_string = var.upload_path_regex
+            field_to_match {
+              uri_path {}
+            }
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+        statement {
+          regex_match_statement {
+            regex_string = local.content_length_over_limit
+            field_to_match {
+              single_header {
+                name = "content-length"
+              }
+            }
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-cf-upload-too-large"
+      sampled_requests_enabled   = true
+    }
   }
 
   rule {
@@ -352,6 +569,13 @@ resource "aws_wafv2_web_acl" "global" {
       managed_rule_group_statement {
         name        = "AWSManagedRulesCommonRuleSet"
         vendor_name = "AWS"
+        # Counted here and enforced by the rule below everywhere but the upload routes.
+        rule_action_override {
+          name = "SizeRestrictions_BODY"
+          action_to_use {
+            count {}
+          }
+        }
       }
     }
     visibility_config {
@@ -399,21 +623,42 @@ resource "aws_wafv2_web_acl" "global" {
     }
   }
 
+  # The common rule set's 8 KB body limit, everywhere except the upload routes.
   rule {
-    name     = "rate-limit-per-ip"
-    priority = 1
+    name     = "body-over-8kb-outside-uploads"
+    priority = 11
     action {
       block {}
     }
     statement {
-      rate_based_statement {
-        limit              = var.rate_limit_per_5_minutes
-        aggregate_key_type = "IP"
+      and_statement {
+        statement {
+          label_match_statement {
+            scope = "LABEL"
+            key   = local.body_size_label
+          }
+        }
+        statement {
+          not_statement {
+            statement {
+              regex_match_statement {
+                regex_string = var.upload_path_regex
+                field_to_match {
+                  uri_path {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+          }
+        }
       }
     }
     visibility_config {
       cloudwatch_metrics_enabled = true
-      metric_name                = "${var.name}-cf-rate-limit"
+      metric_name                = "${var.name}-cf-body-over-8kb"
       sampled_requests_enabled   = true
     }
   }
@@ -484,6 +729,26 @@ data "aws_iam_policy_document" "global_logs_key" {
       type        = "Service"
       identifiers = ["logs.us-east-1.amazonaws.com"]
     }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:us-east-1:${local.account_id}:*"]
+    }
+  }
+
+  statement {
+    sid       = "AlarmsAndTopicsInUsEast1"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
   }
 }
 
@@ -500,9 +765,19 @@ resource "aws_kms_key" "global_logs" {
 
 # ---------------------------------------------------------------- Shield Advanced
 
+# Protections need the account's Shield Advanced subscription: a one-year commitment at a
+# monthly fee, taken deliberately in the console (docs/environments.md), not as a side effect of
+# an apply. The plan stops here if it is missing instead of failing half-way through an apply.
 resource "aws_shield_protection" "this" {
   for_each     = var.enable_shield_advanced ? var.shield_protected_arns : {}
   name         = "${var.name}-${each.key}"
   resource_arn = each.value
   tags         = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.shield_advanced_subscribed
+      error_message = "Shield Advanced is enabled but the account has no subscription: subscribe (docs/environments.md, \"Before the first apply\") and set shield_advanced_subscribed = true."
+    }
+  }
 }

@@ -37,3 +37,23 @@ output "cloudfront_web_acl_arn" {
   description = "WAF web ACL for the CloudFront distribution (us-east-1)."
   value       = aws_wafv2_web_acl.global.arn
 }
+
+output "test_listener_security_group_id" {
+  description = "Security group for the ALB's test listener sources (the VPC and the deploy runners)."
+  value       = aws_security_group.test_listener.id
+}
+
+output "global_logs_kms_key_arn" {
+  description = "Key in us-east-1 for CloudFront-side logs, alarms and topics."
+  value       = aws_kms_key.global_logs.arn
+}
+
+output "regional_web_acl_name" {
+  description = "The ALB's web ACL name (WAF metrics)."
+  value       = aws_wafv2_web_acl.regional.name
+}
+
+output "cloudfront_web_acl_name" {
+  description = "The CloudFront web ACL name (WAF metrics in us-east-1)."
+  value       = aws_wafv2_web_acl.global.name
+}

@@ -84,3 +84,29 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "shield_advanced_subscribed" {
+  description = "The account holds a Shield Advanced subscription; protections are refused at plan time without it."
+  type        = bool
+  default     = false
+}
+
+variable "upload_path_regex" {
+  description = "Regex of the app's upload routes: exempt from the 8 KB body rule, held to max_upload_bytes instead."
+  type        = string
+
+  validation {
+    condition     = length(var.upload_path_regex) <= 512 && can(regex(var.upload_path_regex, "/"))
+    error_message = "upload_path_regex must be a valid regex of at most 512 characters (the WAF limit)."
+  }
+}
+
+variable "max_upload_bytes" {
+  description = "Largest request body the upload routes take (the app's largest route body limit)."
+  type        = number
+
+  validation {
+    condition     = var.max_upload_bytes > 8192 && floor(var.max_upload_bytes) == var.max_upload_bytes
+    error_message = "max_upload_bytes must be a whole number above 8192."
+  }
+}

@@ -2,6 +2,7 @@
 # endpoints so the app reaches ECR, S3, Secrets Manager and CloudWatch Logs without the internet.
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   azs = var.availability_zones
@@ -136,6 +137,11 @@ data "aws_iam_policy_document" "flow_assume" {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
     }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
   }
 }
 
@@ -168,11 +174,64 @@ resource "aws_flow_log" "this" {
 
 # ---------------------------------------------------------------- endpoints
 
+# Endpoint policies: nothing in this VPC can use an endpoint to reach another account's
+# resources (data exfiltration through AWS APIs) or be reached with another account's identity.
+# ECR serves image layers from its own AWS-owned bucket, which S3 must still allow.
+data "aws_iam_policy_document" "s3_endpoint" {
+  statement {
+    sid       = "ThisAccountsBuckets"
+    actions   = ["s3:*"]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+  statement {
+    sid       = "EcrImageLayers"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::prod-${data.aws_region.current.name}-starport-layer-bucket/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "interface_endpoint" {
+  statement {
+    sid = "ThisAccountsPrincipals"
+    # What the tasks call through these endpoints, and nothing else.
+    actions = [
+      "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+      "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+      "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
 resource "aws_vpc_endpoint" "s3" {
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [for rt in aws_route_table.app : rt.id]
+  policy            = data.aws_iam_policy_document.s3_endpoint.json
   tags              = merge(var.tags, { Name = "${var.name}-s3" })
 }
 
@@ -184,5 +243,19 @@ resource "aws_vpc_endpoint" "interface" {
   private_dns_enabled = true
   subnet_ids          = [for s in aws_subnet.app : s.id]
   security_group_ids  = [var.endpoint_security_group_id]
+  policy              = data.aws_iam_policy_document.interface_endpoint.json
   tags                = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+# SES's SMTP interface (email-smtp.<region>.amazonaws.com resolves here): notification e-mail
+# leaves through AWS, not the NAT. SMTP endpoints take no endpoint policy; SES checks the SMTP
+# credentials' IAM identity instead.
+resource "aws_vpc_endpoint" "ses_smtp" {
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.email-smtp"
+  vpc_endpoint_type   = "Interface"
+  private_dns_enabled = true
+  subnet_ids          = [for s in aws_subnet.app : s.id]
+  security_group_ids  = [var.endpoint_security_group_id]
+  tags                = merge(var.tags, { Name = "${var.name}-email-smtp" })
 }
