@@ -93,7 +93,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
 resource "aws_s3_bucket" "state_logs" {
   #checkov:skip=CKV_AWS_145:S3 server access logs cannot be delivered to SSE-KMS buckets.
   #checkov:skip=CKV_AWS_144:Access logs are not replicated.
-  #checkov:skip=CKV_AWS_18:This is the log bucket; logging it to itself would loop.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
   bucket = "${var.state_bucket_name}-logs"
   tags   = var.tags
@@ -169,7 +168,6 @@ resource "aws_kms_key" "state_dr" {
 # Written only by S3 replication (recorded by CloudTrail); the DR region has no log bucket.
 #trivy:ignore:AVD-AWS-0089
 resource "aws_s3_bucket" "state_replica" {
-  #checkov:skip=CKV_AWS_144:This is the replica; a third copy adds no recovery.
   #checkov:skip=CKV_AWS_18:Written only by S3 replication, which CloudTrail records.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the state replica.
   provider = aws.dr

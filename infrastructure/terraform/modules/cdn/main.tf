@@ -21,7 +21,6 @@ locals {
 # ---------------------------------------------------------------- media bucket
 
 resource "aws_s3_bucket" "media" {
-  #checkov:skip=CKV_AWS_144:Replicated to the DR region where disaster recovery is on (production); development and staging hold test images only.
   #checkov:skip=CKV2_AWS_62:No consumer of bucket events yet; thumbnails are made by the app on upload.
   bucket_prefix = "${var.name}-media-"
   tags          = var.tags
@@ -138,7 +137,6 @@ resource "aws_s3_bucket_policy" "media" {
 # Written only by S3 replication (recorded by CloudTrail); the DR region has no log bucket.
 #trivy:ignore:AVD-AWS-0089
 resource "aws_s3_bucket" "media_replica" {
-  #checkov:skip=CKV_AWS_144:This is the replica; replicating it again would add a third region for no recovery gain.
   #checkov:skip=CKV_AWS_18:Writes come only from S3 replication, recorded by CloudTrail's data events.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the replica.
   count         = var.replicate_media ? 1 : 0
@@ -322,7 +320,6 @@ resource "aws_s3_bucket_replication_configuration" "media" {
 resource "aws_s3_bucket" "logs" {
   #checkov:skip=CKV_AWS_145:CloudFront standard logs cannot be delivered to SSE-KMS buckets.
   #checkov:skip=CKV_AWS_144:Access logs are not replicated; losing a region's logs loses no customer data.
-  #checkov:skip=CKV_AWS_18:This is the log bucket; logging it to itself would loop.
   #checkov:skip=CKV2_AWS_62:Nothing consumes events from the log bucket.
   bucket_prefix = "${var.name}-cdn-logs-"
   tags          = var.tags

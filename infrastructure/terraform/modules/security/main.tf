@@ -29,8 +29,6 @@ data "aws_iam_policy_document" "key_admin" {
 }
 
 data "aws_iam_policy_document" "logs_key" {
-  #checkov:skip=CKV_AWS_111:A KMS key policy's "*" resource means this key only.
-  #checkov:skip=CKV_AWS_356:A KMS key policy's "*" resource means this key only.
   source_policy_documents = [data.aws_iam_policy_document.key_admin.json]
 
   statement {
@@ -715,8 +713,6 @@ resource "aws_wafv2_web_acl_logging_configuration" "global" {
 }
 
 data "aws_iam_policy_document" "global_logs_key" {
-  #checkov:skip=CKV_AWS_111:A KMS key policy's "*" resource means this key only.
-  #checkov:skip=CKV_AWS_356:A KMS key policy's "*" resource means this key only.
   source_policy_documents = [data.aws_iam_policy_document.key_admin.json]
 
   statement {
