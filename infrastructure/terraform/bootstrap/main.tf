@@ -318,10 +318,55 @@ resource "aws_ecr_replication_configuration" "dr" {
   }
 }
 
+# S3 server access logs are delivered by the logging service, which needs this grant.
+data "aws_iam_policy_document" "state_logs" {
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.state_logs.arn}/state/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [aws_s3_bucket.state.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.state_logs.arn, "${aws_s3_bucket.state_logs.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "state_logs" {
+  bucket = aws_s3_bucket.state_logs.id
+  policy = data.aws_iam_policy_document.state_logs.json
+}
+
 resource "aws_s3_bucket_logging" "state" {
   bucket        = aws_s3_bucket.state.id
   target_bucket = aws_s3_bucket.state_logs.id
   target_prefix = "state/"
+
+  depends_on = [aws_s3_bucket_policy.state_logs]
 }
 
 resource "aws_s3_bucket_policy" "state" {
