@@ -378,7 +378,8 @@ resource "aws_s3_bucket_policy" "alb_logs" {
   policy = data.aws_iam_policy_document.alb_logs.json
 }
 
-# The public entry point by design (CloudFront and the WAF sit in front of it).
+# Internet-facing only so CloudFront can reach it: its security group admits CloudFront's
+# origin-facing prefix list alone, and its rule only requests carrying the secret origin header.
 #trivy:ignore:AVD-AWS-0053
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_76:The web ACL passed in (security module) runs AWSManagedRulesKnownBadInputsRuleSet, which CKV_AWS_192 verifies there; checkov cannot follow the ARN across modules.
