@@ -1062,7 +1062,10 @@ fn apply_order_and_account_prerequisites_are_explicit() {
     );
     // Every bucket that receives S3 server access logs grants the logging service.
     let mut targets = 0;
-    let mut dirs: Vec<PathBuf> = MODULES.iter().map(|m| root().join("modules").join(m)).collect();
+    let mut dirs: Vec<PathBuf> = MODULES
+        .iter()
+        .map(|m| root().join("modules").join(m))
+        .collect();
     dirs.push(root().join("bootstrap"));
     for dir in dirs {
         let module = dir.file_name().unwrap().to_string_lossy().into_owned();
