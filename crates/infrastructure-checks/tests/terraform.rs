@@ -1513,3 +1513,150 @@ fn endpoints_and_service_roles_are_scoped_to_this_account() {
     }
     assert!(checked >= 7, "only {checked} trust policies");
 }
+
+// ---------------------------------------------------------------- Terraform's own evaluation of
+// the expressions the checks above only read: `terraform console` needs no provider
+
+/// Evaluates `expr` with Terraform against `config` (variables and locals only), or returns
+/// `None` outside CI when no `terraform` binary is installed.
+fn terraform_eval(config: &str, expr: &str) -> Option<String> {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!(
+        "tm-tf-eval-{}-{}",
+        std::process::id(),
+        std::thread::current()
+            .name()
+            .unwrap_or("t")
+            .replace("::", "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.tf"), config).unwrap();
+    let child = std::process::Command::new("terraform")
+        .arg("console")
+        .current_dir(&dir)
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var("CI").is_err() => {
+            eprintln!("skipping: no terraform binary ({e})");
+            return None;
+        }
+        Err(e) => panic!("terraform is needed in CI to evaluate the expressions: {e}"),
+    };
+    writeln!(child.stdin.take().unwrap(), "{expr}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "terraform console: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+}
+
+/// A module's `locals` attributes, by name prefix, as HCL to evaluate elsewhere.
+fn locals_text(module: &str, keep: impl Fn(&str) -> bool) -> String {
+    let files = module_files(module);
+    let mut text = String::from("locals {\n");
+    for locals in blocks(&files, "locals") {
+        for a in locals.body().attributes().filter(|a| keep(a.key())) {
+            text.push_str(&format!("  {} = {}\n", a.key(), a.expr()));
+        }
+    }
+    text.push_str("}\n");
+    text
+}
+
+#[test]
+fn terraform_s_content_length_regex_matches_exactly_the_bodies_over_the_limit() {
+    let locals = locals_text("security", |k| {
+        k.starts_with("limit_") || k == "content_length_over_limit"
+    });
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for limit in [
+        42_008_576_u64,
+        8193,
+        10_485_760,
+        99_999_999,
+        100_000_000,
+        19_999,
+    ] {
+        let config = format!(
+            "variable \"max_upload_bytes\" {{\n  type    = number\n  default = {limit}\n}}\n{locals}"
+        );
+        let Some(out) = terraform_eval(&config, "local.content_length_over_limit") else {
+            return;
+        };
+        let pattern: String = unquote(&out);
+        assert!(
+            pattern.len() <= 512,
+            "WAF regexes are at most 512 characters"
+        );
+        let re = regex::Regex::new(&pattern).unwrap();
+        let mut samples: Vec<u64> = (0..20_000).map(|_| next() % (limit * 3)).collect();
+        samples.extend([0, 1, limit - 1, limit, limit + 1, limit * 10, u64::MAX / 2]);
+        for n in samples {
+            assert_eq!(
+                re.is_match(&n.to_string()),
+                n > limit,
+                "limit {limit}: Content-Length {n} with {pattern}"
+            );
+        }
+        // Leading zeros do not smuggle a large body past it.
+        assert!(re.is_match(&format!("000{}", limit + 1)));
+        assert!(!re.is_match("12a"));
+    }
+}
+
+/// A string as `terraform console` prints it, unquoted and unescaped.
+fn unquote(printed: &str) -> String {
+    let inner = printed
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("not a string: {printed}"));
+    inner.replace("\\\\", "\\").replace("\\\"", "\"")
+}
+
+#[test]
+fn terraform_s_pool_arithmetic_keeps_every_environment_under_the_alarm() {
+    let locals = locals_text("stack", |k| k.starts_with("db_"));
+    for env in ENVIRONMENTS {
+        let env_locals = env_locals(env);
+        let config = format!(
+            "variable \"settings\" {{\n  default = {}\n}}\nvariable \"spec\" {{\n  default = {}\n}}\nvariable \"db_connections_alarm_threshold\" {{\n  default = 50\n}}\n{locals}",
+            attr(&env_locals, "settings").unwrap(),
+            attr(&env_locals, "spec").unwrap(),
+        );
+        let Some(out) = terraform_eval(
+            &config,
+            "format(\"%d %d %d\", local.db_pool_per_task, local.db_tasks_at_peak, local.db_connection_reserve)",
+        ) else {
+            return;
+        };
+        let n: Vec<u32> = unquote(&out)
+            .split(' ')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (pool, peak, reserve) = (n[0], n[1], n[2]);
+        assert!(pool >= 2, "{env}: pool {pool}");
+        assert!(
+            pool * peak + reserve <= 50,
+            "{env}: {peak} tasks x {pool} + {reserve} over the alarm"
+        );
+        if env == "production" {
+            assert_eq!((pool, peak), (2, 24), "docs/environments.md's table");
+        } else {
+            assert_eq!(pool, 10, "{env}: docs/environments.md's table");
+        }
+    }
+}
