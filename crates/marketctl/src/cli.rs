@@ -73,6 +73,45 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: Output,
     },
+    /// Backups of the environment's database: create (the default), list or verify.
+    Backup {
+        env: String,
+        #[arg(value_enum, default_value = "create")]
+        action: BackupAction,
+        /// verify: this backup (default: the newest).
+        #[arg(long)]
+        backup: Option<String>,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
+    /// Restore a backup into a new database file; the live database is replaced only when
+    /// --into names it (with the service stopped), as an explicit cut-over.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["latest", "to", "backup"])))]
+    Restore {
+        env: String,
+        /// The newest backup.
+        #[arg(long)]
+        latest: bool,
+        /// The newest backup taken at or before this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        to: Option<String>,
+        /// This backup.
+        #[arg(long)]
+        backup: Option<String>,
+        /// Where to restore (default: next to the live database, named after the backup).
+        #[arg(long)]
+        into: Option<PathBuf>,
+        /// The release that will serve the restored data: a backup from a newer schema than it
+        /// knows is refused (default: the environment's live release).
+        #[arg(long)]
+        release: Option<PathBuf>,
+        #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
+        deploy_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        output: Output,
+    },
     /// Who deployed what, when, how, and how it ended.
     History {
         env: String,
@@ -81,6 +120,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "human")]
         output: Output,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackupAction {
+    /// Take a consistent snapshot now, sealed and stored.
+    Create,
+    /// Every backup, oldest first, with its verification.
+    List,
+    /// Restore a backup into a scratch copy and check it against its manifest.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +261,64 @@ fn target(deploy_dir: &std::path::Path, env: &str) -> anyhow::Result<Target> {
         config,
         platform,
         release_env,
+    })
+}
+
+/// The environment's backups and its state directory (for the deploy lock).
+fn backups(
+    deploy_dir: &std::path::Path,
+    env: &str,
+    output: Output,
+) -> Result<(crate::backup::Backups, PathBuf), crate::backup::BackupError> {
+    use crate::backup::BackupError;
+    let config = DeployConfig::load(deploy_dir, env).map_err(|e| {
+        if e.is_usage() {
+            BackupError::Usage(e.to_string())
+        } else {
+            BackupError::Failed(e.to_string())
+        }
+    })?;
+    let settings = config.backup.as_ref().ok_or_else(|| {
+        BackupError::Usage(format!(
+            "{env}.toml has no [backup] section: name a store and the age recipient (README: Backups)"
+        ))
+    })?;
+    let local = config.local.as_ref().ok_or_else(|| {
+        BackupError::Usage(format!(
+            "{env} runs on ECS: its database is RDS, backed up by RDS itself (docs/runbooks/disaster-recovery.md)"
+        ))
+    })?;
+    let url = config.env.get("TM_DATABASE_URL").ok_or_else(|| {
+        BackupError::Usage(format!(
+            "{env}.toml's [env] has no TM_DATABASE_URL to back up"
+        ))
+    })?;
+    let backups = crate::backup::Backups::new(env, settings, url, output == Output::Human)?;
+    Ok((backups, local.state_dir.clone()))
+}
+
+/// The binary of the environment's live release, when this host has deployed one.
+fn live_release(state_dir: &std::path::Path) -> Option<PathBuf> {
+    let records = History::open(state_dir).ok()?.records().ok()?;
+    let good = crate::state::last_known_good(&records, None)?;
+    let path = crate::state::release_path(state_dir, &good.to_version);
+    path.exists().then_some(path)
+}
+
+/// The newest schema a release binary knows (`marketplace version --json`).
+async fn release_schema(binary: &std::path::Path) -> anyhow::Result<i64> {
+    let out = tokio::process::Command::new(binary)
+        .args(["version", "--json"])
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("running {} version: {e}", binary.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| anyhow::anyhow!("{} version --json printed no JSON: {e}", binary.display()))?;
+    v["schema_version"].as_i64().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} does not report its schema version; pass --release with a newer build",
+            binary.display()
+        )
     })
 }
 
@@ -406,6 +513,126 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(0)
+        }
+        Command::Backup {
+            env,
+            action,
+            backup,
+            deploy_dir,
+            output,
+        } => {
+            let (backups, _) = match backups(&deploy_dir, &env, output) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(e.exit_code());
+                }
+            };
+            let selector =
+                backup.map_or(crate::backup::Selector::Latest, crate::backup::Selector::Id);
+            let result = match action {
+                BackupAction::Create => backups.create().await.map(|m| vec![m]),
+                BackupAction::List => backups.list().await,
+                BackupAction::Verify => backups.verify(&selector).await.map(|m| vec![m]),
+            };
+            match result {
+                Ok(manifests) => {
+                    match output {
+                        Output::Json if action == BackupAction::List => print_json(&manifests),
+                        Output::Json => print_json(&manifests[0]),
+                        Output::Human if action == BackupAction::List => {
+                            print!("{}", crate::backup::table(&manifests))
+                        }
+                        Output::Human => {
+                            let m = &manifests[0];
+                            println!(
+                                "{env}: backup {} {} ({} tables, {} rows; {} bytes stored, snapshot in {:.2} s)",
+                                m.id,
+                                if action == BackupAction::Verify {
+                                    "verified"
+                                } else {
+                                    "taken"
+                                },
+                                m.content.tables.len(),
+                                m.content.tables.values().map(|t| t.rows).sum::<u64>(),
+                                m.archive_bytes,
+                                m.snapshot_seconds
+                            );
+                        }
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(e.exit_code())
+                }
+            }
+        }
+        Command::Restore {
+            env,
+            latest: _,
+            to,
+            backup,
+            into,
+            release,
+            deploy_dir,
+            output,
+        } => {
+            let (backups, state_dir) = match backups(&deploy_dir, &env, output) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(e.exit_code());
+                }
+            };
+            let selector = match (to, backup) {
+                (_, Some(id)) => crate::backup::Selector::Id(id),
+                (Some(t), None) => match crate::backup::parse_time(&t) {
+                    Ok(t) => crate::backup::Selector::At(t),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(e.exit_code());
+                    }
+                },
+                (None, None) => crate::backup::Selector::Latest,
+            };
+            let release = release.or_else(|| live_release(&state_dir));
+            let max_schema = match &release {
+                Some(binary) => match release_schema(binary).await {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(1);
+                    }
+                },
+                None => None,
+            };
+            match backups
+                .restore(&selector, into, &state_dir, max_schema)
+                .await
+            {
+                Ok((manifest, target)) => {
+                    match output {
+                        Output::Json => print_json(&serde_json::json!({
+                            "backup": manifest,
+                            "restored_into": target,
+                        })),
+                        Output::Human => println!(
+                            "{env}: backup {} (taken {} UTC) restored into {}; verified against its manifest.\n\
+                             Cut over: stop the service, move {} to the live database path, start it.",
+                            manifest.id,
+                            crate::state::utc(manifest.created_at),
+                            target.display(),
+                            target.display()
+                        ),
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(e.exit_code())
+                }
+            }
         }
         Command::History {
             env,

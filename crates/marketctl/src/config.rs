@@ -36,6 +36,26 @@ pub struct DeployConfig {
     pub git: GitSettings,
     #[serde(default)]
     pub checks: ChecksSettings,
+    /// Backups of the environment's database (platform = "local": its SQLite file).
+    pub backup: Option<BackupSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// Where backups are kept: a folder (`file:///var/backups/tm` or a relative path) or
+    /// `s3://bucket/prefix`.
+    pub store: String,
+    /// The age public key (age1…) backups are encrypted to. Taking backups needs only this;
+    /// verifying and restoring need the identity.
+    pub recipient: String,
+    /// The variable holding the age identity (AGE-SECRET-KEY-1…).
+    #[serde(default = "default_identity_env")]
+    pub identity_env: String,
+}
+
+fn default_identity_env() -> String {
+    "MARKETCTL_BACKUP_IDENTITY".into()
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -452,6 +472,9 @@ impl DeployConfig {
     fn validate(&self) -> Result<(), String> {
         if self.instances == 0 {
             return Err("instances must be at least 1".into());
+        }
+        if let Some(b) = &self.backup {
+            crate::backup::archive::recipient(&b.recipient)?;
         }
         if self.platform == PlatformKind::Local && self.local.is_none() {
             return Err("platform = \"local\" needs a [local] section".into());

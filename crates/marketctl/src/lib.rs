@@ -1,5 +1,6 @@
 //! marketctl: the Tattoo Marketplace operations tool: host proxy and agent, deploys, rollbacks, history.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod ecs;

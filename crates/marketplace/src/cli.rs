@@ -221,6 +221,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         "version": BuildInfo::VERSION,
                         "commit": BuildInfo::COMMIT,
                         "build_time": BuildInfo::built_at(),
+                        "schema_version": storage::embedded_schema_version(),
                     })
                 );
             } else {

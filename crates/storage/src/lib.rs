@@ -25,7 +25,9 @@ pub use catalogue::CatalogueStore;
 pub use conversation::ConversationStore;
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use ops::{Backend, ConnectPassword, PoolOptions, Store, connect, redact_url};
+pub use ops::{
+    Backend, ConnectPassword, PoolOptions, Store, connect, embedded_schema_version, redact_url,
+};
 pub use outbox::OutboxStore;
 pub use portfolio::PortfolioStore;
 pub use search::{Bind, SearchStatements, postgres_search_statements};

@@ -126,6 +126,17 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// The newest schema version this build knows (both backends share their migration versions):
+/// what `marketplace version --json` reports, so tools can refuse data from a newer schema.
+pub fn embedded_schema_version() -> i64 {
+    sqlx::migrate!("./migrations/sqlite")
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Picks the schema status out of sqlx's bookkeeping table.
 pub(crate) fn schema_status(
     migrator: &sqlx::migrate::Migrator,
