@@ -81,6 +81,15 @@ pub enum Command {
         /// verify: this backup (default: the newest).
         #[arg(long)]
         backup: Option<String>,
+        /// schedule: seconds between checks for changed data.
+        #[arg(long, default_value_t = 60)]
+        interval_seconds: u64,
+        /// schedule: write the backup gauges here (node_exporter's textfile collector).
+        #[arg(long)]
+        metrics_file: Option<PathBuf>,
+        /// schedule: one round, then exit.
+        #[arg(long)]
+        once: bool,
         #[arg(long, default_value = "deploy", env = "MARKETCTL_DEPLOY_DIR")]
         deploy_dir: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
@@ -130,6 +139,11 @@ pub enum BackupAction {
     List,
     /// Restore a backup into a scratch copy and check it against its manifest.
     Verify,
+    /// Run the host's schedule: a backup each interval while the data changes, verified,
+    /// pruned to the tiers (every one for 6 h, hourly for 2 days, daily for 30).
+    Schedule,
+    /// Print a new age identity and its public key, for [backup] recipient.
+    Keygen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,7 +294,7 @@ fn backups(
     })?;
     let settings = config.backup.as_ref().ok_or_else(|| {
         BackupError::Usage(format!(
-            "{env}.toml has no [backup] section: name a store and the age recipient (README: Backups)"
+            "{env}.toml has no [backup] section: name a store and the age recipient (README: \"Backups on one machine\")"
         ))
     })?;
     let local = config.local.as_ref().ok_or_else(|| {
@@ -515,9 +529,26 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Backup {
+            env: _,
+            action: BackupAction::Keygen,
+            ..
+        } => {
+            use age::secrecy::ExposeSecret;
+            let identity = age::x25519::Identity::generate();
+            println!(
+                "# public key: put it in [backup] recipient = \"...\"\n{}\n# identity: keep it secret and off this host's disk; export it as MARKETCTL_BACKUP_IDENTITY to verify and restore\n{}",
+                identity.to_public(),
+                identity.to_string().expose_secret()
+            );
+            Ok(0)
+        }
+        Command::Backup {
             env,
             action,
             backup,
+            interval_seconds,
+            metrics_file,
+            once,
             deploy_dir,
             output,
         } => {
@@ -530,7 +561,36 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             let selector =
                 backup.map_or(crate::backup::Selector::Latest, crate::backup::Selector::Id);
+            if action == BackupAction::Schedule {
+                if interval_seconds == 0 {
+                    eprintln!("error: --interval-seconds must be at least 1");
+                    return Ok(64);
+                }
+                let plan = crate::backup::Schedule {
+                    interval: std::time::Duration::from_secs(interval_seconds),
+                    tiers: crate::backup::retention::Tiers::default(),
+                    metrics_file,
+                    once,
+                };
+                let run = backups.schedule(plan);
+                let result = if once {
+                    run.await
+                } else {
+                    tokio::select! {
+                        r = run => r,
+                        () = shutdown_signal() => Ok(()),
+                    }
+                };
+                return match result {
+                    Ok(()) => Ok(0),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        Ok(e.exit_code())
+                    }
+                };
+            }
             let result = match action {
+                BackupAction::Schedule | BackupAction::Keygen => unreachable!("handled above"),
                 BackupAction::Create => backups.create().await.map(|m| vec![m]),
                 BackupAction::List => backups.list().await,
                 BackupAction::Verify => backups.verify(&selector).await.map(|m| vec![m]),

@@ -384,3 +384,115 @@ async fn restore_to_a_time_takes_the_newest_backup_at_or_before_it() {
     let content = sqlite::content(&into).await.unwrap();
     assert!(!content.tables.contains_key("later"));
 }
+
+#[tokio::test]
+async fn the_schedule_backs_up_changed_data_verifies_it_prunes_the_tiers_and_writes_the_gauges() {
+    let host = Host::new();
+    let metrics = host.path("backup.prom");
+    let round = || {
+        let out = host.marketctl(&[
+            "backup",
+            "local",
+            "schedule",
+            "--once",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    round();
+    let listed = host.json(&["backup", "local", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed[0]["verification"]["ok"], true,
+        "verified as it is taken"
+    );
+    let gauges = std::fs::read_to_string(&metrics).unwrap();
+    let gauge = |name: &str| -> f64 {
+        gauges
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let taken = listed[0]["created_at"].as_f64().unwrap();
+    assert_eq!(
+        gauge("marketplace_backup_last_success_timestamp_seconds"),
+        taken
+    );
+    assert_eq!(
+        gauge("marketplace_backup_last_verified_timestamp_seconds"),
+        taken
+    );
+    assert_eq!(gauge("marketplace_backups"), 1.0);
+
+    // Nothing changed: no new backup.
+    round();
+    assert_eq!(
+        host.json(&["backup", "local", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A write: a new backup.
+    let mut conn =
+        SqliteConnection::connect(&format!("sqlite://{}", host.path("live.db").display()))
+            .await
+            .unwrap();
+    sqlx::query("CREATE TABLE changed (id INTEGER PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    round();
+    assert_eq!(
+        host.json(&["backup", "local", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Old backups (copies of the first, dated back): of two on the same day ten days ago only
+    // the newer stays; one from forty days ago goes.
+    let first = listed[0]["id"].as_str().unwrap();
+    let store = host.path("backups/local");
+    let day = 86_400.0;
+    let now = taken;
+    for (id, at) in [
+        ("old-a", now - 10.0 * day - 100.0),
+        ("old-b", now - 10.0 * day - 50.0),
+        ("ancient", now - 40.0 * day),
+    ] {
+        let mut m: Value =
+            serde_json::from_slice(&std::fs::read(store.join(format!("{first}.json"))).unwrap())
+                .unwrap();
+        m["id"] = id.into();
+        m["created_at"] = at.into();
+        std::fs::write(store.join(format!("{id}.json")), m.to_string()).unwrap();
+        std::fs::copy(
+            store.join(format!("{first}.db.gz.age")),
+            store.join(format!("{id}.db.gz.age")),
+        )
+        .unwrap();
+    }
+    round();
+    let ids: Vec<String> = host
+        .json(&["backup", "local", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.contains(&"old-b".to_owned()), "{ids:?}");
+    assert!(!ids.contains(&"old-a".to_owned()), "{ids:?}");
+    assert!(!ids.contains(&"ancient".to_owned()), "{ids:?}");
+    assert!(
+        !store.join("ancient.db.gz.age").exists(),
+        "its snapshot went too"
+    );
+}

@@ -6,6 +6,7 @@
 //! verified, the verification's result.
 
 pub mod archive;
+pub mod retention;
 pub mod sqlite;
 
 use crate::config::BackupSettings;
@@ -31,6 +32,10 @@ pub struct Manifest {
     pub snapshot_seconds: f64,
     pub archive_bytes: u64,
     pub archive_sha256: String,
+    /// The live files' modification times and sizes just before the snapshot: the schedule
+    /// takes no new backup while they are unchanged.
+    #[serde(default)]
+    pub source_stamp: String,
     pub verification: Option<Verification>,
 }
 
@@ -167,6 +172,7 @@ impl Backups {
         let snapshot = scratch.path().join("snapshot.db");
         let started = Instant::now();
         let created_at = crate::state::now();
+        let source_stamp = self.change_stamp();
         self.step(&format!("snapshot of {}", self.database.display()));
         sqlite::snapshot(&self.database, &snapshot)
             .await
@@ -189,6 +195,7 @@ impl Backups {
             snapshot_seconds,
             archive_bytes: sealed.bytes,
             archive_sha256: sealed.sha256,
+            source_stamp,
             verification: None,
         };
         self.step(&format!("store {id}"));
@@ -418,6 +425,148 @@ impl Backups {
         })?;
         Ok((manifest, target))
     }
+}
+
+impl Backups {
+    /// Deletes a backup: its manifest first, so it stops being listed before its snapshot goes.
+    pub async fn delete(&self, id: &str) -> Result<(), BackupError> {
+        for name in [format!("{id}.json"), format!("{id}.db.gz.age")] {
+            match self.store.delete(&self.object(&name)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(failed(format!("deleting {name}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// When the live database last changed: its file and its write-ahead log's modification
+    /// times and sizes (every commit touches the log).
+    fn change_stamp(&self) -> String {
+        let mut wal = self.database.as_os_str().to_owned();
+        wal.push("-wal");
+        [self.database.clone(), PathBuf::from(wal)]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .filter_map(|m| {
+                let at = m
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?;
+                Some(format!(
+                    "{}.{:09}:{}",
+                    at.as_secs(),
+                    at.subsec_nanos(),
+                    m.len()
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The host's backup schedule: a backup each interval while the data changes, each one
+    /// verified when the identity is at hand, the tiers pruned, and the metrics file rewritten.
+    /// Unchanged data takes no new backup, but the newest is re-verified daily.
+    pub async fn schedule(&self, plan: Schedule) -> Result<(), BackupError> {
+        loop {
+            let stamp = self.change_stamp();
+            let all = self.list().await?;
+            let stale_verification = all.last().is_none_or(|m| {
+                m.verification
+                    .as_ref()
+                    .is_none_or(|v| crate::state::now() - v.at > 86_400.0)
+            });
+            if all.last().is_none_or(|m| m.source_stamp != stamp) {
+                match self.create().await {
+                    Ok(m) => {
+                        tracing::info!(id = %m.id, bytes = m.archive_bytes, seconds = m.snapshot_seconds, "backup taken");
+                        self.verify_if_possible(&Selector::Id(m.id)).await;
+                    }
+                    Err(e) => tracing::error!(error = %e, "backup failed"),
+                }
+            } else if stale_verification {
+                self.verify_if_possible(&Selector::Latest).await;
+            }
+            let all = self.list().await?;
+            let entries: Vec<retention::Entry> = all
+                .iter()
+                .map(|m| retention::Entry {
+                    id: m.id.clone(),
+                    created_at: m.created_at,
+                    verified_ok: m.verification.as_ref().is_some_and(|v| v.ok),
+                })
+                .collect();
+            for id in retention::expired(&entries, plan.tiers, crate::state::now()) {
+                if let Err(e) = self.delete(&id).await {
+                    tracing::warn!(%id, error = %e, "pruning failed; retried next round");
+                }
+            }
+            if let Some(path) = &plan.metrics_file {
+                let all = self.list().await?;
+                if let Err(e) = write_metrics(path, &self.env, &all) {
+                    tracing::warn!(path = %path.display(), error = %e, "metrics file not written");
+                }
+            }
+            if plan.once {
+                return Ok(());
+            }
+            tokio::time::sleep(plan.interval).await;
+        }
+    }
+
+    async fn verify_if_possible(&self, which: &Selector) {
+        if std::env::var_os(&self.identity_env).is_none() {
+            return;
+        }
+        match self.verify(which).await {
+            Ok(m) => tracing::info!(id = %m.id, "backup verified"),
+            Err(e) => tracing::error!(error = %e, "backup verification failed"),
+        }
+    }
+}
+
+/// How `backup ENV schedule` runs.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub interval: std::time::Duration,
+    pub tiers: retention::Tiers,
+    pub metrics_file: Option<PathBuf>,
+    pub once: bool,
+}
+
+/// The backup gauges in Prometheus's text format, for node_exporter's textfile collector,
+/// replaced atomically so a scrape never reads half a file.
+pub fn write_metrics(path: &Path, env: &str, all: &[Manifest]) -> std::io::Result<()> {
+    let last_success = all.iter().map(|m| m.created_at).fold(0.0, f64::max);
+    let last_verified = all
+        .iter()
+        .filter_map(|m| {
+            m.verification
+                .as_ref()
+                .filter(|v| v.ok)
+                .map(|_| m.created_at)
+        })
+        .fold(0.0, f64::max);
+    let size = all.last().map(|m| m.archive_bytes).unwrap_or(0);
+    let text = format!(
+        "# HELP marketplace_backup_last_success_timestamp_seconds When the newest backup's snapshot was taken.\n\
+         # TYPE marketplace_backup_last_success_timestamp_seconds gauge\n\
+         marketplace_backup_last_success_timestamp_seconds{{environment=\"{env}\"}} {last_success}\n\
+         # HELP marketplace_backup_last_verified_timestamp_seconds When the newest backup that passed verification was taken.\n\
+         # TYPE marketplace_backup_last_verified_timestamp_seconds gauge\n\
+         marketplace_backup_last_verified_timestamp_seconds{{environment=\"{env}\"}} {last_verified}\n\
+         # HELP marketplace_backup_size_bytes Stored size of the newest backup.\n\
+         # TYPE marketplace_backup_size_bytes gauge\n\
+         marketplace_backup_size_bytes{{environment=\"{env}\"}} {size}\n\
+         # HELP marketplace_backups Backups kept.\n\
+         # TYPE marketplace_backups gauge\n\
+         marketplace_backups{{environment=\"{env}\"}} {}\n",
+        all.len()
+    );
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Which backup a command means.
