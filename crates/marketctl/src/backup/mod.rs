@@ -32,10 +32,6 @@ pub struct Manifest {
     pub snapshot_seconds: f64,
     pub archive_bytes: u64,
     pub archive_sha256: String,
-    /// The live files' modification times and sizes just before the snapshot: the schedule
-    /// takes no new backup while they are unchanged.
-    #[serde(default)]
-    pub source_stamp: String,
     pub verification: Option<Verification>,
 }
 
@@ -168,17 +164,31 @@ impl Backups {
 
     /// Takes a consistent snapshot of the live database, seals it and stores it.
     pub async fn create(&self) -> Result<Manifest, BackupError> {
+        // With nothing to compare against, a backup is always stored.
+        self.create_unless(None)
+            .await?
+            .ok_or_else(|| failed("the snapshot was not stored"))
+    }
+
+    /// Like [`Backups::create`], but stores nothing (and returns `None`) when the snapshot's
+    /// content equals `previous`: the data did not change since that backup.
+    async fn create_unless(
+        &self,
+        previous: Option<&sqlite::Content>,
+    ) -> Result<Option<Manifest>, BackupError> {
         let scratch = tempfile::tempdir().map_err(failed)?;
         let snapshot = scratch.path().join("snapshot.db");
         let started = Instant::now();
         let created_at = crate::state::now();
-        let source_stamp = self.change_stamp();
         self.step(&format!("snapshot of {}", self.database.display()));
         sqlite::snapshot(&self.database, &snapshot)
             .await
             .map_err(failed)?;
         let snapshot_seconds = started.elapsed().as_secs_f64();
         let content = sqlite::content(&snapshot).await.map_err(failed)?;
+        if previous == Some(&content) {
+            return Ok(None);
+        }
         let snapshot_bytes = std::fs::metadata(&snapshot).map_err(failed)?.len();
         self.step("compress and encrypt");
         let sealed_path = scratch.path().join("snapshot.db.gz.age");
@@ -195,7 +205,6 @@ impl Backups {
             snapshot_seconds,
             archive_bytes: sealed.bytes,
             archive_sha256: sealed.sha256,
-            source_stamp,
             verification: None,
         };
         self.step(&format!("store {id}"));
@@ -208,7 +217,7 @@ impl Backups {
             .await
             .map_err(|e| failed(format!("storing {id}: {e}")))?;
         self.put_manifest(&manifest).await?;
-        Ok(manifest)
+        Ok(Some(manifest))
     }
 
     async fn put_manifest(&self, manifest: &Manifest) -> Result<(), BackupError> {
@@ -439,53 +448,29 @@ impl Backups {
         Ok(())
     }
 
-    /// When the live database last changed: its file and its write-ahead log's modification
-    /// times and sizes (every commit touches the log).
-    fn change_stamp(&self) -> String {
-        let mut wal = self.database.as_os_str().to_owned();
-        wal.push("-wal");
-        [self.database.clone(), PathBuf::from(wal)]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .filter_map(|m| {
-                let at = m
-                    .modified()
-                    .ok()?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .ok()?;
-                Some(format!(
-                    "{}.{:09}:{}",
-                    at.as_secs(),
-                    at.subsec_nanos(),
-                    m.len()
-                ))
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
     /// The host's backup schedule: a backup each interval while the data changes, each one
     /// verified when the identity is at hand, the tiers pruned, and the metrics file rewritten.
-    /// Unchanged data takes no new backup, but the newest is re-verified daily.
+    /// Change is judged by content: each round snapshots (cheap: `VACUUM INTO`) and stores it
+    /// only if its tables differ from the newest backup's. Unchanged data takes no new backup,
+    /// but the newest is re-verified daily.
     pub async fn schedule(&self, plan: Schedule) -> Result<(), BackupError> {
         loop {
-            let stamp = self.change_stamp();
             let all = self.list().await?;
             let stale_verification = all.last().is_none_or(|m| {
                 m.verification
                     .as_ref()
                     .is_none_or(|v| crate::state::now() - v.at > 86_400.0)
             });
-            if all.last().is_none_or(|m| m.source_stamp != stamp) {
-                match self.create().await {
-                    Ok(m) => {
-                        tracing::info!(id = %m.id, bytes = m.archive_bytes, seconds = m.snapshot_seconds, "backup taken");
-                        self.verify_if_possible(&Selector::Id(m.id)).await;
-                    }
-                    Err(e) => tracing::error!(error = %e, "backup failed"),
+            match self.create_unless(all.last().map(|m| &m.content)).await {
+                Ok(Some(m)) => {
+                    tracing::info!(id = %m.id, bytes = m.archive_bytes, seconds = m.snapshot_seconds, "backup taken");
+                    self.verify_if_possible(&Selector::Id(m.id)).await;
                 }
-            } else if stale_verification {
-                self.verify_if_possible(&Selector::Latest).await;
+                Ok(None) if stale_verification => {
+                    self.verify_if_possible(&Selector::Latest).await;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "backup failed"),
             }
             let all = self.list().await?;
             let entries: Vec<retention::Entry> = all
