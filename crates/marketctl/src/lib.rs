@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod dr;
 pub mod ecs;
 pub mod engine;
 pub mod notify;

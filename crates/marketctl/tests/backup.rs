@@ -1,5 +1,8 @@
 //! `marketctl backup` and `restore` on a real SQLite database made by the marketplace binary: consistent snapshots under writes, verified restores, and every fault refused without harm.
 
+mod support;
+use support::binary;
+
 use age::secrecy::ExposeSecret;
 use marketctl::backup::sqlite;
 use serde_json::Value;
@@ -7,24 +10,8 @@ use sqlx::{Connection, SqliteConnection};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn marketplace() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(workspace().join("target"));
-    let path = target.join("debug").join("marketplace");
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "marketplace", "--bin", "marketplace"])
-            .current_dir(workspace())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building marketplace");
-    }
-    path
+    binary("marketplace")
 }
 
 /// The service's schema, made once by the marketplace binary (`migrate`) and copied into each
@@ -495,4 +482,81 @@ async fn the_schedule_backs_up_changed_data_verifies_it_prunes_the_tiers_and_wri
         !store.join("ancient.db.gz.age").exists(),
         "its snapshot went too"
     );
+}
+
+// A migration holds its transaction open while the backup runs in another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_during_a_migration_is_the_schema_before_it_and_a_failed_migration_is_refused() {
+    let host = Host::new();
+    let live = host.path("live.db");
+    let before = host.json(&["backup", "local", "create"]);
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", live.display()))
+        .await
+        .unwrap();
+    // As sqlx runs a migration on SQLite: the change and its record in one transaction.
+    let mut migration = conn.begin().await.unwrap();
+    sqlx::query("ALTER TABLE users ADD COLUMN drill_nickname TEXT")
+        .execute(&mut *migration)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'drill', TRUE, x'00', 0)",
+    )
+    .execute(&mut *migration)
+    .await
+    .unwrap();
+    let during = host.json(&["backup", "local", "create"]);
+    assert!(before["schema_version"].as_i64().is_some());
+    assert_eq!(
+        during["schema_version"], before["schema_version"],
+        "the backup saw half a migration"
+    );
+    assert_eq!(during["tables"], before["tables"]);
+    migration.commit().await.unwrap();
+    let verified = host.json(&[
+        "backup",
+        "local",
+        "verify",
+        "--backup",
+        during["id"].as_str().unwrap(),
+    ]);
+    assert_eq!(verified["verification"]["ok"], true, "{verified}");
+    let restored = host.path("during.db");
+    host.json(&[
+        "restore",
+        "local",
+        "--backup",
+        during["id"].as_str().unwrap(),
+        "--into",
+        restored.to_str().unwrap(),
+    ]);
+    let columns: Vec<String> = {
+        let mut r = SqliteConnection::connect(&format!("sqlite://{}", restored.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT name FROM pragma_table_info('users')")
+            .fetch_all(&mut r)
+            .await
+            .unwrap()
+    };
+    assert!(
+        !columns.iter().any(|c| c == "drill_nickname"),
+        "{columns:?}"
+    );
+
+    // A migration that failed part-way leaves a state the service never served: refused.
+    sqlx::query("UPDATE _sqlx_migrations SET success = FALSE WHERE version = 99990101000000")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let listed_before = host.json(&["backup", "local", "list"]);
+    let out = host.marketctl(&["backup", "local", "create"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("failed migration"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(host.json(&["backup", "local", "list"]), listed_before);
 }

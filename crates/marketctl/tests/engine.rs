@@ -1,6 +1,9 @@
 //! Deploys through the real agent with real processes on loopback: the marketplace binary as the
 //! good release, the release fixture as the bad one, steady load from the test throughout.
 
+mod support;
+use support::binary;
+
 use marketctl::config::DeployConfig;
 use marketctl::engine::{DeployRequest, Engine, Outcome, Report, Strategy};
 use marketctl::platform::local::LocalPlatform;
@@ -14,27 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 const TOKEN: &str = "engine-test-token-0123456789abcdefghij";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A workspace binary, built if this test run has not built it yet.
-fn binary(package: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(workspace().join("target"));
-    let path = target.join("debug").join(package);
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", package, "--bin", package])
-            .current_dir(workspace())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building {package}");
-    }
-    path
-}
 
 /// A copy of `source` with a marker appended: it runs identically but is a distinct release.
 fn release(dir: &Path, source: &Path, name: &str) -> PathBuf {

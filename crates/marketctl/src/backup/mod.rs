@@ -87,6 +87,8 @@ pub struct Backups {
     prefix: StorePath,
     recipient: age::x25519::Recipient,
     identity_env: String,
+    /// Set by the drill, whose throwaway key never leaves the process.
+    identity: Option<age::x25519::Identity>,
     database: PathBuf,
     progress: bool,
 }
@@ -129,6 +131,7 @@ impl Backups {
             prefix,
             recipient,
             identity_env: settings.identity_env.clone(),
+            identity: None,
             database: sqlite_path(database_url)?,
             progress,
         })
@@ -144,7 +147,16 @@ impl Backups {
         self.prefix.child(name)
     }
 
+    /// Uses this identity to verify and restore, instead of the one named by `identity_env`.
+    pub fn with_identity(mut self, identity: age::x25519::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
     fn identity(&self) -> Result<age::x25519::Identity, BackupError> {
+        if let Some(identity) = &self.identity {
+            return Ok(identity.clone());
+        }
         let text = std::env::var(&self.identity_env).map_err(|_| {
             BackupError::Usage(format!(
                 "{} must hold the age identity (AGE-SECRET-KEY-1…) the backups are encrypted to: verifying and restoring decrypt them",
@@ -500,7 +512,7 @@ impl Backups {
     }
 
     async fn verify_if_possible(&self, which: &Selector) {
-        if std::env::var_os(&self.identity_env).is_none() {
+        if self.identity.is_none() && std::env::var_os(&self.identity_env).is_none() {
             return;
         }
         match self.verify(which).await {
