@@ -110,9 +110,14 @@ pub enum Command {
         /// This backup.
         #[arg(long)]
         backup: Option<String>,
-        /// Where to restore (default: next to the live database, named after the backup).
+        /// Where to restore (default: next to the live database, named after the backup; on
+        /// ECS, a new RDS instance named after the source and the time).
         #[arg(long)]
         into: Option<PathBuf>,
+        /// ECS: once the restored instance is available, point the database secret at it and
+        /// restart the service through a rolling deploy of the live image.
+        #[arg(long)]
+        cut_over: bool,
         /// The release that will serve the restored data: a backup from a newer schema than it
         /// knows is refused (default: the environment's live release).
         #[arg(long)]
@@ -352,6 +357,140 @@ fn backups(
     Ok((backups, local.state_dir.clone()))
 }
 
+/// `restore` on ECS: point-in-time restore of the RDS instance into a new one, then (with
+/// `--cut-over`) the secret moved to it and a rolling restart through the deploy engine.
+async fn restore_rds(
+    config: &DeployConfig,
+    env: &str,
+    to: Option<String>,
+    backup: Option<String>,
+    into: Option<PathBuf>,
+    cut_over: bool,
+    output: Output,
+) -> anyhow::Result<u8> {
+    let Some(settings) = config.rds.as_ref() else {
+        eprintln!(
+            "error: {env}.toml has no [rds] section: name the instance and its database URL secret (terraform output marketctl_rds)"
+        );
+        return Ok(64);
+    };
+    let selector = match (to, backup) {
+        (_, Some(id)) => crate::backup::Selector::Id(id),
+        (Some(t), None) => match crate::backup::parse_time(&t) {
+            Ok(t) => crate::backup::Selector::At(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(e.exit_code());
+            }
+        },
+        (None, None) => crate::backup::Selector::Latest,
+    };
+    let ecs = crate::ecs::Ecs::connect(config, env, output == Output::Human)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    // A deploy moving tasks while the database is swapped under them would mix both.
+    if let Ok(Some(holder)) = ecs.state.holder().await {
+        eprintln!(
+            "error: a deploy holds {env}'s lock ({}): restore after it ends",
+            holder.describe()
+        );
+        return Ok(1);
+    }
+    let target = into.map(|p| p.display().to_string());
+    // `--cut-over --into X` with X already restored: the cut-over alone.
+    let earlier = match (&target, cut_over) {
+        (Some(id), true) => match crate::backup::rds::existing(&ecs.aws, settings, id).await {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(e.exit_code());
+            }
+        },
+        _ => None,
+    };
+    let restored = match earlier {
+        Some(r) => Ok(r),
+        None => {
+            crate::backup::rds::restore(
+                &ecs.aws,
+                settings,
+                env,
+                &selector,
+                target,
+                output == Output::Human,
+            )
+            .await
+        }
+    };
+    let mut restored = match restored {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(e.exit_code());
+        }
+    };
+    let mut deploy = None;
+    if cut_over {
+        if let Err(e) = crate::backup::rds::cut_over(&ecs.aws, settings, &mut restored).await {
+            eprintln!("error: {e}");
+            return Ok(e.exit_code());
+        }
+        let image = match ecs.live_image().await {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!(
+                    "error: the secret points at {} but the service was not restarted: {e}",
+                    restored.instance
+                );
+                return Ok(1);
+            }
+        };
+        let report = ecs
+            .deploy(crate::ecs::EcsRequest {
+                strategy: Strategy::Rolling,
+                image: image.clone(),
+                run_checks: false,
+                plan: false,
+                restart: true,
+            })
+            .await;
+        deploy = Some(report);
+    }
+    let code = deploy.as_ref().map_or(0, |r| r.outcome.exit_code());
+    match output {
+        Output::Json => print_json(&serde_json::json!({
+            "restored": restored,
+            "restart": deploy,
+        })),
+        Output::Human => {
+            println!(
+                "{env}: {} restored into {} ({}:{}) in {:.0} s",
+                restored.source,
+                restored.instance,
+                restored.endpoint,
+                restored.port,
+                restored.seconds
+            );
+            match (&restored.cut_over, &deploy) {
+                (Some(c), Some(r)) => println!(
+                    "cut over: {} now points at {}; rolling restart {}",
+                    c.secret,
+                    restored.instance,
+                    match &r.outcome {
+                        crate::engine::Outcome::Deployed => "done".to_owned(),
+                        other => format!("ended {other:?}: check `marketctl status {env}`"),
+                    }
+                ),
+                _ => println!(
+                    "Nothing points at it yet. Check it, then cut over: marketctl restore {env} --latest --cut-over --into {}",
+                    restored.instance
+                ),
+            }
+        }
+    }
+    Ok(code)
+}
+
 /// The binary of the environment's live release, when this host has deployed one.
 fn live_release(state_dir: &std::path::Path) -> Option<PathBuf> {
     let records = History::open(state_dir).ok()?.records().ok()?;
@@ -438,6 +577,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         image: image.clone(),
                         run_checks: !skip_checks,
                         plan,
+                        restart: false,
                     })
                     .await;
                 if plan && output == Output::Human && report.outcome.exit_code() == 0 {
@@ -675,10 +815,22 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             to,
             backup,
             into,
+            cut_over,
             release,
             deploy_dir,
             output,
         } => {
+            if let Ok(config) = DeployConfig::load(&deploy_dir, &env)
+                && config.platform == PlatformKind::Ecs
+            {
+                return restore_rds(&config, &env, to, backup, into, cut_over, output).await;
+            }
+            if cut_over {
+                eprintln!(
+                    "error: --cut-over is for ECS environments; on one host, stop the service and move the restored file into place (docs/runbooks/disaster-recovery.md)"
+                );
+                return Ok(64);
+            }
             let (backups, state_dir) = match backups(&deploy_dir, &env, output) {
                 Ok(b) => b,
                 Err(e) => {

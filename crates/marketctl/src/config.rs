@@ -38,6 +38,32 @@ pub struct DeployConfig {
     pub checks: ChecksSettings,
     /// Backups of the environment's database (platform = "local": its SQLite file).
     pub backup: Option<BackupSettings>,
+    /// The environment's RDS instance (platform = "ecs"): what `restore` restores from.
+    pub rds: Option<RdsSettings>,
+}
+
+/// An ECS environment's database, for point-in-time restores and the cut-over to one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RdsSettings {
+    /// The live instance (`terraform output`: `tm-ENV`).
+    pub instance: String,
+    /// The Secrets Manager secret the service reads its database URL from; a cut-over points
+    /// it at the restored instance.
+    pub database_url_secret: String,
+    #[serde(default = "default_rds_poll")]
+    pub poll_seconds: f64,
+    /// How long a restore may take to become available (RDS takes tens of minutes).
+    #[serde(default = "default_rds_timeout")]
+    pub timeout_minutes: f64,
+}
+
+fn default_rds_poll() -> f64 {
+    15.0
+}
+
+fn default_rds_timeout() -> f64 {
+    90.0
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -777,3 +777,157 @@ fn rollback_stops_a_deployment_in_progress_with_ecs_s_own_rollback() {
     assert_eq!(deploy["outcome"], "rolled_back", "{deploy}");
     assert!(h.live_image().ends_with(&h.digest("v1")));
 }
+
+impl Harness {
+    /// Adds the environment's database to its file, as `terraform output marketctl_rds` gives it.
+    fn with_rds(self) -> Self {
+        let path = self.dir.path().join("staging.toml");
+        let mut toml = std::fs::read_to_string(&path).unwrap();
+        toml.push_str(&format!(
+            "\n[rds]\ninstance = \"{}\"\ndatabase_url_secret = \"{}\"\npoll_seconds = 0.1\ntimeout_minutes = 1\n",
+            self.world["db_instance"].as_str().unwrap(),
+            self.world["secret_name"].as_str().unwrap()
+        ));
+        std::fs::write(path, toml).unwrap();
+        self
+    }
+
+    /// Reads AWS state straight from moto with boto3, as an operator's console would.
+    fn boto(&self, code: &str) -> Value {
+        let out = Command::new(python())
+            .arg("-c")
+            .arg(format!(
+                "import boto3, json, sys\nkw = dict(endpoint_url=sys.argv[1], region_name='us-west-2', aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])\n{code}"
+            ))
+            .args([
+                &self.url,
+                self.world["access_key_id"].as_str().unwrap(),
+                self.world["secret_access_key"].as_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn database_url(&self) -> String {
+        let name = self.world["secret_name"].as_str().unwrap();
+        self.boto(&format!(
+            "print(json.dumps(boto3.client('secretsmanager', **kw).get_secret_value(SecretId='{name}')['SecretString']))"
+        ))
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    fn db_instances(&self) -> Vec<String> {
+        self.boto("print(json.dumps([d['DBInstanceIdentifier'] for d in boto3.client('rds', **kw).describe_db_instances()['DBInstances']]))")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[test]
+fn a_point_in_time_restore_makes_a_new_instance_and_the_cut_over_moves_the_secret_and_restarts() {
+    let h = Harness::start(good()).with_rds();
+    let live_db = h.world["db_instance"].as_str().unwrap().to_owned();
+    let before_url = h.database_url();
+    let before_image = h.live_image();
+
+    // Restore alone: a new instance shaped like the live one; nothing points at it yet.
+    let r = h.run(&["restore", "staging", "--latest", "--output", "json"]);
+    h.figures("RDS point-in-time restore", &r);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let restored = v["restored"]["instance"].as_str().unwrap().to_owned();
+    assert!(
+        restored.starts_with(&format!("{live_db}-restore-")),
+        "{restored}"
+    );
+    let endpoint = v["restored"]["endpoint"].as_str().unwrap().to_owned();
+    assert!(endpoint.starts_with(&restored), "{endpoint}");
+    assert!(
+        h.calls()
+            .iter()
+            .any(|c| c.contains("RestoreDBInstanceToPointInTime")),
+        "{:?}",
+        h.calls()
+    );
+    let instances = h.db_instances();
+    assert!(
+        instances.contains(&live_db) && instances.contains(&restored),
+        "{instances:?}"
+    );
+    assert_eq!(h.database_url(), before_url);
+    assert!(v["restart"].is_null());
+
+    // Refused before anything changes: a taken name, a time to come, a backup id (RDS restores
+    // to times), and cut-over flags on one host are covered by the local tests.
+    let taken = h.run(&["restore", "staging", "--latest", "--into", &restored]);
+    assert_eq!(taken.code, 64, "{}", taken.all());
+    assert!(taken.stderr.contains("already exists"), "{}", taken.stderr);
+    let future = h.run(&["restore", "staging", "--to", "2999-01-01T00:00:00Z"]);
+    assert_eq!(future.code, 64, "{}", future.all());
+    assert!(future.stderr.contains("in the future"), "{}", future.stderr);
+    let by_id = h.run(&["restore", "staging", "--backup", "rds:whatever"]);
+    assert_eq!(by_id.code, 64, "{}", by_id.all());
+    let live = h.run(&[
+        "restore",
+        "staging",
+        "--latest",
+        "--cut-over",
+        "--into",
+        &live_db,
+    ]);
+    assert_eq!(live.code, 64, "{}", live.all());
+    assert!(
+        live.stderr.contains("is the live instance"),
+        "{}",
+        live.stderr
+    );
+    assert_eq!(h.db_instances().len(), 2);
+    assert_eq!(h.database_url(), before_url);
+
+    // The cut-over to it: the secret moves, the user and database stay, and the service
+    // restarts through a rolling deploy of the same image.
+    let r = h.run(&[
+        "restore",
+        "staging",
+        "--latest",
+        "--cut-over",
+        "--into",
+        &restored,
+        "--output",
+        "json",
+    ]);
+    h.figures("RDS cut-over and rolling restart", &r);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["restart"]["outcome"], "deployed", "{}", r.all());
+    assert_eq!(
+        h.database_url(),
+        format!("postgres://app@{endpoint}:5432/tm")
+    );
+    assert_eq!(h.db_instances().len(), 2, "the cut-over restored again");
+    assert_eq!(h.live_image(), before_image);
+    let history = h.history();
+    let last = history.last().unwrap();
+    assert_eq!(last["action"], "deploy");
+    assert_eq!(last["strategy"], "rolling");
+    assert_eq!(last["outcome"], "deployed");
+}
+
+#[test]
+fn restore_without_an_rds_section_says_what_is_missing() {
+    let h = Harness::start(good());
+    let r = h.run(&["restore", "staging", "--latest"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(r.stderr.contains("no [rds] section"), "{}", r.stderr);
+}

@@ -15,6 +15,7 @@ pub struct Aws {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sts: aws_sdk_sts::Client,
+    pub rds: aws_sdk_rds::Client,
     /// `AWS_ENDPOINT_URL`, when set (a local AWS API such as moto): S3 is reached there too.
     pub endpoint: Option<String>,
 }
@@ -43,6 +44,7 @@ impl Aws {
             ecr: aws_sdk_ecr::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
             endpoint: config.endpoint_url().map(str::to_owned),
         }
     }

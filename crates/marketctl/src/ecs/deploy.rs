@@ -26,6 +26,9 @@ pub struct EcsRequest {
     pub run_checks: bool,
     /// Print the steps and API changes; change nothing.
     pub plan: bool,
+    /// Deploy even when the image is already live: a new task definition revision, so every
+    /// task restarts and re-reads its secrets (a database cut-over).
+    pub restart: bool,
 }
 
 /// Why a step stopped the deploy; the variant decides the outcome.
@@ -316,7 +319,7 @@ impl Ecs<'_> {
         current: &aws_sdk_ecs::types::TaskDefinition,
         image: &super::service::Image,
     ) -> Result<Outcome, Stop> {
-        if self.image_of(current).as_deref() == Some(image.pinned().as_str()) {
+        if !request.restart && self.image_of(current).as_deref() == Some(image.pinned().as_str()) {
             return Err(Stop::Unchanged(format!(
                 "{} is already live (task definition {})",
                 image.version(),

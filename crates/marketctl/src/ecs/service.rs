@@ -287,6 +287,18 @@ impl Ecs<'_> {
             .and_then(|c| c.image().map(str::to_owned))
     }
 
+    /// The image the service runs now.
+    pub async fn live_image(&self) -> Result<String, String> {
+        let view = self.service().await?;
+        let td = self.task_definition(&view.task_definition).await?;
+        self.image_of(&td).ok_or_else(|| {
+            format!(
+                "the live task definition {} has no {} container",
+                view.task_definition, self.settings.container
+            )
+        })
+    }
+
     /// Every secret the task definition names must exist, or its tasks cannot start.
     pub async fn check_secrets(&self, td: &TaskDefinition) -> Result<usize, String> {
         let mut checked = 0;

@@ -4,7 +4,8 @@ SIMULATION. What is moto's and what is this harness's:
   moto (real protocols, real state): STS, ECR, Secrets Manager, S3 (conditional writes), ELBv2
     (load balancers, target groups, listeners, rules), CloudWatch alarms and SetAlarmState,
     CloudWatch metric storage and GetMetricData (Sum), ECS clusters, task definitions, services,
-    RunTask and DescribeTasks.
+    RunTask and DescribeTasks; RDS instances and RestoreDBInstanceToPointInTime (restored at
+    once, the restore time not checked against a window).
   this harness (moto stores deploymentConfiguration without acting on it, never starts tasks and
   answers HTTP 500 to the service-deployment calls):
     - service deployments that move through ECS's lifecycle stages after UpdateService, with
@@ -602,6 +603,17 @@ def setup(spec):
         for i, z in ((1, "a"), (2, "b"))
     ]
     sg = ec2.create_security_group(GroupName=f"{name}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    # The environment's database (moto's RDS: instances, point-in-time restore; it restores at
+    # once and does not check the time against a real restore window).
+    rds = client("rds")
+    db_sg = ec2.create_security_group(GroupName=f"{name}-db", Description="db", VpcId=vpc)["GroupId"]
+    rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="db", SubnetIds=subnets)
+    rds.create_db_instance(
+        DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+        MasterUsername="postgres", ManageMasterUserPassword=True, DBSubnetGroupName=name,
+        VpcSecurityGroupIds=[db_sg], EnableIAMDatabaseAuthentication=True, BackupRetentionPeriod=30,
+        DBName="marketplace",
+    )
     elb = client("elbv2")
     lb = elb.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing", Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
     tgs = {}
@@ -679,6 +691,9 @@ def setup(spec):
         "alarms": alarms,
         "task_definition": td,
         "secret": secret,
+        "secret_name": f"{name}/database-url",
+        "db_instance": name,
+        "db_security_group": db_sg,
         "target_groups": tgs,
         "access_key_id": W.keys[0],
         "secret_access_key": W.keys[1],

@@ -5,6 +5,11 @@ output "marketctl_ecs" {
   value       = merge(module.stack.marketctl_ecs, { region = var.region })
 }
 
+output "marketctl_rds" {
+  description = "The [rds] section of deploy/ENV.toml."
+  value       = module.stack.marketctl_rds
+}
+
 output "task_definition_family" {
   description = "Task definition family marketctl registers revisions in."
   value       = module.stack.task_definition_family

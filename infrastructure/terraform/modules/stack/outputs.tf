@@ -15,6 +15,14 @@ output "marketctl_ecs" {
   }
 }
 
+output "marketctl_rds" {
+  description = "The [rds] section of deploy/ENV.toml: the instance marketctl restores from, and the secret a cut-over points at the restored one."
+  value = {
+    instance            = module.database.instance_identifier
+    database_url_secret = module.ecs.secret_arns["database_url"]
+  }
+}
+
 output "task_definition_family" {
   description = "Task definition family marketctl registers revisions in."
   value       = module.ecs.task_definition_family
