@@ -374,16 +374,12 @@ async fn restore_rds(
         );
         return Ok(64);
     };
-    let selector = match (to, backup) {
-        (_, Some(id)) => crate::backup::Selector::Id(id),
-        (Some(t), None) => match crate::backup::parse_time(&t) {
-            Ok(t) => crate::backup::Selector::At(t),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(e.exit_code());
-            }
-        },
-        (None, None) => crate::backup::Selector::Latest,
+    let selector = match crate::backup::Selector::from_args(to, backup) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(e.exit_code());
+        }
     };
     let ecs = crate::ecs::Ecs::connect(config, env, output == Output::Human)
         .await
@@ -838,16 +834,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(e.exit_code());
                 }
             };
-            let selector = match (to, backup) {
-                (_, Some(id)) => crate::backup::Selector::Id(id),
-                (Some(t), None) => match crate::backup::parse_time(&t) {
-                    Ok(t) => crate::backup::Selector::At(t),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return Ok(e.exit_code());
-                    }
-                },
-                (None, None) => crate::backup::Selector::Latest,
+            let selector = match crate::backup::Selector::from_args(to, backup) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(e.exit_code());
+                }
             };
             let release = release.or_else(|| live_release(&state_dir));
             let max_schema = match &release {

@@ -576,6 +576,17 @@ pub enum Selector {
     At(f64),
 }
 
+impl Selector {
+    /// What `restore`'s `--backup ID` / `--to TIME` / `--latest` name (an id wins).
+    pub fn from_args(to: Option<String>, backup: Option<String>) -> Result<Self, BackupError> {
+        Ok(match (to, backup) {
+            (_, Some(id)) => Selector::Id(id),
+            (Some(t), None) => Selector::At(parse_time(&t)?),
+            (None, None) => Selector::Latest,
+        })
+    }
+}
+
 /// `--to` times: RFC 3339 (`2026-11-30T14:55:00Z`) or Unix seconds.
 pub fn parse_time(text: &str) -> Result<f64, BackupError> {
     if let Ok(seconds) = text.parse::<f64>() {
