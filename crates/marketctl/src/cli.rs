@@ -357,6 +357,82 @@ fn backups(
     Ok((backups, local.state_dir.clone()))
 }
 
+/// The ECS environment's `[rds]` section, or says what is missing.
+fn rds_settings<'a>(config: &'a DeployConfig, env: &str) -> Option<&'a crate::config::RdsSettings> {
+    if config.rds.is_none() {
+        eprintln!(
+            "error: {env}.toml has no [rds] section: name the instance and its database URL secret (terraform output marketctl_rds)"
+        );
+    }
+    config.rds.as_ref()
+}
+
+/// `backup` on ECS: snapshots of the RDS instance, copied to the DR region, verified by a
+/// restore into a scratch instance.
+async fn backup_rds(
+    config: &DeployConfig,
+    env: &str,
+    action: BackupAction,
+    selector: &crate::backup::Selector,
+    output: Output,
+) -> anyhow::Result<u8> {
+    use crate::backup::snapshots;
+    let Some(settings) = rds_settings(config, env) else {
+        return Ok(64);
+    };
+    if action == BackupAction::Schedule {
+        eprintln!(
+            "error: {env} runs on ECS: RDS takes its automated backups itself, and the daily backup workflow (.github/workflows/backup.yml) runs `backup {env} create` and `verify`"
+        );
+        return Ok(64);
+    }
+    let region = config
+        .ecs
+        .as_ref()
+        .map(|e| e.region.clone())
+        .unwrap_or_default();
+    let aws = crate::ecs::aws::Aws::connect(&region).await;
+    let progress = output == Output::Human;
+    let result = match action {
+        BackupAction::Schedule | BackupAction::Keygen => unreachable!("handled before"),
+        BackupAction::Create => snapshots::create(&aws, settings, env, progress)
+            .await
+            .map(|s| vec![s]),
+        BackupAction::List => snapshots::list(&aws, settings).await,
+        BackupAction::Verify => snapshots::verify(&aws, settings, env, selector, progress)
+            .await
+            .map(|s| vec![s]),
+    };
+    match result {
+        Ok(all) => {
+            match (output, action) {
+                (Output::Json, BackupAction::List) => print_json(&all),
+                (Output::Json, _) => print_json(&all[0]),
+                (Output::Human, BackupAction::List) => print!("{}", snapshots::table(&all)),
+                (Output::Human, BackupAction::Create) => println!(
+                    "{env}: snapshot {} taken{}",
+                    all[0].id,
+                    all[0]
+                        .dr_copy
+                        .as_ref()
+                        .map(|c| format!(", copied to {c}"))
+                        .unwrap_or_default()
+                ),
+                (Output::Human, _) => println!(
+                    "{env}: snapshot {} verified: restored into a scratch instance, checked, and the scratch instance deleted ({:.0} s)",
+                    all[0].id,
+                    all[0].verification.as_ref().map_or(0.0, |v| v.seconds)
+                ),
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
 /// `restore` on ECS: point-in-time restore of the RDS instance into a new one, then (with
 /// `--cut-over`) the secret moved to it and a rolling restart through the deploy engine.
 async fn restore_rds(
@@ -368,10 +444,7 @@ async fn restore_rds(
     cut_over: bool,
     output: Output,
 ) -> anyhow::Result<u8> {
-    let Some(settings) = config.rds.as_ref() else {
-        eprintln!(
-            "error: {env}.toml has no [rds] section: name the instance and its database URL secret (terraform output marketctl_rds)"
-        );
+    let Some(settings) = rds_settings(config, env) else {
         return Ok(64);
     };
     let selector = match crate::backup::Selector::from_args(to, backup) {
@@ -729,6 +802,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             deploy_dir,
             output,
         } => {
+            let selector =
+                backup.map_or(crate::backup::Selector::Latest, crate::backup::Selector::Id);
+            if let Ok(config) = DeployConfig::load(&deploy_dir, &env)
+                && config.platform == PlatformKind::Ecs
+            {
+                return backup_rds(&config, &env, action, &selector, output).await;
+            }
             let (backups, _) = match backups(&deploy_dir, &env, output) {
                 Ok(b) => b,
                 Err(e) => {
@@ -736,8 +816,6 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(e.exit_code());
                 }
             };
-            let selector =
-                backup.map_or(crate::backup::Selector::Latest, crate::backup::Selector::Id);
             if action == BackupAction::Schedule {
                 if interval_seconds == 0 {
                     eprintln!("error: --interval-seconds must be at least 1");

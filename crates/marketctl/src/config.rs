@@ -56,6 +56,26 @@ pub struct RdsSettings {
     /// How long a restore may take to become available (RDS takes tens of minutes).
     #[serde(default = "default_rds_timeout")]
     pub timeout_minutes: f64,
+    /// The disaster-recovery region `backup create` copies each snapshot to (`None`: no copy).
+    pub dr_region: Option<String>,
+    /// The customer-managed KMS key in `dr_region` the copies are encrypted with (a key never
+    /// leaves its region, so the copy needs its own).
+    pub dr_kms_key: Option<String>,
+    /// Snapshots `backup create` took are deleted after this many days (automated backups
+    /// follow the instance's own retention); 0 keeps only the newest.
+    #[serde(default = "default_rds_retention")]
+    pub retention_days: u32,
+    /// Where `backup verify` publishes `BackupVerified` (the 26-hour alarm watches it).
+    #[serde(default = "default_rds_namespace")]
+    pub metrics_namespace: String,
+}
+
+fn default_rds_retention() -> u32 {
+    30
+}
+
+fn default_rds_namespace() -> String {
+    "TattooMarketplace/Backups".into()
 }
 
 fn default_rds_poll() -> f64 {

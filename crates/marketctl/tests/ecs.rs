@@ -931,3 +931,177 @@ fn restore_without_an_rds_section_says_what_is_missing() {
     assert_eq!(r.code, 64, "{}", r.all());
     assert!(r.stderr.contains("no [rds] section"), "{}", r.stderr);
 }
+
+impl Harness {
+    /// `[rds]` with the DR region's copy and a retention, as `terraform output marketctl_rds`
+    /// gives them.
+    fn with_backups(self, retention_days: u32) -> Self {
+        let h = self.with_rds();
+        let path = h.dir.path().join("staging.toml");
+        let mut toml = std::fs::read_to_string(&path).unwrap();
+        toml.push_str(&format!(
+            "dr_region = \"{}\"\ndr_kms_key = \"{}\"\nretention_days = {retention_days}\n",
+            h.world["dr_region"].as_str().unwrap(),
+            h.world["dr_kms_key"].as_str().unwrap(),
+        ));
+        std::fs::write(path, toml).unwrap();
+        h
+    }
+
+    /// The instance's snapshots in a region: id → (kms key, tags).
+    fn snapshots_in(&self, region: &str) -> Value {
+        self.boto(&format!(
+            "rds = boto3.client('rds', **dict(kw, region_name='{region}'))\n\
+             out = {{}}\n\
+             for s in rds.describe_db_snapshots()['DBSnapshots']:\n    \
+                 tags = rds.list_tags_for_resource(ResourceName=s['DBSnapshotArn'])['TagList']\n    \
+                 out[s['DBSnapshotIdentifier']] = {{'kms': s.get('KmsKeyId'), 'encrypted': s.get('Encrypted'), 'tags': {{t['Key']: t['Value'] for t in tags}}}}\n\
+             print(json.dumps(out))"
+        ))
+    }
+}
+
+#[test]
+fn a_snapshot_is_copied_to_the_dr_region_and_verified_by_a_restore_that_leaves_nothing_behind() {
+    let h = Harness::start(good()).with_backups(30);
+    let live_db = h.world["db_instance"].as_str().unwrap().to_owned();
+    let dr_region = h.world["dr_region"].as_str().unwrap().to_owned();
+
+    let r = h.run(&["backup", "staging", "create", "--output", "json"]);
+    h.figures("RDS snapshot and cross-region copy", &r);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let taken: Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = taken["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with(&format!("{live_db}-marketctl-")), "{id}");
+    assert_eq!(taken["encrypted"], true);
+    assert_eq!(taken["kms_key"], h.world["db_kms_key"]);
+    let copy = taken["dr_copy"].as_str().unwrap();
+    assert!(copy.contains(&dr_region), "{copy}");
+    let in_dr = h.snapshots_in(&dr_region);
+    assert_eq!(in_dr[&id]["encrypted"], true, "{in_dr}");
+    assert_eq!(in_dr[&id]["kms"], h.world["dr_kms_key"], "{in_dr}");
+
+    let r = h.run(&["backup", "staging", "verify", "--output", "json"]);
+    h.figures("RDS snapshot verification", &r);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let verified: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(verified["id"], id.as_str());
+    assert_eq!(verified["verification"]["ok"], true, "{verified}");
+    let calls = h.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.contains("RestoreDBInstanceFromDBSnapshot")),
+        "{calls:?}"
+    );
+    assert_eq!(
+        h.db_instances(),
+        vec![live_db.clone()],
+        "scratch left behind"
+    );
+    let tags = &h.snapshots_in("us-west-2")[&id]["tags"];
+    assert_eq!(tags["marketctl:verification"], "passed", "{tags}");
+    let metric = h.boto(
+        "cw = boto3.client('cloudwatch', **kw)\n\
+         m = cw.list_metrics(Namespace='TattooMarketplace/Backups', MetricName='BackupVerified')['Metrics']\n\
+         print(json.dumps([d['Value'] for x in m for d in x['Dimensions'] if d['Name'] == 'DBInstanceIdentifier']))",
+    );
+    assert_eq!(metric, json!([live_db]));
+
+    let listed = h.run(&["backup", "staging", "list", "--output", "json"]);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(row["verification"]["ok"], true, "{row}");
+    let human = h.run(&["backup", "staging", "list"]);
+    assert!(
+        human.stdout.contains(&id) && human.stdout.contains("passed"),
+        "{}",
+        human.stdout
+    );
+
+    // The DR copy lost: verification fails, says so, records it, and still cleans up.
+    h.boto(&format!(
+        "boto3.client('rds', **dict(kw, region_name='{dr_region}')).delete_db_snapshot(DBSnapshotIdentifier='{id}')\nprint('null')"
+    ));
+    let r = h.run(&["backup", "staging", "verify", "--backup", &id]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains(&format!("its copy in {dr_region} is missing")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        h.db_instances(),
+        vec![live_db.clone()],
+        "scratch left behind"
+    );
+    let tags = &h.snapshots_in("us-west-2")[&id]["tags"];
+    assert!(tags["marketctl:verification"] == "failed", "{tags}");
+
+    // Refusals, before anything is made.
+    let r = h.run(&[
+        "backup",
+        "staging",
+        "verify",
+        "--backup",
+        "no-such-snapshot",
+    ]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(
+        r.stderr.contains("has no snapshot no-such-snapshot"),
+        "{}",
+        r.stderr
+    );
+    let r = h.run(&["backup", "staging", "schedule"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert_eq!(
+        h.db_instances(),
+        vec![live_db],
+        "a refusal made an instance"
+    );
+}
+
+#[test]
+fn backups_past_retention_go_in_both_regions_and_the_newest_stays() {
+    let h = Harness::start(good()).with_backups(0);
+    let dr_region = h.world["dr_region"].as_str().unwrap().to_owned();
+    let first = h.run(&["backup", "staging", "create", "--output", "json"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let first: Value = serde_json::from_str(&first.stdout).unwrap();
+    // Snapshot names are to the second.
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = h.run(&["backup", "staging", "create", "--output", "json"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    let second: Value = serde_json::from_str(&second.stdout).unwrap();
+    for region in ["us-west-2", dr_region.as_str()] {
+        let all = h.snapshots_in(region);
+        let ids: Vec<&String> = all.as_object().unwrap().keys().collect();
+        assert!(
+            ids.contains(&&second["id"].as_str().unwrap().to_owned()),
+            "{region}: {ids:?}"
+        );
+        assert!(
+            !ids.contains(&&first["id"].as_str().unwrap().to_owned()),
+            "{region}: {ids:?}"
+        );
+    }
+}
+
+#[test]
+fn a_dr_region_without_its_key_is_refused() {
+    let h = Harness::start(good()).with_rds();
+    let path = h.dir.path().join("staging.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    toml.push_str("dr_region = \"us-east-1\"\n");
+    std::fs::write(path, toml).unwrap();
+    let r = h.run(&["backup", "staging", "create"]);
+    assert_eq!(r.code, 64, "{}", r.all());
+    assert!(r.stderr.contains("dr_kms_key"), "{}", r.stderr);
+}

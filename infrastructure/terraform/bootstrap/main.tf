@@ -396,8 +396,12 @@ resource "aws_iam_openid_connect_provider" "github" {
 locals {
   account = data.aws_caller_identity.current.account_id
   # Each GitHub environment assumes only its own roles; production's has required reviewers.
-  github_trust = {
-    for env in var.environments : env => jsonencode({
+  github_trust = { for env in var.environments : env => local.trust_of[env] }
+  # The daily backup job runs in ENV-backups, a GitHub environment without reviewers (nobody
+  # approves a backup at 04:30), which can assume the backup role and nothing else.
+  github_backup_trust = { for env in var.environments : env => local.trust_of["${env}-backups"] }
+  trust_of = {
+    for env in concat(var.environments, [for e in var.environments : "${e}-backups"]) : env => jsonencode({
       Version = "2012-10-17"
       Statement = [{
         Effect    = "Allow"
@@ -552,4 +556,82 @@ resource "aws_iam_role_policy" "release" {
   name     = "release"
   role     = each.value.id
   policy   = data.aws_iam_policy_document.release[each.key].json
+}
+
+# The daily backup job (.github/workflows/backup.yml): snapshot the environment's database, copy
+# it to the DR region, verify it by restoring a scratch instance, publish BackupVerified. It
+# may delete only its own scratch instances (tm-ENV-verify-*) and snapshots, never the live one.
+resource "aws_iam_role" "backup" {
+  for_each             = toset(var.environments)
+  name                 = "tm-${each.key}-backup"
+  assume_role_policy   = local.github_backup_trust[each.key]
+  max_session_duration = 7200
+  tags                 = var.tags
+}
+
+data "aws_iam_policy_document" "backup" {
+  for_each = toset(var.environments)
+
+  statement {
+    sid     = "Describe"
+    actions = ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:ListTagsForResource"]
+    resources = [
+      "arn:aws:rds:*:${local.account}:db:tm-${each.key}",
+      "arn:aws:rds:*:${local.account}:db:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:snapshot:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:snapshot:rds:tm-${each.key}-*",
+    ]
+  }
+  statement {
+    sid = "SnapshotCopyAndTag"
+    actions = [
+      "rds:CreateDBSnapshot", "rds:CopyDBSnapshot", "rds:DeleteDBSnapshot", "rds:AddTagsToResource",
+    ]
+    resources = [
+      "arn:aws:rds:*:${local.account}:db:tm-${each.key}",
+      "arn:aws:rds:*:${local.account}:snapshot:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:snapshot:rds:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:db:tm-${each.key}-verify-*",
+    ]
+  }
+  statement {
+    sid     = "RestoreAndDeleteTheScratchInstance"
+    actions = ["rds:RestoreDBInstanceFromDBSnapshot", "rds:DeleteDBInstance"]
+    resources = [
+      "arn:aws:rds:*:${local.account}:db:tm-${each.key}-verify-*",
+      "arn:aws:rds:*:${local.account}:snapshot:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:snapshot:rds:tm-${each.key}-*",
+      "arn:aws:rds:*:${local.account}:subgrp:*",
+      "arn:aws:rds:*:${local.account}:pg:*",
+      "arn:aws:rds:*:${local.account}:og:*",
+    ]
+  }
+  statement {
+    sid = "UseTheDatabaseKeysThroughRds"
+    # RDS creates grants on the customer-managed keys for encrypted copies and restores.
+    actions   = ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = ["arn:aws:kms:*:${local.account}:key/*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["rds.*.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "PublishBackupVerified"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["TattooMarketplace/Backups"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "backup" {
+  for_each = aws_iam_role.backup
+  name     = "backup"
+  role     = each.value.id
+  policy   = data.aws_iam_policy_document.backup[each.key].json
 }

@@ -13,6 +13,11 @@ output "release_role_arns" {
   value       = { for env, r in aws_iam_role.release : env => r.arn }
 }
 
+output "backup_role_arns" {
+  description = "Per environment, the role the daily backup job assumes (secret AWS_BACKUP_ROLE_ARN of the GitHub environment ENV-backups)."
+  value       = { for env, r in aws_iam_role.backup : env => r.arn }
+}
+
 output "state_replica_bucket" {
   description = "The state bucket's replica in the DR region (the DR runbook's backend)."
   value       = aws_s3_bucket.state_replica.bucket

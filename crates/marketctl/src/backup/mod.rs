@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod rds;
 pub mod retention;
+pub mod snapshots;
 pub mod sqlite;
 
 use crate::config::BackupSettings;

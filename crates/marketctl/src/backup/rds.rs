@@ -32,7 +32,7 @@ fn failed(e: impl std::fmt::Display) -> BackupError {
     BackupError::Failed(e.to_string())
 }
 
-async fn describe(aws: &Aws, id: &str) -> Result<Option<DbInstance>, BackupError> {
+pub(super) async fn describe(aws: &Aws, id: &str) -> Result<Option<DbInstance>, BackupError> {
     match aws
         .rds
         .describe_db_instances()
@@ -170,11 +170,35 @@ pub async fn restore(
         .await
         .map_err(|e| failed(explain("RestoreDBInstanceToPointInTime", e)))?;
 
+    let instance = wait_available(aws, settings, &target, &step).await?;
+    let endpoint = instance
+        .endpoint()
+        .ok_or_else(|| failed(format!("{target} is available but has no endpoint")))?;
+    Ok(Restored {
+        source: settings.instance.clone(),
+        restored_to,
+        endpoint: endpoint.address().unwrap_or_default().to_owned(),
+        port: endpoint.port().unwrap_or(5432),
+        seconds: started.elapsed().as_secs_f64(),
+        cut_over: None,
+        instance: target,
+    })
+}
+
+/// Polls a restoring instance until it is available; a failed restore, or one past the
+/// timeout, is an error (the live instance is untouched either way).
+pub(super) async fn wait_available(
+    aws: &Aws,
+    settings: &RdsSettings,
+    target: &str,
+    step: &dyn Fn(&str),
+) -> Result<DbInstance, BackupError> {
+    let started = Instant::now();
     let deadline = Duration::from_secs_f64(settings.timeout_minutes * 60.0);
     let poll = Duration::from_secs_f64(settings.poll_seconds.max(0.05));
     let mut last = String::new();
     loop {
-        let Some(instance) = describe(aws, &target).await? else {
+        let Some(instance) = describe(aws, target).await? else {
             return Err(failed(format!("{target} disappeared while restoring")));
         };
         let status = instance
@@ -182,19 +206,8 @@ pub async fn restore(
             .unwrap_or("unknown")
             .to_owned();
         if status == "available" {
-            let endpoint = instance
-                .endpoint()
-                .ok_or_else(|| failed(format!("{target} is available but has no endpoint")))?;
             step(&format!("{target} is available"));
-            return Ok(Restored {
-                instance: target,
-                source: settings.instance.clone(),
-                restored_to,
-                endpoint: endpoint.address().unwrap_or_default().to_owned(),
-                port: endpoint.port().unwrap_or(5432),
-                seconds: started.elapsed().as_secs_f64(),
-                cut_over: None,
-            });
+            return Ok(instance);
         }
         if [
             "failed",
@@ -210,7 +223,7 @@ pub async fn restore(
         }
         if started.elapsed() > deadline {
             return Err(failed(format!(
-                "{target} is still {status} after {} minutes; it keeps restoring in AWS (`marketctl restore` again with --into {target} once it is available is refused: cut over by hand, docs/runbooks/disaster-recovery.md)",
+                "{target} is still {status} after {} minutes; it keeps restoring in AWS (docs/runbooks/disaster-recovery.md: what to do with it)",
                 settings.timeout_minutes
             )));
         }

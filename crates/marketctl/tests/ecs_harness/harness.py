@@ -45,6 +45,7 @@ from werkzeug.serving import make_server
 
 ACCOUNT = DEFAULT_ACCOUNT_ID
 REGION = "us-west-2"
+DR_REGION = "us-east-1"
 MINUTE = float(os.environ.get("HARNESS_MINUTE_SECONDS", "1"))
 STEP = 0.25  # seconds per non-waiting lifecycle stage
 LOCK = threading.RLock()
@@ -94,11 +95,11 @@ class World:
 W = World()
 
 
-def client(service):
+def client(service, region=REGION):
     return boto3.client(
         service,
         endpoint_url=W.url,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=W.keys[0],
         aws_secret_access_key=W.keys[1],
     )
@@ -603,8 +604,11 @@ def setup(spec):
         for i, z in ((1, "a"), (2, "b"))
     ]
     sg = ec2.create_security_group(GroupName=f"{name}-tasks", Description="tasks", VpcId=vpc)["GroupId"]
-    # The environment's database (moto's RDS: instances, point-in-time restore; it restores at
-    # once and does not check the time against a real restore window).
+    # The environment's database (moto's RDS: instances, snapshots, cross-region copies and
+    # restores; it makes each at once and does not check a time against a real restore window),
+    # encrypted with its customer-managed key, and the DR region's key for the copies.
+    db_key = client("kms").create_key(Description="database")["KeyMetadata"]["Arn"]
+    dr_key = client("kms", DR_REGION).create_key(Description="backups in the DR region")["KeyMetadata"]["Arn"]
     rds = client("rds")
     db_sg = ec2.create_security_group(GroupName=f"{name}-db", Description="db", VpcId=vpc)["GroupId"]
     rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="db", SubnetIds=subnets)
@@ -612,7 +616,7 @@ def setup(spec):
         DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
         MasterUsername="postgres", ManageMasterUserPassword=True, DBSubnetGroupName=name,
         VpcSecurityGroupIds=[db_sg], EnableIAMDatabaseAuthentication=True, BackupRetentionPeriod=30,
-        DBName="marketplace",
+        DBName="marketplace", StorageEncrypted=True, KmsKeyId=db_key,
     )
     elb = client("elbv2")
     lb = elb.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing", Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
@@ -693,6 +697,9 @@ def setup(spec):
         "secret": secret,
         "secret_name": f"{name}/database-url",
         "db_instance": name,
+        "db_kms_key": db_key,
+        "dr_region": DR_REGION,
+        "dr_kms_key": dr_key,
         "db_security_group": db_sg,
         "target_groups": tgs,
         "access_key_id": W.keys[0],

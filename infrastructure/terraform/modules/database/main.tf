@@ -292,3 +292,25 @@ resource "aws_cloudwatch_metric_alarm" "connection_failures" {
 
   depends_on = [aws_cloudwatch_log_metric_filter.connection_failures]
 }
+
+# The daily backup job (`marketctl backup ENV verify`) publishes BackupVerified = 1 each time a
+# snapshot restores into a scratch instance and checks out. No such datapoint in 26 hours (a
+# failed, stuck or never-run job) is a backup nobody has proven: the hour's sum is missing or 0
+# in each of the last 26 hourly periods.
+resource "aws_cloudwatch_metric_alarm" "backup_not_verified" {
+  alarm_name          = "${var.name}-backup-not-verified"
+  alarm_description   = "No database backup was verified by a restore in the last 26 hours (.github/workflows/backup.yml; docs/runbooks/disaster-recovery.md)."
+  namespace           = "TattooMarketplace/Backups"
+  metric_name         = "BackupVerified"
+  statistic           = "Sum"
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  period              = 3600
+  evaluation_periods  = 26
+  datapoints_to_alarm = 26
+  treat_missing_data  = "breaching"
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.this.identifier }
+  alarm_actions       = [var.warning_topic_arn]
+  ok_actions          = [var.warning_topic_arn]
+  tags                = var.tags
+}

@@ -42,6 +42,6 @@ output "alarm_names" {
   description = "The database's alarms."
   value = concat(
     [for a in aws_cloudwatch_metric_alarm.this : a.alarm_name],
-    [aws_cloudwatch_metric_alarm.storage.alarm_name, aws_cloudwatch_metric_alarm.connection_failures.alarm_name],
+    [aws_cloudwatch_metric_alarm.storage.alarm_name, aws_cloudwatch_metric_alarm.connection_failures.alarm_name, aws_cloudwatch_metric_alarm.backup_not_verified.alarm_name],
   )
 }

@@ -16,10 +16,13 @@ output "marketctl_ecs" {
 }
 
 output "marketctl_rds" {
-  description = "The [rds] section of deploy/ENV.toml: the instance marketctl restores from, and the secret a cut-over points at the restored one."
+  description = "The [rds] section of deploy/ENV.toml: the instance marketctl restores from, the secret a cut-over points at the restored one, and the DR region and key its backups are copied with."
   value = {
     instance            = module.database.instance_identifier
     database_url_secret = module.ecs.secret_arns["database_url"]
+    # Where `marketctl backup ENV create` copies each snapshot (null: no DR region).
+    dr_region  = var.settings.disaster_recovery ? data.aws_region.dr.name : null
+    dr_kms_key = var.settings.disaster_recovery ? module.security.backup_kms_key_arn : null
   }
 }
 
