@@ -40,6 +40,46 @@ pub struct DeployConfig {
     pub backup: Option<BackupSettings>,
     /// The environment's RDS instance (platform = "ecs"): what `restore` restores from.
     pub rds: Option<RdsSettings>,
+    /// A self-hosted PostgreSQL backed up by pgBackRest (platform = "local").
+    pub pgbackrest: Option<PgBackRestSettings>,
+}
+
+/// The pgBackRest stanza that backs up a self-hosted PostgreSQL, and how to verify its backups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgBackRestSettings {
+    #[serde(default = "default_stanza")]
+    pub stanza: String,
+    #[serde(default = "default_pgbackrest_config")]
+    pub config: PathBuf,
+    /// The account pgBackRest and PostgreSQL run as when marketctl runs as root.
+    #[serde(default = "default_postgres")]
+    pub run_as: String,
+    /// The role a verification reads the restored copy as.
+    #[serde(default = "default_postgres")]
+    pub superuser: String,
+    /// The service's database in the cluster.
+    #[serde(default = "default_stanza")]
+    pub database: String,
+    /// Where a verification restores its scratch copy (it needs the database's size free).
+    #[serde(default = "default_scratch_dir")]
+    pub scratch_dir: PathBuf,
+}
+
+fn default_stanza() -> String {
+    "marketplace".into()
+}
+
+fn default_pgbackrest_config() -> PathBuf {
+    PathBuf::from("/etc/pgbackrest/pgbackrest.conf")
+}
+
+fn default_postgres() -> String {
+    "postgres".into()
+}
+
+fn default_scratch_dir() -> PathBuf {
+    PathBuf::from("/var/tmp")
 }
 
 /// An ECS environment's database, for point-in-time restores and the cut-over to one.

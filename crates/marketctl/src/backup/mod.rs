@@ -6,6 +6,7 @@
 //! verified, the verification's result.
 
 pub mod archive;
+pub mod pgbackrest;
 pub mod rds;
 pub mod retention;
 pub mod snapshots;

@@ -58,8 +58,9 @@ pub fn archiving_settings(conf: &Path, archive_timeout: Duration) -> String {
     )
 }
 
-/// A throwaway cluster and its pgBackRest repository under the drill's directory.
-struct Cluster {
+/// A throwaway cluster and its pgBackRest repository under the drill's directory (the backup
+/// tests stand one up as a self-hosted server).
+pub struct Cluster {
     root: PathBuf,
     data: PathBuf,
     socket: PathBuf,
@@ -72,7 +73,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn new(dir: &Path, port: u16) -> Result<Self, DrillError> {
+    pub fn new(dir: &Path, port: u16) -> Result<Self, DrillError> {
         let bin = std::process::Command::new("pg_config")
             .arg("--bindir")
             .output()
@@ -162,6 +163,11 @@ impl Cluster {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Its pgBackRest configuration.
+    pub fn conf(&self) -> &Path {
+        &self.conf
+    }
+
     fn pg(&self, name: &str) -> PathBuf {
         self.bin.join(name)
     }
@@ -187,7 +193,7 @@ impl Cluster {
     }
 
     /// initdb, archiving settings, the stanza, and a check that WAL reaches the repository.
-    async fn create(&mut self, archive_timeout: Duration) -> Result<(), DrillError> {
+    pub async fn create(&mut self, archive_timeout: Duration) -> Result<(), DrillError> {
         use rand::RngCore;
         for d in [&self.root, &self.socket, &self.root.join("repo")] {
             self.mkdir(d)?;
@@ -252,7 +258,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{DATABASE}", self.port)
     }
 
