@@ -427,6 +427,53 @@ async fn backup_pgbackrest(
     }
 }
 
+/// `restore` of a self-hosted PostgreSQL into a new data directory, through pgBackRest.
+async fn restore_pgbackrest(
+    config: &DeployConfig,
+    settings: &crate::config::PgBackRestSettings,
+    env: &str,
+    to: Option<String>,
+    backup: Option<String>,
+    into: Option<PathBuf>,
+    output: Output,
+) -> anyhow::Result<u8> {
+    if let Some(local) = &config.local
+        && let Some(pid) = crate::state::Lock::holder(&local.state_dir)
+    {
+        eprintln!("error: a deploy holds {env}'s lock (pid {pid}): restore after it ends");
+        return Ok(1);
+    }
+    let result = async {
+        let selector = crate::backup::Selector::from_args(to, backup)?;
+        let p = crate::backup::pgbackrest::PgBackRest::new(settings, output == Output::Human)?;
+        p.restore(&selector, into).await
+    }
+    .await;
+    match result {
+        Ok((target, args)) => {
+            match output {
+                Output::Json => print_json(&serde_json::json!({
+                    "restored_into": target,
+                    "pgbackrest_options": args,
+                })),
+                Output::Human => println!(
+                    "{env}: restored into {dir} (archiving off in the copy).\n\
+                     Check it: pg_ctl -D {dir} -o '-p <free port>' start, then pg_amcheck.\n\
+                     Cut over: stop the live cluster, move {dir} to its data directory, remove \
+                     archive_mode from postgresql.auto.conf, start it, run `pgbackrest stanza-upgrade` \
+                     if asked, and take a full backup (docs/runbooks/disaster-recovery.md).",
+                    dir = target.display()
+                ),
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
 /// `backup` on ECS: snapshots of the RDS instance, copied to the DR region, verified by a
 /// restore into a scratch instance.
 async fn backup_rds(
@@ -969,6 +1016,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     "error: --cut-over is for ECS environments; on one host, stop the service and move the restored file into place (docs/runbooks/disaster-recovery.md)"
                 );
                 return Ok(64);
+            }
+            if let Ok(config) = DeployConfig::load(&deploy_dir, &env)
+                && let Some(settings) = &config.pgbackrest
+            {
+                return restore_pgbackrest(&config, settings, &env, to, backup, into, output).await;
             }
             let (backups, state_dir) = match backups(&deploy_dir, &env, output) {
                 Ok(b) => b,

@@ -112,6 +112,48 @@ async fn a_backup_is_taken_listed_and_verified_by_a_scratch_restore_and_damage_i
         text(&human)
     );
 
+    // A restore goes into a new directory, with archiving off so the copy never writes into
+    // the live archive; an occupied target and a time to come are refused.
+    let into = d.join("restored");
+    let restored = marketctl(
+        d,
+        &[
+            "restore",
+            "pg",
+            "--backup",
+            &label,
+            "--into",
+            into.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert!(into.join("PG_VERSION").is_file());
+    let auto = std::fs::read_to_string(into.join("postgresql.auto.conf")).unwrap();
+    assert!(auto.contains("archive_mode = 'off'"), "{auto}");
+    let again = marketctl(
+        d,
+        &[
+            "restore",
+            "pg",
+            "--latest",
+            "--into",
+            into.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(64), "{}", text(&again));
+    assert!(text(&again).contains("is not empty"), "{}", text(&again));
+    let future = marketctl(d, &["restore", "pg", "--to", "2999-01-01T00:00:00Z"]);
+    assert_eq!(future.status.code(), Some(64), "{}", text(&future));
+    let latest = marketctl(d, &["restore", "pg", "--latest", "--output", "json"]);
+    assert!(latest.status.success(), "{}", text(&latest));
+    let latest: Value = serde_json::from_slice(&latest.stdout).unwrap();
+    let latest_dir = Path::new(latest["restored_into"].as_str().unwrap());
+    assert!(latest_dir.starts_with(d.join("scratch")), "{latest}");
+    assert!(latest_dir.join("PG_VERSION").is_file());
+    std::fs::remove_dir_all(latest_dir).unwrap();
+
     // An unknown label and the one-host schedule are refused.
     let unknown = marketctl(d, &["backup", "pg", "verify", "--backup", "nope"]);
     assert_eq!(unknown.status.code(), Some(64), "{}", text(&unknown));

@@ -258,6 +258,82 @@ impl PgBackRest {
         }
     }
 
+    /// Restores into a new, empty data directory (never the live one): to the end of the
+    /// archived WAL (`--latest`), to a time, or to the end of one backup. Archiving is off in
+    /// the copy, so starting it beside the live cluster never writes into the live archive.
+    pub async fn restore(
+        &self,
+        which: &Selector,
+        into: Option<PathBuf>,
+    ) -> Result<(PathBuf, Vec<String>), BackupError> {
+        let target = into.unwrap_or_else(|| {
+            self.settings.scratch_dir.join(format!(
+                "{}-restored-{}",
+                self.settings.stanza,
+                super::compact_utc(crate::state::now())
+            ))
+        });
+        if target.exists()
+            && std::fs::read_dir(&target)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            return Err(BackupError::Usage(format!(
+                "{} is not empty: restore into a new directory",
+                target.display()
+            )));
+        }
+        let mut args = vec![
+            format!("--pg1-path={}", target.display()),
+            "--archive-mode=off".to_owned(),
+        ];
+        match which {
+            Selector::Latest => {}
+            Selector::At(t) => {
+                if *t > crate::state::now() {
+                    return Err(BackupError::Usage(format!(
+                        "--to {} is in the future",
+                        crate::state::utc(*t)
+                    )));
+                }
+                args.push("--type=time".into());
+                args.push(format!("--target={}+00", crate::state::utc(*t)));
+                args.push("--target-action=promote".into());
+            }
+            Selector::Id(label) => {
+                if !self.list().await?.iter().any(|b| &b.label == label) {
+                    return Err(BackupError::Usage(format!(
+                        "stanza {} has no backup {label}: `marketctl backup ENV list` shows them",
+                        self.settings.stanza
+                    )));
+                }
+                args.push(format!("--set={label}"));
+                args.push("--type=immediate".into());
+                args.push("--target-action=promote".into());
+            }
+        }
+        std::fs::create_dir_all(&target)
+            .map_err(|e| failed(format!("{}: {e}", target.display())))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700))
+                .map_err(failed)?;
+            if let Some(u) = &self.owner {
+                std::os::unix::fs::chown(&target, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
+                    .map_err(|e| failed(format!("chown {}: {e}", target.display())))?;
+            }
+        }
+        self.step(&format!("pgbackrest restore into {}", target.display()));
+        let mut all = vec!["restore"];
+        all.extend(args.iter().map(String::as_str));
+        if let Err(e) = self.pgbackrest(&all, "pgbackrest restore").await {
+            // Nothing half-restored is left to be mistaken for a copy.
+            let _ = std::fs::remove_dir_all(&target);
+            return Err(e);
+        }
+        Ok((target, args))
+    }
+
     async fn restore_and_check(
         &self,
         backup: &PgBackup,
