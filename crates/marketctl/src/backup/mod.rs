@@ -46,6 +46,38 @@ pub struct Verification {
     pub problems: Vec<String>,
 }
 
+impl Verification {
+    /// A verification recorded outside a manifest (RDS tags, pgBackRest annotations): when it
+    /// ran and whether it passed; what failed is in that run's output, which a tag cannot hold.
+    pub fn recorded(at: Option<&str>, result: Option<&str>) -> Option<Self> {
+        let at = at?.parse::<f64>().ok()?;
+        let ok = result == Some("passed");
+        Some(Verification {
+            at,
+            ok,
+            seconds: 0.0,
+            problems: if ok {
+                Vec::new()
+            } else {
+                vec!["failed (the reasons are in that verify run's output)".into()]
+            },
+        })
+    }
+
+    /// The VERIFIED column of a `backup list` table.
+    pub fn column(this: Option<&Self>) -> String {
+        match this {
+            None => "-".to_owned(),
+            Some(v) if v.ok => format!("passed {}", crate::state::utc(v.at)),
+            Some(v) => format!(
+                "FAILED {}: {}",
+                crate::state::utc(v.at),
+                v.problems.join("; ")
+            ),
+        }
+    }
+}
+
 /// Why a backup command failed; nothing live was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

@@ -43,6 +43,30 @@ fn failed(e: impl std::fmt::Display) -> BackupError {
     BackupError::Failed(e.to_string())
 }
 
+/// The PostgreSQL server binaries' directory (`pg_config --bindir`).
+pub fn pg_bindir() -> Option<PathBuf> {
+    std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+}
+
+/// `program` run as `owner` (through runuser) when given: PostgreSQL and pgBackRest refuse root.
+pub fn command_as(owner: Option<&nix::unistd::User>, program: &Path) -> tokio::process::Command {
+    let mut c = match owner {
+        Some(u) => {
+            let mut c = tokio::process::Command::new("runuser");
+            c.args(["-u", &u.name, "--"]).arg(program);
+            c
+        }
+        None => tokio::process::Command::new(program),
+    };
+    c.stdin(std::process::Stdio::null());
+    c
+}
+
 /// Runs pgBackRest and the PostgreSQL tools as the cluster's owner (PostgreSQL and its
 /// repository refuse root).
 pub struct PgBackRest {
@@ -54,17 +78,11 @@ pub struct PgBackRest {
 
 impl PgBackRest {
     pub fn new(settings: &PgBackRestSettings, progress: bool) -> Result<Self, BackupError> {
-        let bin = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-            .ok_or_else(|| {
-                BackupError::Usage(
-                    "pg_config is not on PATH: verifying needs the PostgreSQL server binaries (pg_ctl, pg_amcheck)".into(),
-                )
-            })?;
+        let bin = pg_bindir().ok_or_else(|| {
+            BackupError::Usage(
+                "pg_config is not on PATH: verifying needs the PostgreSQL server binaries (pg_ctl, pg_amcheck)".into(),
+            )
+        })?;
         let owner = if nix::unistd::geteuid().is_root() {
             Some(
                 nix::unistd::User::from_name(&settings.run_as)
@@ -101,15 +119,8 @@ impl PgBackRest {
     }
 
     fn command(&self, program: &Path) -> tokio::process::Command {
-        let mut c = match &self.owner {
-            Some(u) => {
-                let mut c = tokio::process::Command::new("runuser");
-                c.args(["-u", &u.name, "--"]).arg(program);
-                c
-            }
-            None => tokio::process::Command::new(program),
-        };
-        c.current_dir("/").stdin(std::process::Stdio::null());
+        let mut c = command_as(self.owner.as_ref(), program);
+        c.current_dir("/");
         c
     }
 
@@ -569,22 +580,10 @@ pub fn parse_info(json: &str) -> Result<Vec<PgBackup>, BackupError> {
         .iter()
         .map(|b| {
             let annotation = &b["annotation"];
-            let verification = annotation[VERIFIED_AT]
-                .as_str()
-                .and_then(|t| t.parse::<f64>().ok())
-                .map(|at| {
-                    let ok = annotation[VERIFICATION].as_str() == Some("passed");
-                    Verification {
-                        at,
-                        ok,
-                        seconds: 0.0,
-                        problems: if ok {
-                            Vec::new()
-                        } else {
-                            vec!["failed (the reasons are in that verify run's output)".into()]
-                        },
-                    }
-                });
+            let verification = Verification::recorded(
+                annotation[VERIFIED_AT].as_str(),
+                annotation[VERIFICATION].as_str(),
+            );
             PgBackup {
                 label: b["label"].as_str().unwrap_or_default().to_owned(),
                 kind: b["type"].as_str().unwrap_or_default().to_owned(),
@@ -613,11 +612,7 @@ pub fn table(backups: &[PgBackup]) -> String {
             crate::state::utc(b.finished_at),
             b.database_bytes,
             b.repository_bytes,
-            match &b.verification {
-                None => "-".to_owned(),
-                Some(v) if v.ok => format!("passed {}", crate::state::utc(v.at)),
-                Some(v) => format!("FAILED {}", crate::state::utc(v.at)),
-            }
+            Verification::column(b.verification.as_ref())
         ));
     }
     out

@@ -53,22 +53,8 @@ fn tag_of<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 impl Snapshot {
     fn of(s: &DbSnapshot) -> Self {
         let tags = s.tag_list();
-        let verification = tag_of(tags, VERIFIED_AT)
-            .and_then(|at| at.parse::<f64>().ok())
-            .map(|at| {
-                let ok = tag_of(tags, VERIFICATION) == Some("passed");
-                Verification {
-                    at,
-                    ok,
-                    seconds: 0.0,
-                    // What failed is in the verifying run's output: a tag holds too little.
-                    problems: if ok {
-                        Vec::new()
-                    } else {
-                        vec!["failed (the reasons are in that verify run's output)".into()]
-                    },
-                }
-            });
+        let verification =
+            Verification::recorded(tag_of(tags, VERIFIED_AT), tag_of(tags, VERIFICATION));
         Snapshot {
             id: s.db_snapshot_identifier().unwrap_or_default().to_owned(),
             arn: s.db_snapshot_arn().unwrap_or_default().to_owned(),
@@ -587,15 +573,7 @@ pub fn table(snapshots: &[Snapshot]) -> String {
             s.created_at.map(crate::state::utc).unwrap_or_default(),
             s.status,
             if s.dr_copy.is_some() { "yes" } else { "-" },
-            match &s.verification {
-                None => "-".to_owned(),
-                Some(v) if v.ok => format!("passed {}", crate::state::utc(v.at)),
-                Some(v) => format!(
-                    "FAILED {}: {}",
-                    crate::state::utc(v.at),
-                    v.problems.join("; ")
-                ),
-            }
+            Verification::column(s.verification.as_ref())
         ));
     }
     out

@@ -74,17 +74,11 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(dir: &Path, port: u16) -> Result<Self, DrillError> {
-        let bin = std::process::Command::new("pg_config")
-            .arg("--bindir")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-            .ok_or_else(|| {
-                DrillError::Usage(
-                    "pg_config is not on PATH: the PostgreSQL drill needs the server binaries (initdb, pg_ctl)".into(),
-                )
-            })?;
+        let bin = crate::backup::pgbackrest::pg_bindir().ok_or_else(|| {
+            DrillError::Usage(
+                "pg_config is not on PATH: the PostgreSQL drill needs the server binaries (initdb, pg_ctl)".into(),
+            )
+        })?;
         if which("pgbackrest").is_none() {
             return Err(DrillError::Usage(
                 "pgbackrest is not on PATH: install it (apt-get install pgbackrest)".into(),
@@ -133,15 +127,8 @@ impl Cluster {
     }
 
     fn command(&self, program: &Path) -> tokio::process::Command {
-        let mut c = match &self.owner {
-            Some(u) => {
-                let mut c = tokio::process::Command::new("runuser");
-                c.args(["-u", &u.name, "--"]).arg(program);
-                c
-            }
-            None => tokio::process::Command::new(program),
-        };
-        c.current_dir(&self.root).stdin(std::process::Stdio::null());
+        let mut c = crate::backup::pgbackrest::command_as(self.owner.as_ref(), program);
+        c.current_dir(&self.root);
         c
     }
 
