@@ -67,6 +67,28 @@ pub fn command_as(owner: Option<&nix::unistd::User>, program: &Path) -> tokio::p
     c
 }
 
+/// Runs `command` with `args`; its standard output, or why it failed (its own words).
+pub async fn stdout_of(
+    mut command: tokio::process::Command,
+    program: &Path,
+    args: &[&str],
+    what: &str,
+) -> Result<String, String> {
+    let out = command
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("{what}: running {}: {e}", program.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Runs pgBackRest and the PostgreSQL tools as the cluster's owner (PostgreSQL and its
 /// repository refuse root).
 pub struct PgBackRest {
@@ -125,20 +147,9 @@ impl PgBackRest {
     }
 
     async fn run(&self, program: &Path, args: &[&str], what: &str) -> Result<String, BackupError> {
-        let out = self
-            .command(program)
-            .args(args)
-            .output()
+        stdout_of(self.command(program), program, args, what)
             .await
-            .map_err(|e| failed(format!("{what}: running {}: {e}", program.display())))?;
-        if !out.status.success() {
-            return Err(failed(format!(
-                "{what} failed: {}{}",
-                String::from_utf8_lossy(&out.stderr).trim(),
-                String::from_utf8_lossy(&out.stdout).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            .map_err(BackupError::Failed)
     }
 
     async fn pgbackrest(&self, args: &[&str], what: &str) -> Result<String, BackupError> {

@@ -133,21 +133,9 @@ impl Cluster {
     }
 
     async fn run(&self, program: &Path, args: &[&str], what: &str) -> Result<String, DrillError> {
-        let out = self
-            .command(program)
-            .args(args)
-            .output()
+        crate::backup::pgbackrest::stdout_of(self.command(program), program, args, what)
             .await
-            .map_err(|e| failed(format!("{what}: running {}: {e}", program.display())))?;
-        if !out.status.success() {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&out.stdout)
-            );
-            return Err(failed(format!("{what} failed: {}", text.trim())));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            .map_err(failed)
     }
 
     /// Its pgBackRest configuration.
