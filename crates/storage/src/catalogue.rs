@@ -189,6 +189,10 @@ macro_rules! impl_catalogue_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                for f in &batch.flash {
+                    let artist_id = *artist_ids.get(f.artist).ok_or_else(|| missing("artist", f.artist))?;
+                    Self::insert_flash(&mut tx, artist_id, &f.flash, now.unix_timestamp()).await?;
+                }
                 tx.commit().await?;
                 Ok(Some($crate::ImportSummary {
                     users: batch.users.len(),
@@ -196,6 +200,7 @@ macro_rules! impl_catalogue_store {
                     artists: batch.artists.len(),
                     portfolio_items: batch.portfolio.len(),
                     bookings: batch.bookings.len(),
+                    flash_designs: batch.flash.len(),
                 }))
             }
 

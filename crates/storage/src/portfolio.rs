@@ -61,6 +61,37 @@ pub trait PortfolioStore: Send + Sync {
 macro_rules! impl_portfolio_store {
     ($ty:ty, db: $db:ty, styles_agg: $agg:literal, search: $search:expr, lock: $lock:literal, skip_locked: $skip:literal) => {
         impl $ty {
+            /// Writes a flash design and its sizes inside `tx` (an artist's upload, or the seed).
+            pub(crate) async fn insert_flash(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                artist: i64,
+                flash: &$crate::NewFlash,
+                now: i64,
+            ) -> $crate::Result<i64> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO flash_designs (artist_id, title, style, image_path, thumb_path, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(artist)
+                .bind(&flash.title)
+                .bind(flash.style.slug())
+                .bind(&flash.image_path)
+                .bind(&flash.thumb_path)
+                .bind(now)
+                .fetch_one(&mut **tx)
+                .await?;
+                for v in &flash.variants {
+                    sqlx::query("INSERT INTO flash_variants (flash_id, size, price_cents, minutes) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(v.size.as_str())
+                        .bind(v.price_cents)
+                        .bind(v.minutes)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(id)
+            }
+
             /// Deletes one of the artist's own rows in `table` (portfolio or flash) and returns
             /// its image keys; someone else's id is `NotFound`.
             async fn delete_owned_image(
@@ -188,27 +219,7 @@ macro_rules! impl_portfolio_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let (artist,) = artist.ok_or($crate::StoreError::NotFound)?;
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO flash_designs (artist_id, title, style, image_path, thumb_path, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(artist)
-                .bind(&flash.title)
-                .bind(flash.style.slug())
-                .bind(&flash.image_path)
-                .bind(&flash.thumb_path)
-                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
-                .fetch_one(&mut *tx)
-                .await?;
-                for v in &flash.variants {
-                    sqlx::query("INSERT INTO flash_variants (flash_id, size, price_cents, minutes) VALUES ($1, $2, $3, $4)")
-                        .bind(id)
-                        .bind(v.size.as_str())
-                        .bind(v.price_cents)
-                        .bind(v.minutes)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let id = Self::insert_flash(&mut tx, artist, &flash, time::OffsetDateTime::now_utc().unix_timestamp()).await?;
                 tx.commit().await?;
                 Ok($crate::FlashDesign {
                     id,

@@ -74,6 +74,27 @@ fn small_catalogue() -> CatalogueBatch {
             created_at: time::OffsetDateTime::now_utc(),
         })
         .collect(),
+        flash: vec![storage::NewFlashItem {
+            artist: 1,
+            flash: storage::NewFlash {
+                title: "Dagger".into(),
+                style: Style::Traditional,
+                image_path: "demo/f.png".into(),
+                thumb_path: "demo/f-thumb.webp".into(),
+                variants: vec![
+                    domain::FlashVariant {
+                        size: domain::Size::S,
+                        price_cents: 9_000,
+                        minutes: 60,
+                    },
+                    domain::FlashVariant {
+                        size: domain::Size::M,
+                        price_cents: 15_000,
+                        minutes: 120,
+                    },
+                ],
+            },
+        }],
     }
 }
 
@@ -203,7 +224,7 @@ async fn concurrent_seeders_on_an_empty_database_seed_exactly_once(db: TestDb) {
     for seeder in seeders {
         match seeder.await.unwrap() {
             Ok(Some(summary)) => {
-                assert_eq!(summary.users, 3);
+                assert_eq!((summary.users, summary.flash_designs), (3, 1));
                 seeded += 1;
             }
             Ok(None) => {}
@@ -212,6 +233,18 @@ async fn concurrent_seeders_on_an_empty_database_seed_exactly_once(db: TestDb) {
     }
     assert_eq!(seeded, 1, "exactly one instance seeds");
     assert_eq!(stores[0].count_users().await.unwrap(), 3);
+    let two = stores[0]
+        .artist_by_slug("artist-two")
+        .await
+        .unwrap()
+        .expect("seeded");
+    let flash = stores[0].flash_for_artist(two.id, 10).await.unwrap();
+    assert_eq!(
+        flash.len(),
+        1,
+        "the seed's flash is written with its artist"
+    );
+    assert_eq!(flash[0].variants.len(), 2);
     assert!(
         stores[1]
             .seed_catalogue(small_catalogue())

@@ -170,6 +170,41 @@ async fn the_home_page_lists_seeded_artists_with_their_images() {
             .unwrap();
         assert!(found.is_some(), "demo sign-in {email} exists");
     }
+
+    // The demo artist offered on the sign-in page can be booked, and shows flash in sizes.
+    assert!(summary.flash_designs >= 10, "{summary:?}");
+    let mara = app.get("/artists/mara-okafor").await.text().await.unwrap();
+    assert!(
+        mara.contains("Books open"),
+        "the sign-in demo artist takes bookings"
+    );
+    assert!(mara.contains("id=\"flash-heading\""), "she has flash");
+    for size in ["Small", "Medium", "Large"] {
+        assert!(mara.contains(size), "flash offered in {size}");
+    }
+    // Every thumbnail opens a full-size view that needs no script: a link to a fragment whose
+    // target holds the full image, which the server serves.
+    let target = mara
+        .split("class=\"enlarge\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"#").next())
+        .and_then(|rest| rest.split('"').next())
+        .expect("a thumbnail links to its full-size view")
+        .to_owned();
+    let view = mara
+        .split(&format!("id=\"{target}\""))
+        .nth(1)
+        .expect("the full-size view exists");
+    let full = view
+        .split("src=\"/media/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(full.ends_with(".png") && !full.contains("thumb"), "{full}");
+    let image = app.get(&format!("/media/{full}")).await;
+    assert_eq!(image.status(), StatusCode::OK);
+    let decoded = image::load_from_memory(&image.bytes().await.unwrap()).unwrap();
+    assert_eq!(decoded.width(), 480, "the full image, not the thumbnail");
 }
 
 #[tokio::test]

@@ -110,6 +110,14 @@ pub struct CatalogueBatch {
     pub artists: Vec<NewArtist>,
     pub portfolio: Vec<NewPortfolioItem>,
     pub bookings: Vec<NewBooking>,
+    pub flash: Vec<NewFlashItem>,
+}
+
+/// A flash design in a catalogue batch; `artist` indexes the batch's artists.
+#[derive(Debug, Clone)]
+pub struct NewFlashItem {
+    pub artist: usize,
+    pub flash: crate::NewFlash,
 }
 
 /// What an import wrote.
@@ -120,6 +128,7 @@ pub struct ImportSummary {
     pub artists: usize,
     pub portfolio_items: usize,
     pub bookings: usize,
+    pub flash_designs: usize,
 }
 
 /// Row counts for the home page and the admin overview.

@@ -1,19 +1,21 @@
 //! Demo data for an empty database: artists across cities and styles, studios, clients, bookings
 //! in every state, and portfolio images drawn locally (nothing is downloaded).
 
+mod artwork;
+
 use crate::auth::password;
 use crate::error::AppError;
-use domain::{BookingState, DisplayName, Email, Role, Slug, Style};
-use image::{ImageFormat, Rgb, RgbImage};
+use artwork::draw_design;
+use domain::{BookingState, DisplayName, Email, FlashVariant, Role, Size, Slug, Style};
+use image::{ImageFormat, RgbImage};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use std::f32::consts::PI;
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use storage::{
-    CatalogueBatch, ImportSummary, NewArtist, NewBooking, NewPortfolioItem, NewStudio, NewUser,
-    Store,
+    CatalogueBatch, ImportSummary, NewArtist, NewBooking, NewFlash, NewFlashItem, NewPortfolioItem,
+    NewStudio, NewUser, Store,
 };
 
 /// Every demo account signs in with this password (development only; never seeded elsewhere by default).
@@ -190,6 +192,19 @@ const IDEAS: &[&str] = &[
 
 const SIZES: &[&str] = &["S", "M", "L", "XL"];
 
+const FLASH: &[&str] = &[
+    "Dagger and rose",
+    "Swallow with banner",
+    "Sacred heart",
+    "Luna moth",
+    "Crescent moon",
+    "Coiled snake",
+    "Panther head",
+    "All-seeing eye",
+    "Anchor and rope",
+    "Wildflower bunch",
+];
+
 /// Fills an empty database. Returns `Ok(None)` without writing anything when it holds accounts,
 /// including when another instance starting at the same moment seeded it first.
 pub async fn seed_if_empty(
@@ -237,7 +252,52 @@ fn user(name: &str, email: Email, role: Role, password_hash: &str) -> NewUser {
     }
 }
 
-type Built = (CatalogueBatch, Vec<std::path::PathBuf>);
+type Built = (CatalogueBatch, Vec<PathBuf>);
+
+/// Flash sizes priced from the hourly rate: S takes an hour, each size up takes longer.
+fn flash_sizes(hourly_cents: i64, with_xl: bool) -> Vec<FlashVariant> {
+    let mut sizes = vec![(Size::S, 60), (Size::M, 120), (Size::L, 180)];
+    if with_xl {
+        sizes.push((Size::XL, 300));
+    }
+    sizes
+        .into_iter()
+        .map(|(size, minutes)| FlashVariant {
+            size,
+            // Rounded to whole units of the currency, as artists price flash.
+            price_cents: (hourly_cents * minutes / 60).div_euclid(1_000) * 1_000,
+            minutes,
+        })
+        .collect()
+}
+
+/// Writes a design and its thumbnail under the media folder.
+fn write_design(
+    media_dir: &Path,
+    image_rel: &str,
+    thumb_rel: &str,
+    design: &RgbImage,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), AppError> {
+    let thumb = image::imageops::thumbnail(design, 240, 240);
+    for (rel, img, format) in [
+        (image_rel, design, ImageFormat::Png),
+        (thumb_rel, &thumb, ImageFormat::WebP),
+    ] {
+        let mut bytes = Cursor::new(Vec::new());
+        img.write_to(&mut bytes, format)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding demo image: {e}")))?;
+        let path = media_dir.join(rel);
+        // Instances starting together write the same files: each renames a whole file
+        // into place, so a reader never sees one half-written by another.
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        std::fs::write(&partial, bytes.into_inner())
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
+        written.push(path);
+    }
+    Ok(())
+}
 
 fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
     let mut rng = StdRng::seed_from_u64(0x007A_7700);
@@ -296,7 +356,8 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
             price_min_cents: price_min * 10,
             price_max_cents: price_min * 10 * rng.gen_range(3..=8),
             hourly_rate_cents: hourly * 10,
-            books_open: rng.gen_bool(0.7),
+            // The demo artist offered on the sign-in page can always be booked.
+            books_open: rng.gen_bool(0.7) || i == 0,
             min_age: if i % 7 == 0 { 21 } else { 18 },
             time_zone: time_zone_of(city).to_owned(),
         });
@@ -307,26 +368,13 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
             let slug = Slug::from_name(name).expect("valid");
             let image_rel = format!("demo/{}-{n}.png", slug.as_str());
             let thumb_rel = format!("demo/{}-{n}-thumb.webp", slug.as_str());
-            let design = draw_design(seed, style, 480);
-            let thumb = image::imageops::thumbnail(&design, 240, 240);
-            for (rel, img, format) in [
-                (&image_rel, &design, ImageFormat::Png),
-                (&thumb_rel, &thumb, ImageFormat::WebP),
-            ] {
-                let mut bytes = Cursor::new(Vec::new());
-                img.write_to(&mut bytes, format)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding demo image: {e}")))?;
-                let path = media_dir.join(rel);
-                // Instances starting together write the same files: each renames a whole file
-                // into place, so a reader never sees one half-written by another.
-                let partial = path.with_extension(format!("partial-{}", std::process::id()));
-                std::fs::write(&partial, bytes.into_inner())
-                    .and_then(|()| std::fs::rename(&partial, &path))
-                    .map_err(|e| {
-                        AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display()))
-                    })?;
-                written.push(path);
-            }
+            write_design(
+                media_dir,
+                &image_rel,
+                &thumb_rel,
+                &draw_design(seed, style, 480),
+                &mut written,
+            )?;
             batch.portfolio.push(NewPortfolioItem {
                 artist,
                 title: PIECES[(i * 3 + n) % PIECES.len()].to_owned(),
@@ -336,6 +384,32 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
                 image_path: image_rel,
                 thumb_path: thumb_rel,
             });
+        }
+        if i % 3 == 0 {
+            for n in 0..2 {
+                let style = styles[n % styles.len()];
+                let slug = Slug::from_name(name).expect("valid");
+                let image_rel = format!("demo/{}-flash-{n}.png", slug.as_str());
+                let thumb_rel = format!("demo/{}-flash-{n}-thumb.webp", slug.as_str());
+                let seed = 10_000 + (i * 2 + n) as u64;
+                write_design(
+                    media_dir,
+                    &image_rel,
+                    &thumb_rel,
+                    &draw_design(seed, style, 480),
+                    &mut written,
+                )?;
+                batch.flash.push(NewFlashItem {
+                    artist,
+                    flash: NewFlash {
+                        title: FLASH[(i + n) % FLASH.len()].to_owned(),
+                        style,
+                        image_path: image_rel,
+                        thumb_path: thumb_rel,
+                        variants: flash_sizes(hourly * 10, n == 0),
+                    },
+                });
+            }
         }
     }
     let first_client = batch.users.len();
@@ -360,89 +434,6 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
         });
     }
     Ok((batch, written))
-}
-
-/// Draws a flash-sheet style design: a petalled motif with rings, shaded by style.
-fn draw_design(seed: u64, style: Style, size: u32) -> RgbImage {
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let papers = [
-        [243, 233, 218],
-        [236, 224, 205],
-        [248, 240, 228],
-        [229, 214, 196],
-    ];
-    let paper = papers[rng.gen_range(0..papers.len())];
-    let colourful = matches!(
-        style,
-        Style::Watercolour
-            | Style::NeoTraditional
-            | Style::Traditional
-            | Style::Japanese
-            | Style::NewSchool
-            | Style::Chicano
-            | Style::Illustrative
-            | Style::Surrealism
-    );
-    let accents = [
-        [178, 34, 52],
-        [32, 96, 160],
-        [214, 140, 24],
-        [40, 130, 90],
-        [120, 60, 150],
-    ];
-    let accent = accents[rng.gen_range(0..accents.len())];
-    let ink: [u8; 3] = [24, 22, 28];
-    let petals = rng.gen_range(3..=9) as f32;
-    let rotation = rng.gen_range(0.0..PI);
-    let sharpness = rng.gen_range(0.6..2.4_f32);
-    let ring = rng.gen_range(0.12..0.24_f32);
-    let dotted = matches!(style, Style::Dotwork | Style::Handpoke | Style::Minimalist);
-    let solid = matches!(style, Style::Blackwork | Style::Tribal | Style::Ornamental);
-    let geometric = matches!(style, Style::Geometric | Style::Ornamental | Style::Dotwork);
-
-    RgbImage::from_fn(size, size, |x, y| {
-        let half = size as f32 / 2.0;
-        let (dx, dy) = ((x as f32 - half) / half, (y as f32 - half) / half);
-        let r = (dx * dx + dy * dy).sqrt();
-        let theta = dy.atan2(dx);
-        let petal = (petals * theta / 2.0 + rotation)
-            .cos()
-            .abs()
-            .powf(sharpness);
-        let outline_r = 0.3 + 0.45 * petal;
-        let line = 0.012;
-        let grain = (((x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663)) % 17) as i16) - 8;
-        let mut px = paper.map(|c| c as i16 + grain);
-        let mix = |base: [i16; 3], colour: [u8; 3], a: f32| {
-            let mut out = base;
-            for (o, c) in out.iter_mut().zip(colour) {
-                *o = (*o as f32 * (1.0 - a) + c as f32 * a) as i16;
-            }
-            out
-        };
-        if colourful && r < outline_r {
-            let wash = if style == Style::Watercolour {
-                0.35 + 0.25 * ((dx * 7.0).sin() * (dy * 5.0).cos())
-            } else {
-                0.8
-            };
-            px = mix(px, accent, wash.clamp(0.0, 1.0));
-        }
-        let on_outline = (r - outline_r).abs() < line;
-        let on_ring = (r - ring).abs() < line * 0.8 || (geometric && (r - 0.88).abs() < line * 0.6);
-        let on_spoke = geometric
-            && r < outline_r
-            && ((petals * theta / 2.0 + rotation).sin().abs() < 0.02 / r.max(0.05));
-        let filled = solid && r < outline_r * 0.6 && r > ring;
-        let dot = dotted
-            && r < outline_r
-            && (x % 9 < 3 && y % 9 < 3)
-            && ((x / 9 + y / 9) % 2 == 0 || r < outline_r * 0.5);
-        if on_outline || on_ring || on_spoke || filled || dot {
-            px = ink.map(i16::from);
-        }
-        Rgb(px.map(|c| c.clamp(0, 255) as u8))
-    })
 }
 
 /// Artists added per transaction by `seed_bulk`, so a large seed commits in steps and memory
@@ -542,14 +533,6 @@ pub async fn seed_bulk(store: &dyn Store, target: usize) -> Result<usize, AppErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn designs_differ_by_seed_and_use_ink() {
-        let a = draw_design(1, Style::Blackwork, 64);
-        let b = draw_design(2, Style::Blackwork, 64);
-        assert_ne!(a.as_raw(), b.as_raw());
-        assert!(a.pixels().any(|p| p.0 == [24, 22, 28]), "no ink drawn");
-    }
 
     #[test]
     fn the_demo_covers_enough_cities_styles_and_artists() {
