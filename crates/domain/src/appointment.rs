@@ -151,6 +151,21 @@ impl AppointmentAction {
         }
     }
 
+    /// What the person who took this action is told it did.
+    pub fn confirmation(self) -> &'static str {
+        match self {
+            AppointmentAction::Consent => {
+                "Consent form signed. The artist can read it before your session."
+            }
+            AppointmentAction::Complete => "Session marked completed.",
+            AppointmentAction::Cancel => {
+                "Session cancelled. The other party has been told; the deposit rules were applied."
+            }
+            AppointmentAction::NoShow => "Recorded as a no-show.",
+            AppointmentAction::Reschedule => "Session moved. The other party has been told.",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         Self::ALL
             .into_iter()

@@ -110,6 +110,9 @@ impl BookingState {
             (S::Submitted, A::RequestInfo) => S::NeedsInfo,
             (S::NeedsInfo, A::ProvideInfo) => S::Submitted,
             (S::Submitted, A::Quote) => S::Quoted,
+            // Until the client accepts, the artist may change the terms or take them back.
+            (S::Quoted, A::ReviseQuote) => S::Quoted,
+            (S::Quoted, A::WithdrawQuote) => S::Submitted,
             (S::Submitted | S::NeedsInfo | S::Quoted, A::Decline) => S::Declined,
             (S::Quoted, A::Accept) => S::DepositPending,
             (S::DepositPending, A::DepositPaid) => S::Booked,
@@ -144,6 +147,8 @@ pub enum BookingAction {
     RequestInfo,
     ProvideInfo,
     Quote,
+    ReviseQuote,
+    WithdrawQuote,
     Decline,
     Accept,
     Withdraw,
@@ -152,10 +157,12 @@ pub enum BookingAction {
 }
 
 impl BookingAction {
-    pub const ALL: [BookingAction; 8] = [
+    pub const ALL: [BookingAction; 10] = [
         BookingAction::RequestInfo,
         BookingAction::ProvideInfo,
         BookingAction::Quote,
+        BookingAction::ReviseQuote,
+        BookingAction::WithdrawQuote,
         BookingAction::Decline,
         BookingAction::Accept,
         BookingAction::Withdraw,
@@ -169,6 +176,8 @@ impl BookingAction {
             BookingAction::RequestInfo => "request-info",
             BookingAction::ProvideInfo => "provide-info",
             BookingAction::Quote => "quote",
+            BookingAction::ReviseQuote => "revise-quote",
+            BookingAction::WithdrawQuote => "withdraw-quote",
             BookingAction::Decline => "decline",
             BookingAction::Accept => "accept",
             BookingAction::Withdraw => "withdraw",
@@ -184,6 +193,52 @@ impl BookingAction {
             .ok_or_else(|| ParseError::new("action", format!("unknown booking action {raw:?}")))
     }
 
+    /// What the person who took this action is told it did, and what comes next.
+    pub fn confirmation(self) -> &'static str {
+        match self {
+            BookingAction::RequestInfo => {
+                "Your question was sent. The request waits for the client's answer."
+            }
+            BookingAction::ProvideInfo => {
+                "Your answer was sent. The artist will reply, quote or ask again."
+            }
+            BookingAction::Quote => {
+                "Quote sent. The client has been emailed and can accept it until it expires."
+            }
+            BookingAction::ReviseQuote => {
+                "Quote revised. The client has been emailed the new terms and a new deadline."
+            }
+            BookingAction::WithdrawQuote => {
+                "Quote withdrawn. The request waits for your new quote, a question or a decline."
+            }
+            BookingAction::Decline => "Request declined. The client has been told.",
+            BookingAction::Accept => {
+                "Quote accepted. Pay the deposit by its due date to secure the booking."
+            }
+            BookingAction::Withdraw => "Request withdrawn. The artist has been told.",
+            BookingAction::DepositPaid => {
+                "Deposit recorded. The request is booked: schedule its session next."
+            }
+            BookingAction::Expire => "The request expired.",
+        }
+    }
+
+    /// The action as a history line reads it, after the name of who took it.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            BookingAction::RequestInfo => "asked for more information",
+            BookingAction::ProvideInfo => "answered the artist's question",
+            BookingAction::Quote => "sent a quote",
+            BookingAction::ReviseQuote => "revised the quote",
+            BookingAction::WithdrawQuote => "withdrew the quote",
+            BookingAction::Decline => "declined the request",
+            BookingAction::Accept => "accepted the quote",
+            BookingAction::Withdraw => "withdrew the request",
+            BookingAction::DepositPaid => "recorded the deposit",
+            BookingAction::Expire => "let the deadline pass",
+        }
+    }
+
     /// The only party allowed to take this action.
     pub fn actor(self) -> Actor {
         match self {
@@ -192,6 +247,8 @@ impl BookingAction {
             }
             BookingAction::RequestInfo
             | BookingAction::Quote
+            | BookingAction::ReviseQuote
+            | BookingAction::WithdrawQuote
             | BookingAction::Decline
             | BookingAction::DepositPaid => Actor::Artist,
             BookingAction::Expire => Actor::System,
@@ -303,6 +360,42 @@ mod tests {
     }
 
     #[test]
+    fn a_quote_can_be_revised_or_withdrawn_only_until_it_is_accepted() {
+        let quoted = BookingState::Quoted;
+        assert_eq!(
+            quoted.apply(BookingAction::ReviseQuote, Actor::Artist),
+            Ok(quoted)
+        );
+        assert_eq!(
+            quoted.apply(BookingAction::WithdrawQuote, Actor::Artist),
+            Ok(BookingState::Submitted)
+        );
+        for action in [BookingAction::ReviseQuote, BookingAction::WithdrawQuote] {
+            assert!(quoted.apply(action, Actor::Client).is_err(), "the artist's");
+            for later in [
+                BookingState::DepositPending,
+                BookingState::Booked,
+                BookingState::Submitted,
+            ] {
+                assert!(
+                    later.apply(action, Actor::Artist).is_err(),
+                    "{later} {action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_action_confirms_in_words_not_codes() {
+        for a in BookingAction::ALL {
+            for text in [a.confirmation(), a.past_tense()] {
+                assert!(!text.contains('_') && !text.contains('-'), "{text}");
+            }
+            assert!(a.confirmation().ends_with('.'), "a sentence");
+        }
+    }
+
+    #[test]
     fn every_state_round_trips_through_its_text() {
         for s in BookingState::ALL {
             assert_eq!(BookingState::parse(s.as_str()).unwrap(), s);
@@ -363,7 +456,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_walks_only_follow_allowed_transitions(
-            steps in proptest::collection::vec((0usize..8, 0usize..3), 0..40)
+            steps in proptest::collection::vec((0usize..BookingAction::ALL.len(), 0usize..3), 0..40)
         ) {
             let mut state = BookingState::Submitted;
             for (a, who) in steps {

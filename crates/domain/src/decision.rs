@@ -23,6 +23,8 @@ pub enum BookingChange {
     RequestInfo { question: String },
     ProvideInfo { answer: String },
     Quote(Quote),
+    ReviseQuote(Quote),
+    WithdrawQuote { reason: String },
     Decline { reason: String },
     Accept,
     Withdraw,
@@ -37,6 +39,8 @@ impl BookingChange {
             BookingChange::RequestInfo { .. } => A::RequestInfo,
             BookingChange::ProvideInfo { .. } => A::ProvideInfo,
             BookingChange::Quote(_) => A::Quote,
+            BookingChange::ReviseQuote(_) => A::ReviseQuote,
+            BookingChange::WithdrawQuote { .. } => A::WithdrawQuote,
             BookingChange::Decline { .. } => A::Decline,
             BookingChange::Accept => A::Accept,
             BookingChange::Withdraw => A::Withdraw,
@@ -181,8 +185,12 @@ pub fn decide_booking(
             note = Some(answer.clone());
             deadline_at = Some(at + i64::from(policy.response_hours) * 3600);
         }
-        C::Quote(q) => {
-            refuse_late("the time to answer this request has passed")?;
+        C::Quote(q) | C::ReviseQuote(q) => {
+            refuse_late(if matches!(change, C::Quote(_)) {
+                "the time to answer this request has passed"
+            } else {
+                "this quote has expired"
+            })?;
             note = None;
             quote = Some(QuoteView {
                 price_min_cents: q.price_min_cents,
@@ -191,6 +199,13 @@ pub fn decide_booking(
                 deposit_cents: q.deposit_cents,
             });
             deadline_at = Some(at + i64::from(q.valid_days) * 86_400);
+        }
+        C::WithdrawQuote { reason } => {
+            refuse_late("this quote has expired")?;
+            quote = None;
+            note = (!reason.is_empty()).then(|| reason.clone());
+            // The request is the artist's to answer again, on the policy's response time.
+            deadline_at = Some(at + i64::from(policy.response_hours) * 3600);
         }
         C::Decline { reason } => note = Some(reason.clone()),
         C::Accept => {
@@ -212,7 +227,13 @@ pub fn decide_booking(
         quote,
         deadline_at,
         deposit_paid_cents,
-        notices: notices(actor, format!("booking.{}", to.as_str()), to.label()),
+        notices: match change {
+            C::ReviseQuote(_) => notices(actor, "booking.quote_revised".into(), "Quote revised"),
+            C::WithdrawQuote { .. } => {
+                notices(actor, "booking.quote_withdrawn".into(), "Quote withdrawn")
+            }
+            _ => notices(actor, format!("booking.{}", to.as_str()), to.label()),
+        },
     })
 }
 
@@ -387,6 +408,77 @@ mod tests {
             }]
         );
         assert_eq!(d.deposit_paid_cents, None);
+    }
+
+    #[test]
+    fn a_revised_quote_replaces_the_terms_and_a_withdrawn_one_hands_the_request_back() {
+        let mut quoted = request(BookingState::Quoted);
+        quoted.quote = Some(QuoteView {
+            price_min_cents: 1,
+            price_max_cents: 1,
+            sessions: 1,
+            deposit_cents: 1,
+        });
+        let revised = decide_booking(
+            &quoted,
+            Actor::Artist,
+            &BookingChange::ReviseQuote(quote()),
+            &policy(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(revised.to, BookingState::Quoted);
+        assert_eq!(revised.quote.map(|q| q.price_min_cents), Some(20_000));
+        assert_eq!(
+            revised.deadline_at,
+            Some(NOW + 14 * DAY),
+            "a fresh validity"
+        );
+        assert_eq!(revised.notices[0].kind, "booking.quote_revised");
+        assert_eq!(revised.notices[0].to, Party::Client);
+
+        let withdrawn = decide_booking(
+            &quoted,
+            Actor::Artist,
+            &BookingChange::WithdrawQuote {
+                reason: "I misread the size".into(),
+            },
+            &policy(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(withdrawn.to, BookingState::Submitted);
+        assert_eq!(withdrawn.quote, None);
+        assert_eq!(withdrawn.note.as_deref(), Some("I misread the size"));
+        assert_eq!(withdrawn.deadline_at, Some(NOW + 48 * 3600));
+        assert_eq!(withdrawn.notices[0].kind, "booking.quote_withdrawn");
+
+        let mut expired = quoted.clone();
+        expired.deadline_at = Some(NOW - 1);
+        assert!(
+            decide_booking(
+                &expired,
+                Actor::Artist,
+                &BookingChange::ReviseQuote(quote()),
+                &policy(),
+                NOW
+            )
+            .is_err(),
+            "an expired quote is not revived"
+        );
+        let mut accepted = quoted;
+        accepted.state = BookingState::DepositPending;
+        assert!(
+            decide_booking(
+                &accepted,
+                Actor::Artist,
+                &BookingChange::ReviseQuote(quote()),
+                &policy(),
+                NOW
+            )
+            .is_err(),
+            "an accepted quote is final"
+        );
     }
 
     #[test]

@@ -326,8 +326,10 @@ mod tests {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert_eq!(names.len(), 7);
-        assert!(names.contains(&"deposit-paid"));
+        assert_eq!(names.len(), 9);
+        for name in ["deposit-paid", "revise-quote", "withdraw-quote"] {
+            assert!(names.contains(&name), "{name}");
+        }
         assert!(
             !names.contains(&"expire"),
             "expiry is the deadline job's alone"

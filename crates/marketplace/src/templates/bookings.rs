@@ -164,6 +164,42 @@ impl BookingPage {
         format!("{} ({})", self.working.describe(), self.b.request.time_zone)
     }
 
+    /// One line of the request's history, in words: who did what, and where that left it.
+    pub fn history_line(&self, e: &storage::BookingEvent) -> String {
+        let who = match e.actor.as_str() {
+            "client" => self.b.request.client_name.as_str(),
+            "artist" => self.b.request.artist_name.as_str(),
+            _ => "Tattoo Marketplace",
+        };
+        let did = match e.action.as_str() {
+            "submit" => "sent the request",
+            "complete" => "completed the last planned session",
+            other => domain::BookingAction::parse(other)
+                .map_or("updated the request", |a| a.past_tense()),
+        };
+        let now = domain::BookingState::parse(&e.to_state).map_or("", |s| s.label());
+        format!("{who} {did}. Now: {now}.")
+    }
+
+    /// An amount as a form field holds it: units and, when there are any, cents.
+    pub fn amount(&self, cents: &i64) -> String {
+        if cents % 100 == 0 {
+            (cents / 100).to_string()
+        } else {
+            format!("{}.{:02}", cents / 100, cents % 100)
+        }
+    }
+
+    /// A deposit ledger entry in words.
+    pub fn ledger_label(&self, entry: &str) -> &'static str {
+        match entry {
+            "deposit_paid" => "Deposit paid",
+            "deposit_credited" => "Deposit kept as credit towards a new session",
+            "deposit_forfeited" => "Deposit kept by the artist (late cancellation or no-show)",
+            _ => "Deposit entry",
+        }
+    }
+
     /// A time in the artist's zone, where the sessions take place.
     pub fn local(&self, at: &i64) -> String {
         crate::clock::local_time(*at, &self.b.request.time_zone)

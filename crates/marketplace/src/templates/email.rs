@@ -26,6 +26,8 @@ struct SignInFailures<'a> {
 fn what(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "booking.submitted" => "new request",
+        "booking.quote_revised" => "the quote was revised: check the new terms",
+        "booking.quote_withdrawn" => "the artist withdrew the quote",
         "appointment.scheduled" => "a session is scheduled: sign the consent form to confirm it",
         "message" => "a new message",
         "review" => "a new review",
@@ -105,6 +107,8 @@ mod tests {
             .chain(
                 [
                     "booking.submitted",
+                    "booking.quote_revised",
+                    "booking.quote_withdrawn",
                     "appointment.scheduled",
                     "message",
                     "review",

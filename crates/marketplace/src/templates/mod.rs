@@ -27,6 +27,8 @@ pub struct Layout {
     pub version: &'static str,
     pub user: Option<UserBadge>,
     pub csrf: String,
+    /// What the last form did, shown once at the top of the next page.
+    pub notice: Option<String>,
 }
 
 pub struct UserBadge {
@@ -45,6 +47,7 @@ impl Layout {
                 is_admin: u.role == domain::Role::Admin,
             }),
             csrf: csrf.unwrap_or_default(),
+            notice: None,
         }
     }
 }

@@ -127,7 +127,7 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
     let (s, _) = post(&artist_c, &app, &format!("{base}/teleport"), json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    let steps: [(&Client, &str, Value, &str); 5] = [
+    let steps: [(&Client, &str, Value, &str); 8] = [
         (
             &artist_c,
             "request-info",
@@ -146,13 +146,57 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
             json!({"price_min_cents": 30000, "price_max_cents": 45000, "sessions": 2, "valid_days": 7}),
             "quoted",
         ),
+        // Until the client accepts, the artist may take the quote back and quote again, or
+        // revise it.
+        (
+            &artist_c,
+            "withdraw-quote",
+            json!({"message": "I misjudged the size"}),
+            "submitted",
+        ),
+        (
+            &artist_c,
+            "quote",
+            json!({"price_min_cents": 30000, "sessions": 2}),
+            "quoted",
+        ),
+        (
+            &artist_c,
+            "revise-quote",
+            json!({"price_min_cents": 32000, "price_max_cents": 45000, "sessions": 2, "valid_days": 7}),
+            "quoted",
+        ),
         (&client_c, "accept", json!({}), "deposit_pending"),
         (&artist_c, "deposit-paid", json!({}), "booked"),
     ];
     for (c, action, body, expected) in steps {
+        if action == "revise-quote" {
+            let (s, _) = post(&client_c, &app, &format!("{base}/{action}"), body.clone()).await;
+            assert_eq!(
+                s,
+                StatusCode::FORBIDDEN,
+                "the quote is the artist's to revise"
+            );
+        }
         let (s, out) = post(c, &app, &format!("{base}/{action}"), body).await;
         assert_eq!(s, StatusCode::OK, "{action}: {out}");
         assert_eq!(out["state"], expected, "{action}");
+        if action == "revise-quote" {
+            assert_eq!(out["quote"]["price_min_cents"], 32000, "{out}");
+        }
+        if action == "withdraw-quote" {
+            assert!(out["quote"].is_null(), "{out}");
+        }
+    }
+    for action in ["revise-quote", "withdraw-quote"] {
+        let (s, out) = post(
+            &artist_c,
+            &app,
+            &format!("{base}/{action}"),
+            json!({"price_min_cents": 1000}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "an accepted quote is final: {out}");
     }
 
     let (s, ap) = post(
@@ -445,7 +489,8 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
         .await
         .unwrap();
     assert!(
-        metrics.contains("marketplace_booking_transitions_total{action=\"quote\"} 2"),
+        metrics.contains("marketplace_booking_transitions_total{action=\"quote\"} 3")
+            && metrics.contains("marketplace_booking_transitions_total{action=\"revise-quote\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("marketplace_engagement_total{event=\"message\"} 1"));

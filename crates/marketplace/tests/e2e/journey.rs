@@ -174,6 +174,7 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     shot(c, "request-form").await?;
     click(c, "form[action$='/book'] button[type=submit]").await?;
     wait_text(c, "#booking-state", "Waiting for the artist").await;
+    wait_text(c, "#notice", "Request sent").await;
     let refs = c.find_all(Locator::Css(".refs img")).await?;
     assert_eq!(refs.len(), 1, "the reference image is on the request");
     let path = c.current_url().await?.path().to_owned();
@@ -186,16 +187,41 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     fill(c, "price_max", "320").await?;
     click(c, "#quote-form button[type=submit]").await?;
     wait_text(c, "#booking-state", "Quote received").await;
+    wait_text(c, "#notice", "Quote sent").await;
     assert!(
         text_of(c, "#quote").await.contains("deposit €50"),
         "20% of €250 by policy"
     );
+    // Until the client accepts, the artist can change the terms.
+    click(c, "#revise-quote summary").await?;
+    fill(c, "r_price_min", "260").await?;
+    click(c, "#revise-form button[type=submit]").await?;
+    wait_text(c, "#notice", "Quote revised").await;
+    wait_text(c, "#quote", "€260").await;
     sign_out(c).await?;
 
     // The client accepts.
     sign_in(c, base, "theo@example.com", &path).await?;
     click(c, "#accept-quote").await?;
     wait_text(c, "#booking-state", "Deposit due").await;
+    wait_text(c, "#notice", "Quote accepted").await;
+    // The history reads as sentences in the artist's zone, not state codes.
+    let history = text_of(c, ".history").await;
+    assert!(
+        history.contains("Ines Moreau sent a quote. Now: Quote received.")
+            && history.contains("Theo Blanc accepted the quote. Now: Deposit due.")
+            && history.contains("CE"),
+        "{history}"
+    );
+    assert!(
+        !history.contains('_') && !history.contains('→'),
+        "{history}"
+    );
+    c.refresh().await?;
+    assert!(
+        c.find_all(Locator::Id("notice")).await?.is_empty(),
+        "a confirmation shows once"
+    );
     sign_out(c).await?;
 
     // The artist records the deposit and schedules a session next week.

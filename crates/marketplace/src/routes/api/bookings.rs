@@ -35,8 +35,9 @@ impl utoipa::IntoParams for RequestActionPath {
             id_parameter("The request's id"),
             action_parameter(
                 names,
-                "quote, decline, request-info and deposit-paid are the artist's; accept, \
-                 withdraw and provide-info are the client's",
+                "quote, revise-quote, withdraw-quote (until the client accepts), decline, \
+                 request-info and deposit-paid are the artist's; accept, withdraw and \
+                 provide-info are the client's",
             ),
         ]
     }

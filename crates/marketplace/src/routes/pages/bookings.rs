@@ -6,7 +6,7 @@ use crate::auth::{CurrentUser, MaybeUser};
 use crate::clock::now;
 use crate::error::{AppError, FieldError};
 use crate::routes::api::bookings::origin;
-use crate::routes::pages::{render, sign_in_redirect, signed_in_layout as layout};
+use crate::routes::pages::{confirm, render, sign_in_redirect, signed_in_layout as layout};
 use crate::services::booking::input::{
     ActionInput, AppointmentInput, ReviewInput, SlotInput, raw_request,
 };
@@ -81,7 +81,14 @@ pub async fn send_request(
     let outcome =
         booking::submit_with_references(&state, &user, &artist, &form, upload.files).await;
     match outcome {
-        Ok(req) => Ok(Redirect::to(&format!("/bookings/{}", req.id)).into_response()),
+        Ok(req) => {
+            let done = format!(
+                "Request sent. {} usually replies within {} hours; you will get an email.",
+                req.artist_name, artist.policy.response_hours
+            );
+            confirm(&upload.session, done).await?;
+            Ok(Redirect::to(&format!("/bookings/{}", req.id)).into_response())
+        }
         Err(AppError::Validation(errors)) => {
             let page = RequestFormPage::new(
                 layout(&state, &upload.session, &user).await?,
@@ -187,16 +194,21 @@ pub async fn booking(
     booking_page(&state, &session, &user, BookingId::new(id), None).await
 }
 
-/// After a form: back to the request on success, or the page again with the problem shown.
+/// After a form: back to the request with `done` confirmed on success, or the page again with
+/// the problem shown.
 pub async fn after_form<T>(
     state: &AppState,
     session: &Session,
     user: &User,
     id: BookingId,
     result: Result<T, AppError>,
+    done: &str,
 ) -> Result<Response, AppError> {
     let problem = match result {
-        Ok(_) => return Ok(Redirect::to(&format!("/bookings/{id}")).into_response()),
+        Ok(_) => {
+            confirm(session, done).await?;
+            return Ok(Redirect::to(&format!("/bookings/{id}")).into_response());
+        }
         Err(AppError::Validation(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "Some fields need attention.".to_owned(),
@@ -218,7 +230,8 @@ pub async fn booking_action(
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
     let result = booking::take_action(&state, &user, id, &action, form).await;
-    after_form(&state, &session, &user, id, result).await
+    let done = domain::BookingAction::parse(&action).map_or("Done.", |a| a.confirmation());
+    after_form(&state, &session, &user, id, result, done).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -230,7 +243,8 @@ pub async fn schedule(
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
     let result = booking::schedule(&state, &user, id, &form).await;
-    after_form(&state, &session, &user, id, result).await
+    let done = "Session scheduled. The client has been emailed an invitation.";
+    after_form(&state, &session, &user, id, result, done).await
 }
 
 #[tracing::instrument(skip_all, fields(action = %action))]
@@ -246,7 +260,8 @@ pub async fn appointment_action(
     let booking_id = appointment_request(&state, id).await?;
     let origin = origin(&headers, &client_ip);
     let result = booking::take_appointment_action(&state, &user, id, &action, form, origin).await;
-    after_form(&state, &session, &user, booking_id, result).await
+    let done = domain::AppointmentAction::parse(&action).map_or("Done.", |a| a.confirmation());
+    after_form(&state, &session, &user, booking_id, result, done).await
 }
 
 #[derive(serde::Deserialize)]
@@ -264,7 +279,7 @@ pub async fn post_message(
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
     let result = booking::post_message(&state, &user, id, &form.body).await;
-    after_form(&state, &session, &user, id, result).await
+    after_form(&state, &session, &user, id, result, "Message sent.").await
 }
 
 #[tracing::instrument(skip_all)]
@@ -276,7 +291,8 @@ pub async fn review(
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
     let result = booking::review(&state, &user, id, &form).await;
-    after_form(&state, &session, &user, id, result).await
+    let done = "Review published. Thank you: it helps other clients choose.";
+    after_form(&state, &session, &user, id, result, done).await
 }
 
 /// A reference image of a request, for its two participants only: clients' photos of their own

@@ -22,17 +22,47 @@ pub fn render(page: impl Template) -> Result<Html<String>, AppError> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering template: {e}")))
 }
 
-/// The layout for anyone; the CSRF token for the sign-out form only when someone is signed in.
+/// Where a confirmation waits for the next page the user sees.
+const NOTICE_KEY: &str = "notice";
+
+/// Confirms what a form did on the page it redirects to (post/redirect/get keeps the message
+/// out of the URL, and a reload does not show it twice).
+pub async fn confirm(session: &Session, text: impl Into<String>) -> Result<(), AppError> {
+    session
+        .insert(NOTICE_KEY, text.into())
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("saving a confirmation: {e}")))
+}
+
+/// The layout for anyone; the CSRF token for the sign-out form and any waiting confirmation only
+/// when someone is signed in.
 pub async fn layout(
     state: &AppState,
     session: &Session,
     user: Option<&User>,
 ) -> Result<Layout, AppError> {
-    let csrf = match user {
-        Some(_) => Some(csrf::token(session).await?),
-        None => None,
+    let (csrf, notice) = match user {
+        Some(_) => (
+            Some(csrf::token(session).await?),
+            take_notice(session).await,
+        ),
+        None => (None, None),
     };
-    Ok(Layout::new(state, user, csrf))
+    let mut layout = Layout::new(state, user, csrf);
+    layout.notice = notice;
+    Ok(layout)
+}
+
+/// The waiting confirmation, removed so it shows once. Reading first keeps the session unwritten
+/// on the many pages that have none.
+async fn take_notice(session: &Session) -> Option<String> {
+    match session.get::<String>(NOTICE_KEY).await {
+        Ok(Some(text)) => {
+            let _ = session.remove::<String>(NOTICE_KEY).await;
+            Some(text)
+        }
+        _ => None,
+    }
 }
 
 /// The layout for a signed-in user's page.

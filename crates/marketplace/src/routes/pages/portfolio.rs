@@ -6,7 +6,7 @@ use crate::auth::session::Authorized;
 use crate::auth::{ArtistUser, CurrentUser};
 use crate::error::{AppError, FieldError};
 use crate::routes::pages::bookings::after_form;
-use crate::routes::pages::{render, signed_in_layout};
+use crate::routes::pages::{confirm, render, signed_in_layout};
 use crate::services::portfolio::{self, GuestSpotInput, own_profile};
 use crate::state::AppState;
 use crate::templates::portfolio::{FlashPage, PortfolioPage};
@@ -57,11 +57,12 @@ async fn flash_page(
     Ok((status, render(page)?).into_response())
 }
 
-/// After a form on the portfolio or flash page: to `to` on success, the page with the problems
-/// otherwise.
+/// After a form on the portfolio or flash page: to `to` with `done` confirmed on success, the
+/// page with the problems otherwise.
 async fn after<F, Fut>(
+    session: &Session,
     result: Result<(), AppError>,
-    to: &str,
+    (to, done): (&str, &str),
     page: F,
 ) -> Result<Response, AppError>
 where
@@ -69,7 +70,10 @@ where
     Fut: std::future::Future<Output = Result<Response, AppError>>,
 {
     match result {
-        Ok(()) => Ok(Redirect::to(to).into_response()),
+        Ok(()) => {
+            confirm(session, done).await?;
+            Ok(Redirect::to(to).into_response())
+        }
         Err(AppError::Validation(errors)) => page(errors).await,
         Err(e) => Err(e),
     }
@@ -91,7 +95,8 @@ pub async fn upload(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     let result = portfolio::add_piece(&state, &user, &form.fields, form.files).await;
-    after(result, "/dashboard/portfolio", |errors| {
+    let done = ("/dashboard/portfolio", "Piece added to your portfolio.");
+    after(&form.session, result, done, |errors| {
         portfolio_page(&state, &form.session, &user, errors)
     })
     .await
@@ -105,9 +110,10 @@ pub async fn delete(
     State(state): State<AppState>,
     Authorized(user, _): ArtistUser,
     Path(id): Path<i64>,
-    CsrfForm { .. }: CsrfForm<Empty>,
+    CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     portfolio::delete_piece(&state, &user, id).await?;
+    confirm(&session, "Piece deleted.").await?;
     Ok(Redirect::to("/dashboard/portfolio").into_response())
 }
 
@@ -121,7 +127,8 @@ pub async fn healed_photo(
 ) -> Result<Response, AppError> {
     let id = BookingId::new(id);
     let result = portfolio::share_healed_photo(&state, &user, id, &form.fields, form.files).await;
-    after_form(&state, &form.session, &user, id, result).await
+    let done = "Photo shared. Thank you for showing how it healed.";
+    after_form(&state, &form.session, &user, id, result, done).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -140,7 +147,11 @@ pub async fn upload_flash(
     form: CsrfMultipart,
 ) -> Result<Response, AppError> {
     let result = portfolio::add_flash(&state, &user, &form.fields, form.files).await;
-    after(result, "/dashboard/flash", |errors| {
+    let done = (
+        "/dashboard/flash",
+        "Flash design added. Clients can book it by size.",
+    );
+    after(&form.session, result, done, |errors| {
         flash_page(&state, &form.session, &user, errors)
     })
     .await
@@ -151,9 +162,10 @@ pub async fn delete_flash(
     State(state): State<AppState>,
     Authorized(user, _): ArtistUser,
     Path(id): Path<i64>,
-    CsrfForm { .. }: CsrfForm<Empty>,
+    CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     portfolio::delete_flash(&state, &user, id).await?;
+    confirm(&session, "Flash design deleted.").await?;
     Ok(Redirect::to("/dashboard/flash").into_response())
 }
 
@@ -182,7 +194,8 @@ pub async fn add_guest_spot(
         time_zone: &form.time_zone,
     };
     let result = portfolio::add_guest_spot(&state, &user, input).await;
-    after(result, "/dashboard/flash", |errors| {
+    let done = ("/dashboard/flash", "Guest spot added to your profile.");
+    after(&session, result, done, |errors| {
         flash_page(&state, &session, &user, errors)
     })
     .await
@@ -193,8 +206,9 @@ pub async fn delete_guest_spot(
     State(state): State<AppState>,
     Authorized(user, _): ArtistUser,
     Path(id): Path<i64>,
-    CsrfForm { .. }: CsrfForm<Empty>,
+    CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     state.store.delete_guest_spot(user.id, id).await?;
+    confirm(&session, "Guest spot removed.").await?;
     Ok(Redirect::to("/dashboard/flash").into_response())
 }

@@ -120,7 +120,10 @@ pub fn booking_change(
                 "Requests expire on their own when a deadline passes.".into(),
             ));
         }
-        BookingAction::Quote => {
+        BookingAction::WithdrawQuote => BookingChange::WithdrawQuote {
+            reason: text("message", 0)?,
+        },
+        BookingAction::Quote | BookingAction::ReviseQuote => {
             let min = cents(
                 "price_min",
                 input.price_min_cents,
@@ -151,9 +154,12 @@ pub fn booking_change(
                 min.ok_or_else(|| invalid([ParseError::new("price_min", "enter the price")]))?;
             let max = max.unwrap_or(min);
             let deposit = deposit.unwrap_or_else(|| policy.deposit_for(min));
-            BookingChange::Quote(
-                Quote::new(min, max, sessions, deposit, days).map_err(|e| invalid([e]))?,
-            )
+            let quote = Quote::new(min, max, sessions, deposit, days).map_err(|e| invalid([e]))?;
+            if action == BookingAction::Quote {
+                BookingChange::Quote(quote)
+            } else {
+                BookingChange::ReviseQuote(quote)
+            }
         }
     })
 }
