@@ -815,6 +815,7 @@ mod tests {
         facts.needs_guardian = true;
         let answers = ConsentAnswers {
             medical_notes: String::new(),
+            allergies: String::new(),
             confirms_age: true,
             guardian_name: String::new(),
             aftercare_acknowledged: true,

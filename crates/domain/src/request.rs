@@ -329,9 +329,12 @@ impl Rating {
 /// The consent form a client signs before a session is confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct ConsentAnswers {
-    /// Free-text answers to the medical questions (conditions, medication, allergies).
+    /// Free-text answers to the medical questions (conditions, medication, pregnancy, …).
     #[serde(default)]
     pub medical_notes: String,
+    /// Allergies (latex, pigments, antiseptics, …): kept apart so the artist cannot miss them.
+    #[serde(default)]
+    pub allergies: String,
     #[serde(default)]
     pub confirms_age: bool,
     /// The guardian's full name, where the jurisdiction allows parental consent.
@@ -349,6 +352,10 @@ impl ConsentAnswers {
         let mut errors = Vec::new();
         match clean_text("medical_notes", &self.medical_notes, 0, 2000) {
             Ok(t) => self.medical_notes = t,
+            Err(e) => errors.push(e),
+        }
+        match clean_text("allergies", &self.allergies, 0, 1000) {
+            Ok(t) => self.allergies = t,
             Err(e) => errors.push(e),
         }
         if !self.confirms_age {

@@ -275,28 +275,21 @@ macro_rules! impl_booking_store {
                     .into_iter()
                     .map(TryInto::try_into)
                     .collect::<$crate::Result<Vec<_>>>()?;
-                let events = sqlx::query_as::<_, $crate::rows::EventRow>(
-                    "SELECT actor, action, from_state, to_state, at FROM booking_events WHERE booking_id = $1 ORDER BY id",
-                )
+                let events = sqlx::query_as::<_, $crate::rows::EventRow>($crate::rows::EVENTS_SQL)
                 .bind(id.get())
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
                 .map(Into::into)
                 .collect();
-                let ledger = sqlx::query_as::<_, $crate::rows::LedgerRow>(
-                    "SELECT entry, amount_cents, appointment_id, at FROM deposit_ledger WHERE booking_id = $1 ORDER BY id",
-                )
+                let ledger = sqlx::query_as::<_, $crate::rows::LedgerRow>($crate::rows::LEDGER_SQL)
                 .bind(id.get())
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
                 .map(Into::into)
                 .collect();
-                let review = sqlx::query_as::<_, $crate::rows::ReviewRow>(
-                    "SELECT r.id, r.booking_id, r.artist_id, u.display_name AS client_name, r.rating, r.body, \
-                     r.created_at FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.booking_id = $1",
-                )
+                let review = sqlx::query_as::<_, $crate::rows::ReviewRow>($crate::rows::REVIEW_SQL)
                 .bind(id.get())
                 .fetch_optional(&self.pool)
                 .await?
@@ -310,13 +303,19 @@ macro_rules! impl_booking_store {
                     .bind(id.get())
                     .fetch_one(&self.pool)
                     .await?;
-                let references = sqlx::query_as(
-                    "SELECT image_path, thumb_path FROM booking_references WHERE booking_id = $1 ORDER BY id",
-                )
+                let references = sqlx::query_as($crate::rows::REFERENCES_SQL)
                 .bind(id.get())
                 .fetch_all(&self.pool)
                 .await?;
+                let consents = sqlx::query_as::<_, $crate::rows::ConsentRow>($crate::rows::CONSENTS_SQL)
+                .bind(id.get())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
                 Ok(Some($crate::BookingDetail {
+                    consents,
                     request,
                     appointments,
                     events,
@@ -471,8 +470,8 @@ macro_rules! impl_booking_store {
                 if let (Some(answers), domain::AppointmentChange::Consent { ip, user_agent, .. }) = (&d.consent, &change) {
                     sqlx::query(
                         "INSERT INTO consents (appointment_id, client_id, medical_notes, confirms_age, \
-                         guardian_name, aftercare_ack, photo_permission, jurisdiction, ip, user_agent, signed_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         guardian_name, aftercare_ack, photo_permission, jurisdiction, ip, user_agent, signed_at, \
+                         allergies) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
                     .bind(ap.id.get())
                     .bind(viewer.get())
@@ -485,6 +484,7 @@ macro_rules! impl_booking_store {
                     .bind(ip)
                     .bind(user_agent)
                     .bind(at)
+                    .bind(&answers.allergies)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -341,6 +341,51 @@ impl From<LedgerRow> for LedgerEntry {
     }
 }
 
+/// The parts of a request's page, each for the booking bound as `$1`.
+pub(crate) const EVENTS_SQL: &str = "SELECT actor, action, from_state, to_state, at FROM booking_events \
+WHERE booking_id = $1 ORDER BY id";
+pub(crate) const LEDGER_SQL: &str = "SELECT entry, amount_cents, appointment_id, at FROM deposit_ledger \
+WHERE booking_id = $1 ORDER BY id";
+pub(crate) const REVIEW_SQL: &str = "SELECT r.id, r.booking_id, r.artist_id, u.display_name AS client_name, \
+r.rating, r.body, r.created_at FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.booking_id = $1";
+pub(crate) const REFERENCES_SQL: &str = "SELECT image_path, thumb_path FROM booking_references \
+WHERE booking_id = $1 ORDER BY id";
+pub(crate) const CONSENTS_SQL: &str = "SELECT c.appointment_id, ap.starts_at, c.medical_notes, c.allergies, \
+c.confirms_age, c.guardian_name, c.aftercare_ack, c.photo_permission, c.jurisdiction, c.signed_at \
+FROM consents c JOIN appointments ap ON ap.id = c.appointment_id \
+WHERE ap.booking_id = $1 ORDER BY ap.starts_at, c.id";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    appointment_id: i64,
+    starts_at: i64,
+    medical_notes: String,
+    allergies: String,
+    confirms_age: bool,
+    guardian_name: Option<String>,
+    aftercare_ack: bool,
+    photo_permission: bool,
+    jurisdiction: String,
+    signed_at: i64,
+}
+
+impl From<ConsentRow> for crate::ConsentRecord {
+    fn from(r: ConsentRow) -> Self {
+        crate::ConsentRecord {
+            appointment_id: AppointmentId::new(r.appointment_id),
+            session_starts_at: r.starts_at,
+            medical_notes: r.medical_notes,
+            allergies: r.allergies,
+            confirms_age: r.confirms_age,
+            guardian_name: r.guardian_name,
+            aftercare_acknowledged: r.aftercare_ack,
+            photo_permission: r.photo_permission,
+            jurisdiction: r.jurisdiction,
+            signed_at: r.signed_at,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct NotificationRow {
     id: i64,

@@ -107,6 +107,27 @@ impl TestDb {
         };
         assert_eq!(moved.expect("move the session"), 1);
     }
+
+    /// Runs one raw statement, as someone with direct database access would: for tests of what
+    /// the schema itself refuses.
+    pub async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(self.url_str()).await?;
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Backend::Postgres => {
+                let mut c = PgConnection::connect(self.url_str()).await?;
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        }
+    }
 }
 
 impl Drop for TestDb {

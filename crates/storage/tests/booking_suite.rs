@@ -92,7 +92,8 @@ async fn booked(
 fn consent() -> AppointmentChange {
     AppointmentChange::Consent {
         answers: ConsentAnswers {
-            medical_notes: "No allergies".into(),
+            medical_notes: "Asthma, inhaler".into(),
+            allergies: "Latex".into(),
             confirms_age: true,
             guardian_name: String::new(),
             aftercare_acknowledged: true,
@@ -200,6 +201,21 @@ async fn the_whole_journey_reaches_a_review_and_the_rating_shows_on_the_profile(
     assert_eq!((profile.rating_count, profile.rating_centi), (1, Some(400)));
 
     let detail = store.booking(req.id, client).await.unwrap().unwrap();
+    let [signed] = &detail.consents[..] else {
+        panic!("one signed form: {:?}", detail.consents)
+    };
+    assert_eq!(
+        (
+            signed.appointment_id,
+            signed.allergies.as_str(),
+            signed.medical_notes.as_str()
+        ),
+        (ap.id, "Latex", "Asthma, inhaler")
+    );
+    assert_eq!(
+        (signed.signed_at, signed.session_starts_at),
+        (NOW + 70, slot.starts_at)
+    );
     let actions: Vec<_> = detail.events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,

@@ -176,6 +176,10 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route("/bookings/{id}/schedule", post(pages::bookings::schedule))
         .route(
+            "/bookings/{id}/sessions/{appointment}/consent.pdf",
+            get(pages::bookings::consent_pdf),
+        )
+        .route(
             "/bookings/{id}/messages",
             post(pages::bookings::post_message),
         )

@@ -190,6 +190,11 @@ impl BookingPage {
         }
     }
 
+    /// The signed consent form of session `ap`, if it has one.
+    pub fn consent_for(&self, ap: &storage::Appointment) -> Option<&storage::ConsentRecord> {
+        self.b.consents.iter().find(|c| c.appointment_id == ap.id)
+    }
+
     /// A deposit ledger entry in words.
     pub fn ledger_label(&self, entry: &str) -> &'static str {
         match entry {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod bookings;
 pub mod catalogue;
+pub mod consent;
 pub mod email;
 pub mod format;
 pub mod portfolio;

@@ -242,12 +242,62 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
     );
     let (s, _) = post(&stranger, &app, &format!("{ap_base}/consent"), json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let consent = json!({"medical_notes": "None", "confirms_age": true, "aftercare_acknowledged": true, "photo_permission": false});
-    let (s, body) = post(&client_c, &app, &format!("{ap_base}/consent"), consent).await;
+    let consent = json!({"medical_notes": "Takes blood thinners", "allergies": "Latex",
+                         "confirms_age": true, "aftercare_acknowledged": true, "photo_permission": false});
+    let (s, body) = post(
+        &client_c,
+        &app,
+        &format!("{ap_base}/consent"),
+        consent.clone(),
+    )
+    .await;
     assert_eq!(
         (s, body["state"].as_str()),
         (StatusCode::OK, Some("confirmed")),
         "{body}"
+    );
+    // The artist reads the signed answers; both parties can download the record; nobody else.
+    let detail: Value = artist_c
+        .get(app.url(&base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signed = &detail["consents"][0];
+    assert_eq!(
+        (
+            signed["allergies"].as_str(),
+            signed["medical_notes"].as_str()
+        ),
+        (Some("Latex"), Some("Takes blood thinners")),
+        "{detail}"
+    );
+    assert_eq!(signed["appointment_id"], ap_id);
+    let pdf_path = format!("/bookings/{id}/sessions/{ap_id}/consent.pdf");
+    for c in [&artist_c, &client_c] {
+        let r = c.get(app.url(&pdf_path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert_eq!(r.headers()["cache-control"], "private, no-store");
+        assert!(r.bytes().await.unwrap().starts_with(b"%PDF-"));
+    }
+    for c in [&stranger, &other_artist] {
+        let r = c.get(app.url(&pdf_path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    // A signed form is final: signing again is refused, and the database itself refuses edits.
+    let (s, _) = post(&client_c, &app, &format!("{ap_base}/consent"), consent).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let edit = app
+        .db
+        .execute("UPDATE consents SET allergies = '' WHERE allergies = 'Latex'")
+        .await;
+    assert!(
+        edit.as_ref()
+            .is_err_and(|e| e.to_string().contains("consents_immutable")),
+        "{edit:?}"
     );
     // A week ahead it cannot be completed yet: that would open a review for work not done.
     let (s, body) = post(&artist_c, &app, &format!("{ap_base}/complete"), json!({})).await;

@@ -250,10 +250,12 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     sign_in(c, base, "theo@example.com", &path).await?;
     click(c, "input[name=confirms_age]").await?;
     click(c, "input[name=aftercare_acknowledged]").await?;
+    let ap = session_id(c).await?;
+    fill(c, &format!("allergies-{ap}"), "Latex gloves").await?;
     fill(
         c,
-        &format!("medical-{}", session_id(c).await?),
-        "No allergies",
+        &format!("medical-{ap}"),
+        "Takes antihistamines in spring",
     )
     .await?;
     shot(c, "consent-form").await?;
@@ -262,9 +264,41 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     let session: i64 = session_id(c).await?.parse().expect("a numeric session id");
     sign_out(c).await?;
 
+    // Before the session, the artist reads the signed answers, allergies first and highlighted,
+    // and keeps the signed form as a PDF.
+    sign_in(c, base, "ines@example.com", &path).await?;
+    let allergies = text_of(c, &format!("#consent-allergies-{session}")).await;
+    assert!(allergies.contains("Latex gloves"), "{allergies}");
+    let medical = text_of(c, &format!("#consent-medical-{session}")).await;
+    assert!(medical.contains("antihistamines"), "{medical}");
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView()",
+        vec![format!("consent-{session}").into()],
+    )
+    .await?;
+    shot(c, "consent-artist").await?;
+    let href = c
+        .find(Locator::Css(".consent-pdf"))
+        .await?
+        .attr("href")
+        .await?
+        .expect("a link to the PDF");
+    let fetched = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(async r => done([r.status, r.headers.get('content-type'),
+               new TextDecoder('latin1').decode((await r.arrayBuffer()).slice(0, 5))]));",
+            vec![href.into()],
+        )
+        .await?;
+    assert_eq!(
+        fetched,
+        serde_json::json!([200, "application/pdf", "%PDF-"])
+    );
+
     // The day comes, and the artist completes the session.
     db.start_session(session).await;
-    sign_in(c, base, "ines@example.com", &path).await?;
+    c.refresh().await?;
     click(c, "form[action$='/complete'] button").await?;
     wait_text(c, ".session-state", "Completed").await;
     sign_out(c).await?;

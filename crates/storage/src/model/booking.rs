@@ -134,6 +134,22 @@ pub struct LedgerEntry {
     pub at: i64,
 }
 
+/// A signed consent form, as both parties may read it (the signer's address and browser are kept
+/// as evidence but not shown).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentRecord {
+    pub appointment_id: AppointmentId,
+    pub session_starts_at: i64,
+    pub medical_notes: String,
+    pub allergies: String,
+    pub confirms_age: bool,
+    pub guardian_name: Option<String>,
+    pub aftercare_acknowledged: bool,
+    pub photo_permission: bool,
+    pub jurisdiction: String,
+    pub signed_at: i64,
+}
+
 /// Everything on a request's page.
 #[derive(Debug, Clone, Serialize)]
 pub struct BookingDetail {
@@ -146,6 +162,8 @@ pub struct BookingDetail {
     pub unread_messages: i64,
     /// Reference images as (image key, thumbnail key).
     pub references: Vec<(String, String)>,
+    /// The signed consent forms of its sessions.
+    pub consents: Vec<ConsentRecord>,
 }
 
 /// A request in a dashboard list.

@@ -381,6 +381,40 @@ impl From<storage::LedgerEntry> for LedgerEntry {
     }
 }
 
+/// A signed consent form of one session, as the booking's two participants read it. Signed
+/// forms never change.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentRecord {
+    appointment_id: AppointmentId,
+    session_starts_at: i64,
+    medical_notes: String,
+    allergies: String,
+    confirms_age: bool,
+    guardian_name: Option<String>,
+    aftercare_acknowledged: bool,
+    photo_permission: bool,
+    /// The jurisdiction whose age and consent rules applied.
+    jurisdiction: String,
+    signed_at: i64,
+}
+
+impl From<storage::ConsentRecord> for ConsentRecord {
+    fn from(c: storage::ConsentRecord) -> Self {
+        Self {
+            appointment_id: c.appointment_id,
+            session_starts_at: c.session_starts_at,
+            medical_notes: c.medical_notes,
+            allergies: c.allergies,
+            confirms_age: c.confirms_age,
+            guardian_name: c.guardian_name,
+            aftercare_acknowledged: c.aftercare_acknowledged,
+            photo_permission: c.photo_permission,
+            jurisdiction: c.jurisdiction,
+            signed_at: c.signed_at,
+        }
+    }
+}
+
 /// A client's review of a completed booking, as its two participants see it.
 #[derive(Serialize, ToSchema)]
 pub struct Review {
@@ -420,6 +454,8 @@ pub struct BookingDetail {
     /// Reference images as (image key, thumbnail key).
     #[schema(value_type = Vec<Vec<String>>)]
     references: Vec<(String, String)>,
+    /// Signed consent forms; `/bookings/{id}/sessions/{appointment}/consent.pdf` prints one.
+    consents: Vec<ConsentRecord>,
 }
 
 impl From<storage::BookingDetail> for BookingDetail {
@@ -432,6 +468,7 @@ impl From<storage::BookingDetail> for BookingDetail {
             review: d.review.map(Into::into),
             unread_messages: d.unread_messages,
             references: d.references,
+            consents: d.consents.into_iter().map(Into::into).collect(),
         }
     }
 }

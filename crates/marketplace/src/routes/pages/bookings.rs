@@ -13,6 +13,7 @@ use crate::services::booking::input::{
 use crate::services::booking::{self, appointment_request};
 use crate::state::AppState;
 use crate::templates::bookings::{BookingPage, DashboardPage, RequestFormPage};
+use crate::templates::consent::{ConsentHeader, consent_pdf as consent_pdf_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -331,6 +332,49 @@ pub async fn reference_image(
             (header::CACHE_CONTROL, "private, max-age=3600"),
         ],
         bytes,
+    )
+        .into_response())
+}
+
+/// A session's signed consent form as a PDF, for the request's two participants only (anyone
+/// else gets 404, as for the request). Health answers are never cached on the way.
+#[tracing::instrument(skip_all)]
+pub async fn consent_pdf(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, appointment)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    let detail = state
+        .store
+        .booking(BookingId::new(id), user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let record = detail
+        .consents
+        .iter()
+        .find(|c| c.appointment_id.get() == appointment)
+        .ok_or(AppError::NotFound)?;
+    let zone = &detail.request.time_zone;
+    let rules = domain::consent::rules_for(&detail.request.jurisdiction);
+    let header = ConsentHeader {
+        booking: id,
+        client: &detail.request.client_name,
+        artist: &detail.request.artist_name,
+        session: &crate::clock::local_time(record.session_starts_at, zone),
+        signed: &crate::clock::local_time(record.signed_at, zone),
+        jurisdiction: &format!("{} (minimum age {})", rules.name, rules.min_age),
+    };
+    let pdf = consent_pdf_bytes(&header, record);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"consent-booking-{id}-session-{appointment}.pdf\""),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        pdf,
     )
         .into_response())
 }

@@ -236,9 +236,12 @@ impl SlotInput {
 pub struct AppointmentInput {
     #[serde(flatten)]
     pub slot: SlotInput,
-    /// Consent: conditions, medication and allergies.
+    /// Consent: medical conditions and medication.
     #[serde(default)]
     pub medical_notes: String,
+    /// Consent: allergies (latex, pigments, antiseptics, …), shown to the artist highlighted.
+    #[serde(default)]
+    pub allergies: String,
     /// Consent: the client is of age (or, where allowed, has a guardian's consent).
     #[serde(default, deserialize_with = "checkbox")]
     #[schema(value_type = Tick)]
@@ -283,6 +286,7 @@ pub fn appointment_change(
         AppointmentAction::Consent => {
             let answers = ConsentAnswers {
                 medical_notes: input.medical_notes,
+                allergies: input.allergies,
                 confirms_age: input.confirms_age,
                 guardian_name: input.guardian_name,
                 aftercare_acknowledged: input.aftercare_acknowledged,
