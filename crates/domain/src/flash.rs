@@ -2,7 +2,7 @@
 //! studio for a few dates).
 
 use crate::ParseError;
-use crate::request::{Size, parse_money};
+use crate::request::Size;
 use time::Date;
 
 /// One size of a flash design, with its own price and session length.
@@ -14,13 +14,19 @@ pub struct FlashVariant {
 }
 
 impl FlashVariant {
-    /// Parses one size's price and minutes; both empty means the size is not offered.
-    pub fn parse(size: Size, price: &str, minutes: &str) -> Result<Option<Self>, ParseError> {
+    /// Parses one size's price (in the artist's `currency`) and minutes; both empty means the
+    /// size is not offered.
+    pub fn parse(
+        size: Size,
+        price: &str,
+        minutes: &str,
+        currency: crate::Currency,
+    ) -> Result<Option<Self>, ParseError> {
         let (price, minutes) = (price.trim(), minutes.trim());
         if price.is_empty() && minutes.is_empty() {
             return Ok(None);
         }
-        let price_cents = parse_money("price", price)?;
+        let price_cents = currency.parse_amount("price", price)?;
         if price_cents <= 0 {
             return Err(ParseError::new(
                 "price",
@@ -127,12 +133,19 @@ mod tests {
 
     #[test]
     fn variants_parse_and_sizes_left_empty_are_not_offered() {
-        assert_eq!(FlashVariant::parse(Size::S, "", "").unwrap(), None);
-        let m = FlashVariant::parse(Size::M, "180", "90").unwrap().unwrap();
+        assert_eq!(
+            FlashVariant::parse(Size::S, "", "", crate::Currency::EUR).unwrap(),
+            None
+        );
+        let m = FlashVariant::parse(Size::M, "180", "90", crate::Currency::EUR)
+            .unwrap()
+            .unwrap();
         assert_eq!((m.price_cents, m.minutes), (18_000, 90));
-        assert!(FlashVariant::parse(Size::L, "180", "").is_err());
-        assert!(FlashVariant::parse(Size::L, "0", "60").is_err());
-        let s = FlashVariant::parse(Size::S, "200", "60").unwrap().unwrap();
+        assert!(FlashVariant::parse(Size::L, "180", "", crate::Currency::EUR).is_err());
+        assert!(FlashVariant::parse(Size::L, "0", "60", crate::Currency::EUR).is_err());
+        let s = FlashVariant::parse(Size::S, "200", "60", crate::Currency::EUR)
+            .unwrap()
+            .unwrap();
         assert!(check_variants(&[s, m]).is_err(), "M cheaper than S");
         assert!(check_variants(&[]).is_err());
         assert!(check_variants(&[m]).is_ok());
@@ -162,7 +175,7 @@ mod tests {
         #[test]
         fn parsing_never_panics(a in ".{0,12}", b in ".{0,12}", tz in ".{0,30}", p in ".{0,8}", m in ".{0,5}") {
             let _ = GuestSpot::parse(&a, &b, &tz, date!(2026 - 11 - 26));
-            let _ = FlashVariant::parse(Size::M, &p, &m);
+            let _ = FlashVariant::parse(Size::M, &p, &m, crate::Currency::EUR);
         }
     }
 }

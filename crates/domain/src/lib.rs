@@ -9,6 +9,7 @@ pub mod consent;
 pub mod decision;
 pub mod flash;
 pub mod ids;
+pub mod money;
 pub mod policy;
 pub mod request;
 pub mod throttle;
@@ -26,6 +27,7 @@ pub use decision::{
 };
 pub use flash::{FlashVariant, GuestSpot};
 pub use ids::{AppointmentId, ArtistId, BookingId, PortfolioItemId, StudioId, UserId};
+pub use money::Currency;
 pub use policy::{BookingPolicy, DepositOutcome, DepositRule};
 pub use request::{
     ConsentAnswers, MAX_AMOUNT_CENTS, Quote, Rating, RawRequest, RequestDraft, Size, Slot,

@@ -163,7 +163,7 @@ pub struct RawRequest {
     /// `S`, `M`, `L` or `XL`.
     #[serde(default)]
     pub size: String,
-    /// Optional, in euros (`250` or `250.00`).
+    /// Optional, in the artist's currency (`250` or `250.00`).
     #[serde(default)]
     pub budget: String,
     /// Free text, e.g. "weekday afternoons in March".
@@ -182,13 +182,14 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<Date, ParseError> {
 
 impl RequestDraft {
     /// Parses every field and returns all the problems at once, so a form can show them together.
-    pub fn parse(raw: &RawRequest) -> Result<Self, Vec<ParseError>> {
+    /// The budget is in the artist's `currency`.
+    pub fn parse(raw: &RawRequest, currency: crate::Currency) -> Result<Self, Vec<ParseError>> {
         let idea = clean_text("idea", &raw.idea, 10, 4000);
         let placement = parse_placement(&raw.placement);
         let size = Size::parse(&raw.size);
         let budget = match raw.budget.trim() {
             "" => Ok(None),
-            b => parse_money("budget", b).map(Some),
+            b => currency.parse_amount("budget", b).map(Some),
         };
         let dates = clean_text("preferred_dates", &raw.preferred_dates, 0, 500);
         let dob = parse_date("date_of_birth", &raw.date_of_birth);
@@ -419,7 +420,7 @@ mod tests {
 
     #[test]
     fn a_complete_request_parses() {
-        let d = RequestDraft::parse(&raw()).unwrap();
+        let d = RequestDraft::parse(&raw(), crate::Currency::EUR).unwrap();
         assert_eq!((d.size, d.budget_cents), (Size::M, Some(25_000)));
     }
 
@@ -433,7 +434,7 @@ mod tests {
             preferred_dates: String::new(),
             date_of_birth: "1/4/90".into(),
         };
-        let fields: Vec<_> = RequestDraft::parse(&bad)
+        let fields: Vec<_> = RequestDraft::parse(&bad, crate::Currency::EUR)
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)
@@ -484,7 +485,7 @@ mod tests {
         fn request_parsing_never_panics(idea in ".{0,60}", placement in ".{0,12}", size in ".{0,4}",
                                         budget in ".{0,10}", dob in ".{0,12}") {
             let r = RawRequest { idea, placement, size, budget, preferred_dates: String::new(), date_of_birth: dob };
-            let _ = RequestDraft::parse(&r);
+            let _ = RequestDraft::parse(&r, crate::Currency::EUR);
         }
 
         #[test]

@@ -7,6 +7,31 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The IANA zones a person picks from: region/city names and UTC, sorted (aliases such as
+/// `posix/…` or `Etc/GMT+1`, whose signs read backwards, are left out).
+pub fn zone_names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.to_string())
+            .filter(|n| {
+                n == "UTC"
+                    || (n.contains('/')
+                        && ![
+                            "Etc/", "SystemV/", "posix/", "right/", "US/", "Canada/", "Brazil/",
+                            "Mexico/", "Chile/",
+                        ]
+                        .iter()
+                        .any(|p| n.starts_with(p)))
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    })
+}
+
 /// An IANA time zone by name, or a clear error naming it.
 pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ParseError> {
     jiff::tz::TimeZone::get(name.trim()).map_err(|_| {

@@ -355,14 +355,14 @@ macro_rules! impl_catalogue_store {
                      price_min_cents = $7, price_max_cents = $8, hourly_rate_cents = $9, books_open = $10, \
                      min_age = $11, deposit_kind = $12, deposit_value = $13, deposit_due_days = $14, \
                      response_hours = $15, notice_hours = $16, max_reschedules = $17, time_zone = $19, \
-                     work_days = $20, work_start_min = $21, work_end_min = $22 \
+                     work_days = $20, work_start_min = $21, work_end_min = $22, currency = $23 \
                      WHERE user_id = $1 RETURNING id"
                 } else {
                     "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, price_min_cents, \
                      price_max_cents, hourly_rate_cents, books_open, min_age, deposit_kind, deposit_value, \
                      deposit_due_days, response_hours, notice_hours, max_reschedules, created_at, time_zone, \
-                     work_days, work_start_min, work_end_min) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+                     work_days, work_start_min, work_end_min, currency) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
                      RETURNING id"
                 };
                 let (id,): (i64,) = sqlx::query_as(sql)
@@ -388,6 +388,7 @@ macro_rules! impl_catalogue_store {
                     .bind(s.availability.days_key())
                     .bind(i64::from(s.availability.start_min))
                     .bind(i64::from(s.availability.end_min))
+                    .bind(s.currency.map(|c| c.code()))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {
@@ -472,7 +473,7 @@ macro_rules! featured_sql {
         concat!(
             // Pick the page of artists first, so the per-artist subqueries run only for them.
             "WITH page AS (SELECT id FROM artists ORDER BY books_open DESC, id LIMIT $1) ",
-            "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, ",
+            "SELECT a.id, a.slug, u.display_name, a.city, a.country, a.currency, s.name AS studio_name, ",
             "(SELECT ", $aggregate, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.books_open, a.price_min_cents, a.price_max_cents, ",
             "(SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path ",

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 /// `state` as the domain sees it: `completed` is kept in `completed_at` (see its migration).
 pub(crate) const BOOKING_SELECT: &str = "SELECT br.id, br.client_id, cu.display_name AS client_name, \
 br.artist_id, a.user_id AS artist_user_id, a.slug AS artist_slug, au.display_name AS artist_name, \
-a.jurisdiction, a.time_zone, CASE WHEN br.completed_at IS NULL THEN br.state ELSE 'completed' END AS state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
+a.jurisdiction, a.time_zone, a.currency AS artist_currency, a.country AS artist_country, CASE WHEN br.completed_at IS NULL THEN br.state ELSE 'completed' END AS state, br.idea, br.placement, br.size, br.budget_cents, br.preferred_dates, \
 br.needs_guardian, br.note, br.quote_min_cents, br.quote_max_cents, br.quote_sessions, br.deposit_cents, \
 br.deadline_at, br.created_at \
 FROM booking_requests br JOIN artists a ON a.id = br.artist_id \
@@ -45,6 +45,8 @@ pub(crate) struct BookingRow {
     artist_name: String,
     jurisdiction: String,
     time_zone: String,
+    artist_currency: Option<String>,
+    artist_country: String,
     state: String,
     idea: String,
     placement: String,
@@ -92,6 +94,7 @@ impl TryFrom<BookingRow> for BookingRequest {
             artist_name: r.artist_name,
             jurisdiction: r.jurisdiction,
             time_zone: r.time_zone,
+            currency: domain::Currency::of_artist(r.artist_currency.as_deref(), &r.artist_country),
             state,
             idea: r.idea,
             placement: r.placement,
@@ -160,6 +163,7 @@ pub(crate) struct ProfileRow {
     response_hours: i64,
     notice_hours: i64,
     max_reschedules: i64,
+    currency: Option<String>,
     time_zone: String,
     work_days: String,
     work_start_min: i64,
@@ -194,6 +198,7 @@ impl TryFrom<ProfileRow> for ArtistProfile {
             display_name: r.display_name,
             bio: r.bio,
             city: r.city,
+            currency: domain::Currency::of_artist(r.currency.as_deref(), &r.country),
             country: r.country,
             jurisdiction: r.jurisdiction,
             studio_name: r.studio_name,
@@ -461,6 +466,7 @@ pub(crate) struct ArtistCardRow {
     pub display_name: String,
     pub city: String,
     pub country: String,
+    pub currency: Option<String>,
     pub studio_name: Option<String>,
     pub styles: Option<String>,
     pub books_open: bool,
@@ -485,6 +491,7 @@ impl From<ArtistCardRow> for crate::ArtistCard {
             slug: r.slug,
             display_name: r.display_name,
             city: r.city,
+            currency: domain::Currency::of_artist(r.currency.as_deref(), &r.country),
             country: r.country,
             studio_name: r.studio_name,
             styles,

@@ -143,7 +143,7 @@ pub fn search_statements(q: &crate::ArtistQuery, dialect: SearchDialect) -> Sear
         ),
     };
     let page_sql = format!(
-        "SELECT a.id, a.slug, u.display_name, a.city, a.country, s.name AS studio_name, \
+        "SELECT a.id, a.slug, u.display_name, a.city, a.country, a.currency, s.name AS studio_name, \
          (SELECT {aggregate} FROM artist_styles st WHERE st.artist_id = a.id) AS styles, \
          a.books_open, a.price_min_cents, a.price_max_cents, \
          (SELECT p.thumb_path FROM portfolio_items p WHERE p.artist_id = a.id ORDER BY p.healed DESC, p.id LIMIT 1) AS thumb_path, \

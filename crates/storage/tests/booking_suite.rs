@@ -38,14 +38,17 @@ async fn artist(store: &Arc<dyn Store>, email: &str, slug: &str) -> (UserId, Art
 }
 
 fn draft() -> RequestDraft {
-    RequestDraft::parse(&RawRequest {
-        idea: "A sprig of lavender along the wrist".into(),
-        placement: "wrist".into(),
-        size: "S".into(),
-        budget: "200".into(),
-        preferred_dates: "Any Saturday".into(),
-        date_of_birth: "1995-05-05".into(),
-    })
+    RequestDraft::parse(
+        &RawRequest {
+            idea: "A sprig of lavender along the wrist".into(),
+            placement: "wrist".into(),
+            size: "S".into(),
+            budget: "200".into(),
+            preferred_dates: "Any Saturday".into(),
+            date_of_birth: "1995-05-05".into(),
+        },
+        domain::Currency::EUR,
+    )
     .unwrap()
 }
 

@@ -148,7 +148,10 @@ pub async fn share_healed_photo(
 }
 
 /// Parses the sizes offered: `price_S`/`minutes_S` … `price_XL`/`minutes_XL`.
-fn variants(fields: &HashMap<String, String>) -> Result<Vec<domain::FlashVariant>, FieldError> {
+fn variants(
+    fields: &HashMap<String, String>,
+    currency: domain::Currency,
+) -> Result<Vec<domain::FlashVariant>, FieldError> {
     let get = |k: String| fields.get(&k).map(String::as_str).unwrap_or("").to_owned();
     let mut out = Vec::new();
     for size in domain::Size::ALL {
@@ -156,6 +159,7 @@ fn variants(fields: &HashMap<String, String>) -> Result<Vec<domain::FlashVariant
             size,
             &get(format!("price_{}", size.as_str())),
             &get(format!("minutes_{}", size.as_str())),
+            currency,
         )
         .map_err(FieldError::from)?;
         out.extend(v);
@@ -173,7 +177,7 @@ pub async fn add_flash(
     files: Vec<Bytes>,
 ) -> Result<(), AppError> {
     let profile = own_profile(state, artist).await?;
-    let sizes = variants(fields);
+    let sizes = variants(fields, profile.currency);
     let mut fields = fields.clone();
     fields.insert("placement".into(), "other".into());
     let prefix = format!("flash/{}", profile.id);

@@ -25,7 +25,7 @@ impl RequestFormPage {
         form: domain::RawRequest,
     ) -> Self {
         Self {
-            policy: policy_text(&artist.policy),
+            policy: policy_text(&artist.policy, artist.currency),
             layout,
             artist,
             errors,
@@ -179,15 +179,6 @@ impl BookingPage {
         };
         let now = domain::BookingState::parse(&e.to_state).map_or("", |s| s.label());
         format!("{who} {did}. Now: {now}.")
-    }
-
-    /// An amount as a form field holds it: units and, when there are any, cents.
-    pub fn amount(&self, cents: &i64) -> String {
-        if cents % 100 == 0 {
-            (cents / 100).to_string()
-        } else {
-            format!("{}.{:02}", cents / 100, cents % 100)
-        }
     }
 
     /// The signed consent form of session `ap`, if it has one.

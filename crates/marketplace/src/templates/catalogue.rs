@@ -17,10 +17,6 @@ pub struct ArtistCardView {
     pub thumb_url: Option<String>,
 }
 
-fn money(cents: i64) -> String {
-    format!("€{}", cents / 100)
-}
-
 impl From<ArtistCard> for ArtistCardView {
     fn from(a: ArtistCard) -> Self {
         Self {
@@ -31,7 +27,11 @@ impl From<ArtistCard> for ArtistCardView {
                 .map(|s| s.label())
                 .collect::<Vec<_>>()
                 .join(" · "),
-            price: format!("{}–{}", money(a.price_min_cents), money(a.price_max_cents)),
+            price: format!(
+                "{}–{}",
+                a.currency.format(a.price_min_cents),
+                a.currency.format(a.price_max_cents)
+            ),
             thumb_url: a.thumb_path.map(|p| format!("/media/{p}")),
             slug: a.slug,
             name: a.display_name,
@@ -103,7 +103,7 @@ impl ArtistPage {
                     artist.rating_count
                 )
             }),
-            policy: policy_text(&artist.policy),
+            policy: policy_text(&artist.policy, artist.currency),
             bio: bio_html(&artist.bio),
             age_rule,
             layout,

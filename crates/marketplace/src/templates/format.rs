@@ -13,15 +13,6 @@ pub fn when(at: i64) -> String {
         .unwrap_or_else(|| "unknown time".to_owned())
 }
 
-/// Formats cents as euros, with cents only when there are any.
-pub fn euros(cents: i64) -> String {
-    if cents % 100 == 0 {
-        format!("€{}", cents / 100)
-    } else {
-        format!("€{}.{:02}", cents / 100, cents % 100)
-    }
-}
-
 impl Layout {
     pub fn when(&self, at: &i64) -> String {
         when(*at)
@@ -30,8 +21,9 @@ impl Layout {
     pub fn when_in(&self, at: &i64, zone: &str) -> String {
         crate::clock::local_time(*at, zone)
     }
-    pub fn money(&self, cents: &i64) -> String {
-        euros(*cents)
+    /// An amount in `currency`'s minor units, as people read it (`€120`, `$1,250`).
+    pub fn money(&self, minor: &i64, currency: &domain::Currency) -> String {
+        currency.format(*minor)
     }
 }
 
@@ -66,9 +58,9 @@ pub fn bio_html(markdown: &str) -> String {
         .to_string()
 }
 
-pub fn policy_text(p: &domain::BookingPolicy) -> String {
+pub fn policy_text(p: &domain::BookingPolicy, currency: domain::Currency) -> String {
     let deposit = match p.deposit {
-        domain::DepositRule::Fixed { cents } => format!("a {} deposit", euros(cents)),
+        domain::DepositRule::Fixed { cents } => format!("a {} deposit", currency.format(cents)),
         domain::DepositRule::Percent { percent } => format!("a {percent}% deposit"),
     };
     format!(

@@ -2,7 +2,6 @@
 //! unchanged (parsing lives with the handler, `routes::pages::settings`).
 
 use super::Layout;
-use super::format::euros;
 use crate::error::FieldError;
 use askama::Template;
 use storage::User;
@@ -64,9 +63,52 @@ pub struct ArtistSettingsForm {
     pub work_start: String,
     #[serde(default)]
     pub work_end: String,
+    /// An ISO 4217 code, or empty for the country's currency.
+    #[serde(default)]
+    pub currency: String,
+    /// The style checkboxes (`style_fine-line=on`, …) and anything else the form sent.
+    #[serde(flatten)]
+    pub ticked: std::collections::BTreeMap<String, String>,
 }
 
 impl ArtistSettingsForm {
+    /// The styles chosen: the ticked boxes, plus any typed into the text field (the API and
+    /// older forms send `styles=fine-line, lettering`).
+    pub fn chosen_styles(&self) -> Vec<String> {
+        let mut chosen: Vec<String> = self
+            .ticked
+            .keys()
+            .filter_map(|k| k.strip_prefix("style_"))
+            .map(str::to_owned)
+            .chain(
+                self.styles
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            )
+            .collect();
+        chosen.sort();
+        chosen.dedup();
+        chosen
+    }
+
+    /// Every style as a checkbox: (slug, label, ticked).
+    pub fn style_boxes(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let chosen = self.chosen_styles();
+        domain::Style::ALL
+            .iter()
+            .map(|s| (s.slug(), s.label(), chosen.iter().any(|c| c == s.slug())))
+            .collect()
+    }
+
+    /// The currency amounts are typed in: the chosen one, else the country's.
+    pub fn currency(&self) -> domain::Currency {
+        domain::Currency::of_artist(
+            Some(self.currency.as_str()).filter(|c| !c.is_empty()),
+            &self.country,
+        )
+    }
+
     pub fn work_days(&self) -> [(&'static str, bool); 7] {
         [
             ("mon", self.work_day_mon.is_some()),
@@ -135,9 +177,7 @@ impl ArtistSettingsForm {
 
     pub fn from_profile(p: &storage::ArtistProfile) -> Self {
         let (kind, value) = match p.policy.deposit {
-            domain::DepositRule::Fixed { cents } => {
-                ("fixed", euros(cents).trim_start_matches('€').to_owned())
-            }
+            domain::DepositRule::Fixed { cents } => ("fixed", p.currency.plain(cents)),
             domain::DepositRule::Percent { percent } => ("percent", percent.to_string()),
         };
         let mut form = Self {
@@ -146,17 +186,19 @@ impl ArtistSettingsForm {
             city: p.city.clone(),
             country: p.country.clone(),
             jurisdiction: p.jurisdiction.clone(),
-            styles: p
+            ticked: p
                 .styles
                 .iter()
-                .map(|s| s.slug())
-                .collect::<Vec<_>>()
-                .join(", "),
-            price_min: euros(p.price_min_cents).trim_start_matches('€').to_owned(),
-            price_max: euros(p.price_max_cents).trim_start_matches('€').to_owned(),
-            hourly_rate: euros(p.hourly_rate_cents)
-                .trim_start_matches('€')
-                .to_owned(),
+                .map(|s| (format!("style_{}", s.slug()), "on".to_owned()))
+                .collect(),
+            price_min: p.currency.plain(p.price_min_cents),
+            price_max: p.currency.plain(p.price_max_cents),
+            hourly_rate: p.currency.plain(p.hourly_rate_cents),
+            currency: if p.currency == domain::Currency::for_country(&p.country) {
+                String::new()
+            } else {
+                p.currency.code().to_owned()
+            },
             books_open: p.books_open.then(|| "on".to_owned()),
             min_age: p.min_age.to_string(),
             deposit_kind: kind.into(),
@@ -181,7 +223,9 @@ pub struct ArtistSettingsPage {
     pub errors: Vec<FieldError>,
     pub saved: bool,
     pub jurisdictions: Vec<(String, String)>,
-    pub all_styles: String,
+    /// (code, label) for the currency picker.
+    pub currencies: Vec<(&'static str, String)>,
+    pub zones: &'static [String],
 }
 
 impl ArtistSettingsPage {
@@ -200,11 +244,12 @@ impl ArtistSettingsPage {
                 .iter()
                 .map(|j| (j.code.clone(), j.name.clone()))
                 .collect(),
-            all_styles: domain::Style::ALL
+            currencies: domain::money::COMMON
                 .iter()
-                .map(|s| s.slug())
-                .collect::<Vec<_>>()
-                .join(", "),
+                .filter_map(|code| domain::Currency::parse(code).ok())
+                .map(|c| (c.code(), format!("{} ({})", c.name(), c.symbol().trim())))
+                .collect(),
+            zones: crate::clock::zone_names(),
         }
     }
 

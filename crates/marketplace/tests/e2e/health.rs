@@ -171,6 +171,25 @@ async fn the_home_page_lists_seeded_artists_with_their_images() {
         assert!(found.is_some(), "demo sign-in {email} exists");
     }
 
+    // Artists price in their country's currency.
+    for (slug, symbol) in [
+        ("jonas-lindqvist", "£"),
+        ("nina-petrova", "$"),
+        ("ben-carter", "A$"),
+        ("mara-okafor", "€"),
+    ] {
+        let page = app
+            .get(&format!("/artists/{slug}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("/hour")) && page.contains(&format!(">{symbol}")),
+            "{slug}: {symbol}"
+        );
+    }
+
     // The demo artist offered on the sign-in page can be booked, and shows flash in sizes.
     assert!(summary.flash_designs >= 10, "{summary:?}");
     let mara = app.get("/artists/mara-okafor").await.text().await.unwrap();

@@ -131,11 +131,13 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     fill(c, "city", "Lyon").await?;
     fill(c, "country", "FR").await?;
     set(c, "jurisdiction", "FR").await?;
-    fill(c, "styles", "fine-line, lettering").await?;
+    // Styles, currency and time zone are picked, not typed.
+    click(c, "input[name='style_fine-line']").await?;
+    click(c, "input[name='style_lettering']").await?;
     fill(c, "price_min", "120").await?;
     fill(c, "price_max", "900").await?;
     fill(c, "hourly_rate", "150").await?;
-    fill(c, "time_zone", "Europe/Paris").await?;
+    set(c, "time_zone", "Europe/Paris").await?;
     click(c, "form[action='/dashboard/profile'] button[type=submit]").await?;
     wait_text(c, ".notice", "Saved").await;
     shot(c, "artist-settings").await?;

@@ -252,7 +252,119 @@ pub(crate) fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// Posts the settings form for a Tokyo artist with `currency` and prices as typed.
+async fn save_tokyo_settings(
+    app: &TestApp,
+    currency: &str,
+    price_min: &str,
+    deposit: &str,
+) -> reqwest::Response {
+    let token = app.csrf("/dashboard/profile").await;
+    app.post_form(
+        "/dashboard/profile",
+        &[
+            ("csrf_token", &token),
+            ("slug", "kenji-tokyo"),
+            ("city", "Tokyo"),
+            ("country", "JP"),
+            ("jurisdiction", "JP"),
+            ("style_japanese", "on"),
+            ("style_blackwork", "on"),
+            ("currency", currency),
+            ("price_min", price_min),
+            ("price_max", "250,000"),
+            ("hourly_rate", "20000"),
+            ("books_open", "on"),
+            ("min_age", "20"),
+            ("deposit_kind", "fixed"),
+            ("deposit_value", deposit),
+            ("deposit_due_days", "3"),
+            ("response_hours", "72"),
+            ("notice_hours", "48"),
+            ("max_reschedules", "2"),
+            ("time_zone", "Asia/Tokyo"),
+            ("work_day_mon", "on"),
+            ("work_start", "11:00"),
+            ("work_end", "19:00"),
+        ],
+    )
+    .await
+}
+
+async fn prices_are_typed_and_shown_in_the_artists_currency(db: TestDb) {
+    let app = spawn_app(db).await;
+    assert_eq!(
+        app.sign_up("kenji@example.com", "artist").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The form offers pickers: every style as a box, time zones and currencies as lists.
+    let form = app.get("/dashboard/profile").await.text().await.unwrap();
+    assert!(form.contains("name=\"style_fine-line\"") && form.contains("name=\"style_handpoke\""));
+    assert!(
+        form.contains("<option value=\"Asia/Tokyo\"") && form.contains("<option value=\"JPY\"")
+    );
+    // Yen have no minor unit: a price with decimals is refused, in words.
+    let refused = save_tokyo_settings(&app, "", "12000.50", "5000").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("enter an amount like 150")
+    );
+    // Left to the country, a Japanese artist prices in yen.
+    let saved = save_tokyo_settings(&app, "", "12000", "5000").await;
+    assert_eq!(
+        saved.status(),
+        StatusCode::OK,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let page = app.get("/artists/kenji-tokyo").await.text().await.unwrap();
+    assert!(
+        page.contains("¥12,000–¥250,000") && page.contains("¥20,000/hour"),
+        "{page}"
+    );
+    assert!(page.contains("a ¥5,000 deposit"), "{page}");
+    let id = app
+        .store
+        .artist_by_slug("kenji-tokyo")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let api: serde_json::Value = app
+        .get(&format!("/api/v1/artists/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (api["currency"].as_str(), api["price_min_cents"].as_i64()),
+        (Some("JPY"), Some(12_000))
+    );
+    // An artist may choose another currency; amounts are then read in it.
+    let saved = save_tokyo_settings(&app, "USD", "120.50", "50").await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let page = app.get("/artists/kenji-tokyo").await.text().await.unwrap();
+    assert!(page.contains("$120.50–$250,000"), "{page}");
+    let settings = app.get("/dashboard/profile").await.text().await.unwrap();
+    assert!(
+        settings.contains("<option value=\"USD\" selected"),
+        "the choice is kept"
+    );
+    assert!(settings.contains("name=\"style_japanese\" value=\"on\" checked"));
+    let bad = save_tokyo_settings(&app, "XAU", "100", "50").await;
+    assert_eq!(
+        bad.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "gold is no price currency"
+    );
+}
+
 storage::on_both_databases!(
+    prices_are_typed_and_shown_in_the_artists_currency,
     an_artist_uploads_a_piece_that_is_re_encoded_served_and_deleted,
     bad_uploads_are_explained_and_store_nothing,
     flash_designs_and_guest_spots_show_on_profiles_studios_and_in_search,

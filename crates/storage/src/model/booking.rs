@@ -22,6 +22,8 @@ pub struct ArtistProfile {
     pub bio: String,
     pub city: String,
     pub country: String,
+    /// What the artist prices in; every amount of theirs is in its minor units.
+    pub currency: domain::Currency,
     pub jurisdiction: String,
     pub studio_name: Option<String>,
     pub studio_slug: Option<String>,
@@ -58,6 +60,8 @@ pub struct ArtistSettings {
     pub policy: BookingPolicy,
     pub time_zone: String,
     pub availability: domain::Availability,
+    /// The artist's own choice; `None` prices in their country's currency.
+    pub currency: Option<domain::Currency>,
 }
 
 /// A booking request as its two participants see it. The client's date of birth is kept for the
@@ -74,6 +78,8 @@ pub struct BookingRequest {
     pub jurisdiction: String,
     /// The artist's time zone, in which the request's sessions are shown.
     pub time_zone: String,
+    /// The artist's currency: the budget, quote and deposit are in its minor units.
+    pub currency: domain::Currency,
     pub state: BookingState,
     pub idea: String,
     pub placement: String,

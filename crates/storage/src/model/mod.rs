@@ -149,6 +149,7 @@ pub struct ArtistCard {
     pub display_name: String,
     pub city: String,
     pub country: String,
+    pub currency: domain::Currency,
     pub studio_name: Option<String>,
     pub styles: Vec<Style>,
     pub books_open: bool,

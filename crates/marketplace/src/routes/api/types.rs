@@ -73,6 +73,9 @@ pub struct ArtistCard {
     studio_name: Option<String>,
     styles: Vec<Style>,
     books_open: bool,
+    /// ISO 4217 code; every amount is in its minor units (cents, or yen for JPY).
+    #[schema(value_type = String, example = "EUR")]
+    currency: domain::Currency,
     price_min_cents: i64,
     price_max_cents: i64,
     thumb_path: Option<String>,
@@ -89,6 +92,7 @@ impl From<storage::ArtistCard> for ArtistCard {
             studio_name: c.studio_name,
             styles: c.styles,
             books_open: c.books_open,
+            currency: c.currency,
             price_min_cents: c.price_min_cents,
             price_max_cents: c.price_max_cents,
             thumb_path: c.thumb_path,
@@ -128,6 +132,9 @@ pub struct ArtistProfile {
     studio_name: Option<String>,
     studio_slug: Option<String>,
     styles: Vec<Style>,
+    /// ISO 4217 code; every amount is in its minor units (cents, or yen for JPY).
+    #[schema(value_type = String, example = "EUR")]
+    currency: domain::Currency,
     price_min_cents: i64,
     price_max_cents: i64,
     hourly_rate_cents: i64,
@@ -156,6 +163,7 @@ impl From<storage::ArtistProfile> for ArtistProfile {
             studio_name: p.studio_name,
             studio_slug: p.studio_slug,
             styles: p.styles,
+            currency: p.currency,
             price_min_cents: p.price_min_cents,
             price_max_cents: p.price_max_cents,
             hourly_rate_cents: p.hourly_rate_cents,
@@ -273,6 +281,10 @@ pub struct BookingRequest {
     idea: String,
     placement: String,
     size: Size,
+    /// ISO 4217 code of the artist's currency: the budget, quote and deposit are in its minor
+    /// units.
+    #[schema(value_type = String, example = "EUR")]
+    currency: domain::Currency,
     budget_cents: Option<i64>,
     preferred_dates: String,
     needs_guardian: bool,
@@ -302,6 +314,7 @@ impl From<storage::BookingRequest> for BookingRequest {
             idea: r.idea,
             placement: r.placement,
             size: r.size,
+            currency: r.currency,
             budget_cents: r.budget_cents,
             preferred_dates: r.preferred_dates,
             needs_guardian: r.needs_guardian,

@@ -58,7 +58,7 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
     type Error = Vec<FieldError>;
 
     fn try_from(form: &ArtistSettingsForm) -> Result<Self, Vec<FieldError>> {
-        use domain::request::{clean_text, parse_money};
+        use domain::request::clean_text;
         let mut errors: Vec<domain::ParseError> = Vec::new();
         let int = |field: &'static str, raw: &str| {
             raw.trim()
@@ -93,16 +93,28 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
         );
         let styles: Option<Vec<_>> = keep(
             &mut errors,
-            form.styles
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(domain::Style::parse)
+            form.chosen_styles()
+                .iter()
+                .map(|s| domain::Style::parse(s))
                 .collect::<Result<Vec<_>, _>>(),
         );
-        let min = keep(&mut errors, parse_money("price_min", &form.price_min));
-        let max = keep(&mut errors, parse_money("price_max", &form.price_max));
-        let hourly = keep(&mut errors, parse_money("hourly_rate", &form.hourly_rate));
+        let chosen_currency = match form.currency.trim() {
+            "" => None,
+            code => keep(&mut errors, domain::Currency::parse(code)),
+        };
+        let money = form.currency();
+        let min = keep(
+            &mut errors,
+            money.parse_amount("price_min", &form.price_min),
+        );
+        let max = keep(
+            &mut errors,
+            money.parse_amount("price_max", &form.price_max),
+        );
+        let hourly = keep(
+            &mut errors,
+            money.parse_amount("hourly_rate", &form.hourly_rate),
+        );
         let min_age = keep(
             &mut errors,
             int("min_age", &form.min_age).and_then(|a| {
@@ -115,7 +127,7 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
         let deposit_value = match form.deposit_kind.as_str() {
             "fixed" => keep(
                 &mut errors,
-                parse_money("deposit_value", &form.deposit_value),
+                money.parse_amount("deposit_value", &form.deposit_value),
             ),
             _ => keep(&mut errors, int("deposit_value", &form.deposit_value)),
         };
@@ -183,6 +195,7 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
                 policy,
                 time_zone: time_zone.unwrap_or_default(),
                 availability: availability.unwrap_or_default(),
+                currency: chosen_currency,
             }),
             _ => Err(errors.into_iter().map(FieldError::from).collect()),
         }

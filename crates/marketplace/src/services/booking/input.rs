@@ -2,7 +2,7 @@
 
 use crate::clock::{now, time_zone};
 use crate::error::{AppError, FieldError};
-use domain::request::{clean_text, parse_date, parse_money};
+use domain::request::{clean_text, parse_date};
 use domain::{
     AppointmentAction, BookingAction, BookingPolicy, ConsentAnswers, ParseError, Quote, RawRequest,
     Slot,
@@ -37,13 +37,15 @@ pub struct ActionInput {
     /// for declining.
     #[serde(default)]
     pub message: Option<String>,
-    /// Quote: the lowest price as text in euros ("150.50"); or send `price_min_cents`.
+    /// Quote: the lowest price as text in the artist's currency ("150.50"); or send
+    /// `price_min_cents` (minor units).
     #[serde(default)]
     pub price_min: Option<String>,
-    /// Quote: the highest price as text in euros; or send `price_max_cents`.
+    /// Quote: the highest price as text in the artist's currency; or send `price_max_cents`.
     #[serde(default)]
     pub price_max: Option<String>,
-    /// Quote: the deposit as text in euros; left out, the artist's deposit policy decides.
+    /// Quote: the deposit as text in the artist's currency; left out, the artist's deposit
+    /// policy decides.
     #[serde(default)]
     pub deposit: Option<String>,
     #[serde(default)]
@@ -84,10 +86,11 @@ fn cents(
     field: &'static str,
     cents: Option<i64>,
     text: Option<&str>,
+    currency: domain::Currency,
 ) -> Result<Option<i64>, ParseError> {
     match (cents, text.map(str::trim).filter(|t| !t.is_empty())) {
         (Some(c), _) => Ok(Some(c)),
-        (None, Some(t)) => parse_money(field, t).map(Some),
+        (None, Some(t)) => currency.parse_amount(field, t).map(Some),
         (None, None) => Ok(None),
     }
 }
@@ -97,6 +100,7 @@ pub fn booking_change(
     action: BookingAction,
     input: ActionInput,
     policy: &BookingPolicy,
+    currency: domain::Currency,
 ) -> Result<BookingChange, AppError> {
     let text = |field: &'static str, min: usize| {
         clean_text(field, input.message.as_deref().unwrap_or(""), min, 2000)
@@ -128,13 +132,20 @@ pub fn booking_change(
                 "price_min",
                 input.price_min_cents,
                 input.price_min.as_deref(),
+                currency,
             );
             let max = cents(
                 "price_max",
                 input.price_max_cents,
                 input.price_max.as_deref(),
+                currency,
             );
-            let deposit = cents("deposit", input.deposit_cents, input.deposit.as_deref());
+            let deposit = cents(
+                "deposit",
+                input.deposit_cents,
+                input.deposit.as_deref(),
+                currency,
+            );
             let sessions = input.sessions.as_ref().map_or(Ok(1), |s| s.get("sessions"));
             let days = input
                 .valid_days

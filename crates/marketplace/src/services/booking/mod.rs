@@ -57,7 +57,7 @@ pub async fn submit(
     references: Vec<(String, String)>,
 ) -> Result<BookingRequest, AppError> {
     require_client(client)?;
-    let draft = RequestDraft::parse(raw).map_err(invalid)?;
+    let draft = RequestDraft::parse(raw, artist.currency).map_err(invalid)?;
     let rules = consent::rules_for(&artist.jurisdiction);
     let today = OffsetDateTime::now_utc().date();
     let needs_guardian = match consent::decide(&rules, artist.min_age, draft.date_of_birth, today) {
@@ -172,7 +172,7 @@ pub async fn take_action(
         .artist_by_id(request.artist_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let change = input::booking_change(action, input, &artist.policy)?;
+    let change = input::booking_change(action, input, &artist.policy, artist.currency)?;
     let req = state
         .store
         .change_booking(id, user.id, change, now())
