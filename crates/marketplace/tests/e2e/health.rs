@@ -185,7 +185,7 @@ async fn the_home_page_lists_seeded_artists_with_their_images() {
             .await
             .unwrap();
         assert!(
-            page.contains(&format!("/hour")) && page.contains(&format!(">{symbol}")),
+            page.contains("/hour") && page.contains(&format!(">{symbol}")),
             "{slug}: {symbol}"
         );
     }
