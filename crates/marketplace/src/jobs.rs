@@ -6,7 +6,7 @@ use crate::clock::now;
 use crate::config::{MailSettings, MailTransport};
 use crate::state::AppState;
 use anyhow::Context;
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -73,27 +73,25 @@ fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Resu
         Some(n.recipient_name.clone()),
         n.recipient_email.parse().context("recipient address")?,
     );
-    let link = match n.booking_id {
-        Some(id) => format!("{}/bookings/{id}", mail.public_url.trim_end_matches('/')),
-        None => mail.public_url.clone(),
-    };
-    let (subject, body) = crate::templates::email::notification_text(n, &link)?;
+    let email = crate::templates::email::notification_email(n, &mail.public_url)?;
     let domain = mail
         .from
         .rsplit('@')
         .next()
         .unwrap_or("localhost")
         .trim_end_matches('>');
-    Message::builder()
+    let builder = Message::builder()
         // A stable id per outbox row, so a retry after an unconfirmed send is recognisable as
         // the same email by mail servers and clients.
         .message_id(Some(format!("<outbox-{}@{domain}>", n.id)))
         .from(from)
         .to(to)
-        .subject(subject)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body)
-        .context("building the email")
+        .subject(email.subject);
+    let message = match email.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text, html)),
+        None => builder.header(ContentType::TEXT_PLAIN).body(email.text),
+    };
+    message.context("building the email")
 }
 
 /// Delivers the due emails once. Returns how many were sent.
@@ -104,6 +102,15 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<us
         .await?;
     let mut sent = 0;
     for n in claimed {
+        if crate::templates::email::opted_out(&n) {
+            state.store.notification_sent(n.id, now()).await?;
+            state
+                .metrics
+                .notifications
+                .with_label_values(&["skipped"])
+                .inc();
+            continue;
+        }
         let result = match build_message(&state.settings.mail, &n) {
             Ok(message) => mailer.send(message).await,
             Err(e) => Err(e),

@@ -18,6 +18,13 @@ pub trait AccountStore: Send + Sync {
 
     async fn count_users(&self) -> Result<i64>;
 
+    /// Renames the account (the name others see on requests and reviews).
+    async fn set_display_name(&self, id: UserId, name: &DisplayName) -> Result<()>;
+
+    /// Makes a client an artist; `Conflict` for any other role (admins and studio owners keep
+    /// theirs, and an artist already is one).
+    async fn become_artist(&self, id: UserId) -> Result<()>;
+
     /// Records that the owner of `id` proved they read `email`; false when the account's address
     /// has changed since (or the account is gone).
     async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
@@ -214,6 +221,34 @@ macro_rules! impl_accounts_store {
             }
 
             #[tracing::instrument(skip_all, name = "store.count_users")]
+            async fn set_display_name(&self, id: domain::UserId, name: &domain::DisplayName) -> $crate::Result<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+                    .bind(id.get())
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                // An artist's search text holds their name.
+                sqlx::query(&format!("{}user_id = $1", $crate::catalogue::REFRESH_SEARCH_TEXT))
+                    .bind(id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn become_artist(&self, id: domain::UserId) -> $crate::Result<()> {
+                let changed = sqlx::query("UPDATE users SET role = 'artist' WHERE id = $1 AND role = 'client'")
+                    .bind(id.get())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err($crate::StoreError::Conflict("only a client account can become an artist"));
+                }
+                Ok(())
+            }
+
             async fn count_users(&self) -> $crate::Result<i64> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
                     .fetch_one(&self.pool)

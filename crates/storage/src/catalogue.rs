@@ -346,10 +346,11 @@ macro_rules! impl_catalogue_store {
                     domain::DepositRule::Percent { percent } => ("percent", i64::from(percent)),
                 };
                 let mut tx = self.write_tx().await?;
-                let existing: Option<(i64,)> = sqlx::query_as("SELECT id FROM artists WHERE user_id = $1")
-                    .bind(user.get())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let existing: Option<(i64, bool)> =
+                    sqlx::query_as("SELECT id, books_open FROM artists WHERE user_id = $1")
+                        .bind(user.get())
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 let sql = if existing.is_some() {
                     "UPDATE artists SET slug = $2, bio = $3, city = $4, country = $5, jurisdiction = $6, \
                      price_min_cents = $7, price_max_cents = $8, hourly_rate_cents = $9, books_open = $10, \
@@ -397,6 +398,23 @@ macro_rules! impl_catalogue_store {
                         }
                         other => other,
                     })?;
+                // Books that open tell everyone who asked, once, in the same transaction.
+                if s.books_open && existing.is_some_and(|(_, was_open)| !was_open) {
+                    let at = time::OffsetDateTime::now_utc().unix_timestamp();
+                    sqlx::query(
+                        "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
+                         next_attempt_at, artist_id) SELECT 'artist.books_open', NULL, w.user_id, '', '', $2, $2, \
+                         w.artist_id FROM books_open_watches w WHERE w.artist_id = $1",
+                    )
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM books_open_watches WHERE artist_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query(&format!("{}id = $1", $crate::catalogue::REFRESH_SEARCH_TEXT))
                     .bind(id)
                     .execute(&mut *tx)

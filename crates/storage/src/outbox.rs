@@ -20,6 +20,19 @@ pub trait OutboxStore: Send + Sync {
         at: i64,
     ) -> Result<()>;
 
+    /// The optional email kinds `user` turned off.
+    async fn email_opt_out(&self, user: UserId) -> Result<Vec<String>>;
+
+    /// Replaces the optional email kinds `user` turned off.
+    async fn set_email_opt_out(&self, user: UserId, kinds: &[String]) -> Result<()>;
+
+    /// Asks to be emailed once when `artist` opens their books (again: no duplicate).
+    async fn watch_books(&self, artist: ArtistId, user: UserId, at: i64) -> Result<()>;
+
+    async fn unwatch_books(&self, artist: ArtistId, user: UserId) -> Result<()>;
+
+    async fn watches_books(&self, artist: ArtistId, user: UserId) -> Result<bool>;
+
     /// Asks the clients of sessions completed at least `after` seconds ago for a healed photo,
     /// once per session. Returns how many were asked.
     async fn prompt_healed_photos(&self, at: i64, after: i64, limit: i64) -> Result<usize>;
@@ -98,6 +111,62 @@ macro_rules! impl_outbox_store {
                 Ok(asked)
             }
 
+            #[tracing::instrument(skip_all, name = "store.email_opt_out")]
+            async fn email_opt_out(&self, user: domain::UserId) -> $crate::Result<Vec<String>> {
+                let (kinds,): (String,) = sqlx::query_as("SELECT email_opt_out FROM users WHERE id = $1")
+                    .bind(user.get())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound)?;
+                Ok(kinds.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.set_email_opt_out")]
+            async fn set_email_opt_out(&self, user: domain::UserId, kinds: &[String]) -> $crate::Result<()> {
+                sqlx::query("UPDATE users SET email_opt_out = $2 WHERE id = $1")
+                    .bind(user.get())
+                    .bind(kinds.join(","))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.watch_books")]
+            async fn watch_books(&self, artist: domain::ArtistId, user: domain::UserId, at: i64) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO books_open_watches (artist_id, user_id, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (artist_id, user_id) DO NOTHING",
+                )
+                .bind(artist.get())
+                .bind(user.get())
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.unwatch_books")]
+            async fn unwatch_books(&self, artist: domain::ArtistId, user: domain::UserId) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM books_open_watches WHERE artist_id = $1 AND user_id = $2")
+                    .bind(artist.get())
+                    .bind(user.get())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.watches_books")]
+            async fn watches_books(&self, artist: domain::ArtistId, user: domain::UserId) -> $crate::Result<bool> {
+                let found: Option<(i64,)> = sqlx::query_as(
+                    "SELECT artist_id FROM books_open_watches WHERE artist_id = $1 AND user_id = $2",
+                )
+                .bind(artist.get())
+                .bind(user.get())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
             #[tracing::instrument(skip_all, name = "store.claim_notifications")]
             async fn claim_notifications(
                 &self,
@@ -121,12 +190,16 @@ macro_rules! impl_outbox_store {
                 for (id,) in ids {
                     let row: $crate::rows::NotificationRow = sqlx::query_as(
                         "SELECT o.id, o.kind, o.booking_id, u.email, u.display_name, o.subject, o.body, o.attempts, \
-                         cu.display_name AS client_name, au.display_name AS artist_name \
+                         u.email_opt_out, cu.display_name AS client_name, \
+                         COALESCE(au.display_name, wu.display_name) AS artist_name, \
+                         COALESCE(a.slug, wa.slug) AS artist_slug \
                          FROM outbox o JOIN users u ON u.id = o.recipient_id \
                          LEFT JOIN booking_requests br ON br.id = o.booking_id \
                          LEFT JOIN users cu ON cu.id = br.client_id \
                          LEFT JOIN artists a ON a.id = br.artist_id \
-                         LEFT JOIN users au ON au.id = a.user_id WHERE o.id = $1",
+                         LEFT JOIN users au ON au.id = a.user_id \
+                         LEFT JOIN artists wa ON wa.id = o.artist_id \
+                         LEFT JOIN users wu ON wu.id = wa.user_id WHERE o.id = $1",
                     )
                     .bind(id)
                     .fetch_one(&mut *tx)

@@ -401,8 +401,10 @@ pub(crate) struct NotificationRow {
     subject: String,
     body: String,
     attempts: i64,
+    email_opt_out: String,
     client_name: Option<String>,
     artist_name: Option<String>,
+    artist_slug: Option<String>,
 }
 
 impl From<NotificationRow> for Notification {
@@ -418,6 +420,13 @@ impl From<NotificationRow> for Notification {
             attempts: r.attempts,
             client_name: r.client_name,
             artist_name: r.artist_name,
+            artist_slug: r.artist_slug,
+            recipient_opt_out: r
+                .email_opt_out
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }

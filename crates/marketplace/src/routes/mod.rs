@@ -113,6 +113,24 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             post(pages::accounts::resend_verification)
                 .layer(rate_limit::layer(&limits.attempts, "requests for a link")),
         )
+        .route(
+            "/account/profile",
+            get(pages::profile::profile_form).post(pages::profile::rename),
+        )
+        .route(
+            "/account/password",
+            post(pages::profile::change_password)
+                .layer(rate_limit::layer(&limits.attempts, "password changes")),
+        )
+        .route(
+            "/account/become-artist",
+            post(pages::profile::become_artist),
+        )
+        .route(
+            "/account/notifications",
+            get(pages::profile::notifications).post(pages::profile::save_notifications),
+        )
+        .route("/artists/{slug}/notify", post(pages::profile::watch_books))
         .route("/admin", get(pages::accounts::admin))
         .route("/search", get(pages::catalogue::search))
         .route("/artists/{slug}", get(pages::catalogue::artist))

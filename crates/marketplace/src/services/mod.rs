@@ -6,3 +6,4 @@ pub mod booking;
 pub mod catalogue;
 pub mod identity;
 pub mod portfolio;
+pub mod profile;

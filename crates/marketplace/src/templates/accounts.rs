@@ -90,6 +90,8 @@ pub struct AccountPage {
     pub providers: Vec<(String, String, Option<String>)>,
     /// A provider was just linked.
     pub linked: bool,
+    pub is_client: bool,
+    pub is_artist: bool,
 }
 
 #[derive(Template)]
@@ -124,4 +126,20 @@ pub struct AdminPage {
     pub layout: Layout,
     pub counts: CatalogueCounts,
     pub bookings: Vec<(&'static str, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage {
+    pub layout: Layout,
+    pub name: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    pub layout: Layout,
+    /// (kind, label, on) of every optional email.
+    pub choices: Vec<(&'static str, &'static str, bool)>,
 }

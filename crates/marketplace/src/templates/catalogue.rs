@@ -67,6 +67,8 @@ pub struct ArtistPage {
     pub policy: String,
     pub age_rule: String,
     pub can_request: bool,
+    /// For a signed-in client on closed books: whether they asked to be told when they open.
+    pub watching: Option<bool>,
 }
 
 impl ArtistPage {
@@ -106,6 +108,7 @@ impl ArtistPage {
             policy: policy_text(&artist.policy, artist.currency),
             bio: bio_html(&artist.bio),
             age_rule,
+            watching: None,
             layout,
             artist,
             reviews,

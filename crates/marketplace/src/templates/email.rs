@@ -1,83 +1,255 @@
-//! The wording of notification emails. The store records only which notification is due (its
-//! kind, request and recipient); these templates word it when the worker sends it.
+//! The wording of notification emails: what happened, what to do next and a link, as HTML with
+//! a plain-text alternative. The store records only which notification is due (its kind,
+//! request or artist, and recipient); these templates word it when the worker sends it.
 
 use askama::Template;
-use domain::{AppointmentState, BookingState};
 use storage::Notification;
 
+/// Optional emails a user may turn off, with how the settings page names them. Everything else
+/// (a request changing state, a session, account security) is essential and always sent.
+pub const OPTIONAL: &[(&str, &str)] = &[
+    ("message", "New messages about a booking"),
+    ("review", "Reviews of your work"),
+    (
+        "healed.prompt",
+        "A request for a photo once a tattoo has healed",
+    ),
+];
+
+/// Whether `kind` is an optional email that `n`'s recipient turned off.
+pub fn opted_out(n: &Notification) -> bool {
+    OPTIONAL.iter().any(|(k, _)| *k == n.kind) && n.recipient_opt_out.contains(&n.kind)
+}
+
+/// A worded email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub subject: String,
+    pub text: String,
+    /// Absent for rows written before emails were worded here (they carry their own text).
+    pub html: Option<String>,
+}
+
 #[derive(Template)]
-#[template(path = "email/booking_update.txt")]
-struct BookingUpdate<'a> {
-    number: i64,
-    client: &'a str,
-    artist: &'a str,
+#[template(path = "email/notification.txt")]
+struct Text<'a> {
+    name: &'a str,
     what: &'a str,
+    next: &'a str,
+    action: &'a str,
     link: &'a str,
+    preferences: Option<&'a str>,
 }
 
 #[derive(Template)]
-#[template(path = "email/sign_in_failures.txt")]
-struct SignInFailures<'a> {
-    failures: i64,
+#[template(path = "email/notification.html")]
+struct Html<'a> {
+    subject: &'a str,
+    name: &'a str,
+    what: &'a str,
+    next: &'a str,
+    action: &'a str,
     link: &'a str,
+    preferences: Option<&'a str>,
 }
 
-/// What happened, as a booking notification of `kind` names it.
-fn what(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "booking.submitted" => "new request",
-        "booking.quote_revised" => "the quote was revised: check the new terms",
-        "booking.quote_withdrawn" => "the artist withdrew the quote",
-        "appointment.scheduled" => "a session is scheduled: sign the consent form to confirm it",
-        "message" => "a new message",
-        "review" => "a new review",
-        "healed.prompt" => "how has it healed? Share a photo of the healed piece",
-        _ => {
-            if let Some(state) = kind.strip_prefix("booking.") {
-                BookingState::parse(state).ok()?.label()
-            } else if let Some(state) = kind.strip_prefix("appointment.") {
-                AppointmentState::parse(state).ok()?.label()
-            } else {
-                return None;
-            }
-        }
-    })
-}
-
-/// The subject and body of `n`, with `link` where it points. Rows written before notifications
-/// were worded here carry their own text, with `{link}` in place of the link.
-pub fn notification_text(n: &Notification, link: &str) -> anyhow::Result<(String, String)> {
-    if !n.body.is_empty() {
-        return Ok((n.subject.clone(), n.body.replace("{link}", link)));
-    }
-    if n.kind == "account.sign_in_failures" {
-        let body = SignInFailures {
-            failures: domain::throttle::NOTIFY_AT_FAILURES,
-            link,
-        }
-        .render()?;
-        return Ok((
-            "Failed sign-ins to your Tattoo Marketplace account".to_owned(),
-            body,
-        ));
-    }
-    let (Some(what), Some(booking)) = (what(&n.kind), n.booking_id) else {
-        anyhow::bail!("no wording for notification kind {:?}", n.kind);
+/// What happened, what to do next and the button's label, for a notification of `kind`.
+/// `client` and `artist` are the request's two sides (or the artist it is about).
+fn wording(
+    kind: &str,
+    number: i64,
+    client: &str,
+    artist: &str,
+) -> Option<(String, String, String)> {
+    let open = "Open the booking".to_owned();
+    let (what, next, action) = match kind {
+        "booking.submitted" => (
+            format!("{client}'s booking request #{number} is waiting for your reply."),
+            "Read the idea and references, then send a quote, ask a question or decline.".to_owned(),
+            "Reply to the request".to_owned(),
+        ),
+        "booking.needs_info" => (
+            format!("{artist} has a question about your request #{number}."),
+            "Answer it on the booking page so they can send you a quote.".to_owned(),
+            "Answer the question".to_owned(),
+        ),
+        "booking.quoted" => (
+            format!("{artist} sent you a quote for request #{number}."),
+            "Check the price, sessions and deposit, and accept the quote before it expires.".to_owned(),
+            "See the quote".to_owned(),
+        ),
+        "booking.quote_revised" => (
+            format!("{artist} revised the quote for request #{number}."),
+            "Check the new terms; the quote is open again for the days the artist set.".to_owned(),
+            "See the new quote".to_owned(),
+        ),
+        "booking.quote_withdrawn" => (
+            format!("{artist} withdrew the quote for request #{number}."),
+            "The request is back with them: expect a new quote or a question.".to_owned(),
+            open,
+        ),
+        "booking.declined" => (
+            format!("{artist} declined your request #{number}."),
+            "Their note, if they left one, is on the booking page. Other artists work in the same styles.".to_owned(),
+            open,
+        ),
+        "booking.deposit_pending" => (
+            format!("{client} accepted your quote for request #{number}."),
+            "The deposit is now due. You will be told when it is paid, and can then schedule the session.".to_owned(),
+            open,
+        ),
+        "booking.booked" => (
+            format!("The deposit for request #{number} is recorded: your booking with {artist} is confirmed."),
+            format!("{artist} will schedule the session; you will get an invitation for your calendar."),
+            open,
+        ),
+        "booking.withdrawn" => (
+            format!("{client} withdrew request #{number}."),
+            "Nothing more to do: the request is closed.".to_owned(),
+            open,
+        ),
+        "booking.expired" => (
+            format!("Request #{number} ({client} with {artist}) expired: its deadline passed."),
+            "It is closed. A new request can be sent while the artist's books are open.".to_owned(),
+            open,
+        ),
+        "booking.completed" => (
+            format!("Every session of booking #{number} with {artist} is done."),
+            "Leave a review while it is fresh; it helps others choose.".to_owned(),
+            "Leave a review".to_owned(),
+        ),
+        "appointment.scheduled" => (
+            format!("{artist} scheduled a session for booking #{number}."),
+            "Sign the consent form to confirm it: the artist reads your answers before the session.".to_owned(),
+            "Sign the consent form".to_owned(),
+        ),
+        "appointment.confirmed" => (
+            format!("{client} signed the consent form: the session for booking #{number} is confirmed."),
+            "Read their medical and allergy answers before the session.".to_owned(),
+            "Read the consent form".to_owned(),
+        ),
+        "appointment.completed" => (
+            format!("Your session for booking #{number} is marked completed."),
+            format!("Follow {artist}'s aftercare. Once it has healed, a photo helps others."),
+            open,
+        ),
+        "appointment.rescheduled" => (
+            format!("A session of booking #{number} was moved."),
+            "The new time is on the booking page.".to_owned(),
+            "See the new time".to_owned(),
+        ),
+        "appointment.cancelled_by_client" => (
+            format!("{client} cancelled a session of booking #{number}."),
+            "The deposit rules of your policy were applied; the booking page shows how.".to_owned(),
+            open,
+        ),
+        "appointment.cancelled_by_artist" => (
+            format!("{artist} cancelled a session of booking #{number}."),
+            "Your deposit is kept as credit or returned under the artist's policy; the booking page shows which.".to_owned(),
+            open,
+        ),
+        "appointment.no_show" => (
+            format!("You were recorded as not coming to a session of booking #{number}."),
+            format!("If that is wrong, send {artist} a message on the booking page."),
+            open,
+        ),
+        "message" => (
+            format!("There is a new message about booking #{number} ({client} with {artist})."),
+            "Read and reply on the booking page; replies by email are not delivered.".to_owned(),
+            "Read the message".to_owned(),
+        ),
+        "review" => (
+            format!("{client} reviewed booking #{number}."),
+            "The review shows on your public profile.".to_owned(),
+            "See the review".to_owned(),
+        ),
+        "healed.prompt" => (
+            format!("How has your tattoo from {artist} healed?"),
+            "Share a photo of the healed piece; healed work helps others judge an artist.".to_owned(),
+            "Share a photo".to_owned(),
+        ),
+        "artist.books_open" => (
+            format!("{artist} has opened their books."),
+            "You asked to be told. Send a request while there is room in their calendar.".to_owned(),
+            format!("See {artist}'s profile"),
+        ),
+        _ => return None,
     };
-    let body = BookingUpdate {
-        number: booking.get(),
-        client: n.client_name.as_deref().unwrap_or("a client"),
-        artist: n.artist_name.as_deref().unwrap_or("an artist"),
-        what,
-        link,
+    Some((what, next, action))
+}
+
+/// The email for `n`. `public_url` is the site's address, for its links.
+pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<Email> {
+    let base = public_url.trim_end_matches('/');
+    let link = match (n.booking_id, &n.artist_slug) {
+        (Some(id), _) => format!("{base}/bookings/{id}"),
+        (None, Some(slug)) if n.kind == "artist.books_open" => format!("{base}/artists/{slug}"),
+        _ => format!("{base}/account"),
+    };
+    if !n.body.is_empty() {
+        return Ok(Email {
+            subject: n.subject.clone(),
+            text: n.body.replace("{link}", &link),
+            html: None,
+        });
+    }
+    let (subject, what, next, action) = if n.kind == "account.sign_in_failures" {
+        (
+            "Failed sign-ins to your Tattoo Marketplace account".to_owned(),
+            format!(
+                "Someone has tried {} times to sign in to your account with a wrong password. \
+                 Further attempts are being slowed down.",
+                domain::throttle::NOTIFY_AT_FAILURES
+            ),
+            "If it was you, you can sign in again in a few minutes. If it was not, your account \
+             is still protected by your password; choose a long one that you use nowhere else."
+                .to_owned(),
+            "Open your account".to_owned(),
+        )
+    } else {
+        let number = n.booking_id.map_or(0, |b| b.get());
+        let client = n.client_name.as_deref().unwrap_or("The client");
+        let artist = n.artist_name.as_deref().unwrap_or("The artist");
+        let Some((what, next, action)) = wording(&n.kind, number, client, artist) else {
+            anyhow::bail!("no wording for notification kind {:?}", n.kind);
+        };
+        // The subject is the headline, so an inbox list already says what happened.
+        (what.clone(), what, next, action)
+    };
+    let preferences = OPTIONAL
+        .iter()
+        .any(|(k, _)| *k == n.kind)
+        .then(|| format!("{base}/account/notifications"));
+    let text = Text {
+        name: &n.recipient_name,
+        what: &what,
+        next: &next,
+        action: &action,
+        link: &link,
+        preferences: preferences.as_deref(),
     }
     .render()?;
-    Ok((format!("Booking #{booking}: {what}"), body))
+    let html = Html {
+        subject: &subject,
+        name: &n.recipient_name,
+        what: &what,
+        next: &next,
+        action: &action,
+        link: &link,
+        preferences: preferences.as_deref(),
+    }
+    .render()?;
+    Ok(Email {
+        subject,
+        text,
+        html: Some(html),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::{AppointmentState, BookingState};
 
     fn notification(kind: &str) -> Notification {
         Notification {
@@ -85,17 +257,19 @@ mod tests {
             kind: kind.into(),
             booking_id: Some(domain::BookingId::new(7)),
             recipient_email: "c@example.com".into(),
-            recipient_name: "C".into(),
+            recipient_name: "Céline".into(),
             subject: String::new(),
             body: String::new(),
             attempts: 1,
-            client_name: Some("Ada".into()),
+            client_name: Some("Ada <b>".into()),
             artist_name: Some("Mira".into()),
+            artist_slug: Some("mira".into()),
+            recipient_opt_out: vec![],
         }
     }
 
     #[test]
-    fn every_kind_the_store_records_is_worded() {
+    fn every_kind_the_store_records_says_what_happened_what_next_and_links() {
         let kinds = BookingState::ALL
             .iter()
             .map(|s| format!("booking.{}", s.as_str()))
@@ -106,10 +280,8 @@ mod tests {
             )
             .chain(
                 [
-                    "booking.submitted",
                     "booking.quote_revised",
                     "booking.quote_withdrawn",
-                    "appointment.scheduled",
                     "message",
                     "review",
                     "healed.prompt",
@@ -117,29 +289,91 @@ mod tests {
                 .map(String::from),
             );
         for kind in kinds {
-            let (subject, body) = notification_text(&notification(&kind), "https://x/b/7").unwrap();
-            assert!(subject.starts_with("Booking #7: "), "{kind}: {subject}");
-            assert!(body.contains("#7 (Ada with Mira)"), "{kind}: {body}");
-            assert!(body.contains("https://x/b/7"), "{kind}: {body}");
+            let email = notification_email(&notification(&kind), "https://x/").unwrap();
+            assert!(
+                !email.subject.contains("update"),
+                "{kind}: {}",
+                email.subject
+            );
+            assert!(email.text.starts_with("Hello Céline,"), "{kind}");
+            assert!(
+                email.text.contains("https://x/bookings/7"),
+                "{kind}: {}",
+                email.text
+            );
+            let html = email.html.expect("an HTML part");
+            assert!(html.contains("href=\"https://x/bookings/7\""), "{kind}");
+            assert!(
+                !html.contains("Ada <b>"),
+                "{kind}: names are escaped in HTML"
+            );
+            // The text part says the same as the HTML part, line for line.
+            for line in email
+                .text
+                .lines()
+                .filter(|l| l.len() > 20 && !l.contains("http"))
+            {
+                let escaped = line
+                    .replace('\'', "&#39;")
+                    .replace('<', "&#60;")
+                    .replace('>', "&#62;");
+                assert!(
+                    html.contains(line) || html.contains(&escaped),
+                    "{kind}: {line:?} missing from the HTML"
+                );
+            }
         }
-        let (_, quoted) = notification_text(&notification("booking.quoted"), "l").unwrap();
-        assert!(quoted.contains(BookingState::Quoted.label()));
+        let quoted = notification_email(&notification("booking.quoted"), "https://x").unwrap();
+        assert_eq!(quoted.subject, "Mira sent you a quote for request #7.");
+        assert!(quoted.text.contains("accept the quote before it expires"));
     }
 
     #[test]
-    fn sign_in_failures_and_older_rows_keep_their_wording() {
+    fn optional_emails_link_to_the_settings_and_are_skipped_when_turned_off() {
+        let mut message = notification("message");
+        let email = notification_email(&message, "https://x").unwrap();
+        assert!(email.text.contains("https://x/account/notifications"));
+        assert!(!opted_out(&message));
+        message.recipient_opt_out = vec!["message".into()];
+        assert!(opted_out(&message));
+        let mut essential = notification("booking.quoted");
+        essential.recipient_opt_out = vec!["booking.quoted".into()];
+        assert!(
+            !opted_out(&essential),
+            "essential emails cannot be turned off"
+        );
+        let essential = notification_email(&essential, "https://x").unwrap();
+        assert!(!essential.text.contains("notification settings"));
+    }
+
+    #[test]
+    fn books_opening_links_to_the_artist_and_older_rows_keep_their_wording() {
+        let mut n = notification("artist.books_open");
+        n.booking_id = None;
+        let email = notification_email(&n, "https://x").unwrap();
+        assert_eq!(email.subject, "Mira has opened their books.");
+        assert!(email.text.contains("https://x/artists/mira"));
+
         let mut n = notification("account.sign_in_failures");
         n.booking_id = None;
-        let (subject, body) = notification_text(&n, "https://x").unwrap();
-        assert!(subject.contains("Failed sign-ins"));
-        assert!(body.contains(&format!("{} times", domain::throttle::NOTIFY_AT_FAILURES)));
+        let email = notification_email(&n, "https://x").unwrap();
+        assert!(email.subject.contains("Failed sign-ins"));
+        assert!(
+            email
+                .text
+                .contains(&format!("{} times", domain::throttle::NOTIFY_AT_FAILURES))
+        );
         let mut old = notification("booking.quoted");
         old.subject = "Old subject".into();
         old.body = "Open it: {link}".into();
         assert_eq!(
-            notification_text(&old, "https://x").unwrap(),
-            ("Old subject".into(), "Open it: https://x".into())
+            notification_email(&old, "https://x").unwrap(),
+            Email {
+                subject: "Old subject".into(),
+                text: "Open it: https://x/bookings/7".into(),
+                html: None
+            }
         );
-        assert!(notification_text(&notification("something.else"), "l").is_err());
+        assert!(notification_email(&notification("something.else"), "l").is_err());
     }
 }

@@ -870,9 +870,24 @@ async fn every_state_change_is_emailed_once_through_smtp() {
         "{}",
         mails[0]
     );
-    assert!(mails[0].contains("new request"), "{}", mails[0]);
+    // Each says what happened and what to do next, as plain text with an HTML alternative.
     assert!(
-        mails[1].contains("mailme@example.com") && mails[1].contains("Quote received"),
+        mails[0].contains("Subject: Api Person's booking request #")
+            && mails[0].contains("waiting for your reply")
+            && mails[0].contains("send a quote, ask a question or decline"),
+        "{}",
+        mails[0]
+    );
+    for mail in &mails {
+        assert!(
+            mail.contains("multipart/alternative")
+                && mail.contains("Content-Type: text/plain")
+                && mail.contains("Content-Type: text/html"),
+            "{mail}"
+        );
+    }
+    assert!(
+        mails[1].contains("mailme@example.com") && mails[1].contains("sent you a quote"),
         "{}",
         mails[1]
     );

@@ -359,7 +359,11 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
-    /// The request's two sides, for the wording of booking notifications.
+    /// The request's two sides, for the wording of booking notifications (for a notification
+    /// about an artist, such as their books opening, the artist).
     pub client_name: Option<String>,
     pub artist_name: Option<String>,
+    pub artist_slug: Option<String>,
+    /// The optional kinds the recipient turned off.
+    pub recipient_opt_out: Vec<String>,
 }

@@ -527,6 +527,8 @@ pub async fn account(
                 .collect()
         },
         linked: query.linked.is_some(),
+        is_client: user.role == domain::Role::Client,
+        is_artist: matches!(user.role, domain::Role::Artist | domain::Role::StudioOwner),
     })
 }
 

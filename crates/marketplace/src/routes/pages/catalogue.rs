@@ -67,7 +67,13 @@ pub async fn artist(
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let view = catalogue::artist(&state, ArtistKey::Slug(&slug)).await?;
-    render(ArtistPage::new(
+    let watching = match &user {
+        Some(u) if u.role == Role::Client && !view.profile.books_open => {
+            Some(state.store.watches_books(view.profile.id, u.id).await?)
+        }
+        _ => None,
+    };
+    let mut page = ArtistPage::new(
         layout(&state, &session, user.as_ref()).await?,
         view.profile,
         view.reviews,
@@ -75,7 +81,9 @@ pub async fn artist(
         view.flash,
         view.guest_spots,
         user.as_ref().is_none_or(|u| u.role == Role::Client),
-    ))
+    );
+    page.watching = watching;
+    render(page)
 }
 
 #[tracing::instrument(skip_all)]

@@ -5,6 +5,7 @@ pub mod bookings;
 pub mod catalogue;
 pub mod identity;
 pub mod portfolio;
+pub mod profile;
 pub mod settings;
 
 use crate::auth::csrf;
