@@ -1,12 +1,13 @@
-//! Background jobs every instance runs: the deadline sweep (expired requests), the healed-photo
-//! prompt some weeks after a session, and the outbox worker (notification email). Both are safe to run on several instances at once: the store
-//! serialises expiries on the row and leases outbox rows to one worker at a time.
+//! Background jobs every instance runs: the deadline sweep (expired requests), session reminders
+//! (48 h and 24 h before), the healed-photo prompt some weeks after a session, and the outbox
+//! worker (notification email). All are safe to run on several instances at once: the store
+//! marks each reminder and expiry on its row and leases outbox rows to one worker at a time.
 
 use crate::clock::now;
 use crate::config::{MailSettings, MailTransport};
 use crate::state::AppState;
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use std::time::Duration;
@@ -87,9 +88,20 @@ fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Resu
         .from(from)
         .to(to)
         .subject(email.subject);
-    let message = match email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text, html)),
-        None => builder.header(ContentType::TEXT_PLAIN).body(email.text),
+    let message = match (email.html, email.invite) {
+        (Some(html), Some(invite)) => {
+            let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                .context("the invite's content type")?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .multipart(MultiPart::alternative_plain_html(email.text, html))
+                    .singlepart(Attachment::new("invite.ics".into()).body(invite, calendar)),
+            )
+        }
+        (Some(html), None) => {
+            builder.multipart(MultiPart::alternative_plain_html(email.text, html))
+        }
+        (None, _) => builder.header(ContentType::TEXT_PLAIN).body(email.text),
     };
     message.context("building the email")
 }
@@ -174,6 +186,9 @@ pub async fn run(state: AppState, mailer: Mailer) {
         let after = i64::from(state.settings.jobs.healed_prompt_days) * 86_400;
         if let Err(e) = state.store.prompt_healed_photos(now(), after, 200).await {
             tracing::warn!(error = %e, "healed-photo prompts failed; will retry");
+        }
+        if let Err(e) = state.store.remind_sessions(now(), 200).await {
+            tracing::warn!(error = %e, "session reminders failed; will retry");
         }
         if let Err(e) = deliver_due(&state, &mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");

@@ -154,7 +154,7 @@ macro_rules! impl_booking_store {
                     deadline_at: d.deadline_at,
                     ..req
                 };
-                Self::send_notices(tx, &updated, &d.notices, at).await?;
+                Self::send_notices(tx, &updated, &d.notices, None, at).await?;
                 Ok(updated)
             }
 
@@ -434,7 +434,7 @@ macro_rules! impl_booking_store {
                     )));
                 }
                 let ap = Self::insert_appointment(&mut tx, &req, slot, at).await?;
-                Self::notify(&mut tx, "appointment.scheduled", &req, &[req.client_id], at).await?;
+                Self::notify_session(&mut tx, "appointment.scheduled", &req, Some(ap), &[req.client_id], at).await?;
                 let appointment = Self::lock_appointment(&mut tx, ap).await?;
                 tx.commit().await?;
                 Ok(appointment)
@@ -528,7 +528,7 @@ macro_rules! impl_booking_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                Self::send_notices(&mut tx, &req, &d.notices, at).await?;
+                Self::send_notices(&mut tx, &req, &d.notices, Some(result_id), at).await?;
                 let appointment = Self::lock_appointment(&mut tx, result_id).await?;
                 tx.commit().await?;
                 Ok(appointment)

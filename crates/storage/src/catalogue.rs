@@ -31,6 +31,15 @@ pub trait CatalogueStore: Send + Sync {
 
     async fn artist_by_slug(&self, slug: &str) -> Result<Option<ArtistProfile>>;
 
+    /// The artist whose private calendar feed `token` addresses.
+    async fn artist_by_calendar_token(&self, token: &str) -> Result<Option<ArtistProfile>>;
+
+    /// The artist's calendar feed token, if one was made.
+    async fn calendar_token(&self, artist_user: UserId) -> Result<Option<String>>;
+
+    /// Gives the artist's feed a new token; the old address stops working.
+    async fn set_calendar_token(&self, artist_user: UserId, token: &str) -> Result<()>;
+
     async fn artist_by_id(&self, id: ArtistId) -> Result<Option<ArtistProfile>>;
 
     async fn artist_for_user(&self, user: UserId) -> Result<Option<ArtistProfile>>;
@@ -323,6 +332,34 @@ macro_rules! impl_catalogue_store {
             #[tracing::instrument(skip_all, name = "store.artist_by_slug")]
             async fn artist_by_slug(&self, slug: &str) -> $crate::Result<Option<$crate::ArtistProfile>> {
                 self.profile_where("a.slug = $1", $crate::catalogue::ProfileKey::Slug(slug)).await
+            }
+
+            #[tracing::instrument(skip_all, name = "store.artist_by_calendar_token")]
+            async fn artist_by_calendar_token(&self, token: &str) -> $crate::Result<Option<$crate::ArtistProfile>> {
+                self.profile_where("a.calendar_token = $1", $crate::catalogue::ProfileKey::Slug(token)).await
+            }
+
+            #[tracing::instrument(skip_all, name = "store.calendar_token")]
+            async fn calendar_token(&self, artist_user: domain::UserId) -> $crate::Result<Option<String>> {
+                let row: Option<(Option<String>,)> =
+                    sqlx::query_as("SELECT calendar_token FROM artists WHERE user_id = $1")
+                        .bind(artist_user.get())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.ok_or($crate::StoreError::NotFound)?.0)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.set_calendar_token")]
+            async fn set_calendar_token(&self, artist_user: domain::UserId, token: &str) -> $crate::Result<()> {
+                let done = sqlx::query("UPDATE artists SET calendar_token = $2 WHERE user_id = $1")
+                    .bind(artist_user.get())
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                Ok(())
             }
 
             #[tracing::instrument(skip_all, name = "store.artist_by_id")]

@@ -20,6 +20,10 @@ pub trait OutboxStore: Send + Sync {
         at: i64,
     ) -> Result<()>;
 
+    /// Queues the reminders of sessions starting within 48 h and within 24 h, to both sides,
+    /// each once. Returns how many sessions were reminded.
+    async fn remind_sessions(&self, at: i64, limit: i64) -> Result<usize>;
+
     /// The optional email kinds `user` turned off.
     async fn email_opt_out(&self, user: UserId) -> Result<Vec<String>>;
 
@@ -111,6 +115,46 @@ macro_rules! impl_outbox_store {
                 Ok(asked)
             }
 
+            #[tracing::instrument(skip_all, name = "store.remind_sessions")]
+            async fn remind_sessions(&self, at: i64, limit: i64) -> $crate::Result<usize> {
+                let mut tx = self.write_tx().await?;
+                let mut reminded = 0;
+                // The 48 h reminder only for sessions more than a day away, so a session booked
+                // at short notice gets the one reminder that fits.
+                for (column, kind, from, to) in [
+                    ("reminded_48_at", "appointment.reminder_48", at + 86_400, at + 2 * 86_400),
+                    ("reminded_24_at", "appointment.reminder_24", at, at + 86_400),
+                ] {
+                    let due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                        "SELECT ap.id, ap.booking_id FROM appointments ap WHERE ap.state IN ('scheduled', 'confirmed') \
+                         AND ap.{column} IS NULL AND ap.starts_at > $1 AND ap.starts_at <= $2 ORDER BY ap.starts_at LIMIT $3{}",
+                        $skip
+                    ))
+                    .bind(from)
+                    .bind(to)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (ap, booking) in due {
+                        let done = sqlx::query(&format!(
+                            "UPDATE appointments SET {column} = $1 WHERE id = $2 AND {column} IS NULL"
+                        ))
+                        .bind(at)
+                        .bind(ap)
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 1 {
+                            let req = Self::lock_booking(&mut tx, domain::BookingId::new(booking), None).await?;
+                            let both = [req.client_id, req.artist_user_id];
+                            Self::notify_session(&mut tx, kind, &req, Some(domain::AppointmentId::new(ap)), &both, at).await?;
+                            reminded += 1;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(reminded)
+            }
+
             #[tracing::instrument(skip_all, name = "store.email_opt_out")]
             async fn email_opt_out(&self, user: domain::UserId) -> $crate::Result<Vec<String>> {
                 let (kinds,): (String,) = sqlx::query_as("SELECT email_opt_out FROM users WHERE id = $1")
@@ -192,14 +236,17 @@ macro_rules! impl_outbox_store {
                         "SELECT o.id, o.kind, o.booking_id, u.email, u.display_name, o.subject, o.body, o.attempts, \
                          u.email_opt_out, cu.display_name AS client_name, \
                          COALESCE(au.display_name, wu.display_name) AS artist_name, \
-                         COALESCE(a.slug, wa.slug) AS artist_slug \
+                         COALESCE(a.slug, wa.slug) AS artist_slug, \
+                         o.appointment_id, sap.starts_at AS session_starts_at, sap.ends_at AS session_ends_at, \
+                         a.time_zone AS time_zone, a.city AS artist_city \
                          FROM outbox o JOIN users u ON u.id = o.recipient_id \
                          LEFT JOIN booking_requests br ON br.id = o.booking_id \
                          LEFT JOIN users cu ON cu.id = br.client_id \
                          LEFT JOIN artists a ON a.id = br.artist_id \
                          LEFT JOIN users au ON au.id = a.user_id \
                          LEFT JOIN artists wa ON wa.id = o.artist_id \
-                         LEFT JOIN users wu ON wu.id = wa.user_id WHERE o.id = $1",
+                         LEFT JOIN users wu ON wu.id = wa.user_id \
+                         LEFT JOIN appointments sap ON sap.id = o.appointment_id WHERE o.id = $1",
                     )
                     .bind(id)
                     .fetch_one(&mut *tx)

@@ -405,6 +405,11 @@ pub(crate) struct NotificationRow {
     client_name: Option<String>,
     artist_name: Option<String>,
     artist_slug: Option<String>,
+    appointment_id: Option<i64>,
+    session_starts_at: Option<i64>,
+    session_ends_at: Option<i64>,
+    time_zone: Option<String>,
+    artist_city: Option<String>,
 }
 
 impl From<NotificationRow> for Notification {
@@ -421,6 +426,16 @@ impl From<NotificationRow> for Notification {
             client_name: r.client_name,
             artist_name: r.artist_name,
             artist_slug: r.artist_slug,
+            session: match (r.appointment_id, r.session_starts_at, r.session_ends_at) {
+                (Some(id), Some(starts_at), Some(ends_at)) => Some(crate::SessionTime {
+                    appointment_id: AppointmentId::new(id),
+                    starts_at,
+                    ends_at,
+                    time_zone: r.time_zone.unwrap_or_else(|| "UTC".into()),
+                    city: r.artist_city.unwrap_or_default(),
+                }),
+                _ => None,
+            },
             recipient_opt_out: r
                 .email_opt_out
                 .split(',')

@@ -59,15 +59,28 @@ macro_rules! impl_sql_helpers {
                 recipients: &[domain::UserId],
                 at: i64,
             ) -> $crate::Result<()> {
+                Self::notify_session(tx, kind, req, None, recipients, at).await
+            }
+
+            /// Queues `kind` to each recipient, about `req` and, where it concerns one, a session.
+            async fn notify_session(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                kind: &str,
+                req: &$crate::BookingRequest,
+                appointment: Option<domain::AppointmentId>,
+                recipients: &[domain::UserId],
+                at: i64,
+            ) -> $crate::Result<()> {
                 for r in recipients {
                     sqlx::query(
                         "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
-                         next_attempt_at) VALUES ($1, $2, $3, '', '', $4, $4)",
+                         next_attempt_at, appointment_id) VALUES ($1, $2, $3, '', '', $4, $4, $5)",
                     )
                     .bind(kind)
                     .bind(req.id.get())
                     .bind(r.get())
                     .bind(at)
+                    .bind(appointment.map(|a| a.get()))
                     .execute(&mut **tx)
                     .await?;
                 }
@@ -79,6 +92,7 @@ macro_rules! impl_sql_helpers {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 req: &$crate::BookingRequest,
                 notices: &[domain::Notice],
+                appointment: Option<domain::AppointmentId>,
                 at: i64,
             ) -> $crate::Result<()> {
                 for n in notices {
@@ -86,7 +100,7 @@ macro_rules! impl_sql_helpers {
                         domain::Party::Client => req.client_id,
                         domain::Party::Artist => req.artist_user_id,
                     };
-                    Self::notify(tx, &n.kind, req, &[to], at).await?;
+                    Self::notify_session(tx, &n.kind, req, appointment, &[to], at).await?;
                 }
                 Ok(())
             }

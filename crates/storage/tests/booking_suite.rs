@@ -923,7 +923,81 @@ async fn failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_su
     );
 }
 
+async fn sessions_are_reminded_two_days_and_one_day_ahead_once_each(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "reminder-ink").await;
+    let req = booked(&store, client, artist_user, &a, 2).await;
+    let slot = Slot::new(NOW + 30 * HOUR - NOW % 900, 60, NOW).unwrap();
+    let ap = store
+        .schedule(req.id, artist_user, slot, NOW)
+        .await
+        .unwrap();
+    // The invitation names its session, for its time and calendar invite.
+    let first = store.claim_notifications(NOW, 60, 50).await.unwrap();
+    let scheduled = first
+        .iter()
+        .find(|n| n.kind == "appointment.scheduled")
+        .expect("the client is told");
+    let session = scheduled.session.as_ref().expect("a session");
+    assert_eq!(
+        (session.appointment_id, session.starts_at, session.ends_at),
+        (ap.id, slot.starts_at, slot.ends_at)
+    );
+    assert_eq!(session.time_zone, a.time_zone);
+    for n in &first {
+        store.notification_sent(n.id, NOW).await.unwrap();
+    }
+
+    // 30 h ahead: the two-day reminder, once, to both sides.
+    assert_eq!(store.remind_sessions(NOW, 10).await.unwrap(), 1);
+    assert_eq!(store.remind_sessions(NOW + 60, 10).await.unwrap(), 0);
+    // 20 h ahead: the one-day reminder, once.
+    let later = slot.starts_at - 20 * HOUR;
+    assert_eq!(store.remind_sessions(later, 10).await.unwrap(), 1);
+    assert_eq!(store.remind_sessions(later + 60, 10).await.unwrap(), 0);
+    let reminders = store
+        .claim_notifications(later + 120, 60, 50)
+        .await
+        .unwrap();
+    let mut kinds: Vec<(&str, domain::UserId)> = Vec::new();
+    for n in reminders
+        .iter()
+        .filter(|n| n.kind.starts_with("appointment.reminder"))
+    {
+        assert_eq!(n.session.as_ref().map(|s| s.appointment_id), Some(ap.id));
+        let to = if n.recipient_email == "cl@example.com" {
+            client
+        } else {
+            artist_user
+        };
+        kinds.push((n.kind.as_str(), to));
+    }
+    kinds.sort_by_key(|(k, to)| (*k, to.get()));
+    let mut expected = vec![
+        ("appointment.reminder_24", client),
+        ("appointment.reminder_24", artist_user),
+        ("appointment.reminder_48", client),
+        ("appointment.reminder_48", artist_user),
+    ];
+    expected.sort_by_key(|(k, to)| (*k, to.get()));
+    assert_eq!(kinds, expected);
+
+    // A session booked at short notice gets only the reminder that fits; a cancelled one none.
+    let short = Slot::new(later + 10 * HOUR - later % 900, 60, later).unwrap();
+    let second = store
+        .schedule(req.id, artist_user, short, later)
+        .await
+        .unwrap();
+    store
+        .change_appointment(second.id, client, AppointmentChange::Cancel, later + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.remind_sessions(later + 2, 10).await.unwrap(), 0);
+}
+
 storage::on_both_databases!(
+    sessions_are_reminded_two_days_and_one_day_ahead_once_each,
     failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_success,
     sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdrawn,
     healed_photo_prompts_go_out_once_and_pieces_belong_to_their_artist,

@@ -198,6 +198,15 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             get(pages::bookings::consent_pdf),
         )
         .route(
+            "/bookings/{id}/sessions/{appointment}/invite.ics",
+            get(pages::bookings::session_invite),
+        )
+        .route("/calendar/{file}", get(pages::bookings::calendar_feed))
+        .route(
+            "/dashboard/calendar/renew",
+            post(pages::bookings::renew_calendar),
+        )
+        .route(
             "/bookings/{id}/messages",
             post(pages::bookings::post_message),
         )

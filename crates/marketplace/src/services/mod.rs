@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod booking;
+pub mod calendar;
 pub mod catalogue;
 pub mod identity;
 pub mod portfolio;

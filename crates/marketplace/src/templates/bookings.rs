@@ -57,6 +57,8 @@ pub struct DashboardPage {
     pub bookings: Vec<storage::BookingSummary>,
     pub calendar: Vec<storage::Appointment>,
     pub unread: i64,
+    /// The artist's private calendar feed.
+    pub feed_url: Option<String>,
 }
 
 #[derive(Template)]

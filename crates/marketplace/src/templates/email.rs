@@ -28,6 +28,8 @@ pub struct Email {
     pub text: String,
     /// Absent for rows written before emails were worded here (they carry their own text).
     pub html: Option<String>,
+    /// The session as an iCalendar invite, for emails about one.
+    pub invite: Option<String>,
 }
 
 #[derive(Template)]
@@ -148,6 +150,16 @@ fn wording(
             "Your deposit is kept as credit or returned under the artist's policy; the booking page shows which.".to_owned(),
             open,
         ),
+        "appointment.reminder_48" => (
+            format!("Reminder: the session of booking #{number} ({client} with {artist}) is less than two days away."),
+            "If something has come up, change it on the booking page now; the cancellation rules apply.".to_owned(),
+            open,
+        ),
+        "appointment.reminder_24" => (
+            format!("Reminder: the session of booking #{number} ({client} with {artist}) is less than a day away."),
+            "Eat beforehand, bring photo ID and skip alcohol tonight. Changes now fall under the cancellation rules.".to_owned(),
+            open,
+        ),
         "appointment.no_show" => (
             format!("You were recorded as not coming to a session of booking #{number}."),
             format!("If that is wrong, send {artist} a message on the booking page."),
@@ -191,6 +203,7 @@ pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<
             subject: n.subject.clone(),
             text: n.body.replace("{link}", &link),
             html: None,
+            invite: None,
         });
     }
     let (subject, what, next, action) = if n.kind == "account.sign_in_failures" {
@@ -210,9 +223,16 @@ pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<
         let number = n.booking_id.map_or(0, |b| b.get());
         let client = n.client_name.as_deref().unwrap_or("The client");
         let artist = n.artist_name.as_deref().unwrap_or("The artist");
-        let Some((what, next, action)) = wording(&n.kind, number, client, artist) else {
+        let Some((what, mut next, action)) = wording(&n.kind, number, client, artist) else {
             anyhow::bail!("no wording for notification kind {:?}", n.kind);
         };
+        if let Some(s) = &n.session {
+            next = format!(
+                "When: {} ({} minutes). {next}",
+                crate::clock::local_time(s.starts_at, &s.time_zone),
+                (s.ends_at - s.starts_at) / 60
+            );
+        }
         // The subject is the headline, so an inbox list already says what happened.
         (what.clone(), what, next, action)
     };
@@ -239,10 +259,33 @@ pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<
         preferences: preferences.as_deref(),
     }
     .render()?;
+    let invite = n
+        .session
+        .as_ref()
+        .filter(|_| n.kind.starts_with("appointment."))
+        .map(|s| {
+            let client = n.client_name.as_deref().unwrap_or("client");
+            let artist = n.artist_name.as_deref().unwrap_or("artist");
+            super::calendar::invite(
+                &super::calendar::SessionEvent {
+                    appointment: s.appointment_id.get(),
+                    booking: n.booking_id.map_or(0, |b| b.get()),
+                    starts_at: s.starts_at,
+                    ends_at: s.ends_at,
+                    title: &format!("Tattoo session: {client} with {artist}"),
+                    location: &s.city,
+                    link: &link,
+                    cancelled: n.kind.starts_with("appointment.cancelled")
+                        || n.kind == "appointment.no_show",
+                },
+                public_url,
+            )
+        });
     Ok(Email {
         subject,
         text,
         html: Some(html),
+        invite,
     })
 }
 
@@ -265,6 +308,7 @@ mod tests {
             artist_name: Some("Mira".into()),
             artist_slug: Some("mira".into()),
             recipient_opt_out: vec![],
+            session: None,
         }
     }
 
@@ -282,6 +326,8 @@ mod tests {
                 [
                     "booking.quote_revised",
                     "booking.quote_withdrawn",
+                    "appointment.reminder_48",
+                    "appointment.reminder_24",
                     "message",
                     "review",
                     "healed.prompt",
@@ -329,6 +375,48 @@ mod tests {
     }
 
     #[test]
+    fn session_emails_say_when_in_the_artists_zone_and_carry_an_invite() {
+        let mut n = notification("appointment.reminder_24");
+        n.session = Some(storage::SessionTime {
+            appointment_id: domain::AppointmentId::new(3),
+            starts_at: 1_800_000_000,
+            ends_at: 1_800_007_200,
+            time_zone: "Europe/Paris".into(),
+            city: "Lyon".into(),
+        });
+        let email = notification_email(&n, "https://tattoo.example").unwrap();
+        assert!(
+            email.subject.contains("is less than a day away"),
+            "{}",
+            email.subject
+        );
+        assert!(
+            email
+                .text
+                .contains("When: Fri 15 Jan 2027, 09:00 CET (120 minutes)."),
+            "{}",
+            email.text
+        );
+        let invite = email.invite.expect("an invite");
+        assert!(
+            invite.contains("UID:session-3@tattoo.example") && invite.contains("LOCATION:Lyon")
+        );
+        n.kind = "appointment.cancelled_by_artist".into();
+        let cancelled = notification_email(&n, "https://tattoo.example").unwrap();
+        assert!(
+            cancelled.invite.unwrap().contains("STATUS:CANCELLED"),
+            "calendars drop it"
+        );
+        n.kind = "booking.booked".into();
+        assert!(
+            notification_email(&n, "https://x")
+                .unwrap()
+                .invite
+                .is_none()
+        );
+    }
+
+    #[test]
     fn optional_emails_link_to_the_settings_and_are_skipped_when_turned_off() {
         let mut message = notification("message");
         let email = notification_email(&message, "https://x").unwrap();
@@ -371,7 +459,8 @@ mod tests {
             Email {
                 subject: "Old subject".into(),
                 text: "Open it: https://x/bookings/7".into(),
-                html: None
+                html: None,
+                invite: None,
             }
         );
         assert!(notification_email(&notification("something.else"), "l").is_err());

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod bookings;
+pub mod calendar;
 pub mod catalogue;
 pub mod consent;
 pub mod email;

@@ -246,7 +246,42 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
         "entered and shown in Paris time: {when}"
     );
     shot(c, "booking-artist").await?;
+    // Each party can add the session to a calendar.
+    let invite_href = c
+        .find(Locator::Css(".session-invite"))
+        .await?
+        .attr("href")
+        .await?
+        .expect("an invite link");
+    let fetched = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(async r => done([r.status, r.headers.get('content-type'),
+               (await r.text()).includes('BEGIN:VEVENT')]));",
+            vec![invite_href.into()],
+        )
+        .await?;
+    assert_eq!(
+        fetched,
+        serde_json::json!([200, "text/calendar; charset=utf-8", true])
+    );
     sign_out(c).await?;
+
+    // The client's invitation says when, what to do next, and carries the calendar invite.
+    let invitation = show_email(
+        c,
+        mail,
+        "theo@example.com",
+        "scheduled a session",
+        "email-invite",
+    )
+    .await?;
+    assert!(
+        invitation.contains("When: Tue") && invitation.contains("Sign the consent form"),
+        "{invitation}"
+    );
+    assert!(invitation.contains("text/calendar") && invitation.contains("invite.ics"));
+    c.goto(base).await?;
 
     // The client signs the consent form.
     sign_in(c, base, "theo@example.com", &path).await?;
@@ -298,6 +333,29 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
         serde_json::json!([200, "application/pdf", "%PDF-"])
     );
 
+    // The day before, both are reminded, with the session's time and invite.
+    let tomorrow = time::OffsetDateTime::now_utc().unix_timestamp() + 20 * 3600;
+    db.execute(&format!(
+        "UPDATE appointments SET ends_at = ends_at - starts_at + {tomorrow}, starts_at = {tomorrow} \
+         WHERE id = {session}"
+    ))
+    .await
+    .expect("move the session to tomorrow");
+    let reminder = show_email(
+        c,
+        mail,
+        "theo@example.com",
+        "is less than a day away",
+        "email-reminder",
+    )
+    .await?;
+    assert!(
+        reminder.contains("Eat beforehand") && reminder.contains("invite.ics"),
+        "{reminder}"
+    );
+    crate::helpers::email_containing(mail, "ines@example.com", "is less than a day away").await;
+    c.goto(&format!("{base}{path}")).await?;
+
     // The day comes, and the artist completes the session.
     db.start_session(session).await;
     c.refresh().await?;
@@ -318,6 +376,44 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     wait_text(c, ".reviews", "Delicate linework").await;
     shot(c, "artist-reviewed").await?;
     Ok(())
+}
+
+/// Opens the HTML part of the email to `to` containing `needle` in the browser, screenshots it
+/// as `name`, and returns the whole raw email.
+async fn show_email(c: &Client, mail: &Path, to: &str, needle: &str, name: &str) -> Result<String> {
+    let raw = crate::helpers::email_containing(mail, to, needle).await;
+    let original = std::fs::read_dir(mail)
+        .expect("the mail folder")
+        .filter_map(std::result::Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .find(|m| {
+            raw.contains(
+                &m.replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "="),
+            )
+        })
+        .expect("the email file");
+    let html_part = original
+        .split("Content-Type: text/html; charset=utf-8")
+        .nth(1)
+        .and_then(|part| {
+            part.split("\r\n\r\n")
+                .nth(1)
+                .or_else(|| part.split("\n\n").nth(1))
+        })
+        .and_then(|body| body.split("\r\n--").next())
+        .expect("an HTML part");
+    let html = quoted_printable::decode(html_part, quoted_printable::ParseMode::Robust)
+        .expect("quoted-printable HTML");
+    let file = mail.join(format!("{name}.html"));
+    std::fs::write(&file, html).expect("write the email's HTML");
+    c.goto(&format!("file://{}", file.display())).await?;
+    let png = c.screenshot().await?;
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("create screenshot folder");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    Ok(raw)
 }
 
 async fn session_id(c: &Client) -> Result<String> {

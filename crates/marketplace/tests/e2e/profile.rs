@@ -269,7 +269,72 @@ async fn page_has_stop(app: &TestApp) -> bool {
         .contains("Stop waiting")
 }
 
+async fn an_artist_subscribes_to_a_private_calendar_feed_and_can_replace_its_address(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.sign_up("cal@example.com", "artist").await;
+    let artist_user = app
+        .store
+        .credentials_by_email(&domain::Email::parse("cal@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    app.store
+        .save_artist_settings(artist_user, storage::testing::artist_settings("cal-ink"))
+        .await
+        .unwrap();
+    let feed_of = |page: &str| {
+        page.split("id=\"feed-url\" readonly value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the dashboard shows the feed address")
+            .to_owned()
+    };
+    let dashboard = app.get("/dashboard").await.text().await.unwrap();
+    let url = feed_of(&dashboard);
+    let path = url
+        .split_once("/calendar/")
+        .map(|(_, t)| format!("/calendar/{t}"))
+        .unwrap();
+    assert_eq!(
+        feed_of(&app.get("/dashboard").await.text().await.unwrap()),
+        url,
+        "one address"
+    );
+    sign_out(&app).await;
+    // The address alone opens the feed: calendar apps send no cookies.
+    let feed = app.get(&path).await;
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert_eq!(
+        feed.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    assert!(feed.text().await.unwrap().starts_with("BEGIN:VCALENDAR"));
+    for wrong in [
+        "/calendar/nope.ics",
+        "/calendar/0000000000000000000000000000000000000000000000000.ics",
+    ] {
+        assert_eq!(
+            app.get(wrong).await.status(),
+            StatusCode::NOT_FOUND,
+            "{wrong}"
+        );
+    }
+    // A new address retires the old one.
+    app.sign_in("cal@example.com", PASSWORD).await;
+    let token = app.csrf("/dashboard").await;
+    let r = app
+        .post_form("/dashboard/calendar/renew", &[("csrf_token", &token)])
+        .await;
+    let page = follow(&app, r).await;
+    assert!(page.contains("Your calendar feed has a new address"));
+    assert_ne!(feed_of(&page), url);
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+}
+
 storage::on_both_databases!(
+    an_artist_subscribes_to_a_private_calendar_feed_and_can_replace_its_address,
     the_account_page_offers_next_steps_that_work,
     a_client_is_emailed_once_when_books_open_and_optional_emails_can_be_turned_off,
 );

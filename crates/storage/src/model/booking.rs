@@ -366,4 +366,17 @@ pub struct Notification {
     pub artist_slug: Option<String>,
     /// The optional kinds the recipient turned off.
     pub recipient_opt_out: Vec<String>,
+    /// The session the notification is about, if any.
+    pub session: Option<SessionTime>,
+}
+
+/// When and where a session takes place, for emails and calendar invites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTime {
+    pub appointment_id: AppointmentId,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The artist's zone, in which the time is written.
+    pub time_zone: String,
+    pub city: String,
 }

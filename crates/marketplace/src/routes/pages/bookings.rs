@@ -128,7 +128,12 @@ pub async fn dashboard(
         }
         None => vec![],
     };
+    let feed_url = match &profile {
+        Some(_) => Some(crate::services::calendar::feed_url(&state, &user).await?),
+        None => None,
+    };
     let page = DashboardPage {
+        feed_url,
         layout: layout(&state, &session, &user).await?,
         time_zone: profile
             .as_ref()
@@ -377,4 +382,73 @@ pub async fn consent_pdf(
         pdf,
     )
         .into_response())
+}
+
+fn calendar_response(ics: String, file: Option<&str>) -> Response {
+    let mut headers = vec![
+        (
+            header::CONTENT_TYPE,
+            "text/calendar; charset=utf-8".to_owned(),
+        ),
+        (header::CACHE_CONTROL, "private, no-store".to_owned()),
+    ];
+    if let Some(file) = file {
+        headers.push((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ));
+    }
+    let mut response = ics.into_response();
+    for (name, value) in headers {
+        if let Ok(v) = value.parse() {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+/// One session as an iCalendar file, for its two participants.
+#[tracing::instrument(skip_all)]
+pub async fn session_invite(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, appointment)): Path<(i64, i64)>,
+) -> Result<Response, AppError> {
+    let ics =
+        crate::services::calendar::session_invite(&state, &user, BookingId::new(id), appointment)
+            .await?;
+    Ok(calendar_response(
+        ics,
+        Some(&format!("tattoo-session-{appointment}.ics")),
+    ))
+}
+
+/// An artist's private calendar feed; the unguessable address is the credential.
+#[tracing::instrument(skip_all)]
+pub async fn calendar_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, AppError> {
+    let token = file.strip_suffix(".ics").ok_or(AppError::NotFound)?;
+    let ics = crate::services::calendar::feed_for(&state, token).await?;
+    Ok(calendar_response(ics, None))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+/// Gives the artist's feed a new address (the old one stops working).
+#[tracing::instrument(skip_all)]
+pub async fn renew_calendar(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    crate::services::calendar::renew_feed(&state, &user).await?;
+    confirm(
+        &session,
+        "Your calendar feed has a new address. Subscribe to it again; the old one no longer works.",
+    )
+    .await?;
+    Ok(Redirect::to("/dashboard").into_response())
 }
