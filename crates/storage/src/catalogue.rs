@@ -393,14 +393,14 @@ macro_rules! impl_catalogue_store {
                      price_min_cents = $7, price_max_cents = $8, hourly_rate_cents = $9, books_open = $10, \
                      min_age = $11, deposit_kind = $12, deposit_value = $13, deposit_due_days = $14, \
                      response_hours = $15, notice_hours = $16, max_reschedules = $17, time_zone = $19, \
-                     work_days = $20, work_start_min = $21, work_end_min = $22, currency = $23 \
+                     work_days = $20, work_start_min = $21, work_end_min = $22, currency = $23, session_minutes = $24 \
                      WHERE user_id = $1 RETURNING id"
                 } else {
                     "INSERT INTO artists (user_id, slug, bio, city, country, jurisdiction, price_min_cents, \
                      price_max_cents, hourly_rate_cents, books_open, min_age, deposit_kind, deposit_value, \
                      deposit_due_days, response_hours, notice_hours, max_reschedules, created_at, time_zone, \
-                     work_days, work_start_min, work_end_min, currency) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+                     work_days, work_start_min, work_end_min, currency, session_minutes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
                      RETURNING id"
                 };
                 let (id,): (i64,) = sqlx::query_as(sql)
@@ -427,6 +427,7 @@ macro_rules! impl_catalogue_store {
                     .bind(i64::from(s.availability.start_min))
                     .bind(i64::from(s.availability.end_min))
                     .bind(s.currency.map(|c| c.code()))
+                    .bind(s.session_minutes)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| match $crate::StoreError::from(e) {

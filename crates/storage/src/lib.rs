@@ -12,6 +12,7 @@ mod outbox;
 mod portfolio;
 mod postgres;
 mod rows;
+mod scheduling;
 mod search;
 mod sessions;
 mod sql;
@@ -30,5 +31,6 @@ pub use ops::{
 };
 pub use outbox::OutboxStore;
 pub use portfolio::PortfolioStore;
+pub use scheduling::{MAX_PROPOSALS, Proposal, SchedulingStore};
 pub use search::{Bind, SearchStatements, postgres_search_statements};
 pub use sessions::SessionBackend;

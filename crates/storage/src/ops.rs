@@ -79,6 +79,7 @@ pub trait Store:
     + PortfolioStore
     + ConversationStore
     + OutboxStore
+    + crate::SchedulingStore
     + Send
     + Sync
     + 'static

@@ -10,7 +10,7 @@ macro_rules! impl_sql_helpers {
             "(SELECT ", $agg, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.price_min_cents, a.price_max_cents, a.hourly_rate_cents, a.books_open, a.min_age, ",
             "a.deposit_kind, a.deposit_value, a.deposit_due_days, a.response_hours, a.notice_hours, ",
-            "a.max_reschedules, a.currency, a.time_zone, a.work_days, a.work_start_min, a.work_end_min, a.rating_count, a.rating_sum ",
+            "a.max_reschedules, a.currency, a.session_minutes, a.time_zone, a.work_days, a.work_start_min, a.work_end_min, a.rating_count, a.rating_sum ",
             "FROM artists a JOIN users u ON u.id = a.user_id LEFT JOIN studios s ON s.id = a.studio_id"
         );
 
@@ -123,6 +123,7 @@ macro_rules! impl_sql_store {
         $crate::portfolio::impl_portfolio_store!($($args)*);
         $crate::conversation::impl_conversation_store!($($args)*);
         $crate::outbox::impl_outbox_store!($($args)*);
+        $crate::scheduling::impl_scheduling_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

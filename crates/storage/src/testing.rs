@@ -199,5 +199,6 @@ pub fn artist_settings(slug: &str) -> crate::ArtistSettings {
         availability: domain::Availability::parse("mon,tue,wed,thu,fri,sat,sun", "00:00", "24:00")
             .expect("a valid week"),
         currency: None,
+        session_minutes: 120,
     }
 }

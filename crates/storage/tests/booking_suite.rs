@@ -996,7 +996,73 @@ async fn sessions_are_reminded_two_days_and_one_day_ahead_once_each(db: TestDb) 
     assert_eq!(store.remind_sessions(later + 2, 10).await.unwrap(), 0);
 }
 
+async fn clients_propose_up_to_three_times_that_only_the_two_parties_see(db: TestDb) {
+    let store = db.store().await;
+    let client = user(&store, "cl@example.com", Role::Client).await;
+    let stranger = user(&store, "st@example.com", Role::Client).await;
+    let (artist_user, a) = artist(&store, "ar@example.com", "proposal-ink").await;
+    let req = request(&store, client, &a).await;
+    let slot = |h: i64| Slot::new(NOW + h * HOUR - NOW % 900, 120, NOW).unwrap();
+    let early = store.propose_slots(req.id, client, &[slot(30)], NOW).await;
+    assert!(
+        matches!(early, Err(StoreError::Refused(_))),
+        "not before the deposit: {early:?}"
+    );
+    let req = booked(&store, client, artist_user, &a, 1).await;
+    let four = [slot(30), slot(40), slot(50), slot(60)];
+    assert!(matches!(
+        store.propose_slots(req.id, client, &four, NOW).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store
+            .propose_slots(req.id, artist_user, &four[..1], NOW)
+            .await,
+        Err(StoreError::WrongParty(_))
+    ));
+    assert!(matches!(
+        store.propose_slots(req.id, stranger, &four[..1], NOW).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .propose_slots(req.id, client, &four[..3], NOW)
+        .await
+        .unwrap();
+    // Proposing again replaces the earlier times.
+    let kept = store
+        .propose_slots(req.id, client, &four[1..3], NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.proposals(req.id, artist_user).await.unwrap(), kept);
+    assert_eq!(store.proposals(req.id, client).await.unwrap().len(), 2);
+    assert!(store.proposals(req.id, stranger).await.unwrap().is_empty());
+    let notified = store.claim_notifications(NOW + 10, 60, 50).await.unwrap();
+    assert!(
+        notified
+            .iter()
+            .any(|n| n.kind == "booking.slots_proposed" && n.recipient_email == "ar@example.com")
+    );
+    // The calendar shows what is already taken.
+    store
+        .schedule(req.id, artist_user, four[1], NOW + 2)
+        .await
+        .unwrap();
+    store.clear_proposals(req.id).await.unwrap();
+    assert!(store.proposals(req.id, client).await.unwrap().is_empty());
+    let busy = store.busy_times(a.id, NOW, NOW + 100 * HOUR).await.unwrap();
+    assert_eq!(busy, [(four[1].starts_at, four[1].ends_at)]);
+    store
+        .set_days_off(artist_user, &["2099-12-24".into(), "2099-12-25".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.days_off(a.id, "2099-12-25").await.unwrap(),
+        ["2099-12-25"]
+    );
+}
+
 storage::on_both_databases!(
+    clients_propose_up_to_three_times_that_only_the_two_parties_see,
     sessions_are_reminded_two_days_and_one_day_ahead_once_each,
     failed_sign_ins_lock_with_backoff_notify_the_owner_once_and_clear_on_success,
     sessions_end_only_once_they_start_and_worked_bookings_cannot_be_withdrawn,

@@ -202,6 +202,11 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             get(pages::bookings::session_invite),
         )
         .route("/calendar/{file}", get(pages::bookings::calendar_feed))
+        .route("/bookings/{id}/propose", post(pages::bookings::propose))
+        .route(
+            "/bookings/{id}/proposals/{proposal}/confirm",
+            post(pages::bookings::confirm_proposal),
+        )
         .route(
             "/dashboard/calendar/renew",
             post(pages::bookings::renew_calendar),

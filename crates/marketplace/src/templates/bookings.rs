@@ -75,6 +75,14 @@ pub struct BookingPage {
     pub placements_today: String,
     /// The artist's working week.
     pub working: domain::Availability,
+    /// Free starts the client may propose, for sessions of `session_minutes`.
+    pub free: Vec<i64>,
+    pub session_minutes: i64,
+    /// Times the client proposed, waiting for the artist.
+    pub proposals: Vec<storage::Proposal>,
+    /// The zone the viewer reads times in, besides the artist's.
+    pub viewer_zone: String,
+    pub zones: &'static [String],
 }
 
 impl BookingPage {
@@ -101,6 +109,11 @@ impl BookingPage {
             other_party,
             placements_today: time::OffsetDateTime::now_utc().date().to_string(),
             working,
+            free: vec![],
+            session_minutes: 0,
+            proposals: vec![],
+            viewer_zone: b.request.time_zone.clone(),
+            zones: crate::clock::zone_names(),
             b,
         }
     }
@@ -119,15 +132,37 @@ impl BookingPage {
 
     /// The artist may add sessions to a booked request until the quoted number is reached.
     pub fn can_schedule(&self) -> bool {
-        let used = self
-            .b
+        !self.is_client
+            && self.b.request.state == domain::BookingState::Booked
+            && self.sessions_used() < self.b.request.quote.map_or(1, |q| q.sessions)
+    }
+
+    /// The client may propose times while quoted sessions are left to schedule.
+    pub fn can_propose(&self) -> bool {
+        self.is_client
+            && self.b.request.state == domain::BookingState::Booked
+            && self.sessions_used() < self.b.request.quote.map_or(1, |q| q.sessions)
+    }
+
+    fn sessions_used(&self) -> i64 {
+        self.b
             .appointments
             .iter()
             .filter(|a| a.state.is_active() || a.state == domain::AppointmentState::Completed)
-            .count() as i64;
-        !self.is_client
-            && self.b.request.state == domain::BookingState::Booked
-            && used < self.b.request.quote.map_or(1, |q| q.sessions)
+            .count() as i64
+    }
+
+    /// A time in the artist's zone and, when the viewer reads another, in theirs too.
+    pub fn both_zones(&self, at: &i64) -> String {
+        let artist = self.local(at);
+        if self.viewer_zone == self.b.request.time_zone {
+            artist
+        } else {
+            format!(
+                "{artist} (your time: {})",
+                crate::clock::local_time(*at, &self.viewer_zone)
+            )
+        }
     }
 
     /// The client may share a healed photo once a session is completed.

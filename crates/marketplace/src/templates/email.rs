@@ -90,6 +90,11 @@ fn wording(
             "The request is back with them: expect a new quote or a question.".to_owned(),
             open,
         ),
+        "booking.slots_proposed" => (
+            format!("{client} proposed times for a session of booking #{number}."),
+            "Confirm the one that suits you: it becomes the session, and the client gets the invitation.".to_owned(),
+            "Choose a time".to_owned(),
+        ),
         "booking.declined" => (
             format!("{artist} declined your request #{number}."),
             "Their note, if they left one, is on the booking page. Other artists work in the same styles.".to_owned(),
@@ -326,6 +331,7 @@ mod tests {
                 [
                     "booking.quote_revised",
                     "booking.quote_withdrawn",
+                    "booking.slots_proposed",
                     "appointment.reminder_48",
                     "appointment.reminder_24",
                     "message",

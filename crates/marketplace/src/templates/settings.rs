@@ -66,6 +66,11 @@ pub struct ArtistSettingsForm {
     /// An ISO 4217 code, or empty for the country's currency.
     #[serde(default)]
     pub currency: String,
+    #[serde(default)]
+    pub session_minutes: String,
+    /// Days off, one YYYY-MM-DD per line.
+    #[serde(default)]
+    pub days_off: String,
     /// The style checkboxes (`style_fine-line=on`, …) and anything else the form sent.
     #[serde(flatten)]
     pub ticked: std::collections::BTreeMap<String, String>,
@@ -169,6 +174,7 @@ impl ArtistSettingsForm {
             max_reschedules: p.max_reschedules.to_string(),
             books_open: Some("on".into()),
             time_zone: "Europe/London".into(),
+            session_minutes: "180".into(),
             ..Default::default()
         };
         form.set_availability(&domain::Availability::default());
@@ -208,6 +214,7 @@ impl ArtistSettingsForm {
             notice_hours: p.policy.notice_hours.to_string(),
             max_reschedules: p.policy.max_reschedules.to_string(),
             time_zone: p.time_zone.clone(),
+            session_minutes: p.session_minutes.to_string(),
             ..Default::default()
         };
         form.set_availability(&p.availability);

@@ -226,24 +226,45 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     );
     sign_out(c).await?;
 
-    // The artist records the deposit and schedules a session next week.
+    // The artist records the deposit.
     sign_in(c, base, "ines@example.com", &path).await?;
     click(c, "#deposit-paid").await?;
     wait_text(c, "#booking-state", "Booked").await;
-    // A Tuesday at least a week ahead: inside the default working week (Mon–Sat, 10:00–19:00).
-    let mut day = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
-    while day.weekday() != time::Weekday::Tuesday {
-        day = day.next_day().expect("a later day");
+    sign_out(c).await?;
+
+    // The client, in New York, sees the free times in both zones and proposes two.
+    sign_in(c, base, "theo@example.com", &path).await?;
+    set(c, "tz", "America/New_York").await?;
+    click(c, "#propose form[method=get] button[type=submit]").await?;
+    let first = wait_text(c, "#propose-form label.choice", "(your time:").await;
+    assert!(first.contains("CET") && first.contains("EST"), "{first}");
+    let boxes = c
+        .find_all(Locator::Css("#propose-form input[type=checkbox]"))
+        .await?;
+    assert!(boxes.len() >= 2, "free times are offered");
+    for b in boxes.iter().take(2) {
+        b.click().await?;
     }
-    let day = day.to_string();
-    set(c, "date", &day).await?;
-    set(c, "time", "10:00").await?;
-    click(c, "#schedule-form button[type=submit]").await?;
+    shot(c, "propose-times").await?;
+    click(c, "#propose-form button[type=submit]").await?;
+    wait_text(c, "#notice", "Times proposed").await;
+    let proposed = text_of(c, "#proposals li").await;
+    sign_out(c).await?;
+
+    // The artist confirms the first proposed time; it becomes the session.
+    sign_in(c, base, "ines@example.com", &path).await?;
+    wait_text(c, "#proposals", "proposed these times").await;
+    click(c, ".confirm-proposal").await?;
+    wait_text(c, "#notice", "Session scheduled at the proposed time").await;
     wait_text(c, ".session-state", "consent form to sign").await;
     let when = text_of(c, ".session strong").await;
     assert!(
-        when.contains("10:00 CE"),
-        "entered and shown in Paris time: {when}"
+        proposed.starts_with(&when) && when.contains(" CE"),
+        "the proposed time, shown in Paris time: {when} / {proposed}"
+    );
+    assert!(
+        c.find_all(Locator::Id("proposals")).await?.is_empty(),
+        "proposals are spent"
     );
     shot(c, "booking-artist").await?;
     // Each party can add the session to a calendar.
@@ -277,7 +298,7 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     )
     .await?;
     assert!(
-        invitation.contains("When: Tue") && invitation.contains("Sign the consent form"),
+        invitation.contains("When: ") && invitation.contains("Sign the consent form"),
         "{invitation}"
     );
     assert!(invitation.contains("text/calendar") && invitation.contains("invite.ics"));

@@ -24,6 +24,8 @@ pub struct ArtistProfile {
     pub country: String,
     /// What the artist prices in; every amount of theirs is in its minor units.
     pub currency: domain::Currency,
+    /// How long a session usually lasts, for the free times clients pick from.
+    pub session_minutes: i64,
     pub jurisdiction: String,
     pub studio_name: Option<String>,
     pub studio_slug: Option<String>,
@@ -62,6 +64,7 @@ pub struct ArtistSettings {
     pub availability: domain::Availability,
     /// The artist's own choice; `None` prices in their country's currency.
     pub currency: Option<domain::Currency>,
+    pub session_minutes: i64,
 }
 
 /// A booking request as its two participants see it. The client's date of birth is kept for the

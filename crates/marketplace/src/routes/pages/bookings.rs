@@ -10,7 +10,7 @@ use crate::routes::pages::{confirm, render, sign_in_redirect, signed_in_layout a
 use crate::services::booking::input::{
     ActionInput, AppointmentInput, ReviewInput, SlotInput, raw_request,
 };
-use crate::services::booking::{self, appointment_request};
+use crate::services::booking::{self, appointment_request, slots};
 use crate::state::AppState;
 use crate::templates::bookings::{BookingPage, DashboardPage, RequestFormPage};
 use crate::templates::consent::{ConsentHeader, consent_pdf as consent_pdf_bytes};
@@ -154,6 +154,7 @@ async fn booking_page(
     user: &User,
     id: BookingId,
     problem: Option<(StatusCode, String, Vec<FieldError>)>,
+    viewer_zone: Option<&str>,
 ) -> Result<Response, AppError> {
     let detail = state
         .store
@@ -175,7 +176,8 @@ async fn booking_page(
         .await?
         .map(|a| a.availability)
         .unwrap_or_default();
-    let page = BookingPage::new(
+    let proposals = state.store.proposals(id, user.id).await?;
+    let mut page = BookingPage::new(
         layout(state, session, user).await?,
         detail,
         messages,
@@ -184,7 +186,21 @@ async fn booking_page(
         errors,
         working,
     );
+    if page.can_propose() {
+        (page.free, page.session_minutes) = slots::free_times(state, user, id).await?;
+    }
+    page.proposals = proposals;
+    page.viewer_zone = viewer_zone
+        .filter(|z| crate::clock::time_zone(z).is_ok())
+        .map_or_else(|| page.b.request.time_zone.clone(), str::to_owned);
     Ok((status, render(page)?).into_response())
+}
+
+/// `?tz=America/New_York` shows proposed and free times in the viewer's zone too.
+#[derive(serde::Deserialize, Default)]
+pub struct BookingQuery {
+    #[serde(default)]
+    tz: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -193,11 +209,13 @@ pub async fn booking(
     session: Session,
     MaybeUser(user): MaybeUser,
     Path(id): Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<BookingQuery>,
 ) -> Result<Response, AppError> {
     let Some(user) = user else {
         return Ok(sign_in_redirect(&format!("/bookings/{id}")));
     };
-    booking_page(&state, &session, &user, BookingId::new(id), None).await
+    let zone = query.tz.as_deref();
+    booking_page(&state, &session, &user, BookingId::new(id), None, zone).await
 }
 
 /// After a form: back to the request with `done` confirmed on success, or the page again with
@@ -224,7 +242,7 @@ pub async fn after_form<T>(
         Err(AppError::Forbidden(m)) => (StatusCode::FORBIDDEN, m, vec![]),
         Err(e) => return Err(e),
     };
-    booking_page(state, session, user, id, Some(problem)).await
+    booking_page(state, session, user, id, Some(problem), None).await
 }
 
 #[tracing::instrument(skip_all, fields(action = %action))]
@@ -451,4 +469,38 @@ pub async fn renew_calendar(
     )
     .await?;
     Ok(Redirect::to("/dashboard").into_response())
+}
+
+/// The client proposes up to three free times (`slot_<unix start>=on`).
+#[tracing::instrument(skip_all)]
+pub async fn propose(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+    CsrfForm { form, session }: CsrfForm<std::collections::HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    let mut starts: Vec<i64> = form
+        .keys()
+        .filter_map(|k| k.strip_prefix("slot_"))
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    starts.sort_unstable();
+    let result = slots::propose(&state, &user, id, &starts).await;
+    let done = "Times proposed. The artist confirms one, and you will get the invitation.";
+    after_form(&state, &session, &user, id, result, done).await
+}
+
+/// The artist confirms one proposed time; it becomes a session.
+#[tracing::instrument(skip_all)]
+pub async fn confirm_proposal(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, proposal)): Path<(i64, i64)>,
+    CsrfForm { session, .. }: CsrfForm<NoFields>,
+) -> Result<Response, AppError> {
+    let id = BookingId::new(id);
+    let result = slots::confirm(&state, &user, id, proposal).await;
+    let done = "Session scheduled at the proposed time. The client has been emailed an invitation.";
+    after_form(&state, &session, &user, id, result, done).await
 }

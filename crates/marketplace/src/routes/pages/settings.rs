@@ -21,7 +21,12 @@ pub async fn settings_form(
     Authorized(user, _): ArtistUser,
 ) -> Result<Html<String>, AppError> {
     let form = match state.store.artist_for_user(user.id).await? {
-        Some(p) => ArtistSettingsForm::from_profile(&p),
+        Some(p) => {
+            let mut form = ArtistSettingsForm::from_profile(&p);
+            let today = time::OffsetDateTime::now_utc().date().to_string();
+            form.days_off = state.store.days_off(p.id, &today).await?.join("\n");
+            form
+        }
         None => ArtistSettingsForm::new_for(&user),
     };
     render(ArtistSettingsPage::new(
@@ -38,9 +43,20 @@ pub async fn save_settings(
     Authorized(user, _): ArtistUser,
     CsrfForm { form, session }: CsrfForm<ArtistSettingsForm>,
 ) -> Result<Response, AppError> {
-    let saved = match ArtistSettings::try_from(&form) {
-        Ok(settings) => portfolio::save_settings(&state, &user, settings).await,
-        Err(errors) => Err(AppError::Validation(errors)),
+    let saved = match (ArtistSettings::try_from(&form), days_off(&form.days_off)) {
+        (Ok(settings), Ok(days)) => match portfolio::save_settings(&state, &user, settings).await {
+            Ok(()) => state
+                .store
+                .set_days_off(user.id, &days)
+                .await
+                .map_err(Into::into),
+            Err(e) => Err(e),
+        },
+        (Err(mut errors), days) => {
+            errors.extend(days.err());
+            Err(AppError::Validation(errors))
+        }
+        (Ok(_), Err(e)) => Err(AppError::Validation(vec![e])),
     };
     let layout = signed_in_layout(&state, &session, &user).await?;
     match saved {
@@ -51,6 +67,34 @@ pub async fn save_settings(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Days off as typed, one date per line (commas too), sorted; past days are dropped.
+fn days_off(raw: &str) -> Result<Vec<String>, FieldError> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut days = Vec::new();
+    for entry in raw
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let day = domain::request::parse_date("days_off", entry).map_err(|_| FieldError {
+            field: "days_off".into(),
+            message: format!("{entry:?} is not a date: write days off as YYYY-MM-DD"),
+        })?;
+        if day >= today {
+            days.push(day.to_string());
+        }
+    }
+    if days.len() > 366 {
+        return Err(FieldError {
+            field: "days_off".into(),
+            message: "list at most a year of days off".into(),
+        });
+    }
+    days.sort();
+    days.dedup();
+    Ok(days)
 }
 
 /// Every field parsed, or every problem at once.
@@ -102,6 +146,24 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
             "" => None,
             code => keep(&mut errors, domain::Currency::parse(code)),
         };
+        let session_minutes = keep(
+            &mut errors,
+            // Left empty (older forms, the API), sessions keep the usual three hours.
+            match form.session_minutes.trim() {
+                "" => Ok(180),
+                m => int("session_minutes", m),
+            }
+            .and_then(|m| {
+                ((30..=600).contains(&m) && m % 15 == 0)
+                    .then_some(m)
+                    .ok_or_else(|| {
+                        domain::ParseError::new(
+                            "session_minutes",
+                            "a session lasts 30 to 600 minutes, in steps of 15",
+                        )
+                    })
+            }),
+        );
         let money = form.currency();
         let min = keep(
             &mut errors,
@@ -196,6 +258,7 @@ impl TryFrom<&ArtistSettingsForm> for ArtistSettings {
                 time_zone: time_zone.unwrap_or_default(),
                 availability: availability.unwrap_or_default(),
                 currency: chosen_currency,
+                session_minutes: session_minutes.unwrap_or(180),
             }),
             _ => Err(errors.into_iter().map(FieldError::from).collect()),
         }

@@ -2,6 +2,7 @@
 //! and the API both call these; they only parse input and render output.
 
 pub mod input;
+pub mod slots;
 
 use crate::clock::{now, time_zone};
 use crate::error::AppError;
