@@ -271,18 +271,22 @@ fn flash_sizes(hourly_cents: i64, with_xl: bool) -> Vec<FlashVariant> {
         .collect()
 }
 
-/// Writes a design and its thumbnail under the media folder.
+/// Writes a design as `demo/{stem}.png` and its thumbnail as `demo/{stem}-thumb.webp` under the
+/// media folder; returns both keys.
 fn write_design(
     media_dir: &Path,
-    image_rel: &str,
-    thumb_rel: &str,
+    stem: &str,
     design: &RgbImage,
     written: &mut Vec<PathBuf>,
-) -> Result<(), AppError> {
+) -> Result<(String, String), AppError> {
+    let (image_rel, thumb_rel) = (
+        format!("demo/{stem}.png"),
+        format!("demo/{stem}-thumb.webp"),
+    );
     let thumb = image::imageops::thumbnail(design, 240, 240);
     for (rel, img, format) in [
-        (image_rel, design, ImageFormat::Png),
-        (thumb_rel, &thumb, ImageFormat::WebP),
+        (&image_rel, design, ImageFormat::Png),
+        (&thumb_rel, &thumb, ImageFormat::WebP),
     ] {
         let mut bytes = Cursor::new(Vec::new());
         img.write_to(&mut bytes, format)
@@ -296,7 +300,7 @@ fn write_design(
             .map_err(|e| AppError::Internal(anyhow::anyhow!("writing {}: {e}", path.display())))?;
         written.push(path);
     }
-    Ok(())
+    Ok((image_rel, thumb_rel))
 }
 
 fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
@@ -364,15 +368,11 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
         let artist = batch.artists.len() - 1;
         for n in 0..3 {
             let style = styles[n % styles.len()];
-            let seed = (i * 3 + n) as u64;
             let slug = Slug::from_name(name).expect("valid");
-            let image_rel = format!("demo/{}-{n}.png", slug.as_str());
-            let thumb_rel = format!("demo/{}-{n}-thumb.webp", slug.as_str());
-            write_design(
+            let (image_rel, thumb_rel) = write_design(
                 media_dir,
-                &image_rel,
-                &thumb_rel,
-                &draw_design(seed, style, 480),
+                &format!("{}-{n}", slug.as_str()),
+                &draw_design((i * 3 + n) as u64, style, 480),
                 &mut written,
             )?;
             batch.portfolio.push(NewPortfolioItem {
@@ -389,14 +389,10 @@ fn build(media_dir: &Path, password_hash: &str) -> Result<Built, AppError> {
             for n in 0..2 {
                 let style = styles[n % styles.len()];
                 let slug = Slug::from_name(name).expect("valid");
-                let image_rel = format!("demo/{}-flash-{n}.png", slug.as_str());
-                let thumb_rel = format!("demo/{}-flash-{n}-thumb.webp", slug.as_str());
-                let seed = 10_000 + (i * 2 + n) as u64;
-                write_design(
+                let (image_rel, thumb_rel) = write_design(
                     media_dir,
-                    &image_rel,
-                    &thumb_rel,
-                    &draw_design(seed, style, 480),
+                    &format!("{}-flash-{n}", slug.as_str()),
+                    &draw_design(10_000 + (i * 2 + n) as u64, style, 480),
                     &mut written,
                 )?;
                 batch.flash.push(NewFlashItem {

@@ -16,6 +16,16 @@ async fn follow(app: &TestApp, r: reqwest::Response) -> String {
     app.get(&to).await.text().await.unwrap()
 }
 
+async fn user_id(app: &TestApp, email: &str) -> domain::UserId {
+    app.store
+        .credentials_by_email(&domain::Email::parse(email).unwrap())
+        .await
+        .unwrap()
+        .expect("the account exists")
+        .user
+        .id
+}
+
 async fn sign_out(app: &TestApp) {
     let token = app.csrf("/account").await;
     let r = app.post_form("/sign-out", &[("csrf_token", &token)]).await;
@@ -126,14 +136,7 @@ async fn a_client_is_emailed_once_when_books_open_and_optional_emails_can_be_tur
         books_open: false,
         ..storage::testing::artist_settings("closed-books")
     };
-    let artist_user = app
-        .store
-        .credentials_by_email(&domain::Email::parse("ink@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
+    let artist_user = user_id(&app, "ink@example.com").await;
     app.store
         .save_artist_settings(artist_user, settings.clone())
         .await
@@ -182,14 +185,7 @@ async fn a_client_is_emailed_once_when_books_open_and_optional_emails_can_be_tur
         !page.contains("name=\"message\" value=\"on\" checked"),
         "messages are off"
     );
-    let fan = app
-        .store
-        .credentials_by_email(&domain::Email::parse("fan@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
+    let fan = user_id(&app, "fan@example.com").await;
     assert_eq!(app.store.email_opt_out(fan).await.unwrap(), ["message"]);
 
     // The artist opens the books: the client is emailed once, with a link to the profile.
@@ -272,14 +268,7 @@ async fn page_has_stop(app: &TestApp) -> bool {
 async fn an_artist_subscribes_to_a_private_calendar_feed_and_can_replace_its_address(db: TestDb) {
     let app = spawn_app(db).await;
     app.sign_up("cal@example.com", "artist").await;
-    let artist_user = app
-        .store
-        .credentials_by_email(&domain::Email::parse("cal@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
+    let artist_user = user_id(&app, "cal@example.com").await;
     app.store
         .save_artist_settings(artist_user, storage::testing::artist_settings("cal-ink"))
         .await
