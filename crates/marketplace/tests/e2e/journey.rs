@@ -233,7 +233,9 @@ async fn journey(c: &Client, base: &str, db: &TestDb, mail: &Path) -> Result {
     sign_out(c).await?;
 
     // The client, in New York, sees the free times in both zones and proposes two.
-    sign_in(c, base, "theo@example.com", &path).await?;
+    sign_in(c, base, "theo@example.com", "/dashboard").await?;
+    wait_text(c, "table.list", "Propose times for your session").await;
+    c.goto(&format!("{base}{path}")).await?;
     set(c, "tz", "America/New_York").await?;
     click(c, "#propose form[method=get] button[type=submit]").await?;
     let first = wait_text(c, "#propose-form label.choice", "(your time:").await;
