@@ -85,6 +85,14 @@ pub struct ErrorReport {
 }
 
 impl AppError {
+    /// A validation error on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
     fn report(self) -> ErrorReport {
         let mut retry_after = None;
         let (status, detail, errors, internal) = match self {

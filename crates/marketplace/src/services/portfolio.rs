@@ -10,17 +10,10 @@ use domain::{BookingId, PortfolioDraft, SkinTone};
 use std::collections::HashMap;
 use storage::{ArtistProfile, NewUpload, User};
 
-fn field_error(field: &str, message: impl Into<String>) -> AppError {
-    AppError::Validation(vec![FieldError {
-        field: field.into(),
-        message: message.into(),
-    }])
-}
-
 /// The one image a portfolio, flash or healed-photo form carries.
 fn single(files: Vec<Bytes>) -> Result<Option<Bytes>, AppError> {
     if files.len() > 1 {
-        return Err(field_error("image", "Send one image at a time."));
+        return Err(AppError::field("image", "Send one image at a time."));
     }
     Ok(files.into_iter().next())
 }
@@ -55,7 +48,7 @@ async fn accept_upload(
         &tones,
     );
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
-        return Err(field_error("image", "Choose an image to upload."));
+        return Err(AppError::field("image", "Choose an image to upload."));
     };
     let processed = state.media.process(bytes).await?;
     let (draft, processed) = match (draft, processed) {
@@ -127,7 +120,7 @@ pub async fn share_healed_photo(
         ));
     }
     if fields.get("publish").is_none_or(|v| v.is_empty()) {
-        return Err(field_error(
+        return Err(AppError::field(
             "publish",
             "Tick the box to let the artist show your photo.",
         ));
@@ -255,7 +248,7 @@ pub async fn add_guest_spot(
     {
         Ok(_) => Ok(()),
         Err(storage::StoreError::NotFound) => {
-            Err(field_error("studio", "Choose a studio from the list."))
+            Err(AppError::field("studio", "Choose a studio from the list."))
         }
         Err(e) => Err(e.into()),
     }
@@ -269,7 +262,7 @@ pub async fn save_settings(
 ) -> Result<(), AppError> {
     match state.store.save_artist_settings(artist.id, settings).await {
         Ok(_) => Ok(()),
-        Err(storage::StoreError::Conflict(m)) => Err(field_error("slug", m)),
+        Err(storage::StoreError::Conflict(m)) => Err(AppError::field("slug", m)),
         Err(e) => Err(e.into()),
     }
 }

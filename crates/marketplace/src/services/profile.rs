@@ -1,21 +1,15 @@
 //! What a person changes about their own account: their name, their password, becoming an
 //! artist, which optional emails they get, and being told when an artist's books open.
 
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::templates::email::OPTIONAL;
 use domain::{DisplayName, NewPassword};
 use storage::User;
 
-fn field(name: &str, message: impl Into<String>) -> AppError {
-    AppError::Validation(vec![FieldError {
-        field: name.into(),
-        message: message.into(),
-    }])
-}
-
 pub async fn rename(state: &AppState, user: &User, name: &str) -> Result<(), AppError> {
-    let name = DisplayName::parse(name).map_err(|e| field("display_name", e.to_string()))?;
+    let name =
+        DisplayName::parse(name).map_err(|e| AppError::field("display_name", e.to_string()))?;
     state.store.set_display_name(user.id, &name).await?;
     Ok(())
 }
@@ -38,13 +32,13 @@ pub async fn change_password(
         .verify(current.to_owned(), credentials.password_hash.clone())
         .await?
     {
-        return Err(field(
+        return Err(AppError::field(
             "current_password",
             "That is not your current password.",
         ));
     }
     let password = NewPassword::parse(new, &user.email, Some(&user.display_name))
-        .map_err(|e| field("new_password", format!("Password {e}")))?;
+        .map_err(|e| AppError::field("new_password", format!("Password {e}")))?;
     let hash = state.passwords.hash(password.expose().to_owned()).await?;
     if !state
         .store

@@ -170,12 +170,8 @@ async fn booking_page(
         Some((s, e, f)) => (s, Some(e), f),
         None => (StatusCode::OK, None, vec![]),
     };
-    let working = state
-        .store
-        .artist_by_id(detail.request.artist_id)
-        .await?
-        .map(|a| a.availability)
-        .unwrap_or_default();
+    let artist = state.store.artist_by_id(detail.request.artist_id).await?;
+    let working = artist.as_ref().map(|a| a.availability).unwrap_or_default();
     let proposals = state.store.proposals(id, user.id).await?;
     let mut page = BookingPage::new(
         layout(state, session, user).await?,
@@ -186,8 +182,11 @@ async fn booking_page(
         errors,
         working,
     );
-    if page.can_propose() {
-        (page.free, page.session_minutes) = slots::free_times(state, user, id).await?;
+    if page.can_propose()
+        && let Some(artist) = &artist
+    {
+        (page.free, page.session_minutes) =
+            slots::free_times_for(state, &page.b.request, artist).await?;
     }
     page.proposals = proposals;
     page.viewer_zone = viewer_zone

@@ -71,8 +71,8 @@ pub fn free_starts(
     out
 }
 
-/// The free times to offer on request `id` (empty unless it is booked with sessions left to
-/// schedule), and the session length they are for.
+/// The free times to offer on request `id` (empty unless it is booked), and the session length
+/// they are for.
 pub async fn free_times(
     state: &AppState,
     user: &User,
@@ -84,6 +84,15 @@ pub async fn free_times(
         .artist_by_id(request.artist_id)
         .await?
         .ok_or(AppError::NotFound)?;
+    free_times_for(state, &request, &artist).await
+}
+
+/// `free_times` for a request and artist the caller has already read.
+pub async fn free_times_for(
+    state: &AppState,
+    request: &storage::BookingRequest,
+    artist: &storage::ArtistProfile,
+) -> Result<(Vec<i64>, i64), AppError> {
     let minutes = artist.session_minutes;
     if request.state != BookingState::Booked {
         return Ok((vec![], minutes));
