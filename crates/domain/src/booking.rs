@@ -100,7 +100,7 @@ impl BookingState {
     pub fn apply(self, action: BookingAction, actor: Actor) -> Result<Self, TransitionError> {
         use BookingAction as A;
         use BookingState as S;
-        if action.actor() != actor {
+        if !action.allowed_for(actor) {
             return Err(TransitionError::WrongActor {
                 action: action.as_str(),
                 actor: action.actor(),
@@ -239,7 +239,13 @@ impl BookingAction {
         }
     }
 
-    /// The only party allowed to take this action.
+    /// Whether `actor` may take this action: its own party, and for a deposit also the platform,
+    /// which records it when the payment provider confirms a card payment.
+    pub fn allowed_for(self, actor: Actor) -> bool {
+        self.actor() == actor || (self == BookingAction::DepositPaid && actor == Actor::System)
+    }
+
+    /// The party whose action this is (the platform may also record a deposit paid by card).
     pub fn actor(self) -> Actor {
         match self {
             BookingAction::ProvideInfo | BookingAction::Accept | BookingAction::Withdraw => {
@@ -453,6 +459,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_deposit_is_recorded_by_the_artist_or_by_the_platform_for_a_card_payment_and_by_no_client()
+    {
+        let due = BookingState::DepositPending;
+        assert_eq!(
+            due.apply(BookingAction::DepositPaid, Actor::Artist),
+            Ok(BookingState::Booked)
+        );
+        assert_eq!(
+            due.apply(BookingAction::DepositPaid, Actor::System),
+            Ok(BookingState::Booked)
+        );
+        assert!(matches!(
+            due.apply(BookingAction::DepositPaid, Actor::Client),
+            Err(TransitionError::WrongActor { .. })
+        ));
+        // The platform records deposits only: it never quotes, accepts or declines.
+        for action in BookingAction::ALL {
+            if action != BookingAction::DepositPaid && action != BookingAction::Expire {
+                assert!(!action.allowed_for(Actor::System), "{action:?}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn random_walks_only_follow_allowed_transitions(
@@ -464,12 +494,12 @@ mod tests {
                 let actor = ACTORS[who];
                 match state.apply(action, actor) {
                     Ok(next) => {
-                        prop_assert_eq!(actor, action.actor());
+                        prop_assert!(action.allowed_for(actor));
                         prop_assert!(!state.is_final());
                         prop_assert!(successors(state).contains(&next));
                         state = next;
                     }
-                    Err(TransitionError::WrongActor { .. }) => prop_assert_ne!(actor, action.actor()),
+                    Err(TransitionError::WrongActor { .. }) => prop_assert!(!action.allowed_for(actor)),
                     Err(TransitionError::NotAllowed { .. }) => {
                         prop_assert!(!successors(state).is_empty() || state.is_final());
                     }

@@ -19,6 +19,11 @@ const SOURCES: &[Source] = &[
         content_type: "image/svg+xml",
         bytes: include_bytes!("../static/favicon.svg"),
     },
+    Source {
+        name: "pay.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/pay.js"),
+    },
 ];
 
 /// One asset with its hashed public name, e.g. `app.3f2a1b9c0d4e.css`.

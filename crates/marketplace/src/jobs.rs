@@ -190,6 +190,13 @@ pub async fn run(state: AppState, mailer: Mailer) {
         if let Err(e) = state.store.remind_sessions(now(), 200).await {
             tracing::warn!(error = %e, "session reminders failed; will retry");
         }
+        match crate::services::payments::refund_unapplied(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "refunded card payments no request took"),
+            Err(e) => {
+                tracing::warn!(error = %e, "refunds of late card payments failed; will retry")
+            }
+        }
         if let Err(e) = deliver_due(&state, &mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
         }

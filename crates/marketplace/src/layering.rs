@@ -22,6 +22,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("state", 6),
     ("auth", 7),
     ("media", 7),
+    ("card_payments", 7),
     ("db_auth", 7),
     ("listing", 7),
     ("search", 7),

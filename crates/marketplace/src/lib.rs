@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod auth;
 pub mod canonical;
+pub mod card_payments;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;

@@ -79,6 +79,7 @@ impl Application {
                 &settings.auth.oidc,
                 &settings.mail.public_url,
             )?,
+            stripe: crate::card_payments::Stripe::from_settings(&settings.payments)?.map(Arc::new),
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

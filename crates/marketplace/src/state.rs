@@ -26,6 +26,8 @@ pub struct AppState {
     pub passwords: Arc<crate::auth::password::Passwords>,
     /// The OpenID Connect providers people may sign in with.
     pub oidc: Arc<crate::auth::oidc::OidcProviders>,
+    /// Stripe, when card deposits are set up.
+    pub stripe: Option<Arc<crate::card_payments::Stripe>>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -9,6 +9,7 @@ mod error;
 mod model;
 mod ops;
 mod outbox;
+mod payments;
 mod portfolio;
 mod postgres;
 mod rows;
@@ -30,6 +31,7 @@ pub use ops::{
     Backend, ConnectPassword, PoolOptions, Store, connect, embedded_schema_version, redact_url,
 };
 pub use outbox::OutboxStore;
+pub use payments::{EventOutcome, Payment, PaymentEventKind, PaymentStatus, PaymentStore};
 pub use portfolio::PortfolioStore;
 pub use scheduling::{MAX_PROPOSALS, Proposal, SchedulingStore};
 pub use search::{Bind, SearchStatements, postgres_search_statements};

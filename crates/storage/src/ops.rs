@@ -80,6 +80,7 @@ pub trait Store:
     + ConversationStore
     + OutboxStore
     + crate::SchedulingStore
+    + crate::PaymentStore
     + Send
     + Sync
     + 'static

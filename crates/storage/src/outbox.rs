@@ -238,7 +238,9 @@ macro_rules! impl_outbox_store {
                          COALESCE(au.display_name, wu.display_name) AS artist_name, \
                          COALESCE(a.slug, wa.slug) AS artist_slug, \
                          o.appointment_id, sap.starts_at AS session_starts_at, sap.ends_at AS session_ends_at, \
-                         a.time_zone AS time_zone, a.city AS artist_city \
+                         a.time_zone AS time_zone, a.city AS artist_city, \
+                         pay.amount_cents AS payment_amount, pay.currency AS payment_currency, \
+                         pay.intent_id AS payment_intent \
                          FROM outbox o JOIN users u ON u.id = o.recipient_id \
                          LEFT JOIN booking_requests br ON br.id = o.booking_id \
                          LEFT JOIN users cu ON cu.id = br.client_id \
@@ -246,7 +248,8 @@ macro_rules! impl_outbox_store {
                          LEFT JOIN users au ON au.id = a.user_id \
                          LEFT JOIN artists wa ON wa.id = o.artist_id \
                          LEFT JOIN users wu ON wu.id = wa.user_id \
-                         LEFT JOIN appointments sap ON sap.id = o.appointment_id WHERE o.id = $1",
+                         LEFT JOIN appointments sap ON sap.id = o.appointment_id \
+                         LEFT JOIN payments pay ON pay.id = o.payment_id WHERE o.id = $1",
                     )
                     .bind(id)
                     .fetch_one(&mut *tx)

@@ -335,6 +335,7 @@ pub(crate) struct LedgerRow {
     amount_cents: i64,
     appointment_id: Option<i64>,
     at: i64,
+    payment_id: Option<i64>,
 }
 
 impl From<LedgerRow> for LedgerEntry {
@@ -344,6 +345,7 @@ impl From<LedgerRow> for LedgerEntry {
             amount_cents: r.amount_cents,
             appointment_id: r.appointment_id.map(AppointmentId::new),
             at: r.at,
+            payment_id: r.payment_id,
         }
     }
 }
@@ -351,7 +353,7 @@ impl From<LedgerRow> for LedgerEntry {
 /// The parts of a request's page, each for the booking bound as `$1`.
 pub(crate) const EVENTS_SQL: &str = "SELECT actor, action, from_state, to_state, at FROM booking_events \
 WHERE booking_id = $1 ORDER BY id";
-pub(crate) const LEDGER_SQL: &str = "SELECT entry, amount_cents, appointment_id, at FROM deposit_ledger \
+pub(crate) const LEDGER_SQL: &str = "SELECT entry, amount_cents, appointment_id, at, payment_id FROM deposit_ledger \
 WHERE booking_id = $1 ORDER BY id";
 pub(crate) const REVIEW_SQL: &str = "SELECT r.id, r.booking_id, r.artist_id, u.display_name AS client_name, \
 r.rating, r.body, r.created_at FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.booking_id = $1";
@@ -412,6 +414,9 @@ pub(crate) struct NotificationRow {
     session_ends_at: Option<i64>,
     time_zone: Option<String>,
     artist_city: Option<String>,
+    payment_amount: Option<i64>,
+    payment_currency: Option<String>,
+    payment_intent: Option<String>,
 }
 
 impl From<NotificationRow> for Notification {
@@ -435,6 +440,14 @@ impl From<NotificationRow> for Notification {
                     ends_at,
                     time_zone: r.time_zone.unwrap_or_else(|| "UTC".into()),
                     city: r.artist_city.unwrap_or_default(),
+                }),
+                _ => None,
+            },
+            payment: match (r.payment_amount, r.payment_currency, r.payment_intent) {
+                (Some(amount_cents), Some(currency), Some(reference)) => Some(crate::PaymentNote {
+                    amount_cents,
+                    currency,
+                    reference,
                 }),
                 _ => None,
             },

@@ -124,6 +124,7 @@ macro_rules! impl_sql_store {
         $crate::conversation::impl_conversation_store!($($args)*);
         $crate::outbox::impl_outbox_store!($($args)*);
         $crate::scheduling::impl_scheduling_store!($($args)*);
+        $crate::payments::impl_payment_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

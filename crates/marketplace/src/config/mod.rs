@@ -14,8 +14,9 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server", "database", "session", "auth", "log", "demo", "media", "cache", "mail", "jobs",
+    "payments",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -67,6 +68,32 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub mail: MailSettings,
     pub jobs: JobSettings,
+    pub payments: PaymentSettings,
+}
+
+/// Online deposits through Stripe. Without a secret key, deposits are recorded by hand only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// `sk_…` or a restricted `rk_…` key.
+    pub stripe_secret_key: Option<SecretString>,
+    /// `pk_…`, given to Stripe.js in the payer's browser.
+    pub stripe_publishable_key: Option<String>,
+    /// `whsec_…`: webhook payloads are accepted only with a signature made with it.
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Stripe's API; tests point it at localstripe.
+    pub stripe_api_url: String,
+    /// Where Stripe.js is loaded from (card details go from the browser to Stripe, never to us).
+    pub stripe_js_url: String,
+}
+
+impl PaymentSettings {
+    /// Whether card deposits are on: every key is set.
+    pub fn stripe_enabled(&self) -> bool {
+        self.stripe_secret_key.is_some()
+            && self.stripe_publishable_key.is_some()
+            && self.stripe_webhook_secret.is_some()
+    }
 }
 
 /// How notification emails leave the service.
@@ -300,6 +327,67 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Stripe's keys come as a set, each of its kind, and Stripe is reached over TLS outside
+    /// development.
+    fn validate_payments(&self) -> Result<(), ConfigError> {
+        let p = &self.payments;
+        let set = [
+            p.stripe_secret_key.is_some(),
+            p.stripe_publishable_key.is_some(),
+            p.stripe_webhook_secret.is_some(),
+        ];
+        if set.contains(&true) && set.contains(&false) {
+            return Err(ConfigError::Invalid(
+                "payments: set all of stripe_secret_key, stripe_publishable_key and stripe_webhook_secret (TM_PAYMENTS_STRIPE_*) or none".into(),
+            ));
+        }
+        let kinds = [
+            (
+                p.stripe_secret_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned()),
+                &["sk_", "rk_"][..],
+                "stripe_secret_key",
+            ),
+            (
+                p.stripe_publishable_key.clone(),
+                &["pk_"][..],
+                "stripe_publishable_key",
+            ),
+            (
+                p.stripe_webhook_secret
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned()),
+                &["whsec_"][..],
+                "stripe_webhook_secret",
+            ),
+        ];
+        for (value, prefixes, name) in kinds {
+            if let Some(v) = value
+                && !prefixes
+                    .iter()
+                    .any(|pre| v.starts_with(pre) && v.len() > pre.len())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "payments.{name} does not look like one: it starts with {}",
+                    prefixes.join(" or ")
+                )));
+            }
+        }
+        for (url, name) in [
+            (&p.stripe_api_url, "stripe_api_url"),
+            (&p.stripe_js_url, "stripe_js_url"),
+        ] {
+            let https = url.starts_with("https://");
+            if !(https || (!self.env.is_strict() && url.starts_with("http://"))) {
+                return Err(ConfigError::Invalid(format!(
+                    "payments.{name} must be an https:// URL"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses settings that are unsafe in staging and production, naming each one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.body_limit_bytes < 1024 {
@@ -365,6 +453,7 @@ impl Settings {
                 )));
             }
         }
+        self.validate_payments()?;
         if self.media.max_parallel_decodes == 0 {
             return Err(ConfigError::Invalid(
                 "media.max_parallel_decodes must be at least 1".into(),

@@ -214,3 +214,43 @@ fn iam_database_auth_takes_a_postgres_url_with_a_user_and_no_password() {
         assert!(!e.contains("pw"), "the password is never echoed: {e}");
     }
 }
+
+#[test]
+fn stripe_keys_come_as_a_set_of_the_right_kinds_and_never_show_in_debug_output() {
+    let keys = [
+        ("TM_PAYMENTS_STRIPE_SECRET_KEY", "sk_test_abc"),
+        ("TM_PAYMENTS_STRIPE_PUBLISHABLE_KEY", "pk_test_abc"),
+        ("TM_PAYMENTS_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+    ];
+    let s = Settings::load_from(&repo_config(), vars(&keys)).unwrap();
+    assert!(s.payments.stripe_enabled());
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("sk_test_abc") && !debug.contains("whsec_abc"));
+    assert!(
+        !Settings::load_from(&repo_config(), vars(&[]))
+            .unwrap()
+            .payments
+            .stripe_enabled(),
+        "off without keys"
+    );
+
+    let err = Settings::load_from(&repo_config(), vars(&keys[..2]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("or none"), "{err}");
+    let mut swapped = keys;
+    swapped[0].1 = "pk_test_abc";
+    let err = Settings::load_from(&repo_config(), vars(&swapped))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stripe_secret_key"), "{err}");
+    let mut plain = keys.to_vec();
+    plain.extend([
+        ("TM_ENV", "production"),
+        ("TM_PAYMENTS_STRIPE_API_URL", "http://stripe.internal"),
+    ]);
+    let err = Settings::load_from(&repo_config(), vars(&plain))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("https://"), "{err}");
+}

@@ -216,6 +216,21 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             post(pages::bookings::post_message),
         )
         .route("/bookings/{id}/review", post(pages::bookings::review))
+        .route("/bookings/{id}/deposit", get(pages::payments::deposit_page))
+        .route(
+            "/bookings/{id}/deposit/confirm",
+            post(pages::payments::confirm_deposit),
+        )
+        .route(
+            "/bookings/{id}/deposit/refund",
+            post(pages::payments::refund_deposit),
+        )
+        .route("/dashboard/payouts", get(pages::payments::payouts))
+        .route(
+            "/dashboard/payouts/connect",
+            post(pages::payments::connect_payouts),
+        )
+        .route("/webhooks/stripe", post(pages::payments::stripe_webhook))
         .route(
             "/bookings/{id}/do/{action}",
             post(pages::bookings::booking_action),

@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 /// Renders error responses and logs internal errors; see the module docs.
 pub async fn render(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
+    // A page's own script asking for JSON (the card form) reads errors as the API does.
+    let is_api = request.uri().path().starts_with("/api/")
+        || request.headers().get(axum::http::header::ACCEPT)
+            == Some(&axum::http::HeaderValue::from_static("application/json"));
     let path_and_query = request
         .uri()
         .path_and_query()

@@ -6,5 +6,6 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod identity;
+pub mod payments;
 pub mod portfolio;
 pub mod profile;

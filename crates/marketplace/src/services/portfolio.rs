@@ -18,10 +18,10 @@ fn single(files: Vec<Bytes>) -> Result<Option<Bytes>, AppError> {
     Ok(files.into_iter().next())
 }
 
-/// The signed-in artist's own profile; work can only be added once it exists.
+/// The signed-in artist's own profile; work, flash and payouts need it to exist.
 pub async fn own_profile(state: &AppState, user: &User) -> Result<ArtistProfile, AppError> {
     state.store.artist_for_user(user.id).await?.ok_or_else(|| {
-        AppError::Conflict("Set up your profile before adding work or flash.".into())
+        AppError::Conflict("Set up your artist profile first, at /dashboard/profile.".into())
     })
 }
 

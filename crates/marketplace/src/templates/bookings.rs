@@ -83,6 +83,12 @@ pub struct BookingPage {
     /// The zone the viewer reads times in, besides the artist's.
     pub viewer_zone: String,
     pub zones: &'static [String],
+    /// Whether clients can pay deposits by card on this site.
+    pub card_payments: bool,
+    /// The request's card payments, newest first.
+    pub payments: Vec<storage::Payment>,
+    /// Whether a credited card deposit can go back to the card now.
+    pub refundable: bool,
 }
 
 impl BookingPage {
@@ -114,6 +120,9 @@ impl BookingPage {
             proposals: vec![],
             viewer_zone: b.request.time_zone.clone(),
             zones: crate::clock::zone_names(),
+            card_payments: false,
+            payments: vec![],
+            refundable: false,
             b,
         }
     }
@@ -223,10 +232,49 @@ impl BookingPage {
         self.b.consents.iter().find(|c| c.appointment_id == ap.id)
     }
 
+    /// The deposit the client owes now, formatted, when it is due.
+    pub fn deposit_due(&self) -> Option<String> {
+        (self.b.request.state == domain::BookingState::DepositPending)
+            .then_some(self.b.request.quote)
+            .flatten()
+            .filter(|q| q.deposit_cents > 0)
+            .map(|q| self.b.request.currency.format(q.deposit_cents))
+    }
+
+    /// The newest card payment, as a line for the deposit panel.
+    pub fn payment_line(&self) -> Option<String> {
+        let p = self.payments.first()?;
+        Some(match p.status {
+            storage::PaymentStatus::Pending => {
+                "A card payment was started and is not finished.".to_owned()
+            }
+            storage::PaymentStatus::Failed => format!(
+                "The last card payment did not go through: {}",
+                p.failure.as_deref().unwrap_or("the card was declined.")
+            ),
+            storage::PaymentStatus::Succeeded => {
+                "Paid by card: the booking confirms as soon as Stripe tells us.".to_owned()
+            }
+            storage::PaymentStatus::Refunded => "The card payment was refunded.".to_owned(),
+        })
+    }
+
+    /// A ledger entry in words, naming how the money moved.
+    pub fn ledger_line(&self, l: &storage::LedgerEntry) -> String {
+        match (l.entry.as_str(), l.payment_id) {
+            ("deposit_paid", Some(_)) => "Deposit paid by card (Stripe)".to_owned(),
+            ("deposit_paid", None) => {
+                "Deposit paid in cash or by transfer, recorded by the artist".to_owned()
+            }
+            (entry, _) => self.ledger_label(entry).to_owned(),
+        }
+    }
+
     /// A deposit ledger entry in words.
     pub fn ledger_label(&self, entry: &str) -> &'static str {
         match entry {
             "deposit_paid" => "Deposit paid",
+            "deposit_refunded" => "Deposit refunded to the card",
             "deposit_credited" => "Deposit kept as credit towards a new session",
             "deposit_forfeited" => "Deposit kept by the artist (late cancellation or no-show)",
             _ => "Deposit entry",

@@ -195,6 +195,43 @@ fn wording(
     Some((what, next, action))
 }
 
+/// A receipt or a refund notice: subject, what happened, what next, the button.
+fn payment_wording(
+    n: &Notification,
+    p: &storage::PaymentNote,
+) -> anyhow::Result<(String, String, String, String)> {
+    let number = n.booking_id.map_or(0, |b| b.get());
+    let artist = n.artist_name.as_deref().unwrap_or("the artist");
+    let amount = domain::Currency::parse(&p.currency.to_ascii_uppercase())
+        .map(|c| c.format(p.amount_cents))
+        .unwrap_or_else(|_| format!("{} {}", p.amount_cents, p.currency));
+    Ok(match n.kind.as_str() {
+        "payment.receipt" => (
+            format!("Receipt: your deposit of {amount} for booking #{number}"),
+            format!(
+                "We received your deposit of {amount} by card for booking #{number} with {artist}. Your booking is confirmed."
+            ),
+            format!(
+                "Keep this email as your receipt (payment reference {}). Next, propose times for the session on the booking page.",
+                p.reference
+            ),
+            "Open the booking".to_owned(),
+        ),
+        "payment.refunded" => (
+            format!("Refund: your deposit of {amount} for booking #{number}"),
+            format!(
+                "Your deposit of {amount} for booking #{number} with {artist} was refunded to the card you paid with."
+            ),
+            format!(
+                "Banks usually show it within 5 to 10 business days (payment reference {}).",
+                p.reference
+            ),
+            "Open the booking".to_owned(),
+        ),
+        other => anyhow::bail!("no wording for payment notification {other:?}"),
+    })
+}
+
 /// The email for `n`. `public_url` is the site's address, for its links.
 pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<Email> {
     let base = public_url.trim_end_matches('/');
@@ -224,6 +261,12 @@ pub fn notification_email(n: &Notification, public_url: &str) -> anyhow::Result<
                 .to_owned(),
             "Open your account".to_owned(),
         )
+    } else if let Some(p) = n
+        .payment
+        .as_ref()
+        .filter(|_| n.kind.starts_with("payment."))
+    {
+        payment_wording(n, p)?
     } else {
         let number = n.booking_id.map_or(0, |b| b.get());
         let client = n.client_name.as_deref().unwrap_or("The client");
@@ -314,6 +357,7 @@ mod tests {
             artist_slug: Some("mira".into()),
             recipient_opt_out: vec![],
             session: None,
+            payment: None,
         }
     }
 
@@ -470,5 +514,29 @@ mod tests {
             }
         );
         assert!(notification_email(&notification("something.else"), "l").is_err());
+    }
+
+    #[test]
+    fn receipts_and_refunds_name_the_amount_in_its_currency_and_the_reference() {
+        let mut n = notification("payment.receipt");
+        n.payment = Some(storage::PaymentNote {
+            amount_cents: 4_000,
+            currency: "eur".into(),
+            reference: "pi_123".into(),
+        });
+        let receipt = notification_email(&n, "https://x").unwrap();
+        assert!(receipt.subject.contains("Receipt"), "{}", receipt.subject);
+        for part in ["€40", "pi_123", "#7", "Mira", "https://x/bookings/7"] {
+            assert!(receipt.text.contains(part), "{part} in {}", receipt.text);
+        }
+        n.kind = "payment.refunded".into();
+        n.payment.as_mut().unwrap().currency = "jpy".into();
+        let refund = notification_email(&n, "https://x").unwrap();
+        assert!(refund.subject.starts_with("Refund"), "{}", refund.subject);
+        assert!(refund.text.contains("4,000"), "{}", refund.text);
+        assert!(refund.html.unwrap().contains("refunded to the card"));
+        // A payment kind without its payment is a bug to report, not an empty email.
+        n.payment = None;
+        assert!(notification_email(&n, "https://x").is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod consent;
 pub mod email;
 pub mod format;
+pub mod payments;
 pub mod portfolio;
 pub mod settings;
 

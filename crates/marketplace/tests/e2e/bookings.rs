@@ -9,12 +9,17 @@ use storage::testing::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A signed-in API client for a new account.
-async fn account(app: &TestApp, email: &str, role: &str) -> (Client, i64) {
+pub(crate) async fn account(app: &TestApp, email: &str, role: &str) -> (Client, i64) {
     app.api_account(email, role, "Api Person").await
 }
 
 /// An artist account with a profile in `jurisdiction`; returns the client and the artist id.
-async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (Client, i64) {
+pub(crate) async fn artist(
+    app: &TestApp,
+    email: &str,
+    slug: &str,
+    jurisdiction: &str,
+) -> (Client, i64) {
     let (c, user) = account(app, email, "artist").await;
     let profile = app
         .store
@@ -37,18 +42,23 @@ async fn artist(app: &TestApp, email: &str, slug: &str, jurisdiction: &str) -> (
     (c, profile.id.get())
 }
 
-fn request_body(artist: i64, dob: &str) -> Value {
+pub(crate) fn request_body(artist: i64, dob: &str) -> Value {
     json!({"artist_id": artist, "idea": "Ornamental mandala on the sternum", "placement": "sternum",
            "size": "L", "budget": "400", "preferred_dates": "March", "date_of_birth": dob})
 }
 
-async fn post(c: &Client, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(
+    c: &Client,
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let r = c.post(app.url(path)).json(&body).send().await.unwrap();
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn future_slot(days: i64, hour: i64) -> String {
+pub(crate) fn future_slot(days: i64, hour: i64) -> String {
     let t = time::OffsetDateTime::now_utc()
         .date()
         .midnight()

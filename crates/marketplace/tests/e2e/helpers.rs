@@ -244,6 +244,17 @@ pub async fn email_containing(folder: &std::path::Path, to: &str, needle: &str) 
     panic!("no email containing {needle:?} in {}", folder.display());
 }
 
+/// The body of the page at `path` as `c` sees it.
+pub async fn page_text(c: &Client, app: &TestApp, path: &str) -> String {
+    c.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub fn csrf_in(html: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker)? + marker.len();

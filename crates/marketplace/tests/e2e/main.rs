@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod journey;
 mod oidc;
+mod payments;
 mod profile;
 mod security;
 mod shutdown;

@@ -134,13 +134,15 @@ pub struct BookingEvent {
     pub at: i64,
 }
 
-/// A movement of deposit money; payment providers will write the same entries later.
+/// A movement of deposit money: recorded by the artist, or driven by the payment provider.
 #[derive(Debug, Clone, Serialize)]
 pub struct LedgerEntry {
     pub entry: String,
     pub amount_cents: i64,
     pub appointment_id: Option<AppointmentId>,
     pub at: i64,
+    /// The card payment behind the entry; none for a deposit the artist recorded by hand.
+    pub payment_id: Option<i64>,
 }
 
 /// A signed consent form, as both parties may read it (the signer's address and browser are kept
@@ -371,6 +373,18 @@ pub struct Notification {
     pub recipient_opt_out: Vec<String>,
     /// The session the notification is about, if any.
     pub session: Option<SessionTime>,
+    /// The card payment a receipt or refund notice is about.
+    pub payment: Option<PaymentNote>,
+}
+
+/// A card payment as a receipt names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentNote {
+    pub amount_cents: i64,
+    /// ISO 4217, as the payment was made.
+    pub currency: String,
+    /// The payment provider's reference (a PaymentIntent id).
+    pub reference: String,
 }
 
 /// When and where a session takes place, for emails and calendar invites.

@@ -374,13 +374,17 @@ impl From<storage::BookingEvent> for BookingEvent {
     }
 }
 
-/// A movement of deposit money; payment providers will write the same entries later.
+/// A movement of deposit money: recorded by the artist by hand, or driven by the payment
+/// provider's events for a card payment.
 #[derive(Serialize, ToSchema)]
 pub struct LedgerEntry {
     entry: String,
     amount_cents: i64,
     appointment_id: Option<AppointmentId>,
     at: i64,
+    /// `card` (through Stripe) or `recorded` (cash or transfer, entered by the artist).
+    #[schema(example = "card")]
+    method: &'static str,
 }
 
 impl From<storage::LedgerEntry> for LedgerEntry {
@@ -390,6 +394,11 @@ impl From<storage::LedgerEntry> for LedgerEntry {
             amount_cents: l.amount_cents,
             appointment_id: l.appointment_id,
             at: l.at,
+            method: if l.payment_id.is_some() {
+                "card"
+            } else {
+                "recorded"
+            },
         }
     }
 }

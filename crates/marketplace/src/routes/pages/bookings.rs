@@ -189,6 +189,9 @@ async fn booking_page(
             slots::free_times_for(state, &page.b.request, artist).await?;
     }
     page.proposals = proposals;
+    page.card_payments = state.stripe.is_some();
+    page.payments = state.store.payments(id, user.id).await?;
+    page.refundable = crate::services::payments::refundable(&page.b, &page.payments).is_some();
     page.viewer_zone = viewer_zone
         .filter(|z| crate::clock::time_zone(z).is_ok())
         .map_or_else(|| page.b.request.time_zone.clone(), str::to_owned);

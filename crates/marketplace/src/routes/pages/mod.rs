@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod bookings;
 pub mod catalogue;
 pub mod identity;
+pub mod payments;
 pub mod portfolio;
 pub mod profile;
 pub mod settings;
