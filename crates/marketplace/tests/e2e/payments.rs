@@ -547,7 +547,162 @@ async fn money_for_a_request_that_no_longer_takes_it_is_refunded_at_once(db: Tes
     );
 }
 
+/// What the Connect test's Stripe saw: each call's method, path, idempotency key and form body.
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Option<String>, String)>>>;
+
+/// A Stripe for the Connect calls localstripe lacks (accounts, account links) and the destination
+/// charge they lead to; it answers with Stripe's documented fields and records every call.
+async fn connect_stripe(ready: std::sync::Arc<std::sync::atomic::AtomicBool>) -> (String, Calls) {
+    use axum::extract::{Request, State};
+    use std::sync::atomic::Ordering;
+    let calls: Calls = Default::default();
+    let seen = calls.clone();
+    let app = axum::Router::new()
+        .fallback(
+            move |State(ready): State<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+                  request: Request| {
+                let seen = seen.clone();
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = axum::body::to_bytes(body, 1 << 16).await.unwrap();
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    let key = parts
+                        .headers
+                        .get("idempotency-key")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    let path = parts.uri.path().to_owned();
+                    seen.lock()
+                        .unwrap()
+                        .push((parts.method.to_string(), path.clone(), key, body));
+                    let on = ready.load(Ordering::SeqCst);
+                    axum::Json(match path.as_str() {
+                        "/v1/accounts" | "/v1/accounts/acct_connect1" => {
+                            json!({"id": "acct_connect1",
+                        "object": "account", "charges_enabled": on, "payouts_enabled": on,
+                        "details_submitted": on})
+                        }
+                        "/v1/account_links" => json!({"object": "account_link",
+                        "url": "https://connect.stripe.test/setup/e/acct_connect1"}),
+                        "/v1/payment_intents" => {
+                            json!({"id": "pi_connect1", "object": "payment_intent",
+                        "amount": 4000, "currency": "usd", "status": "requires_payment_method",
+                        "client_secret": "pi_connect1_secret_x"})
+                        }
+                        other => json!({"error": {"message": format!("no {other} here")}}),
+                    })
+                }
+            },
+        )
+        .with_state(ready);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, calls)
+}
+
+async fn an_artist_connects_a_payout_account_and_then_receives_the_deposits(db: TestDb) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ready = std::sync::Arc::new(AtomicBool::new(false));
+    let (stripe_url, calls) = connect_stripe(ready.clone()).await;
+    let app = spawn_app_with(
+        db,
+        &[
+            ("TM_PAYMENTS_STRIPE_SECRET_KEY", SECRET_KEY),
+            ("TM_PAYMENTS_STRIPE_PUBLISHABLE_KEY", PUBLISHABLE_KEY),
+            ("TM_PAYMENTS_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("TM_PAYMENTS_STRIPE_API_URL", stripe_url.as_str()),
+        ],
+    )
+    .await;
+    let (client_c, artist_c, id, _) = deposit_due(&app, "connect").await;
+
+    let page = page_text(&artist_c, &app, "/dashboard/payouts").await;
+    assert!(page.contains("Connect a payout account"), "{page}");
+    let csrf = crate::helpers::csrf_in(&page).unwrap();
+    let connect = |c: Client| {
+        let url = app.url("/dashboard/payouts/connect");
+        let csrf = csrf.clone();
+        async move {
+            c.post(url)
+                .form(&[("csrf_token", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Onboarding happens on Stripe's site; coming back early offers to continue there.
+    for _ in 0..2 {
+        let r = connect(artist_c.clone()).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()["location"],
+            "https://connect.stripe.test/setup/e/acct_connect1"
+        );
+    }
+    let page = page_text(&artist_c, &app, "/dashboard/payouts").await;
+    assert!(page.contains("Onboarding is not finished"), "{page}");
+    // Only artists have payouts.
+    assert_eq!(
+        connect(client_c.clone()).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    {
+        let calls = calls.lock().unwrap();
+        let created: Vec<_> = calls
+            .iter()
+            .filter(|(m, p, ..)| m == "POST" && p == "/v1/accounts")
+            .collect();
+        assert_eq!(created.len(), 1, "one account per artist: {calls:?}");
+        let (_, _, key, body) = created[0];
+        assert!(
+            key.as_deref()
+                .is_some_and(|k| k.starts_with("express-account-artist-"))
+        );
+        for part in [
+            "type=express",
+            "email=artist-connect@example.com",
+            "country=US",
+            "capabilities[transfers][requested]=true",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+        let link = calls
+            .iter()
+            .find(|(_, p, ..)| p == "/v1/account_links")
+            .unwrap();
+        assert!(
+            link.3.contains("type=account_onboarding") && link.3.contains("account=acct_connect1")
+        );
+    }
+
+    // Once Stripe enables the account, deposits are destination charges to it.
+    ready.store(true, Ordering::SeqCst);
+    let page = page_text(&artist_c, &app, "/dashboard/payouts").await;
+    assert!(page.contains("Your payout account is connected"), "{page}");
+    let r = client_c
+        .get(app.url(&format!("/bookings/{id}/deposit")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let calls = calls.lock().unwrap();
+    let (_, _, key, body) = calls
+        .iter()
+        .find(|(m, p, ..)| m == "POST" && p == "/v1/payment_intents")
+        .expect("the deposit's intent");
+    assert_eq!(
+        key.as_deref(),
+        Some(format!("deposit-{id}-4000-usd-0").as_str())
+    );
+    assert!(
+        body.contains("transfer_data[destination]=acct_connect1"),
+        "{body}"
+    );
+}
+
 storage::on_both_databases!(
+    an_artist_connects_a_payout_account_and_then_receives_the_deposits,
     a_client_pays_the_deposit_by_card_and_the_webhook_books_it_once,
     a_declined_card_is_explained_and_the_deposit_stays_due,
     a_credited_card_deposit_goes_back_to_the_card_once,
