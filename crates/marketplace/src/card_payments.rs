@@ -286,12 +286,14 @@ impl Stripe {
             .await
     }
 
-    /// A one-time onboarding link on Stripe's site for the account.
+    /// A one-time onboarding link on Stripe's site for the account. A double click within the
+    /// same minute gets the same link (the key names the account and the minute).
     pub async fn onboarding_link(
         &self,
         account: &str,
         return_url: &str,
         refresh_url: &str,
+        now: i64,
     ) -> Result<String, PaymentError> {
         let params = BTreeMap::from([
             ("account", account),
@@ -302,7 +304,7 @@ impl Stripe {
         let link: AccountLink = self
             .call(
                 RequestBuilder::new(StripeMethod::Post, "/account_links").form(&params),
-                None,
+                Some(format!("onboarding-{account}-{}", now / 60)),
             )
             .await?;
         Ok(link.url)

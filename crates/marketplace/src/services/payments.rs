@@ -372,7 +372,9 @@ pub async fn onboarding(
         "{}/dashboard/payouts",
         state.settings.mail.public_url.trim_end_matches('/')
     );
-    Ok(stripe.onboarding_link(&account, &back, &back).await?)
+    Ok(stripe
+        .onboarding_link(&account, &back, &back, now())
+        .await?)
 }
 
 #[cfg(test)]

@@ -674,6 +674,11 @@ async fn an_artist_connects_a_payout_account_and_then_receives_the_deposits(db: 
         assert!(
             link.3.contains("type=account_onboarding") && link.3.contains("account=acct_connect1")
         );
+        assert!(
+            link.2
+                .as_deref()
+                .is_some_and(|k| k.starts_with("onboarding-acct_connect1-"))
+        );
     }
 
     // Once Stripe enables the account, deposits are destination charges to it.
