@@ -5,7 +5,9 @@ use crate::clock::now;
 use crate::error::AppError;
 use crate::state::AppState;
 use domain::{Actor, AppointmentState, BookingId, BookingState};
-use storage::{BookingDetail, EventOutcome, Payment, PaymentEventKind, PaymentStatus, User};
+use storage::{
+    BookingDetail, BookingRequest, EventOutcome, Payment, PaymentEventKind, PaymentStatus, User,
+};
 
 impl From<PaymentError> for AppError {
     fn from(e: PaymentError) -> Self {
@@ -29,7 +31,7 @@ pub fn stripe(state: &AppState) -> Result<&Stripe, AppError> {
 /// What the card form needs. The intent's client secret stays with us: the payment is confirmed
 /// here, and the secret goes to the browser only when the bank asks for 3-D Secure.
 pub struct DepositCheckout {
-    pub detail: BookingDetail,
+    pub request: BookingRequest,
     pub amount_cents: i64,
     /// The last attempt's decline, if the card was refused.
     pub failure: Option<String>,
@@ -40,33 +42,34 @@ async fn due_deposit(
     state: &AppState,
     client: &User,
     id: BookingId,
-) -> Result<(BookingDetail, i64), AppError> {
-    let detail = state
+) -> Result<(BookingRequest, i64), AppError> {
+    // One query: the card form needs the request alone, not its whole page.
+    let request = state
         .store
-        .booking(id, client.id)
+        .booking_request(id, client.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if detail.request.actor_for(client.id) != Some(Actor::Client) {
+    if request.actor_for(client.id) != Some(Actor::Client) {
         return Err(AppError::Forbidden(
             "only the client pays the deposit".into(),
         ));
     }
-    if detail.request.state != BookingState::DepositPending {
+    if request.state != BookingState::DepositPending {
         return Err(AppError::Conflict(format!(
             "no deposit is due: the request is {}",
-            detail.request.state.label().to_lowercase()
+            request.state.label().to_lowercase()
         )));
     }
-    if detail.request.deadline_at.is_some_and(|d| d < now()) {
+    if request.deadline_at.is_some_and(|d| d < now()) {
         return Err(AppError::Conflict("the deposit deadline has passed".into()));
     }
-    let amount = detail.request.quote.map_or(0, |q| q.deposit_cents);
+    let amount = request.quote.map_or(0, |q| q.deposit_cents);
     if amount <= 0 {
         return Err(AppError::Conflict(
             "this quote asks for no deposit: nothing to pay".into(),
         ));
     }
-    Ok((detail, amount))
+    Ok((request, amount))
 }
 
 /// Opens the deposit's card payment: the request's open PaymentIntent for this amount, or a new
@@ -77,8 +80,8 @@ pub async fn checkout(
     id: BookingId,
 ) -> Result<DepositCheckout, AppError> {
     let stripe = stripe(state)?;
-    let (detail, amount) = due_deposit(state, client, id).await?;
-    let currency = detail.request.currency.code().to_ascii_lowercase();
+    let (request, amount) = due_deposit(state, client, id).await?;
+    let currency = request.currency.code().to_ascii_lowercase();
     let payments = state.store.payments(id, client.id).await?;
     if payments
         .iter()
@@ -99,7 +102,7 @@ pub async fn checkout(
     let intent = match open {
         Some(p) => stripe.intent(&p.intent_id).await?,
         None => {
-            let destination = payout_account(state, detail.request.artist_id).await?;
+            let destination = payout_account(state, request.artist_id).await?;
             let intent = stripe
                 .create_intent(&NewIntent {
                     booking_id: id.get(),
@@ -122,7 +125,7 @@ pub async fn checkout(
         ));
     }
     Ok(DepositCheckout {
-        detail,
+        request,
         amount_cents: amount,
         failure,
     })

@@ -273,6 +273,15 @@ async fn confirm(
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Opens the card form and pays with card `number`, as the client's browser would.
+async fn pay(stripe: &LocalStripe, c: &Client, app: &TestApp, id: i64, number: &str) -> Value {
+    let csrf = open_checkout(c, app, id).await;
+    let card = stripe.card(number).await;
+    let (s, out) = confirm(c, app, id, &csrf, &card).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    out
+}
+
 fn sign(payload: &str, t: i64) -> String {
     let v1 =
         marketplace::card_payments::signature(WEBHOOK_SECRET.as_bytes(), t, payload.as_bytes());
@@ -382,11 +391,8 @@ async fn a_declined_card_is_explained_and_the_deposit_stays_due(db: TestDb) {
     let stripe = LocalStripe::start().await;
     let app = app_with_stripe(db, &stripe).await;
     let (client_c, _artist_c, id, _) = deposit_due(&app, "declined").await;
-    let csrf = open_checkout(&client_c, &app, id).await;
     // Stripe's test card that attaches and is then declined when charged.
-    let card = stripe.card("4000000000000341").await;
-    let (s, out) = confirm(&client_c, &app, id, &csrf, &card).await;
-    assert_eq!(s, StatusCode::OK, "{out}");
+    let out = pay(&stripe, &client_c, &app, id, "4000000000000341").await;
     assert_eq!(out["status"], "declined", "{out}");
     assert!(
         out["message"]
@@ -403,9 +409,7 @@ async fn a_declined_card_is_explained_and_the_deposit_stays_due(db: TestDb) {
                 booking(&client_c, &app, id).await["state"],
                 "deposit_pending"
             );
-            let good = stripe.card("4242424242424242").await;
-            let csrf = open_checkout(&client_c, &app, id).await;
-            let (_, out) = confirm(&client_c, &app, id, &csrf, &good).await;
+            let out = pay(&stripe, &client_c, &app, id, "4242424242424242").await;
             assert_eq!(out["status"], "paid", "{out}");
             until_state(&client_c, &app, id, "booked").await;
             return;
@@ -419,9 +423,7 @@ async fn a_credited_card_deposit_goes_back_to_the_card_once(db: TestDb) {
     let stripe = LocalStripe::start().await;
     let app = app_with_stripe(db, &stripe).await;
     let (client_c, artist_c, id, _) = deposit_due(&app, "refund").await;
-    let csrf = open_checkout(&client_c, &app, id).await;
-    let card = stripe.card("4242424242424242").await;
-    confirm(&client_c, &app, id, &csrf, &card).await;
+    pay(&stripe, &client_c, &app, id, "4242424242424242").await;
     until_state(&client_c, &app, id, "booked").await;
     let (s, ap) = post(
         &artist_c,

@@ -40,7 +40,7 @@ pub async fn deposit_page(
     };
     let checkout = payments::checkout(&state, &user, BookingId::new(id)).await?;
     let stripe = payments::stripe(&state)?;
-    let r = &checkout.detail.request;
+    let r = &checkout.request;
     let artist = state.store.artist_by_id(r.artist_id).await?;
     let terms = artist.map_or_else(String::new, |a| policy_text(&a.policy, a.currency));
     let page = PayPage {
