@@ -3,6 +3,7 @@
 pub mod account;
 pub mod appointment;
 pub mod artist;
+pub mod audit;
 pub mod availability;
 pub mod booking;
 pub mod consent;
@@ -17,6 +18,7 @@ pub mod throttle;
 pub use account::{DisplayName, Email, NewPassword, PasswordError, RegistrableRole, Role};
 pub use appointment::{AppointmentAction, AppointmentState};
 pub use artist::{PortfolioDraft, SkinTone, Slug, Style};
+pub use audit::AuditAction;
 pub use availability::Availability;
 pub use booking::{
     Actor, BookingAction, BookingState, TransitionError, booking_completed, withdrawal_allowed,

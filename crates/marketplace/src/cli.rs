@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate [--check]`, `seed-demo`, `healthcheck`, `version`.
+//! The command line: `serve` (default), `migrate [--check]`, `seed-demo`, `audit verify`,
+//! `healthcheck`, `version`.
 //!
 //! Exit codes: 0 success; 1 the operation failed or the check did not pass; 2 bad usage or configuration.
 
@@ -55,9 +56,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the OpenAPI document this build serves at /api/openapi.json (no configuration or
     /// database needed), for client generators and API reviews.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every entry's hash chain; exit 1 naming the first entry that was changed or removed.
+    Verify,
 }
 
 enum Failure {
@@ -175,6 +187,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                      (add --artists N to grow the catalogue)"
                         .into(),
                 )),
+            }
+        }
+        Some(Command::Audit {
+            command: AuditCommand::Verify,
+        }) => {
+            let settings = load(&cli)?;
+            let store = crate::db_auth::connect(&settings.database, PoolOptions::default())
+                .await
+                .map_err(failed)?;
+            let verdict = crate::services::audit::verify(&store).await;
+            store.close().await;
+            match verdict.map_err(failed)? {
+                crate::services::audit::Verdict::Intact { entries, head } => {
+                    println!("audit log intact: {entries} entries, last hash {head}");
+                    Ok(())
+                }
+                crate::services::audit::Verdict::Broken(e) => {
+                    Err(Failure::Failed(format!("audit log tampered with: {e}")))
+                }
             }
         }
         Some(Command::Healthcheck { url, timeout_secs }) => {

@@ -85,6 +85,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// Where a request came from, as the audit log records it: the client's address and the
+/// request id the access log and the response carry, so an entry can be matched to both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(64).collect());
+        Ok(Origin { ip, request_id })
+    }
+}
+
 /// Works out the client's address once, before routing, for every handler and rate limit. A
 /// plain service rather than `from_fn` middleware: it runs on every request, so it allocates
 /// nothing and adds no boxed future.

@@ -7,7 +7,9 @@ use tracing_subscriber::fmt::format::FmtSpan;
 /// Installs the global subscriber. Safe to call more than once (later calls are ignored), which
 /// tests that build several apps in one process rely on.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // The audit log's copy is kept whatever the level: on ECS it is the copy outside the database.
+    let filter = EnvFilter::try_new(format!("{},audit=info", settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)

@@ -2,6 +2,7 @@
 //! the `Store` that gathers them, and the backend chosen by URL scheme.
 
 mod accounts;
+mod audit;
 mod booking;
 mod catalogue;
 mod conversation;
@@ -22,6 +23,9 @@ mod sqlite;
 pub mod testing;
 
 pub use accounts::AccountStore;
+pub use audit::{
+    AuditEntry, AuditFilter, AuditStore, ChainBreak, GENESIS_HASH, NewAuditEntry, verify_run,
+};
 pub use booking::BookingStore;
 pub use catalogue::CatalogueStore;
 pub use conversation::ConversationStore;

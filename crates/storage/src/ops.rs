@@ -81,6 +81,7 @@ pub trait Store:
     + OutboxStore
     + crate::SchedulingStore
     + crate::PaymentStore
+    + crate::AuditStore
     + Send
     + Sync
     + 'static

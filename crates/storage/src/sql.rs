@@ -125,6 +125,7 @@ macro_rules! impl_sql_store {
         $crate::outbox::impl_outbox_store!($($args)*);
         $crate::scheduling::impl_scheduling_store!($($args)*);
         $crate::payments::impl_payment_store!($($args)*);
+        $crate::audit::impl_audit_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

@@ -87,7 +87,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route(
             "/account/two-factor",
-            get(pages::accounts::two_factor_settings).post(pages::accounts::change_two_factor),
+            get(pages::two_factor::two_factor_settings).post(pages::two_factor::change_two_factor),
         )
         .route(
             "/forgot-password",
@@ -132,6 +132,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         )
         .route("/artists/{slug}/notify", post(pages::profile::watch_books))
         .route("/admin", get(pages::accounts::admin))
+        .route("/admin/audit", get(pages::audit::audit_log))
         .route("/search", get(pages::catalogue::search))
         .route("/artists/{slug}", get(pages::catalogue::artist))
         .route("/studios/{slug}", get(pages::catalogue::studio))

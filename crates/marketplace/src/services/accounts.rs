@@ -2,9 +2,11 @@
 
 use crate::auth::email_link::{LinkSigner, Purpose};
 use crate::auth::two_factor;
+use crate::client_ip::Origin;
 use crate::error::{AppError, FieldError};
+use crate::services::audit;
 use crate::state::AppState;
-use domain::{DisplayName, Email, NewPassword, RegistrableRole, UserId};
+use domain::{AuditAction, DisplayName, Email, NewPassword, RegistrableRole, UserId};
 use storage::{NewUser, User};
 
 /// What a sign-up form or API call sent, before parsing.
@@ -30,7 +32,11 @@ const VERIFY_LINK_SECS: i64 = 48 * 3600;
 /// unverified, emailing a verification link. When the address already has an account, its owner
 /// is emailed instead; the caller answers both the same way, after the same work, so registration
 /// never tells whether an address has an account.
-pub async fn register(state: &AppState, input: Registration) -> Result<(), AppError> {
+pub async fn register(
+    state: &AppState,
+    input: Registration,
+    origin: &Origin,
+) -> Result<(), AppError> {
     let mut errors = Vec::new();
     let email = Email::parse(&input.email)
         .map_err(|e| errors.push(FieldError::from(e)))
@@ -71,6 +77,16 @@ pub async fn register(state: &AppState, input: Registration) -> Result<(), AppEr
         Ok(user) => {
             state.metrics.registrations.inc();
             tracing::info!(user_id = %user.id, role = user.role.as_str(), "account registered");
+            let detail = serde_json::json!({ "role": user.role.as_str() });
+            audit::record(
+                state,
+                AuditAction::AccountRegistered,
+                Some(user.id),
+                Some(user.id),
+                origin,
+                detail,
+            )
+            .await?;
             send_verification(state, &user, now).await
         }
         Err(storage::StoreError::Conflict(_)) => {
@@ -128,7 +144,11 @@ pub async fn send_verification(state: &AppState, user: &User, now: i64) -> Resul
 }
 
 /// Checks a verification link and marks the address verified; the user it belongs to.
-pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppError> {
+pub async fn verify_email(
+    state: &AppState,
+    token: &str,
+    origin: &Origin,
+) -> Result<User, AppError> {
     let invalid = || {
         AppError::BadRequest("This link is not valid or has expired. Sign in and ask for a new one on your account page.".into())
     };
@@ -151,6 +171,8 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<User, AppErro
         return Err(invalid());
     }
     tracing::info!(user_id = %user.id, "email address verified");
+    let (who, none) = (Some(user.id), serde_json::json!({}));
+    audit::record(state, AuditAction::EmailVerified, who, who, origin, none).await?;
     Ok(User {
         email_verified: true,
         ..user
@@ -208,6 +230,7 @@ pub async fn reset_password(
     state: &AppState,
     token: &str,
     new_password: &str,
+    origin: &Origin,
 ) -> Result<User, AppError> {
     let invalid = || {
         AppError::BadRequest(
@@ -251,16 +274,31 @@ pub async fn reset_password(
         .clear_sign_in_failures(&throttle_key(user.email.as_str()))
         .await?;
     tracing::info!(user_id = %id, "password reset; every session ended");
+    let detail = serde_json::json!({ "method": "email_link" });
+    audit::record(
+        state,
+        AuditAction::PasswordReset,
+        Some(id),
+        Some(id),
+        origin,
+        detail,
+    )
+    .await?;
     state.store.user(id).await?.ok_or_else(invalid)
 }
 
 /// Checks the second factor of `user` (a TOTP code or a recovery code), under the same
 /// per-account throttle as passwords, so six-digit codes cannot be tried at speed.
-pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<bool, AppError> {
+pub async fn second_factor(
+    state: &AppState,
+    user: &User,
+    code: &str,
+    origin: &Origin,
+) -> Result<bool, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key = throttle_key(user.email.as_str());
     ensure_not_locked(state, &key, now, "Too many wrong codes.").await?;
-    let ok = verify_second_factor(state, user.id, code).await?;
+    let ok = verify_second_factor(state, user.id, code, origin).await?;
     if ok {
         state.store.clear_sign_in_failures(&key).await?;
     } else {
@@ -268,8 +306,35 @@ pub async fn second_factor(state: &AppState, user: &User, code: &str) -> Result<
             .store
             .record_sign_in_failure(&key, Some(user.id), now)
             .await?;
+        audit::record(
+            state,
+            AuditAction::SignInFailed,
+            None,
+            Some(user.id),
+            origin,
+            serde_json::json!({ "factor": "second" }),
+        )
+        .await?;
     }
     Ok(ok)
+}
+
+/// Records a completed sign-in: `method` names how (`password`, `oidc`, `email_link`...).
+pub async fn signed_in(
+    state: &AppState,
+    user: &User,
+    origin: &Origin,
+    method: &'static str,
+) -> Result<(), AppError> {
+    audit::record(
+        state,
+        AuditAction::SignInSucceeded,
+        Some(user.id),
+        Some(user.id),
+        origin,
+        serde_json::json!({ "method": method, "second_factor": user.two_factor }),
+    )
+    .await
 }
 
 /// Checks a TOTP code or an unused recovery code for `user`, consuming it. True when the user
@@ -278,6 +343,7 @@ async fn verify_second_factor(
     state: &AppState,
     user: UserId,
     code: &str,
+    origin: &Origin,
 ) -> Result<bool, AppError> {
     let Some(factor) = state.store.two_factor(user).await? else {
         return Ok(true);
@@ -294,10 +360,23 @@ async fn verify_second_factor(
             .filter(|h| **h != hash)
             .cloned()
             .collect();
-        return Ok(state
+        let used = state
             .store
             .use_recovery_code(user, &factor.recovery, &after)
-            .await?);
+            .await?;
+        if used {
+            let detail = serde_json::json!({ "remaining": after.len() });
+            audit::record(
+                state,
+                AuditAction::RecoveryCodeUsed,
+                Some(user),
+                Some(user),
+                origin,
+                detail,
+            )
+            .await?;
+        }
+        return Ok(used);
     }
     Ok(false)
 }
@@ -332,6 +411,7 @@ pub async fn authenticate(
     state: &AppState,
     email: &str,
     password: &str,
+    origin: &Origin,
 ) -> Result<Option<User>, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let key = throttle_key(email);
@@ -362,6 +442,17 @@ pub async fn authenticate(
         Some(_) => state.store.clear_sign_in_failures(&key).await?,
         None => {
             state.store.record_sign_in_failure(&key, owner, now).await?;
+            // The address is not recorded: for an unknown one it may be someone's mistyped
+            // password, and for a known one the account id says enough.
+            audit::record(
+                state,
+                AuditAction::SignInFailed,
+                None,
+                owner,
+                origin,
+                serde_json::json!({ "factor": "password" }),
+            )
+            .await?;
         }
     }
     Ok(user)

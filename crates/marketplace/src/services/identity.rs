@@ -3,9 +3,11 @@
 //! verified, and joins an existing account only after that account's owner, signed in, confirms.
 
 use crate::auth::oidc::Identity;
+use crate::client_ip::Origin;
 use crate::error::AppError;
+use crate::services::audit;
 use crate::state::AppState;
-use domain::{DisplayName, Email, Role};
+use domain::{AuditAction, DisplayName, Email, Role};
 use storage::{NewUser, StoreError, User};
 
 /// A provider identity waiting for its account's owner to confirm the link; kept in the session.
@@ -139,6 +141,7 @@ pub async fn confirm_link(
     state: &AppState,
     user: &User,
     pending: &PendingLink,
+    origin: &Origin,
 ) -> Result<(), AppError> {
     let email = Email::parse(&pending.email).map_err(|_| AppError::NotFound)?;
     if email != user.email {
@@ -153,7 +156,9 @@ pub async fn confirm_link(
     {
         Ok(()) => {
             tracing::info!(user_id = %user.id, provider = %pending.provider, "provider linked");
-            Ok(())
+            let detail = serde_json::json!({ "provider": pending.provider });
+            let who = Some(user.id);
+            audit::record(state, AuditAction::IdentityLinked, who, who, origin, detail).await
         }
         Err(StoreError::Conflict(m)) => Err(AppError::Conflict(m.into())),
         Err(e) => Err(e.into()),

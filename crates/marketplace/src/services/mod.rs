@@ -2,6 +2,7 @@
 //! and the API handler, which only parse input and render output.
 
 pub mod accounts;
+pub mod audit;
 pub mod booking;
 pub mod calendar;
 pub mod catalogue;

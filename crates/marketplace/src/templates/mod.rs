@@ -2,6 +2,7 @@
 //! per part of the product; `format` holds how money, times and Markdown are shown.
 
 pub mod accounts;
+pub mod audit;
 pub mod bookings;
 pub mod calendar;
 pub mod catalogue;

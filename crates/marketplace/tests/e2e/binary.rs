@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use storage::testing::TestDb;
 
-fn marketplace(db_url: &str, dir: &std::path::Path) -> Command {
+pub(crate) fn marketplace(db_url: &str, dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_marketplace"));
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TM_")) {
         cmd.env_remove(key);

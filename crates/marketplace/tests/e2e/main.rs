@@ -2,6 +2,7 @@
 
 mod abuse;
 mod accounts;
+mod audit;
 mod bad_input;
 mod binary;
 mod bookings;

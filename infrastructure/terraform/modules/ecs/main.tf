@@ -114,6 +114,19 @@ resource "aws_cloudwatch_log_group" "app" {
   tags              = var.tags
 }
 
+# The audit log's copy outside the database: each entry is a JSON line with target "audit",
+# carrying its sequence number and chain hash, so a row changed later in the database no longer
+# matches what CloudWatch received.
+resource "aws_cloudwatch_query_definition" "audit" {
+  name            = "${var.name}/audit-log"
+  log_group_names = [aws_cloudwatch_log_group.app.name]
+  query_string    = <<-EOT
+    fields @timestamp, seq, action, actor, subject, hash
+    | filter target = "audit"
+    | sort seq desc
+  EOT
+}
+
 # ---------------------------------------------------------------- IAM
 
 data "aws_iam_policy_document" "tasks_assume" {

@@ -154,9 +154,14 @@ variable "ec2_capacity" {
 
 
 variable "log_retention_days" {
-  description = "Retention of the container logs, in days."
+  description = "Retention of the container logs, in days. They carry the audit log's copy (target \"audit\"), which SOC 2 evidence needs for at least a year."
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains([365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention of at least a year: the audit log is shipped in these logs."
+  }
 }
 
 variable "alb_deletion_protection" {

@@ -2,6 +2,7 @@
 
 use crate::auth::session::{sign_in as start_session, sign_out as end_session};
 use crate::auth::{AdminUser, CurrentUser};
+use crate::client_ip::Origin;
 use crate::error::{AppError, Problem};
 use crate::routes::api::Json;
 use crate::routes::api::types::{CatalogueCounts, User};
@@ -35,9 +36,10 @@ pub struct RegistrationAccepted {
 #[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
+    origin: Origin,
     Json(input): Json<Registration>,
 ) -> Result<(StatusCode, Json<RegistrationAccepted>), AppError> {
-    accounts::register(&state, input).await?;
+    accounts::register(&state, input, &origin).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RegistrationAccepted {
@@ -72,9 +74,10 @@ pub struct SignIn {
 pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
+    origin: Origin,
     Json(input): Json<SignIn>,
 ) -> Result<Json<User>, AppError> {
-    let user = accounts::authenticate(&state, &input.email, &input.password)
+    let user = accounts::authenticate(&state, &input.email, &input.password, &origin)
         .await?
         .ok_or_else(|| AppError::Forbidden(SIGN_IN_FAILED.into()))?;
     if user.two_factor {
@@ -84,13 +87,14 @@ pub async fn sign_in(
         } else {
             "That code is not valid, or has been used. Try the next one."
         };
-        if code.is_empty() || !accounts::second_factor(&state, &user, code).await? {
+        if code.is_empty() || !accounts::second_factor(&state, &user, code, &origin).await? {
             return Err(AppError::Validation(vec![crate::error::FieldError {
                 field: "totp_code".into(),
                 message: message.into(),
             }]));
         }
     }
+    accounts::signed_in(&state, &user, &origin, "password").await?;
     start_session(&session, &user).await?;
     Ok(Json(user.into()))
 }

@@ -4,18 +4,20 @@
 use crate::auth::csrf::{self, CsrfForm};
 use crate::auth::session::{sign_in as start_session, sign_out as end_session};
 use crate::auth::{AdminUser, CurrentUser, MaybeUser};
+use crate::client_ip::Origin;
 use crate::error::AppError;
 use crate::routes::pages::{layout, render};
 use crate::services::accounts::{self, Registration, SIGN_IN_FAILED};
+use crate::services::audit;
 use crate::state::AppState;
 use crate::templates::{
     AccountPage, AdminPage, CheckEmailPage, DemoAccount, ForgotPasswordPage, Layout,
-    ResetPasswordPage, SignInPage, SignUpPage, TwoFactorPage, TwoFactorSignInPage,
+    ResetPasswordPage, SignInPage, SignUpPage, TwoFactorSignInPage,
 };
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use domain::Email;
+use domain::{AuditAction, Email};
 use tower_sessions::Session;
 
 #[tracing::instrument(skip_all)]
@@ -41,6 +43,7 @@ pub async fn sign_up_form(
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(
     State(state): State<AppState>,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<Registration>,
 ) -> Result<Response, AppError> {
     let (display_name, email, role) = (
@@ -48,7 +51,7 @@ pub async fn sign_up(
         form.email.clone(),
         form.role.clone(),
     );
-    match accounts::register(&state, form).await {
+    match accounts::register(&state, form, &origin).await {
         // The same page whether or not the address already had an account.
         Ok(()) => Ok(render(CheckEmailPage {
             layout: Layout::new(&state, None, None),
@@ -81,9 +84,11 @@ pub struct VerifyQuery {
 pub async fn verify_email(
     State(state): State<AppState>,
     session: Session,
+    origin: Origin,
     Query(query): Query<VerifyQuery>,
 ) -> Result<Response, AppError> {
-    let user = accounts::verify_email(&state, &query.token).await?;
+    let user = accounts::verify_email(&state, &query.token, &origin).await?;
+    accounts::signed_in(&state, &user, &origin, "email_link").await?;
     start_session(&session, &user).await?;
     Ok(Redirect::to("/account").into_response())
 }
@@ -151,10 +156,12 @@ pub struct ResetForm {
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(
     State(state): State<AppState>,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<ResetForm>,
 ) -> Result<Response, AppError> {
-    match accounts::reset_password(&state, &form.token, &form.password).await {
+    match accounts::reset_password(&state, &form.token, &form.password, &origin).await {
         Ok(user) => {
+            accounts::signed_in(&state, &user, &origin, "password_reset").await?;
             start_session(&session, &user).await?;
             Ok(Redirect::to("/account").into_response())
         }
@@ -176,11 +183,22 @@ pub async fn reset_password(
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    origin: Origin,
     CsrfForm { session, .. }: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<Redirect, AppError> {
     state.store.end_all_sessions(user.id).await?;
     end_session(&session).await?;
     tracing::info!(user_id = %user.id, "signed out everywhere");
+    let (who, none) = (Some(user.id), serde_json::json!({}));
+    audit::record(
+        &state,
+        AuditAction::SignedOutEverywhere,
+        who,
+        who,
+        &origin,
+        none,
+    )
+    .await?;
     Ok(Redirect::to("/sign-in"))
 }
 
@@ -278,11 +296,12 @@ pub struct SignInForm {
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(
     State(state): State<AppState>,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<SignInForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
-    match accounts::authenticate(&state, &form.email, &form.password).await? {
-        Some(user) => complete_sign_in(&state, &session, &user, next).await,
+    match accounts::authenticate(&state, &form.email, &form.password, &origin).await? {
+        Some(user) => complete_sign_in(&state, &session, &user, next, (&origin, "password")).await,
         None => {
             let page = sign_in_page(
                 &state,
@@ -299,11 +318,13 @@ pub async fn sign_in(
 
 /// After the first factor (a password, or a provider's sign-in): the second factor's page for
 /// accounts that have one, otherwise signed in and on to `next`.
+/// `how` is where the sign-in came from and its method, for the audit log.
 pub async fn complete_sign_in(
     state: &AppState,
     session: &Session,
     user: &storage::User,
     next: String,
+    (origin, method): (&Origin, &'static str),
 ) -> Result<Response, AppError> {
     if user.two_factor {
         crate::auth::session::begin_two_factor(session, user).await?;
@@ -315,6 +336,7 @@ pub async fn complete_sign_in(
         })?
         .into_response());
     }
+    accounts::signed_in(state, user, origin, method).await?;
     start_session(session, user).await?;
     Ok(Redirect::to(&next).into_response())
 }
@@ -322,10 +344,10 @@ pub async fn complete_sign_in(
 #[derive(serde::Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
-    code: String,
+    pub(crate) code: String,
     next: Option<String>,
     #[serde(default)]
-    action: String,
+    pub(crate) action: String,
 }
 
 /// The second step of signing in: a TOTP or recovery code for the account whose password was
@@ -333,13 +355,15 @@ pub struct CodeForm {
 #[tracing::instrument(skip_all)]
 pub async fn two_factor_sign_in(
     State(state): State<AppState>,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<CodeForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     let Some(user) = crate::auth::session::pending_two_factor(&session, &state).await? else {
         return Ok(Redirect::to("/sign-in").into_response());
     };
-    if accounts::second_factor(&state, &user, &form.code).await? {
+    if accounts::second_factor(&state, &user, &form.code, &origin).await? {
+        accounts::signed_in(&state, &user, &origin, "second_factor").await?;
         start_session(&session, &user).await?;
         return Ok(Redirect::to(&next).into_response());
     }
@@ -350,102 +374,6 @@ pub async fn two_factor_sign_in(
         error: Some("That code is not valid, or has been used. Try the next one.".into()),
     })?;
     Ok((StatusCode::UNAUTHORIZED, page).into_response())
-}
-
-const SETUP_KEY: &str = "totp_setup";
-
-/// Turning the second factor on (a new key, kept in the session until a code confirms it) or off.
-#[tracing::instrument(skip_all)]
-pub async fn two_factor_settings(
-    State(state): State<AppState>,
-    session: Session,
-    CurrentUser(user): CurrentUser,
-) -> Result<Html<String>, AppError> {
-    two_factor_page(&state, &session, &user, None).await
-}
-
-async fn two_factor_page(
-    state: &AppState,
-    session: &Session,
-    user: &storage::User,
-    error: Option<String>,
-) -> Result<Html<String>, AppError> {
-    let (secret, url) = if user.two_factor {
-        (String::new(), String::new())
-    } else {
-        let secret = match session.get::<String>(SETUP_KEY).await? {
-            Some(s) => s,
-            None => {
-                let s = crate::auth::two_factor::new_secret();
-                session.insert(SETUP_KEY, &s).await?;
-                s
-            }
-        };
-        let url = crate::auth::two_factor::enrolment_url(&secret, user.email.as_str())?;
-        (secret, url)
-    };
-    render(TwoFactorPage {
-        layout: layout(state, session, Some(user)).await?,
-        enabled: user.two_factor,
-        secret,
-        url,
-        recovery: vec![],
-        error,
-    })
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn change_two_factor(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    CsrfForm { form, session }: CsrfForm<CodeForm>,
-) -> Result<Response, AppError> {
-    match form.action.as_str() {
-        "enable" if !user.two_factor => {
-            let Some(secret) = session.get::<String>(SETUP_KEY).await? else {
-                return Ok(Redirect::to("/account/two-factor").into_response());
-            };
-            let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-            if crate::auth::two_factor::matching_step(&secret, &form.code, now)?.is_none() {
-                let page = two_factor_page(&state, &session, &user, Some(
-                    "That code does not match: check the app's clock and type the current code.".into(),
-                )).await?;
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-            }
-            let (codes, hashes) = crate::auth::two_factor::new_recovery_codes();
-            state
-                .store
-                .set_two_factor(user.id, Some(&secret), &hashes)
-                .await?;
-            session.remove::<String>(SETUP_KEY).await?;
-            tracing::info!(user_id = %user.id, "two-factor sign-in turned on");
-            Ok(render(TwoFactorPage {
-                layout: layout(&state, &session, Some(&user)).await?,
-                enabled: true,
-                secret: String::new(),
-                url: String::new(),
-                recovery: codes,
-                error: None,
-            })?
-            .into_response())
-        }
-        "disable" if user.two_factor => {
-            if !accounts::second_factor(&state, &user, &form.code).await? {
-                let page = two_factor_page(
-                    &state,
-                    &session,
-                    &user,
-                    Some("That code is not valid.".into()),
-                )
-                .await?;
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-            }
-            state.store.set_two_factor(user.id, None, &[]).await?;
-            tracing::info!(user_id = %user.id, "two-factor sign-in turned off");
-            Ok(Redirect::to("/account").into_response())
-        }
-        _ => Ok(Redirect::to("/account/two-factor").into_response()),
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -459,6 +387,7 @@ pub struct DevSignInForm {
 #[tracing::instrument(skip_all)]
 pub async fn dev_sign_in(
     State(state): State<AppState>,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<DevSignInForm>,
 ) -> Result<Response, AppError> {
     let email = Email::parse(&form.email).map_err(|e| AppError::Validation(vec![e.into()]))?;
@@ -467,6 +396,7 @@ pub async fn dev_sign_in(
         .credentials_by_email(&email)
         .await?
         .ok_or(AppError::NotFound)?;
+    accounts::signed_in(&state, &credentials.user, &origin, "development").await?;
     start_session(&session, &credentials.user).await?;
     Ok(Redirect::to("/account").into_response())
 }

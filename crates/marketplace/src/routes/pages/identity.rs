@@ -5,6 +5,7 @@ use crate::auth::csrf::CsrfForm;
 use crate::auth::oidc::{OidcError, PendingFlow};
 use crate::auth::session::current_device;
 use crate::auth::{CurrentUser, MaybeUser};
+use crate::client_ip::Origin;
 use crate::error::AppError;
 use crate::routes::pages::accounts::{complete_sign_in, safe_next};
 use crate::routes::pages::{layout, render, signed_in_layout};
@@ -75,6 +76,7 @@ pub async fn callback(
     State(state): State<AppState>,
     session: Session,
     MaybeUser(current): MaybeUser,
+    origin: Origin,
     Path(provider): Path<String>,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, AppError> {
@@ -111,7 +113,9 @@ pub async fn callback(
             tracing::debug!(user_id = %user.id, "provider already linked");
             Ok(Redirect::to(&next).into_response())
         }
-        Outcome::SignIn(user) => complete_sign_in(&state, &session, &user, next).await,
+        Outcome::SignIn(user) => {
+            complete_sign_in(&state, &session, &user, next, (&origin, "oidc")).await
+        }
         Outcome::ConfirmLink(pending) => {
             session.insert(LINK_KEY, pending).await?;
             Ok(Redirect::to("/account/link").into_response())
@@ -154,6 +158,7 @@ pub struct LinkForm {
 pub async fn link(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<LinkForm>,
 ) -> Result<Response, AppError> {
     let Some(pending) = session.remove::<PendingLink>(LINK_KEY).await? else {
@@ -162,7 +167,7 @@ pub async fn link(
     if form.action != "link" {
         return Ok(Redirect::to("/account").into_response());
     }
-    identity::confirm_link(&state, &user, &pending).await?;
+    identity::confirm_link(&state, &user, &pending, &origin).await?;
     Ok(Redirect::to("/account?linked=1").into_response())
 }
 

@@ -1,6 +1,7 @@
 //! HTML pages: each handler parses the form, calls its use case and renders a template.
 
 pub mod accounts;
+pub mod audit;
 pub mod bookings;
 pub mod catalogue;
 pub mod identity;
@@ -8,6 +9,7 @@ pub mod payments;
 pub mod portfolio;
 pub mod profile;
 pub mod settings;
+pub mod two_factor;
 
 use crate::auth::csrf;
 use crate::error::AppError;

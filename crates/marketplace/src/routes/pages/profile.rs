@@ -4,14 +4,16 @@
 use crate::auth::CurrentUser;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::sign_in as start_session;
+use crate::client_ip::Origin;
 use crate::error::{AppError, FieldError};
 use crate::routes::pages::{confirm, render, signed_in_layout};
-use crate::services::profile;
+use crate::services::{audit, profile};
 use crate::state::AppState;
 use crate::templates::accounts::{NotificationsPage, ProfilePage};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::AuditAction;
 use std::collections::HashMap;
 use storage::User;
 use tower_sessions::Session;
@@ -78,11 +80,22 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    origin: Origin,
     CsrfForm { form, session }: CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     match profile::change_password(&state, &user, &form.current_password, &form.new_password).await
     {
         Ok(user) => {
+            let (who, none) = (Some(user.id), serde_json::json!({}));
+            audit::record(
+                &state,
+                AuditAction::PasswordChanged,
+                who,
+                who,
+                &origin,
+                none,
+            )
+            .await?;
             start_session(&session, &user).await?;
             confirm(
                 &session,
@@ -103,9 +116,13 @@ pub struct Empty {}
 pub async fn become_artist(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
+    origin: Origin,
     CsrfForm { session, .. }: CsrfForm<Empty>,
 ) -> Result<Response, AppError> {
     profile::become_artist(&state, &user).await?;
+    let detail = serde_json::json!({ "from": user.role.as_str(), "to": "artist" });
+    let who = Some(user.id);
+    audit::record(&state, AuditAction::RoleChanged, who, who, &origin, detail).await?;
     confirm(
         &session,
         "You are now an artist. Set up your profile and booking policy, then add your work.",

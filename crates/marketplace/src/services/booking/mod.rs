@@ -242,6 +242,10 @@ pub async fn take_appointment_action(
     let action = AppointmentAction::parse(action).map_err(|_| AppError::NotFound)?;
     let booking_id = appointment_request(state, id).await?;
     let request = visible_request(state, booking_id, user).await?;
+    let audit_origin = crate::client_ip::Origin {
+        ip: origin.ip.parse().ok(),
+        request_id: None,
+    };
     let change = input::appointment_change(
         action,
         input,
@@ -258,6 +262,19 @@ pub async fn take_appointment_action(
         .change_appointment(id, user.id, change, now())
         .await?;
     count_transition(state, action.as_str());
+    if action == AppointmentAction::Consent {
+        // Which form was signed, never what it says: the answers are health data.
+        let detail = serde_json::json!({ "booking": booking_id.get(), "session": id.get() });
+        crate::services::audit::record(
+            state,
+            domain::AuditAction::ConsentSigned,
+            Some(user.id),
+            Some(request.client_id),
+            &audit_origin,
+            detail,
+        )
+        .await?;
+    }
     Ok(ap)
 }
 
