@@ -17,12 +17,16 @@ pub enum AuditAction {
     IdentityLinked,
     RoleChanged,
     ConsentSigned,
+    /// The terms or privacy policy accepted (at sign-up, or again after a new version).
+    LegalAccepted,
+    /// "Do not sell or share" turned on or off, by hand or by Global Privacy Control.
+    PrivacyChoiceChanged,
     /// An admin opened the audit log, which names other people's accounts.
     AuditLogViewed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOutEverywhere,
@@ -36,6 +40,8 @@ impl AuditAction {
         AuditAction::IdentityLinked,
         AuditAction::RoleChanged,
         AuditAction::ConsentSigned,
+        AuditAction::LegalAccepted,
+        AuditAction::PrivacyChoiceChanged,
         AuditAction::AuditLogViewed,
     ];
 
@@ -55,6 +61,8 @@ impl AuditAction {
             AuditAction::IdentityLinked => "identity.linked",
             AuditAction::RoleChanged => "account.role_changed",
             AuditAction::ConsentSigned => "consent.signed",
+            AuditAction::LegalAccepted => "legal.accepted",
+            AuditAction::PrivacyChoiceChanged => "privacy.choice_changed",
             AuditAction::AuditLogViewed => "admin.audit_viewed",
         }
     }

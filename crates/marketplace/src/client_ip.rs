@@ -85,12 +85,16 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Where a request came from, as the audit log records it: the client's address and the
-/// request id the access log and the response carry, so an entry can be matched to both.
+/// Where a request came from, as the audit log records it (the client's address and the request
+/// id the access log and the response carry, so an entry can be matched to both), and whether
+/// the browser asks not to have its person's data sold or shared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     pub ip: Option<IpAddr>,
     pub request_id: Option<String>,
+    /// The browser sent `Sec-GPC: 1` (Global Privacy Control): its person opts out of sale and
+    /// sharing of their data.
+    pub gpc: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Origin {
@@ -102,7 +106,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(64).collect());
-        Ok(Origin { ip, request_id })
+        let gpc = parts
+            .headers
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
+        Ok(Origin {
+            ip,
+            request_id,
+            gpc,
+        })
     }
 }
 

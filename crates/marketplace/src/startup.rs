@@ -48,6 +48,13 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
         }
+        // Early, so a changed text under an old version stops this release before it serves; with
+        // migrations still pending it waits for the first acceptance (readiness says why meanwhile).
+        if store.schema_status().await?.is_compatible() {
+            crate::services::legal::publish(&store)
+                .await
+                .map_err(|e| anyhow::anyhow!("publishing the terms and privacy policy: {e}"))?;
+        }
         if settings.demo.seed_when_empty
             && let Some(summary) = crate::seed::seed_if_empty(store.as_ref(), &settings.media.dir)
                 .await

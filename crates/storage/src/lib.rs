@@ -7,6 +7,7 @@ mod booking;
 mod catalogue;
 mod conversation;
 mod error;
+mod legal;
 mod model;
 mod ops;
 mod outbox;
@@ -30,6 +31,7 @@ pub use booking::BookingStore;
 pub use catalogue::CatalogueStore;
 pub use conversation::ConversationStore;
 pub use error::{Result, StoreError};
+pub use legal::{LegalStore, PrivacyChoice};
 pub use model::*;
 pub use ops::{
     Backend, ConnectPassword, PoolOptions, Store, connect, embedded_schema_version, redact_url,

@@ -82,6 +82,7 @@ pub trait Store:
     + crate::SchedulingStore
     + crate::PaymentStore
     + crate::AuditStore
+    + crate::LegalStore
     + Send
     + Sync
     + 'static

@@ -126,6 +126,7 @@ macro_rules! impl_sql_store {
         $crate::scheduling::impl_scheduling_store!($($args)*);
         $crate::payments::impl_payment_store!($($args)*);
         $crate::audit::impl_audit_store!($($args)*);
+        $crate::legal::impl_legal_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

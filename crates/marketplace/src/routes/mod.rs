@@ -134,6 +134,18 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/admin", get(pages::accounts::admin))
         .route("/admin/audit", get(pages::audit::audit_log))
         .route("/search", get(pages::catalogue::search))
+        .route("/terms", get(pages::legal::terms))
+        .route("/privacy", get(pages::legal::privacy))
+        .route("/cookies", get(pages::legal::cookies))
+        .route(
+            "/privacy/do-not-sell",
+            get(pages::legal::do_not_sell).post(pages::legal::set_do_not_sell),
+        )
+        .route(
+            "/legal/updated",
+            get(pages::legal::updated_terms).post(pages::legal::accept_terms),
+        )
+        .route("/.well-known/gpc.json", get(pages::legal::gpc_declaration))
         .route("/artists/{slug}", get(pages::catalogue::artist))
         .route("/studios/{slug}", get(pages::catalogue::studio))
         .route(

@@ -4,7 +4,7 @@ use crate::auth::email_link::{LinkSigner, Purpose};
 use crate::auth::two_factor;
 use crate::client_ip::Origin;
 use crate::error::{AppError, FieldError};
-use crate::services::audit;
+use crate::services::{audit, legal};
 use crate::state::AppState;
 use domain::{AuditAction, DisplayName, Email, NewPassword, RegistrableRole, UserId};
 use storage::{NewUser, User};
@@ -20,6 +20,12 @@ pub struct Registration {
     pub display_name: String,
     #[serde(default)]
     pub role: String,
+    /// The version of the terms of service (`/terms`) accepted; omitted, the current one.
+    #[serde(default)]
+    pub accepted_terms: Option<String>,
+    /// The version of the privacy policy (`/privacy`) acknowledged; omitted, the current one.
+    #[serde(default)]
+    pub accepted_privacy: Option<String>,
 }
 
 /// The single message for every sign-in failure, so it never reveals whether an account exists.
@@ -64,6 +70,7 @@ pub async fn register(
     };
     let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (accepted_terms, accepted_privacy) = (input.accepted_terms, input.accepted_privacy);
     let created = state
         .store
         .create_user(NewUser {
@@ -87,6 +94,20 @@ pub async fn register(
                 detail,
             )
             .await?;
+            let shown = [
+                (
+                    "terms",
+                    accepted_terms.as_deref().unwrap_or(legal::TERMS.version),
+                ),
+                (
+                    "privacy",
+                    accepted_privacy
+                        .as_deref()
+                        .unwrap_or(legal::PRIVACY.version),
+                ),
+            ];
+            legal::accept(state, user.id, origin, &shown, "sign_up").await?;
+            legal::honour_gpc(state, user.id, origin).await?;
             send_verification(state, &user, now).await
         }
         Err(storage::StoreError::Conflict(_)) => {
@@ -334,7 +355,8 @@ pub async fn signed_in(
         origin,
         serde_json::json!({ "method": method, "second_factor": user.two_factor }),
     )
-    .await
+    .await?;
+    legal::honour_gpc(state, user.id, origin).await
 }
 
 /// Checks a TOTP code or an unused recovery code for `user`, consuming it. True when the user

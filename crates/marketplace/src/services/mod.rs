@@ -7,6 +7,7 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod identity;
+pub mod legal;
 pub mod payments;
 pub mod portfolio;
 pub mod profile;

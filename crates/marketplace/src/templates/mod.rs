@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod consent;
 pub mod email;
 pub mod format;
+pub mod legal;
 pub mod payments;
 pub mod portfolio;
 pub mod settings;
@@ -33,6 +34,8 @@ pub struct Layout {
     pub csrf: String,
     /// What the last form did, shown once at the top of the next page.
     pub notice: Option<String>,
+    /// The signed-in person has not accepted the current terms or privacy policy.
+    pub legal_update: bool,
 }
 
 pub struct UserBadge {
@@ -52,6 +55,7 @@ impl Layout {
             }),
             csrf: csrf.unwrap_or_default(),
             notice: None,
+            legal_update: false,
         }
     }
 }

@@ -10,6 +10,7 @@ mod browser;
 mod health;
 mod helpers;
 mod journey;
+mod legal;
 mod oidc;
 mod payments;
 mod profile;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bookings;
 pub mod catalogue;
 pub mod identity;
+pub mod legal;
 pub mod payments;
 pub mod portfolio;
 pub mod profile;
@@ -54,7 +55,30 @@ pub async fn layout(
     };
     let mut layout = Layout::new(state, user, csrf);
     layout.notice = notice;
+    if let Some(user) = user {
+        layout.legal_update = !legal_current(state, session, user).await?;
+    }
     Ok(layout)
+}
+
+/// Session key: the terms' versions this session's person is known to have accepted.
+pub const LEGAL_KEY: &str = "legal_accepted";
+
+/// Whether `user` accepted the current terms and privacy policy. Remembered in the session once
+/// true, so pages ask the database only until then.
+async fn legal_current(state: &AppState, session: &Session, user: &User) -> Result<bool, AppError> {
+    // The account is part of the value, so it never carries over to another person's sign-in.
+    let current = format!("{}|{}", user.id, crate::services::legal::current_versions());
+    if session.get::<String>(LEGAL_KEY).await?.as_deref() == Some(current.as_str()) {
+        return Ok(true);
+    }
+    let ok = crate::services::legal::outdated(state, user.id)
+        .await?
+        .is_empty();
+    if ok {
+        session.insert(LEGAL_KEY, current).await?;
+    }
+    Ok(ok)
 }
 
 /// The waiting confirmation, removed so it shows once. Reading first keeps the session unwritten

@@ -244,7 +244,7 @@ pub async fn take_appointment_action(
     let request = visible_request(state, booking_id, user).await?;
     let audit_origin = crate::client_ip::Origin {
         ip: origin.ip.parse().ok(),
-        request_id: None,
+        ..Default::default()
     };
     let change = input::appointment_change(
         action,
