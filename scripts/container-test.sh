@@ -60,7 +60,10 @@ run_opts=(--network host --read-only --tmpfs "/tmp:rw,size=64m" --cap-drop ALL -
   # Production sends email over SMTP and stores images in S3; here nothing listens on the SMTP
   # port (deliveries fail and are retried, as they would during an outage); images go to
   # /tmp/media (the image sets TM_MEDIA_DIR) on the tmpfs.
-  -e TM_MAIL_SMTP_URL="smtp://127.0.0.1:9")
+  -e TM_MAIL_SMTP_URL="smtp://127.0.0.1:9"
+  # Production wraps field-encryption keys with KMS, which is asked only when a health answer,
+  # date of birth or skin photo is first written; none is here.
+  -e TM_ENCRYPTION_KMS_KEY_ID="alias/tm-fields" -e AWS_REGION="us-east-1")
 
 echo "== migrate (one-off container, as the deploy does before traffic moves)"
 "$docker" run --rm "${run_opts[@]}" "$image" migrate

@@ -21,12 +21,14 @@ pub enum AuditAction {
     LegalAccepted,
     /// "Do not sell or share" turned on or off, by hand or by Global Privacy Control.
     PrivacyChoiceChanged,
+    /// The data keys of field encryption were re-wrapped (`marketplace keys rotate`).
+    KeysRotated,
     /// An admin opened the audit log, which names other people's accounts.
     AuditLogViewed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOutEverywhere,
@@ -42,6 +44,7 @@ impl AuditAction {
         AuditAction::ConsentSigned,
         AuditAction::LegalAccepted,
         AuditAction::PrivacyChoiceChanged,
+        AuditAction::KeysRotated,
         AuditAction::AuditLogViewed,
     ];
 
@@ -63,6 +66,7 @@ impl AuditAction {
             AuditAction::ConsentSigned => "consent.signed",
             AuditAction::LegalAccepted => "legal.accepted",
             AuditAction::PrivacyChoiceChanged => "privacy.choice_changed",
+            AuditAction::KeysRotated => "keys.rotated",
             AuditAction::AuditLogViewed => "admin.audit_viewed",
         }
     }

@@ -820,6 +820,7 @@ mod tests {
             guardian_name: String::new(),
             aftercare_acknowledged: true,
             photo_permission: false,
+            health_sealed: false,
         };
         let change = AppointmentChange::Consent {
             answers,

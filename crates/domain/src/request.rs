@@ -345,19 +345,25 @@ pub struct ConsentAnswers {
     pub aftercare_acknowledged: bool,
     #[serde(default)]
     pub photo_permission: bool,
+    /// The two health fields were checked and then encrypted by the caller, so they are no
+    /// longer text to check again. Never read from input.
+    #[serde(skip)]
+    pub health_sealed: bool,
 }
 
 impl ConsentAnswers {
     /// Checks the form given whether this client needs a parent's consent.
     pub fn validate(mut self, needs_guardian: bool) -> Result<Self, Vec<ParseError>> {
         let mut errors = Vec::new();
-        match clean_text("medical_notes", &self.medical_notes, 0, 2000) {
-            Ok(t) => self.medical_notes = t,
-            Err(e) => errors.push(e),
-        }
-        match clean_text("allergies", &self.allergies, 0, 1000) {
-            Ok(t) => self.allergies = t,
-            Err(e) => errors.push(e),
+        if !self.health_sealed {
+            match clean_text("medical_notes", &self.medical_notes, 0, 2000) {
+                Ok(t) => self.medical_notes = t,
+                Err(e) => errors.push(e),
+            }
+            match clean_text("allergies", &self.allergies, 0, 1000) {
+                Ok(t) => self.allergies = t,
+                Err(e) => errors.push(e),
+            }
         }
         if !self.confirms_age {
             errors.push(ParseError::new(

@@ -25,6 +25,7 @@ const ENVIRONMENTS: [&str; 3] = ["development", "staging", "production"];
 
 /// Resource types the AWS provider cannot tag; every other resource must carry `tags`.
 const UNTAGGABLE: &[&str] = &[
+    "aws_cloudwatch_query_definition",
     "aws_appautoscaling_policy",
     "aws_autoscaling_group", // tagged with `tag` blocks instead, checked separately
     "aws_cloudfront_cache_policy",
@@ -1659,4 +1660,51 @@ fn terraform_s_pool_arithmetic_keeps_every_environment_under_the_alarm() {
             assert_eq!(pool, 10, "{env}: docs/environments.md's table");
         }
     }
+}
+
+#[test]
+fn special_category_fields_are_wrapped_by_their_own_multi_region_key_and_the_audit_copy_is_kept_a_year()
+ {
+    let security = module_files("security");
+    let key = resource(&security, "aws_kms_key", "fields");
+    let body = key.body();
+    assert_eq!(text(attr(body, "multi_region").unwrap()), "true");
+    assert_eq!(text(attr(body, "enable_key_rotation").unwrap()), "true");
+    // Its replica in the DR Region opens data keys in a database restored there.
+    let replica = resource(&security, "aws_kms_replica_key", "fields");
+    assert!(
+        hcl(attr(replica.body(), "primary_key_arn").unwrap()).contains("aws_kms_key.fields.arn")
+    );
+    assert!(hcl(attr(replica.body(), "provider").unwrap()).contains("aws.dr"));
+
+    let ecs = std::fs::read_to_string(root().join("modules/ecs/main.tf")).unwrap();
+    assert!(ecs.contains("{ name = \"TM_ENCRYPTION_KMS_KEY_ID\", value = var.field_kms_key_arn }"));
+    // Re-wrapping is granted only under the encryption context the app uses.
+    assert!(ecs.contains("\"kms:ReEncryptFrom\", \"kms:ReEncryptTo\""));
+    assert!(ecs.contains("variable = \"kms:EncryptionContext:purpose\""));
+    assert!(ecs.contains("values   = [\"tm-field-encryption\"]"));
+    let stack = std::fs::read_to_string(root().join("modules/stack/main.tf")).unwrap();
+    assert!(stack.contains("field_kms_key_arn      = module.security.field_kms_key_arn"));
+
+    // The audit log's copy lives in the container logs: a year at least, and a saved query.
+    let vars = std::fs::read_to_string(root().join("modules/ecs/variables.tf")).unwrap();
+    let retention = vars
+        .split("variable \"log_retention_days\"")
+        .nth(1)
+        .unwrap();
+    let allowed = retention
+        .split("contains([")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    assert!(
+        allowed
+            .split(',')
+            .all(|d| d.trim().parse::<u32>().unwrap() >= 365),
+        "{allowed}"
+    );
+    assert!(ecs.contains("resource \"aws_cloudwatch_query_definition\" \"audit\""));
+    assert!(ecs.contains("filter target = \"audit\""));
 }

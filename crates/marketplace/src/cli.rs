@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate [--check]`, `seed-demo`, `audit verify`,
-//! `healthcheck`, `version`.
+//! The command line: `serve` (default), `migrate [--check]`, `seed-demo`, `keys rotate`,
+//! `audit verify`, `healthcheck`, `version`.
 //!
 //! Exit codes: 0 success; 1 the operation failed or the check did not pass; 2 bad usage or configuration.
 
@@ -56,6 +56,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Field-encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -64,6 +69,14 @@ pub enum Command {
     /// Print the OpenAPI document this build serves at /api/openapi.json (no configuration or
     /// database needed), for client generators and API reviews.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap every data key under the configured KMS key (after KMS rotates it, or to move to
+    /// another key), then start a new data key for new data. Nothing is re-encrypted and running
+    /// instances carry on: run it while serving.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +220,45 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     Err(Failure::Failed(format!("audit log tampered with: {e}")))
                 }
             }
+        }
+        Some(Command::Keys {
+            command: KeysCommand::Rotate,
+        }) => {
+            let settings = load(&cli)?;
+            let store = crate::db_auth::connect(&settings.database, PoolOptions::default())
+                .await
+                .map_err(failed)?;
+            let wrapper = crate::crypto::wrapper_from(&settings.encryption)
+                .await
+                .map_err(failed)?;
+            let cipher = crate::crypto::FieldCipher::new(wrapper, store.clone());
+            let rotated = cipher.rotate().await;
+            let done = match &rotated {
+                Ok(r) => {
+                    let detail = serde_json::json!({
+                        "rewrapped": r.rewrapped, "new_key": r.new_key, "key_ref": r.key_ref,
+                    });
+                    crate::services::audit::append(
+                        &store,
+                        domain::AuditAction::KeysRotated,
+                        None,
+                        None,
+                        &crate::client_ip::Origin::default(),
+                        detail,
+                    )
+                    .await
+                    .map_err(failed)
+                }
+                Err(_) => Ok(()),
+            };
+            store.close().await;
+            let r = rotated.map_err(failed)?;
+            done?;
+            println!(
+                "rewrapped {} data key(s) under {}; new data is encrypted with data key {}",
+                r.rewrapped, r.key_ref, r.new_key
+            );
+            Ok(())
         }
         Some(Command::Healthcheck { url, timeout_secs }) => {
             let url = match url {

@@ -23,6 +23,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("auth", 7),
     ("media", 7),
     ("card_payments", 7),
+    ("crypto", 7),
     ("db_auth", 7),
     ("listing", 7),
     ("search", 7),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db_auth;
 pub mod error;
 pub mod jobs;

@@ -196,6 +196,30 @@ impl MediaStore {
         .map_err(|e| AppError::Internal(e.into()))
     }
 
+    /// Fresh keys for an image and its thumbnail under `prefix`.
+    pub fn image_keys(prefix: &str) -> (String, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        (
+            format!("{prefix}/{id}.jpg"),
+            format!("{prefix}/{id}-thumb.webp"),
+        )
+    }
+
+    /// Stores an image and its thumbnail under their keys; if the second write fails the first
+    /// is removed.
+    pub async fn put_pair(
+        &self,
+        (image_path, image): (&str, Vec<u8>),
+        (thumb_path, thumb): (&str, Vec<u8>),
+    ) -> Result<(), AppError> {
+        self.put(image_path, image).await?;
+        if let Err(e) = self.put(thumb_path, thumb).await {
+            self.delete(&[image_path]).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Stores a processed image and its thumbnail under `prefix` and returns their keys; if the
     /// second write fails the first is removed.
     pub async fn put_image(
@@ -203,14 +227,12 @@ impl MediaStore {
         processed: Processed,
         prefix: &str,
     ) -> Result<(String, String), AppError> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let image_path = format!("{prefix}/{id}.jpg");
-        let thumb_path = format!("{prefix}/{id}-thumb.webp");
-        self.put(&image_path, processed.full_jpeg).await?;
-        if let Err(e) = self.put(&thumb_path, processed.thumb_webp).await {
-            self.delete(&[&image_path]).await;
-            return Err(e.into());
-        }
+        let (image_path, thumb_path) = Self::image_keys(prefix);
+        self.put_pair(
+            (&image_path, processed.full_jpeg),
+            (&thumb_path, processed.thumb_webp),
+        )
+        .await?;
         Ok((image_path, thumb_path))
     }
 
@@ -221,13 +243,18 @@ impl MediaStore {
         bytes: Bytes,
         prefix: &str,
     ) -> Result<(String, String), AppError> {
-        let processed = self.process(bytes).await?.map_err(|e| {
+        let processed = self.checked(bytes).await?;
+        self.put_image(processed, prefix).await
+    }
+
+    /// Checks and re-encodes one image; a bad one is a validation error on `image`.
+    pub async fn checked(&self, bytes: Bytes) -> Result<Processed, AppError> {
+        self.process(bytes).await?.map_err(|e| {
             AppError::Validation(vec![FieldError {
                 field: "image".into(),
                 message: e.to_string(),
             }])
-        })?;
-        self.put_image(processed, prefix).await
+        })
     }
 
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {

@@ -65,6 +65,10 @@ impl Application {
         let passwords = crate::auth::password::Passwords::new((&settings.auth).into());
         let session_key = session_key(&settings)?;
         let media = crate::media::MediaStore::from_settings(&settings.media)?;
+        let cipher = Arc::new(crate::crypto::FieldCipher::new(
+            crate::crypto::wrapper_from(&settings.encryption).await?,
+            store.clone(),
+        ));
         let state = AppState {
             store,
             media,
@@ -87,6 +91,7 @@ impl Application {
                 &settings.mail.public_url,
             )?,
             stripe: crate::card_payments::Stripe::from_settings(&settings.payments)?.map(Arc::new),
+            cipher,
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

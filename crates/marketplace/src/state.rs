@@ -28,6 +28,8 @@ pub struct AppState {
     pub oidc: Arc<crate::auth::oidc::OidcProviders>,
     /// Stripe, when card deposits are set up.
     pub stripe: Option<Arc<crate::card_payments::Stripe>>,
+    /// Seals and opens special-category fields (health answers, dates of birth, skin photos).
+    pub cipher: Arc<crate::crypto::FieldCipher>,
 }
 
 impl FromRef<AppState> for Metrics {

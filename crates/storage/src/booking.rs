@@ -217,12 +217,11 @@ macro_rules! impl_booking_store {
                 }
                 let policy = Self::policy_of(&mut tx, new.artist).await?;
                 let d = &new.draft;
-                let format = time::macros::format_description!("[year]-[month]-[day]");
-                let dob = d.date_of_birth.format(&format).map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?;
                 let (id,): (i64,) = sqlx::query_as(
                     "INSERT INTO booking_requests (client_id, artist_id, state, idea, placement, size, \
                      budget_cents, preferred_dates, date_of_birth, needs_guardian, deadline_at, created_at, \
-                     updated_at) VALUES ($1, $2, 'submitted', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                     updated_at, age_at_request) VALUES ($1, $2, 'submitted', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) \
+                     RETURNING id",
                 )
                 .bind(new.client.get())
                 .bind(new.artist.get())
@@ -231,10 +230,11 @@ macro_rules! impl_booking_store {
                 .bind(d.size.as_str())
                 .bind(d.budget_cents)
                 .bind(&d.preferred_dates)
-                .bind(dob)
+                .bind(&new.date_of_birth)
                 .bind(new.needs_guardian)
                 .bind(at + i64::from(policy.response_hours) * 3600)
                 .bind($crate::rows::ts(at))
+                .bind(new.age_at_request)
                 .fetch_one(&mut *tx)
                 .await?;
                 for (image, thumb) in &new.references {

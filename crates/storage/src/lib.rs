@@ -7,6 +7,7 @@ mod booking;
 mod catalogue;
 mod conversation;
 mod error;
+mod keys;
 mod legal;
 mod model;
 mod ops;
@@ -31,6 +32,7 @@ pub use booking::BookingStore;
 pub use catalogue::CatalogueStore;
 pub use conversation::ConversationStore;
 pub use error::{Result, StoreError};
+pub use keys::{DataKey, DataKeyStore};
 pub use legal::{LegalStore, PrivacyChoice};
 pub use model::*;
 pub use ops::{

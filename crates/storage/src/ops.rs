@@ -83,6 +83,7 @@ pub trait Store:
     + crate::PaymentStore
     + crate::AuditStore
     + crate::LegalStore
+    + crate::DataKeyStore
     + Send
     + Sync
     + 'static

@@ -61,6 +61,8 @@ async fn request(store: &Arc<dyn Store>, client: UserId, a: &ArtistProfile) -> B
                 draft: draft(),
                 needs_guardian: false,
                 references: vec![],
+                date_of_birth: "sealed by the caller".into(),
+                age_at_request: 30,
             },
             NOW,
         )
@@ -101,6 +103,7 @@ fn consent() -> AppointmentChange {
             guardian_name: String::new(),
             aftercare_acknowledged: true,
             photo_permission: true,
+            health_sealed: false,
         },
         ip: "127.0.0.1".into(),
         user_agent: "test".into(),

@@ -226,6 +226,11 @@ fn service_env(dir: &Path, database_url: &str, port: u16) -> BTreeMap<String, St
         ("TM_DATABASE_URL", database_url.to_owned()),
         ("TM_MEDIA_DIR", dir.join("media").display().to_string()),
         ("TM_MAIL_FOLDER", dir.join("mail").display().to_string()),
+        // The restored service opens what the first one encrypted: one key file for both.
+        (
+            "TM_ENCRYPTION_LOCAL_KEY_FILE",
+            dir.join("field-encryption.key").display().to_string(),
+        ),
         ("TM_DEMO_SEED_WHEN_EMPTY", "true".into()),
         ("TM_SERVER_HOST", "127.0.0.1".into()),
         ("TM_SERVER_PORT", port.to_string()),

@@ -1,5 +1,8 @@
 //! Layered, typed configuration: built-in defaults, `config/base.toml`, `config/{ENV}.toml`, then `TM_*` variables.
 
+mod encryption;
+
+pub use encryption::EncryptionSettings;
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -14,9 +17,19 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 11] = [
-    "server", "database", "session", "auth", "log", "demo", "media", "cache", "mail", "jobs",
+const SECTIONS: [&str; 12] = [
+    "server",
+    "database",
+    "session",
+    "auth",
+    "log",
+    "demo",
+    "media",
+    "cache",
+    "mail",
+    "jobs",
     "payments",
+    "encryption",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -69,6 +82,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub jobs: JobSettings,
     pub payments: PaymentSettings,
+    pub encryption: EncryptionSettings,
 }
 
 /// Online deposits through Stripe. Without a secret key, deposits are recorded by hand only.
@@ -464,10 +478,13 @@ impl Settings {
                 "database.max_connections must be at least 1".into(),
             ));
         }
+        let mut problems = self.encryption.problems(self.env.is_strict());
         if !self.env.is_strict() {
-            return Ok(());
+            return match problems.is_empty() {
+                true => Ok(()),
+                false => Err(ConfigError::Invalid(problems.join("; "))),
+            };
         }
-        let mut problems = Vec::new();
         match &self.session.secret {
             None => problems.push(
                 "session.secret (TM_SESSION_SECRET) is missing: set a random value of at least 64 characters".to_owned(),

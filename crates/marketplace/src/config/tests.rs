@@ -38,6 +38,7 @@ fn staging_and_production_log_json_and_are_strict() {
             vars(&[
                 ("TM_ENV", env),
                 ("TM_SESSION_SECRET", SECRET),
+                ("TM_ENCRYPTION_KMS_KEY_ID", "alias/tm-fields"),
                 ("TM_DATABASE_URL", "postgres://app:pw@db/tm"),
                 ("TM_MAIL_SMTP_URL", "smtp://relay.internal:25"),
             ]),
@@ -102,6 +103,7 @@ fn production_names_every_insecure_setting_it_refuses() {
     assert!(err.contains("auth.simplified_sign_in"), "{err}");
     assert!(err.contains("session.secure_cookie"), "{err}");
     assert!(err.contains("mail.smtp_url (TM_MAIL_SMTP_URL)"), "{err}");
+    assert!(err.contains("encryption.kms_key_id"), "{err}");
     assert!(
         !err.contains("short\n") && !err.contains("\"short\""),
         "the secret is not echoed: {err}"
@@ -195,6 +197,7 @@ fn iam_database_auth_takes_a_postgres_url_with_a_user_and_no_password() {
             vars(&[
                 ("TM_ENV", "production"),
                 ("TM_SESSION_SECRET", SECRET),
+                ("TM_ENCRYPTION_KMS_KEY_ID", "alias/tm-fields"),
                 ("TM_DATABASE_URL", url),
                 ("TM_DATABASE_IAM_AUTH", "true"),
                 ("TM_MAIL_SMTP_URL", "smtp://relay.internal:25"),

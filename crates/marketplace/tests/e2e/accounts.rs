@@ -713,6 +713,7 @@ async fn session_cookies_are_secure_and_hsts_is_sent_outside_development() {
         &[
             ("TM_ENV", "staging"),
             ("TM_SESSION_SECRET", &secret),
+            ("TM_ENCRYPTION_KMS_KEY_ID", "alias/tm-fields"),
             ("TM_SESSION_SECURE_COOKIE", "true"),
             ("TM_AUTH_SIMPLIFIED_SIGN_IN", "false"),
             ("TM_LOG_FORMAT", "json"),

@@ -14,6 +14,10 @@ pub(crate) fn marketplace(db_url: &str, dir: &std::path::Path) -> Command {
     cmd.env("TM_CONFIG_DIR", dir.join("no-config"))
         .env("TM_DATABASE_URL", db_url)
         .env("TM_MEDIA_DIR", dir.join("media"))
+        .env(
+            "TM_ENCRYPTION_LOCAL_KEY_FILE",
+            dir.join("field-encryption.key"),
+        )
         .env("TM_SERVER_PORT", "0")
         .env("TM_SERVER_PRE_STOP_DELAY_MS", "200")
         .env("TM_LOG_FORMAT", "json");
@@ -362,7 +366,7 @@ fn seed_demo_refuses_a_database_that_already_has_accounts() {
 }
 
 /// Kills a child process when the test ends, passing or not.
-struct Reaped(std::process::Child);
+pub(crate) struct Reaped(pub(crate) std::process::Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
@@ -372,7 +376,7 @@ impl Drop for Reaped {
 }
 
 /// moto's local S3, from `scripts/install-tools.sh`. Required in CI; skipped elsewhere without it.
-fn moto_server() -> Option<PathBuf> {
+pub(crate) fn moto_server() -> Option<PathBuf> {
     let found = std::env::var_os("TM_MOTO_SERVER")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/opt/tm-tools/bin/moto_server")))
@@ -524,15 +528,25 @@ fn media_goes_to_s3_under_media_and_reference_photos_come_back_only_through_the_
         .send()
         .unwrap();
     assert_eq!(stored.status(), reqwest::StatusCode::OK);
+    // A photo of skin: the bucket holds it encrypted, never the JPEG.
     let stored = stored.bytes().unwrap();
-    assert_eq!(&stored[..2], &[0xFF, 0xD8], "re-encoded as JPEG");
+    assert!(stored.starts_with(b"TMENC1"), "stored sealed");
+    assert!(
+        !stored.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]),
+        "no JPEG in the bucket"
+    );
     let top = http.get(format!("{s3}/tm-media/{key}")).send().unwrap();
     assert_eq!(top.status(), reqwest::StatusCode::NOT_FOUND);
 
     // The service reads it back from S3 for the client, and for nobody else.
     let served = client.get(format!("{base}/media/{key}")).send().unwrap();
     assert_eq!(served.status(), reqwest::StatusCode::OK);
-    assert_eq!(served.bytes().unwrap(), stored);
+    let served = served.bytes().unwrap();
+    assert_eq!(
+        &served[..2],
+        &[0xFF, 0xD8],
+        "decrypted for the client, as JPEG"
+    );
     let stranger = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -302,7 +302,7 @@ async fn every_transition_is_reachable_by_its_own_side_and_nobody_else(db: TestD
     assert_eq!(s, StatusCode::CONFLICT);
     let edit = app
         .db
-        .execute("UPDATE consents SET allergies = '' WHERE allergies = 'Latex'")
+        .execute("UPDATE consents SET allergies = '' WHERE allergies <> ''")
         .await;
     assert!(
         edit.as_ref()
@@ -619,7 +619,11 @@ storage::on_both_databases!(
 );
 
 /// The request's fields as multipart text parts, with `images` as files.
-fn request_upload(artist: i64, dob: &str, images: Vec<Vec<u8>>) -> reqwest::multipart::Form {
+pub(crate) fn request_upload(
+    artist: i64,
+    dob: &str,
+    images: Vec<Vec<u8>>,
+) -> reqwest::multipart::Form {
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in request_body(artist, dob).as_object().unwrap() {
         let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -632,7 +636,7 @@ fn request_upload(artist: i64, dob: &str, images: Vec<Vec<u8>>) -> reqwest::mult
     form
 }
 
-async fn send_upload(
+pub(crate) async fn send_upload(
     c: &Client,
     app: &TestApp,
     form: reqwest::multipart::Form,

@@ -44,6 +44,10 @@ pub fn settings(db: &TestDb, media: &std::path::Path, vars: &[(&str, &str)]) -> 
             media.join("mail").display().to_string(),
         ),
         ("TM_JOBS_INTERVAL_MS".into(), "200".into()),
+        (
+            "TM_ENCRYPTION_LOCAL_KEY_FILE".into(),
+            media.join("field-encryption.key").display().to_string(),
+        ),
         // Every test client comes from 127.0.0.1; only the rate-limit tests want the real limits.
         ("TM_AUTH_ATTEMPTS_PER_MINUTE".into(), "100000".into()),
         ("TM_AUTH_API_WRITES_PER_MINUTE".into(), "100000".into()),

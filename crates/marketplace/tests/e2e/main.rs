@@ -7,6 +7,7 @@ mod bad_input;
 mod binary;
 mod bookings;
 mod browser;
+mod encryption;
 mod health;
 mod helpers;
 mod journey;

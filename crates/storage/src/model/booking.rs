@@ -226,6 +226,10 @@ pub struct NewRequest {
     pub needs_guardian: bool,
     /// Stored reference images as (image key, thumbnail key).
     pub references: Vec<(String, String)>,
+    /// The date of birth as stored: encrypted by the caller (the draft's date is not written).
+    pub date_of_birth: String,
+    /// The client's age in whole years when they asked: what age rules need, kept in the clear.
+    pub age_at_request: i64,
 }
 
 /// How search results are ordered.

@@ -213,6 +213,19 @@ data "aws_iam_policy_document" "task" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
+  # Field encryption of health answers, dates of birth and skin photos: the app's data keys are
+  # wrapped by this key under an encryption context naming their use; `marketplace keys rotate`
+  # (a one-off task with this role) re-wraps them.
+  statement {
+    sid       = "FieldEncryption"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
+    resources = [var.field_kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:purpose"
+      values   = ["tm-field-encryption"]
+    }
+  }
   # The app signs in to PostgreSQL with short-lived IAM tokens instead of a stored password.
   statement {
     sid       = "DatabaseIamAuth"
@@ -271,6 +284,7 @@ resource "aws_ecs_task_definition" "this" {
         { name = "TM_SERVER_DRAIN_DEADLINE_MS", value = tostring(local.stop.drain_seconds * 1000) },
         { name = "TM_DATABASE_MAX_CONNECTIONS", value = tostring(var.db_pool_per_task) },
         { name = "TM_DATABASE_IAM_AUTH", value = "true" },
+        { name = "TM_ENCRYPTION_KMS_KEY_ID", value = var.field_kms_key_arn },
       ]
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },

@@ -294,3 +294,13 @@ variable "dr_kms_key_arn" {
   type        = string
   default     = null
 }
+
+variable "field_kms_key_arn" {
+  description = "KMS key that wraps the app's field-encryption data keys (health answers, dates of birth, skin photos): TM_ENCRYPTION_KMS_KEY_ID."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.field_kms_key_arn))
+    error_message = "field_kms_key_arn must be a KMS key ARN."
+  }
+}

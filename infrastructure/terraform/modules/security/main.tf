@@ -108,6 +108,34 @@ resource "aws_kms_key" "backups" {
   tags                    = merge(var.tags, { Name = "${var.name}-backups" })
 }
 
+# Field encryption (health answers, dates of birth, skin photos): its own key, so access to
+# special-category data is granted and audited apart from everything else, and multi-Region, so
+# the DR Region's replica opens the data keys stored in a restored database while the primary
+# Region (and its KMS) is down.
+resource "aws_kms_key" "fields" {
+  description             = "${var.name}: field encryption of special-category data"
+  multi_region            = true
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.key_admin.json
+  tags                    = merge(var.tags, { Name = "${var.name}-fields" })
+}
+
+resource "aws_kms_alias" "fields" {
+  name          = "alias/${var.name}-fields"
+  target_key_id = aws_kms_key.fields.key_id
+}
+
+resource "aws_kms_replica_key" "fields" {
+  provider                = aws.dr
+  description             = "${var.name}: field encryption of special-category data (DR replica)"
+  primary_key_arn         = aws_kms_key.fields.arn
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.key_admin.json
+  tags                    = merge(var.tags, { Name = "${var.name}-fields" })
+}
+
 resource "aws_kms_alias" "backups" {
   provider      = aws.dr
   name          = "alias/${var.name}-backups"

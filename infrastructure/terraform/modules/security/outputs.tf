@@ -57,3 +57,13 @@ output "cloudfront_web_acl_name" {
   description = "The CloudFront web ACL name (WAF metrics in us-east-1)."
   value       = aws_wafv2_web_acl.global.name
 }
+
+output "field_kms_key_arn" {
+  description = "Multi-Region KMS key that wraps the app's field-encryption data keys (primary Region)."
+  value       = aws_kms_key.fields.arn
+}
+
+output "field_kms_replica_key_arn" {
+  description = "The DR Region's replica of the field-encryption key, for a stack restored there."
+  value       = aws_kms_replica_key.fields.arn
+}

@@ -108,6 +108,7 @@ module "ecs" {
   dns_zone_id            = var.dns_zone_id
   web_acl_arn            = module.security.regional_web_acl_arn
   kms_key_arn            = module.security.kms_key_arns["data"]
+  field_kms_key_arn      = module.security.field_kms_key_arn
   logs_kms_key_arn       = module.security.kms_key_arns["logs"]
   dr_region              = var.settings.disaster_recovery ? data.aws_region.dr.name : null
   dr_kms_key_arn         = module.security.backup_kms_key_arn

@@ -201,8 +201,8 @@ pub async fn get_request(
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Json<BookingDetail>, AppError> {
-    let detail = state.store.booking(BookingId::new(id), user.id).await?;
-    detail.map(|d| Json(d.into())).ok_or(AppError::NotFound)
+    let detail = crate::services::booking::detail(&state, BookingId::new(id), &user).await?;
+    Ok(Json(detail.into()))
 }
 
 /// One transition of a request, taken by the party it belongs to.

@@ -156,11 +156,7 @@ async fn booking_page(
     problem: Option<(StatusCode, String, Vec<FieldError>)>,
     viewer_zone: Option<&str>,
 ) -> Result<Response, AppError> {
-    let detail = state
-        .store
-        .booking(id, user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = crate::services::booking::detail(state, id, user).await?;
     let messages = state.store.messages(id, user.id).await?;
     let actor = detail
         .request
@@ -350,7 +346,9 @@ pub async fn reference_image(
     if !state.store.reference_visible(&key, user.id).await? {
         return Err(AppError::NotFound);
     }
-    let bytes = state.media.get(&key).await?.ok_or(AppError::NotFound)?;
+    let bytes = crate::services::booking::reference_bytes(&state, &key)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
@@ -369,11 +367,7 @@ pub async fn consent_pdf(
     CurrentUser(user): CurrentUser,
     Path((id, appointment)): Path<(i64, i64)>,
 ) -> Result<Response, AppError> {
-    let detail = state
-        .store
-        .booking(BookingId::new(id), user.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let detail = crate::services::booking::detail(&state, BookingId::new(id), &user).await?;
     let record = detail
         .consents
         .iter()

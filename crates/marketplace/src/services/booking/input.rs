@@ -302,6 +302,7 @@ pub fn appointment_change(
                 guardian_name: input.guardian_name,
                 aftercare_acknowledged: input.aftercare_acknowledged,
                 photo_permission: input.photo_permission,
+                health_sealed: false,
             }
             .validate(needs_guardian)
             .map_err(invalid)?;

@@ -48,6 +48,9 @@ pub fn check_availability(
     }
 }
 
+/// What a sealed date of birth is bound to.
+pub const DOB_CONTEXT: &str = "booking_requests.date_of_birth";
+
 /// Sends a client's request to an artist after checking the age and consent rules of the
 /// artist's jurisdiction and the artist's own minimum age.
 pub async fn submit(
@@ -68,12 +71,21 @@ pub async fn submit(
             return Err(invalid([ParseError::new("date_of_birth", why)]));
         }
     };
+    // The date of birth is sealed before it reaches the database; the age is what rules need.
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let born = draft
+        .date_of_birth
+        .format(&format)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let date_of_birth = state.cipher.seal_text(DOB_CONTEXT, &born).await?;
     let new = NewRequest {
         client: client.id,
         artist: artist.id,
+        age_at_request: i64::from(consent::age_on(draft.date_of_birth, today)),
         draft,
         needs_guardian,
         references,
+        date_of_birth,
     };
     let req = state.store.create_request(new, now()).await?;
     count_transition(state, "submit");
@@ -112,7 +124,7 @@ pub async fn submit_with_references(
     let mut references = Vec::new();
     let mut stored = Ok(());
     for bytes in files {
-        match state.media.store_image(bytes, &prefix).await {
+        match store_reference(state, bytes, &prefix).await {
             Ok(keys) => references.push(keys),
             Err(e) => {
                 stored = Err(match e {
@@ -137,6 +149,38 @@ pub async fn submit_with_references(
             submit(state, client, artist, raw, references).await
         })
         .await
+}
+
+/// Checks, re-encodes and stores one reference photo and its thumbnail, each encrypted and bound
+/// to its key: photos of skin are special-category data, so the object store holds no plaintext.
+async fn store_reference(
+    state: &AppState,
+    bytes: axum::body::Bytes,
+    prefix: &str,
+) -> Result<(String, String), AppError> {
+    let processed = state.media.checked(bytes).await?;
+    let (image, thumb) = crate::media::MediaStore::image_keys(prefix);
+    let sealed_image = state
+        .cipher
+        .seal_bytes(&image, &processed.full_jpeg)
+        .await?;
+    let sealed_thumb = state
+        .cipher
+        .seal_bytes(&thumb, &processed.thumb_webp)
+        .await?;
+    state
+        .media
+        .put_pair((&image, sealed_image), (&thumb, sealed_thumb))
+        .await?;
+    Ok((image, thumb))
+}
+
+/// A reference photo's bytes, decrypted, for someone the caller checked may see it.
+pub async fn reference_bytes(state: &AppState, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+    match state.media.get(key).await? {
+        Some(sealed) => Ok(Some(state.cipher.open_bytes(key, &sealed).await?)),
+        None => Ok(None),
+    }
 }
 
 /// A request the user takes part in; anyone else's id (or a missing one) is 404. One query: the
@@ -254,6 +298,7 @@ pub async fn take_appointment_action(
         origin.ip,
         origin.user_agent,
     )?;
+    let change = seal_consent(state, change, request.needs_guardian).await?;
     if let storage::AppointmentChange::Reschedule(slot) = &change {
         check_slot(state, &request, slot).await?;
     }
@@ -276,6 +321,73 @@ pub async fn take_appointment_action(
         .await?;
     }
     Ok(ap)
+}
+
+/// What the sealed health answers of a consent form are bound to.
+pub const MEDICAL_CONTEXT: &str = "consents.medical_notes";
+pub const ALLERGIES_CONTEXT: &str = "consents.allergies";
+
+/// Encrypts a consent form's health answers once they pass the form's checks; a form that does
+/// not pass goes on unchanged, for the booking rules to refuse with their usual explanation.
+async fn seal_consent(
+    state: &AppState,
+    change: storage::AppointmentChange,
+    needs_guardian: bool,
+) -> Result<storage::AppointmentChange, AppError> {
+    let storage::AppointmentChange::Consent {
+        answers,
+        ip,
+        user_agent,
+    } = change
+    else {
+        return Ok(change);
+    };
+    let Ok(mut checked) = answers.clone().validate(needs_guardian) else {
+        return Ok(storage::AppointmentChange::Consent {
+            answers,
+            ip,
+            user_agent,
+        });
+    };
+    checked.medical_notes = state
+        .cipher
+        .seal_text(MEDICAL_CONTEXT, &checked.medical_notes)
+        .await?;
+    checked.allergies = state
+        .cipher
+        .seal_text(ALLERGIES_CONTEXT, &checked.allergies)
+        .await?;
+    checked.health_sealed = true;
+    Ok(storage::AppointmentChange::Consent {
+        answers: checked,
+        ip,
+        user_agent,
+    })
+}
+
+/// A request with everything on its page, for its two participants, with the consent forms'
+/// health answers decrypted.
+pub async fn detail(
+    state: &AppState,
+    id: BookingId,
+    user: &User,
+) -> Result<storage::BookingDetail, AppError> {
+    let mut detail = state
+        .store
+        .booking(id, user.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    for c in &mut detail.consents {
+        c.medical_notes = state
+            .cipher
+            .open_text(MEDICAL_CONTEXT, &c.medical_notes)
+            .await?;
+        c.allergies = state
+            .cipher
+            .open_text(ALLERGIES_CONTEXT, &c.allergies)
+            .await?;
+    }
+    Ok(detail)
 }
 
 /// Posts a message to a request's thread for `user`; the other party is emailed.
