@@ -16,6 +16,8 @@ pub enum AuditAction {
     RecoveryCodeUsed,
     IdentityLinked,
     RoleChanged,
+    /// An address change asked for (with the password) or confirmed from the new address.
+    EmailChanged,
     ConsentSigned,
     /// The terms or privacy policy accepted (at sign-up, or again after a new version).
     LegalAccepted,
@@ -23,12 +25,14 @@ pub enum AuditAction {
     PrivacyChoiceChanged,
     /// The data keys of field encryption were re-wrapped (`marketplace keys rotate`).
     KeysRotated,
+    /// The retention sweep removed what its periods had passed for.
+    RetentionSwept,
     /// An admin opened the audit log, which names other people's accounts.
     AuditLogViewed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOutEverywhere,
@@ -41,10 +45,12 @@ impl AuditAction {
         AuditAction::RecoveryCodeUsed,
         AuditAction::IdentityLinked,
         AuditAction::RoleChanged,
+        AuditAction::EmailChanged,
         AuditAction::ConsentSigned,
         AuditAction::LegalAccepted,
         AuditAction::PrivacyChoiceChanged,
         AuditAction::KeysRotated,
+        AuditAction::RetentionSwept,
         AuditAction::AuditLogViewed,
     ];
 
@@ -63,10 +69,12 @@ impl AuditAction {
             AuditAction::RecoveryCodeUsed => "mfa.recovery_code_used",
             AuditAction::IdentityLinked => "identity.linked",
             AuditAction::RoleChanged => "account.role_changed",
+            AuditAction::EmailChanged => "account.email_changed",
             AuditAction::ConsentSigned => "consent.signed",
             AuditAction::LegalAccepted => "legal.accepted",
             AuditAction::PrivacyChoiceChanged => "privacy.choice_changed",
             AuditAction::KeysRotated => "keys.rotated",
+            AuditAction::RetentionSwept => "retention.swept",
             AuditAction::AuditLogViewed => "admin.audit_viewed",
         }
     }

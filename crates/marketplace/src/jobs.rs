@@ -65,7 +65,40 @@ pub fn retry_delay(attempts: i64) -> i64 {
         .min(6 * 3600)
 }
 
-fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Result<Message> {
+/// The one-click unsubscribe address of an optional email (RFC 8058), signed for its recipient
+/// and kind; `None` for emails people cannot turn off.
+pub fn unsubscribe_url(
+    mail: &MailSettings,
+    links: &crate::auth::email_link::LinkSigner,
+    n: &storage::Notification,
+    now: i64,
+) -> Option<String> {
+    if !crate::templates::email::OPTIONAL
+        .iter()
+        .any(|(k, _)| *k == n.kind)
+    {
+        return None;
+    }
+    // A year: long enough for an old email to still work, short of forever.
+    let token = links.sign(
+        crate::auth::email_link::Purpose::Unsubscribe,
+        n.recipient_id.get(),
+        &n.kind,
+        now + 365 * 86_400,
+    );
+    let query =
+        serde_urlencoded::to_string([("token", token.as_str()), ("kind", n.kind.as_str())]).ok()?;
+    Some(format!(
+        "{}/unsubscribe?{query}",
+        mail.public_url.trim_end_matches('/')
+    ))
+}
+
+fn build_message(
+    mail: &MailSettings,
+    n: &storage::Notification,
+    unsubscribe: Option<String>,
+) -> anyhow::Result<Message> {
     let from: Mailbox = mail
         .from
         .parse()
@@ -74,20 +107,35 @@ fn build_message(mail: &MailSettings, n: &storage::Notification) -> anyhow::Resu
         Some(n.recipient_name.clone()),
         n.recipient_email.parse().context("recipient address")?,
     );
-    let email = crate::templates::email::notification_email(n, &mail.public_url)?;
+    let mut email = crate::templates::email::notification_email(n, &mail.public_url)?;
     let domain = mail
         .from
         .rsplit('@')
         .next()
         .unwrap_or("localhost")
         .trim_end_matches('>');
-    let builder = Message::builder()
+    let mut builder = Message::builder()
         // A stable id per outbox row, so a retry after an unconfirmed send is recognisable as
         // the same email by mail servers and clients.
         .message_id(Some(format!("<outbox-{}@{domain}>", n.id)))
         .from(from)
         .to(to)
-        .subject(email.subject);
+        .subject(email.subject.clone());
+    if let Some(url) = unsubscribe {
+        use lettre::message::header::{HeaderName, HeaderValue};
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+        email.text.push_str(&format!(
+            "\n\nTo stop emails like this one, in one click: {url}\n"
+        ));
+    }
     let message = match (email.html, email.invite) {
         (Some(html), Some(invite)) => {
             let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
@@ -123,7 +171,8 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<us
                 .inc();
             continue;
         }
-        let result = match build_message(&state.settings.mail, &n) {
+        let unsubscribe = unsubscribe_url(&state.settings.mail, &state.links, &n, now());
+        let result = match build_message(&state.settings.mail, &n, unsubscribe) {
             Ok(message) => mailer.send(message).await,
             Err(e) => Err(e),
         };
@@ -166,8 +215,19 @@ pub async fn run(state: AppState, mailer: Mailer) {
         state.settings.jobs.interval_ms.max(100),
     ));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retention_every = i64::from(state.settings.retention.run_every_minutes) * 60;
+    let mut retention_due = 0;
     loop {
         every.tick().await;
+        if now() >= retention_due {
+            match crate::services::retention::sweep(&state, now()).await {
+                Ok(swept) => {
+                    retention_due = now() + retention_every;
+                    tracing::info!(?swept, "retention sweep done");
+                }
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry"),
+            }
+        }
         match state.store.expire_due(now(), 200).await {
             Ok(expired) if !expired.is_empty() => {
                 tracing::info!(

@@ -29,6 +29,10 @@ pub trait AccountStore: Send + Sync {
     /// has changed since (or the account is gone).
     async fn mark_email_verified(&self, id: UserId, email: &Email, at: i64) -> Result<bool>;
 
+    /// Moves the account from `old` to `new`, confirmed, only while it still has `old`;
+    /// `Conflict` when another account holds `new`.
+    async fn change_email(&self, id: UserId, old: &Email, new: &Email, at: i64) -> Result<bool>;
+
     /// The account's TOTP second factor, when it has one.
     async fn two_factor(&self, id: UserId) -> Result<Option<TwoFactor>>;
 
@@ -271,6 +275,26 @@ macro_rules! impl_accounts_store {
                 .bind(at)
                 .bind(id.get())
                 .bind(email.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, name = "store.change_email")]
+            async fn change_email(
+                &self,
+                id: domain::UserId,
+                old: &domain::Email,
+                new: &domain::Email,
+                at: i64,
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $1, email_verified_at = $2 WHERE id = $3 AND email = $4",
+                )
+                .bind(new.as_str())
+                .bind(at)
+                .bind(id.get())
+                .bind(old.as_str())
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)

@@ -15,6 +15,7 @@ mod outbox;
 mod payments;
 mod portfolio;
 mod postgres;
+mod retention;
 mod rows;
 mod scheduling;
 mod search;
@@ -41,6 +42,7 @@ pub use ops::{
 pub use outbox::OutboxStore;
 pub use payments::{EventOutcome, Payment, PaymentEventKind, PaymentStatus, PaymentStore};
 pub use portfolio::PortfolioStore;
+pub use retention::RetentionStore;
 pub use scheduling::{MAX_PROPOSALS, Proposal, SchedulingStore};
 pub use search::{Bind, SearchStatements, postgres_search_statements};
 pub use sessions::SessionBackend;

@@ -84,6 +84,7 @@ pub trait Store:
     + crate::AuditStore
     + crate::LegalStore
     + crate::DataKeyStore
+    + crate::RetentionStore
     + Send
     + Sync
     + 'static

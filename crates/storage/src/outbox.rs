@@ -20,6 +20,18 @@ pub trait OutboxStore: Send + Sync {
         at: i64,
     ) -> Result<()>;
 
+    /// Queues an account email to `address` instead of the account's own (a new address the
+    /// person must confirm).
+    async fn queue_email_to_address(
+        &self,
+        to: UserId,
+        address: &domain::Email,
+        kind: &str,
+        subject: &str,
+        body: &str,
+        at: i64,
+    ) -> Result<()>;
+
     /// Queues the reminders of sessions starting within 48 h and within 24 h, to both sides,
     /// each once. Returns how many sessions were reminded.
     async fn remind_sessions(&self, at: i64, limit: i64) -> Result<usize>;
@@ -79,6 +91,31 @@ macro_rules! impl_outbox_store {
                 .bind(subject)
                 .bind(body)
                 .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, name = "store.queue_email_to_address", fields(kind))]
+            async fn queue_email_to_address(
+                &self,
+                to: domain::UserId,
+                address: &domain::Email,
+                kind: &str,
+                subject: &str,
+                body: &str,
+                at: i64,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO outbox (kind, booking_id, recipient_id, subject, body, created_at, \
+                     next_attempt_at, to_address) VALUES ($1, NULL, $2, $3, $4, $5, $5, $6)",
+                )
+                .bind(kind)
+                .bind(to.get())
+                .bind(subject)
+                .bind(body)
+                .bind(at)
+                .bind(address.as_str())
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -233,7 +270,7 @@ macro_rules! impl_outbox_store {
                 let mut out = Vec::with_capacity(ids.len());
                 for (id,) in ids {
                     let row: $crate::rows::NotificationRow = sqlx::query_as(
-                        "SELECT o.id, o.kind, o.booking_id, u.email, u.display_name, o.subject, o.body, o.attempts, \
+                        "SELECT o.id, o.kind, o.booking_id, o.recipient_id, COALESCE(o.to_address, u.email) AS email, u.display_name, o.subject, o.body, o.attempts, \
                          u.email_opt_out, cu.display_name AS client_name, \
                          COALESCE(au.display_name, wu.display_name) AS artist_name, \
                          COALESCE(a.slug, wa.slug) AS artist_slug, \

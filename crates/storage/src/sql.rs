@@ -128,6 +128,7 @@ macro_rules! impl_sql_store {
         $crate::audit::impl_audit_store!($($args)*);
         $crate::legal::impl_legal_store!($($args)*);
         $crate::keys::impl_data_key_store!($($args)*);
+        $crate::retention::impl_retention_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

@@ -13,6 +13,11 @@ pub enum Purpose {
     VerifyEmail,
     /// Bound to (a digest of) the current password hash, so it works once.
     ResetPassword,
+    /// Bound to the current and the new address, so it works only while the account still has
+    /// the first and for the second as sent.
+    ChangeEmail,
+    /// Bound to one optional kind of email: the link in its `List-Unsubscribe` header.
+    Unsubscribe,
 }
 
 impl Purpose {
@@ -20,6 +25,8 @@ impl Purpose {
         match self {
             Purpose::VerifyEmail => "verify-email",
             Purpose::ResetPassword => "reset-password",
+            Purpose::ChangeEmail => "change-email",
+            Purpose::Unsubscribe => "unsubscribe",
         }
     }
 }

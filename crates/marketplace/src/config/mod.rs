@@ -1,10 +1,12 @@
 //! Layered, typed configuration: built-in defaults, `config/base.toml`, `config/{ENV}.toml`, then `TM_*` variables.
 
 mod encryption;
+mod retention;
 
 pub use encryption::EncryptionSettings;
 use figment::Figment;
 use figment::providers::{Format, Toml};
+pub use retention::RetentionSettings;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "database",
     "session",
@@ -30,6 +32,7 @@ const SECTIONS: [&str; 12] = [
     "jobs",
     "payments",
     "encryption",
+    "retention",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -83,6 +86,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub payments: PaymentSettings,
     pub encryption: EncryptionSettings,
+    pub retention: RetentionSettings,
 }
 
 /// Online deposits through Stripe. Without a secret key, deposits are recorded by hand only.
@@ -477,6 +481,10 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
             ));
+        }
+        let retention = self.retention.problems();
+        if !retention.is_empty() {
+            return Err(ConfigError::Invalid(retention.join("; ")));
         }
         let mut problems = self.encryption.problems(self.env.is_strict());
         if !self.env.is_strict() {

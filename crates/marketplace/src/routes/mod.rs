@@ -118,6 +118,15 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             get(pages::profile::profile_form).post(pages::profile::rename),
         )
         .route(
+            "/account/email",
+            post(pages::profile::change_email)
+                .layer(rate_limit::layer(&limits.attempts, "address changes")),
+        )
+        .route(
+            "/account/email/confirm",
+            get(pages::profile::confirm_email_change),
+        )
+        .route(
             "/account/password",
             post(pages::profile::change_password)
                 .layer(rate_limit::layer(&limits.attempts, "password changes")),
@@ -137,6 +146,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/terms", get(pages::legal::terms))
         .route("/privacy", get(pages::legal::privacy))
         .route("/cookies", get(pages::legal::cookies))
+        .route("/privacy/retention", get(pages::legal::retention))
         .route(
             "/privacy/do-not-sell",
             get(pages::legal::do_not_sell).post(pages::legal::set_do_not_sell),
@@ -146,6 +156,10 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             get(pages::legal::updated_terms).post(pages::legal::accept_terms),
         )
         .route("/.well-known/gpc.json", get(pages::legal::gpc_declaration))
+        .route(
+            "/unsubscribe",
+            get(pages::legal::unsubscribe_page).post(pages::legal::unsubscribe),
+        )
         .route("/artists/{slug}", get(pages::catalogue::artist))
         .route("/studios/{slug}", get(pages::catalogue::studio))
         .route(

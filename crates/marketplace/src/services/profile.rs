@@ -86,6 +86,49 @@ pub async fn save_email_choices(
     Ok(())
 }
 
+/// Checks a `List-Unsubscribe` link and returns the label of the kind it stops; the link carries
+/// no session, so anyone holding the email can use it (as RFC 8058 expects), and only for that.
+pub fn unsubscribe_link(
+    state: &AppState,
+    token: &str,
+    kind: &str,
+) -> Result<(domain::UserId, &'static str, &'static str), AppError> {
+    let invalid = || {
+        AppError::BadRequest("This unsubscribe link is not valid or has expired. Choose which emails you get on your account's notifications page.".into())
+    };
+    let (kind, label) = OPTIONAL
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .copied()
+        .ok_or_else(invalid)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let user = state
+        .links
+        .check(
+            crate::auth::email_link::Purpose::Unsubscribe,
+            token,
+            kind,
+            now,
+        )
+        .map_err(|_| invalid())?;
+    Ok((domain::UserId::new(user), kind, label))
+}
+
+/// Turns one optional kind off for `user`, keeping the others as they were.
+pub async fn unsubscribe(
+    state: &AppState,
+    user: domain::UserId,
+    kind: &str,
+) -> Result<(), AppError> {
+    let mut off = state.store.email_opt_out(user).await?;
+    if !off.iter().any(|k| k == kind) {
+        off.push(kind.to_owned());
+        state.store.set_email_opt_out(user, &off).await?;
+        tracing::info!(user_id = %user, kind, "unsubscribed by link");
+    }
+    Ok(())
+}
+
 /// Asks to be told when `slug`'s books open (or stops asking). Only closed books can be watched:
 /// for open ones the profile offers the request form instead.
 pub async fn watch_books(

@@ -347,6 +347,7 @@ mod tests {
             id: 1,
             kind: kind.into(),
             booking_id: Some(domain::BookingId::new(7)),
+            recipient_id: domain::UserId::new(3),
             recipient_email: "c@example.com".into(),
             recipient_name: "Céline".into(),
             subject: String::new(),

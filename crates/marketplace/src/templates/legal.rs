@@ -78,3 +78,22 @@ pub struct UpdatedTermsPage {
     pub documents: Vec<&'static LegalDocument>,
     pub next: String,
 }
+
+#[derive(Template)]
+#[template(path = "legal/retention.html")]
+pub struct RetentionPage {
+    pub layout: Layout,
+    pub reference_photos_days: u32,
+    pub message_bodies_days: u32,
+    pub unverified_accounts_days: u32,
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+pub struct UnsubscribePage {
+    pub layout: Layout,
+    pub label: &'static str,
+    /// The link's query, for the button's one-click POST.
+    pub query: String,
+    pub done: bool,
+}

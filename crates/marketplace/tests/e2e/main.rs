@@ -15,6 +15,7 @@ mod legal;
 mod oidc;
 mod payments;
 mod profile;
+mod retention;
 mod security;
 mod shutdown;
 mod uploads;

@@ -322,7 +322,215 @@ async fn an_artist_subscribes_to_a_private_calendar_feed_and_can_replace_its_add
     assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
 }
 
+async fn an_address_changes_only_through_a_link_to_the_new_one_and_the_old_one_is_told(db: TestDb) {
+    let app = spawn_app(db).await;
+    app.api_account("taken@example.com", "client", "Someone Else")
+        .await;
+    app.sign_up("before@example.com", "client").await;
+    let mail = app.media.path().join("mail");
+    let ask = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let token = app.csrf("/account/profile").await;
+            app.post_form(
+                "/account/email",
+                &[
+                    ("csrf_token", &token),
+                    ("email", email),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    // A wrong password or a bad address changes nothing and says why.
+    let wrong = ask("after@example.com", "not my password at all").await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("not your current password")
+    );
+    let bad = ask("after@", PASSWORD).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An address another account holds: the same answer; that owner is told, nothing moves.
+    let taken = ask("taken@example.com", PASSWORD).await;
+    assert!(
+        follow(&app, taken)
+            .await
+            .contains("We emailed a link to taken@example.com")
+    );
+    email_containing(&mail, "taken@example.com", "already has an account").await;
+
+    let asked = ask("after@example.com", PASSWORD).await;
+    let page = follow(&app, asked).await;
+    assert!(
+        page.contains("your address stays before@example.com"),
+        "{page}"
+    );
+    let before = domain::Email::parse("before@example.com").unwrap();
+    let after = domain::Email::parse("after@example.com").unwrap();
+    assert!(
+        app.store
+            .credentials_by_email(&after)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let link = email_containing(&mail, "after@example.com", "/account/email/confirm?").await;
+    let link = link
+        .split_whitespace()
+        .find(|w| w.contains("/account/email/confirm?"))
+        .unwrap();
+    let path = &link[link.find("/account/email/confirm").unwrap()..];
+    // The link is bound to both addresses: another address in it is refused.
+    let forged = path.replace("after%40example.com", "evil%40example.com");
+    let r = crate::helpers::client()
+        .get(app.url(&forged))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let r = crate::helpers::client()
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let moved = app
+        .store
+        .credentials_by_email(&after)
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    assert!(moved.email_verified);
+    assert!(
+        app.store
+            .credentials_by_email(&before)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    email_containing(&mail, "before@example.com", "was just changed").await;
+    // It works once.
+    let again = crate::helpers::client()
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let changes = app
+        .store
+        .audit_entries(
+            &storage::AuditFilter {
+                action: Some(domain::AuditAction::EmailChanged),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 3, "two asked, one confirmed");
+    assert!(
+        !format!("{changes:?}").contains("example.com"),
+        "no address in the log"
+    );
+}
+
+async fn optional_emails_carry_a_one_click_unsubscribe_that_stops_only_their_kind(db: TestDb) {
+    use crate::bookings::{artist, post, request_body};
+    let app = spawn_app(db).await;
+    let (_artist_c, artist_id) =
+        artist(&app, "inbox-artist@example.com", "inbox-artist", "US-FL").await;
+    let (client_c, _) = app
+        .api_account("inbox-client@example.com", "client", "Api Person")
+        .await;
+    let (s, req) = post(
+        &client_c,
+        &app,
+        "/api/v1/booking-requests",
+        request_body(artist_id, "1990-01-01"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = post(
+        &client_c,
+        &app,
+        &format!("/api/v1/booking-requests/{}/messages", req["id"]),
+        serde_json::json!({"body": "Is Tuesday fine?"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let mail = email_containing(
+        &app.media.path().join("mail"),
+        "inbox-artist@example.com",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+    )
+    .await;
+    let header = mail
+        .lines()
+        .find(|l| l.starts_with("List-Unsubscribe: <"))
+        .unwrap();
+    let url = header
+        .trim_start_matches("List-Unsubscribe: <")
+        .trim_end_matches('>');
+    let path = &url[url.find("/unsubscribe").unwrap()..];
+    assert!(mail.contains("To stop emails like this one"));
+    let artist_id_user = app
+        .store
+        .credentials_by_email(&domain::Email::parse("inbox-artist@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+
+    // Opening the link changes nothing (mail scanners follow links); the button does.
+    let stranger = crate::helpers::client();
+    let page = stranger.get(app.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        app.store
+            .email_opt_out(artist_id_user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The link's kind cannot be swapped for another.
+    let swapped = path.replace("kind=message", "kind=review");
+    let r = stranger.post(app.url(&swapped)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // The mail client's one-click POST: no cookies, no CSRF token, the signed link alone.
+    let r = stranger
+        .post(app.url(path))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("id=\"unsubscribed\""));
+    assert_eq!(
+        app.store.email_opt_out(artist_id_user).await.unwrap(),
+        vec!["message".to_owned()]
+    );
+    // Twice is harmless.
+    let r = stranger.post(app.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.store.email_opt_out(artist_id_user).await.unwrap().len(),
+        1
+    );
+}
+
 storage::on_both_databases!(
+    optional_emails_carry_a_one_click_unsubscribe_that_stops_only_their_kind,
+    an_address_changes_only_through_a_link_to_the_new_one_and_the_old_one_is_told,
     an_artist_subscribes_to_a_private_calendar_feed_and_can_replace_its_address,
     the_account_page_offers_next_steps_that_work,
     a_client_is_emailed_once_when_books_open_and_optional_emails_can_be_turned_off,

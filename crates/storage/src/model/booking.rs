@@ -361,6 +361,7 @@ pub struct Notification {
     pub id: i64,
     pub kind: String,
     pub booking_id: Option<BookingId>,
+    pub recipient_id: domain::UserId,
     pub recipient_email: String,
     pub recipient_name: String,
     /// Empty for notifications the worker words from its templates (by `kind`); older rows

@@ -11,7 +11,8 @@ use crate::services::legal;
 use crate::state::AppState;
 use crate::templates::format::when;
 use crate::templates::legal::{
-    CookiesPage, DoNotSellPage, PrivacyPage, TermsPage, UpdatedTermsPage,
+    CookiesPage, DoNotSellPage, PrivacyPage, RetentionPage, TermsPage, UnsubscribePage,
+    UpdatedTermsPage,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -52,6 +53,22 @@ pub async fn cookies(
     render(CookiesPage {
         layout: layout(&state, &session, user.as_ref()).await?,
         idle_hours: state.settings.session.idle_timeout_minutes.max(60) / 60,
+    })
+}
+
+/// The retention periods in force, from the same settings the sweep uses.
+#[tracing::instrument(skip_all)]
+pub async fn retention(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+) -> Result<Html<String>, AppError> {
+    let r = &state.settings.retention;
+    render(RetentionPage {
+        layout: layout(&state, &session, user.as_ref()).await?,
+        reference_photos_days: r.reference_photos_days,
+        message_bodies_days: r.message_bodies_days,
+        unverified_accounts_days: r.unverified_accounts_days,
     })
 }
 
@@ -162,6 +179,53 @@ pub async fn accept_terms(
     } else {
         Ok(Redirect::to("/legal/updated").into_response())
     }
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct UnsubscribeQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// The link in an optional email: a page with a button, so a mail scanner that follows links
+/// unsubscribes nobody.
+#[tracing::instrument(skip_all)]
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Query(query): Query<UnsubscribeQuery>,
+) -> Result<Html<String>, AppError> {
+    let (_, _, label) =
+        crate::services::profile::unsubscribe_link(&state, &query.token, &query.kind)?;
+    render(UnsubscribePage {
+        layout: layout(&state, &session, user.as_ref()).await?,
+        label,
+        query: serde_urlencoded::to_string(&query).map_err(|e| AppError::Internal(e.into()))?,
+        done: false,
+    })
+}
+
+/// RFC 8058 one-click unsubscribe: mail clients POST `List-Unsubscribe=One-Click` to the link
+/// without cookies, so the signed link is the only credential (and no CSRF token applies).
+#[tracing::instrument(skip_all)]
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeUser(user): MaybeUser,
+    Query(query): Query<UnsubscribeQuery>,
+) -> Result<Html<String>, AppError> {
+    let (who, kind, label) =
+        crate::services::profile::unsubscribe_link(&state, &query.token, &query.kind)?;
+    crate::services::profile::unsubscribe(&state, who, kind).await?;
+    render(UnsubscribePage {
+        layout: layout(&state, &session, user.as_ref()).await?,
+        label,
+        query: String::new(),
+        done: true,
+    })
 }
 
 /// The Global Privacy Control well-known resource: this site honours the signal.

@@ -7,10 +7,10 @@ use crate::auth::session::sign_in as start_session;
 use crate::client_ip::Origin;
 use crate::error::{AppError, FieldError};
 use crate::routes::pages::{confirm, render, signed_in_layout};
-use crate::services::{audit, profile};
+use crate::services::{audit, email_change, profile};
 use crate::state::AppState;
 use crate::templates::accounts::{NotificationsPage, ProfilePage};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::AuditAction;
@@ -66,6 +66,63 @@ pub async fn rename(
         Err(AppError::Validation(errors)) => profile_page(&state, &session, &user, errors).await,
         Err(e) => Err(e),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Asks for a new address: a link goes to it, and nothing changes until it is followed.
+#[tracing::instrument(skip_all)]
+pub async fn change_email(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    origin: Origin,
+    CsrfForm { form, session }: CsrfForm<EmailForm>,
+) -> Result<Response, AppError> {
+    match email_change::request(&state, &user, &form.email, &form.password, &origin).await {
+        Ok(new) => {
+            let text = format!(
+                "We emailed a link to {}: follow it within 24 hours to make it your address.                  Until then, your address stays {}.",
+                new.as_str(),
+                user.email.as_str()
+            );
+            confirm(&session, text).await?;
+            Ok(Redirect::to("/account/profile").into_response())
+        }
+        Err(AppError::Validation(errors)) => profile_page(&state, &session, &user, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailConfirmQuery {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// The link from the new address. It is signed and bound to both addresses, so it needs no
+/// signed-in browser; the browser that follows it is told, and signs in as usual.
+#[tracing::instrument(skip_all)]
+pub async fn confirm_email_change(
+    State(state): State<AppState>,
+    session: Session,
+    origin: Origin,
+    Query(query): Query<EmailConfirmQuery>,
+) -> Result<Response, AppError> {
+    let user = email_change::confirm(&state, &query.token, &query.email, &origin).await?;
+    confirm(
+        &session,
+        format!("Your address is now {}.", user.email.as_str()),
+    )
+    .await?;
+    Ok(Redirect::to("/account/profile").into_response())
 }
 
 #[derive(serde::Deserialize)]

@@ -1,0 +1,36 @@
+//! The `[retention]` settings: how long what a closed request no longer needs is kept.
+
+use serde::Deserialize;
+
+/// The longest any of these may be set to: ten years.
+const MAX_DAYS: u32 = 3650;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Reference photos of skin, after the request closes (completed, declined, withdrawn,
+    /// expired).
+    pub reference_photos_days: u32,
+    /// Message bodies, after the request closes; who wrote and when stay.
+    pub message_bodies_days: u32,
+    /// Accounts whose address was never confirmed, after they were made.
+    pub unverified_accounts_days: u32,
+    /// How often the retention sweep runs.
+    pub run_every_minutes: u32,
+}
+
+impl RetentionSettings {
+    pub fn problems(&self) -> Vec<String> {
+        [
+            ("reference_photos_days", self.reference_photos_days),
+            ("message_bodies_days", self.message_bodies_days),
+            ("unverified_accounts_days", self.unverified_accounts_days),
+        ]
+        .into_iter()
+        .filter(|(_, days)| *days > MAX_DAYS)
+        .map(|(name, days)| {
+            format!("retention.{name} is {days}: at most {MAX_DAYS} days (ten years)")
+        })
+        .collect()
+    }
+}
