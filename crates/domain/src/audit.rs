@@ -25,6 +25,9 @@ pub enum AuditAction {
     PrivacyChoiceChanged,
     /// The data keys of field encryption were re-wrapped (`marketplace keys rotate`).
     KeysRotated,
+    /// A copy of the account's data asked for (with its legal deadline) and delivered.
+    DataExportRequested,
+    DataExportCompleted,
     /// The retention sweep removed what its periods had passed for.
     RetentionSwept,
     /// An admin opened the audit log, which names other people's accounts.
@@ -32,7 +35,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOutEverywhere,
@@ -50,6 +53,8 @@ impl AuditAction {
         AuditAction::LegalAccepted,
         AuditAction::PrivacyChoiceChanged,
         AuditAction::KeysRotated,
+        AuditAction::DataExportRequested,
+        AuditAction::DataExportCompleted,
         AuditAction::RetentionSwept,
         AuditAction::AuditLogViewed,
     ];
@@ -74,6 +79,8 @@ impl AuditAction {
             AuditAction::LegalAccepted => "legal.accepted",
             AuditAction::PrivacyChoiceChanged => "privacy.choice_changed",
             AuditAction::KeysRotated => "keys.rotated",
+            AuditAction::DataExportRequested => "data_export.requested",
+            AuditAction::DataExportCompleted => "data_export.completed",
             AuditAction::RetentionSwept => "retention.swept",
             AuditAction::AuditLogViewed => "admin.audit_viewed",
         }

@@ -42,6 +42,9 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// It existed and was deleted on purpose (an expired download): 410.
+    #[error("gone: {0}")]
+    Gone(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// Too much of some bounded work is in flight (or one client sent too much): retry later.
@@ -126,6 +129,7 @@ impl AppError {
                 None,
             ),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m, vec![], None),
+            AppError::Gone(m) => (StatusCode::GONE, m, vec![], None),
             AppError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m, vec![], None),
             AppError::Busy {
                 message,

@@ -257,6 +257,9 @@ pub async fn run(state: AppState, mailer: Mailer) {
                 tracing::warn!(error = %e, "refunds of late card payments failed; will retry")
             }
         }
+        if let Err(e) = crate::services::exports::build_next(&state).await {
+            tracing::warn!(error = %e, "data export failed; will retry");
+        }
         if let Err(e) = deliver_due(&state, &mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
         }

@@ -85,6 +85,7 @@ pub trait Store:
     + crate::LegalStore
     + crate::DataKeyStore
     + crate::RetentionStore
+    + crate::ExportStore
     + Send
     + Sync
     + 'static

@@ -129,6 +129,7 @@ macro_rules! impl_sql_store {
         $crate::legal::impl_legal_store!($($args)*);
         $crate::keys::impl_data_key_store!($($args)*);
         $crate::retention::impl_retention_store!($($args)*);
+        $crate::exports::impl_export_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

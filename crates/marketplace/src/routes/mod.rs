@@ -117,6 +117,11 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             "/account/profile",
             get(pages::profile::profile_form).post(pages::profile::rename),
         )
+        .route("/account/data/export", post(pages::data::request_export))
+        .route(
+            "/account/data/exports/{id}",
+            get(pages::data::download_export),
+        )
         .route(
             "/account/email",
             post(pages::profile::change_email)

@@ -10,6 +10,7 @@ use domain::AuditAction;
 /// What one sweep removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
+    pub export_archives: u64,
     pub reference_photos: u64,
     pub message_bodies: u64,
     pub unverified_accounts: u64,
@@ -43,6 +44,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<Swept, AppError> {
             state.store.forget_references(booking).await?;
         }
     }
+    swept.export_archives = crate::services::exports::purge_expired(state, now).await?;
     swept.message_bodies = state
         .store
         .remove_message_bodies(days(r.message_bodies_days), now)
@@ -53,6 +55,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<Swept, AppError> {
         .await?;
     if swept != Swept::default() {
         let detail = serde_json::json!({
+            "export_archives": swept.export_archives,
             "reference_photos": swept.reference_photos,
             "message_bodies": swept.message_bodies,
             "unverified_accounts": swept.unverified_accounts,

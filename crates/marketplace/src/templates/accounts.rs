@@ -92,6 +92,18 @@ pub struct AccountPage {
     pub linked: bool,
     pub is_client: bool,
     pub is_artist: bool,
+    /// The copies of their data the person asked for, newest first.
+    pub exports: Vec<ExportRow>,
+}
+
+/// One data export on the account page.
+pub struct ExportRow {
+    pub id: i64,
+    pub requested: String,
+    pub due: String,
+    /// What the person can do with it now, in words.
+    pub status: String,
+    pub downloadable: bool,
 }
 
 #[derive(Template)]

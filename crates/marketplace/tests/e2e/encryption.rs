@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use storage::testing::TestDb;
 
-const MEDICAL: &str = "Takes warfarin since March";
-const ALLERGY: &str = "Nickel and latex allergy";
+pub(crate) const MEDICAL: &str = "Takes warfarin since March";
+pub(crate) const ALLERGY: &str = "Nickel and latex allergy";
 const BORN: &str = "1987-03-14";
 
 /// Everything the database holds, as bytes: the SQLite files, or PostgreSQL's `pg_dump`.
@@ -46,7 +46,7 @@ fn holds(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A request with a photo and a date of birth, quoted, accepted, paid, scheduled and consented
 /// to; returns the two parties, the request's API path and the session id.
-async fn consented(app: &TestApp, tag: &str) -> (Client, Client, String, i64) {
+pub(crate) async fn consented(app: &TestApp, tag: &str) -> (Client, Client, String, i64) {
     let (artist_c, artist_id) = artist(
         app,
         &format!("{tag}-artist@example.com"),

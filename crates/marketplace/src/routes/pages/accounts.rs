@@ -457,6 +457,7 @@ pub async fn account(
                 .collect()
         },
         linked: query.linked.is_some(),
+        exports: crate::routes::pages::data::export_rows(&state, &user).await?,
         is_client: user.role == domain::Role::Client,
         is_artist: matches!(user.role, domain::Role::Artist | domain::Role::StudioOwner),
     })

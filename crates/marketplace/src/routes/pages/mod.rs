@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bookings;
 pub mod catalogue;
+pub mod data;
 pub mod identity;
 pub mod legal;
 pub mod payments;
