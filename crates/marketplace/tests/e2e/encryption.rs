@@ -5,7 +5,7 @@
 
 use crate::binary::{Reaped, marketplace, moto_server};
 use crate::bookings::{artist, future_slot, post, request_upload, send_upload};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, holds, spawn_app_with};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
@@ -38,10 +38,6 @@ async fn raw_database(db: &TestDb) -> Vec<u8> {
         );
         out.stdout
     }
-}
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A request with a photo and a date of birth, quoted, accepted, paid, scheduled and consented
@@ -97,14 +93,7 @@ pub(crate) async fn consented(app: &TestApp, tag: &str) -> (Client, Client, Stri
 
 /// What the artist reads of the signed form.
 async fn signed_answers(artist_c: &Client, app: &TestApp, base: &str) -> (String, String) {
-    let detail: Value = artist_c
-        .get(app.url(base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = crate::helpers::get_json(artist_c, app, base).await;
     let c = &detail["consents"][0];
     (
         c["medical_notes"].as_str().unwrap_or_default().to_owned(),
@@ -128,14 +117,7 @@ async fn health_answers_birth_dates_and_skin_photos_are_stored_sealed(db: TestDb
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let detail: Value = client_c
-        .get(app.url(&base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = crate::helpers::get_json(&client_c, &app, &base).await;
     let key = detail["references"][0][0].as_str().unwrap().to_owned();
     let photo = artist_c
         .get(app.url(&format!("/media/{key}")))
@@ -283,14 +265,7 @@ async fn kms_wraps_the_data_keys_rotation_rewraps_them_while_serving_and_an_outa
             .contains("try again"),
         "{body}"
     );
-    let listed: Value = c
-        .get(down.url("/api/v1/booking-requests"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = crate::helpers::get_json(&c, &down, "/api/v1/booking-requests").await;
     assert_eq!(
         listed["items"].as_array().map_or(0, Vec::len),
         0,

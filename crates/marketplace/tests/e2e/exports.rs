@@ -3,16 +3,12 @@
 //! stored sealed, and purged once expired.
 
 use crate::encryption::{ALLERGY, MEDICAL, consented};
-use crate::helpers::{csrf_in, email_containing, spawn_app_with};
+use crate::helpers::{csrf_in, email_containing, holds, spawn_app_with};
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
 use storage::testing::TestDb;
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 async fn a_person_downloads_everything_about_them_and_nobody_else_can(db: TestDb) {
     let app = spawn_app_with(db, &[("TM_RETENTION_RUN_EVERY_MINUTES", "0")]).await;

@@ -224,6 +224,19 @@ impl TestApp {
     }
 }
 
+/// GETs `path` with `c` and parses the answer as JSON; an answer that is not JSON fails the test.
+pub async fn get_json(c: &Client, app: &TestApp, path: &str) -> serde_json::Value {
+    let r = c.get(app.url(path)).send().await.unwrap();
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("{path} did not answer JSON: {e}"))
+}
+
+/// Whether `needle` occurs in `haystack`, for scans of raw files and archives.
+pub fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// The `.eml` file in the mail folder to `to` that contains `needle` (quoted-printable decoded),
 /// waiting for the outbox worker to deliver it.
 pub async fn email_containing(folder: &std::path::Path, to: &str, needle: &str) -> String {

@@ -95,22 +95,8 @@ async fn closed_requests_lose_photos_and_message_bodies_and_unconfirmed_accounts
     }
     let thread = |id: &Value| format!("/api/v1/booking-requests/{id}/messages");
     let messages = |body: Value| body.as_array().cloned().unwrap_or_default();
-    let closed: Value = client_c
-        .get(app.url(&thread(&closing["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let still: Value = client_c
-        .get(app.url(&thread(&open["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let closed: Value = crate::helpers::get_json(&client_c, &app, &thread(&closing["id"])).await;
+    let still: Value = crate::helpers::get_json(&client_c, &app, &thread(&open["id"])).await;
     let closed = messages(closed);
     assert!(
         !closed.is_empty() && closed.iter().all(|m| m["body"] == ""),
@@ -120,23 +106,19 @@ async fn closed_requests_lose_photos_and_message_bodies_and_unconfirmed_accounts
         messages(still).iter().all(|m| m["body"] != ""),
         "an open thread keeps its words"
     );
-    let detail: Value = client_c
-        .get(app.url(&format!("/api/v1/booking-requests/{}", closing["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = crate::helpers::get_json(
+        &client_c,
+        &app,
+        &format!("/api/v1/booking-requests/{}", closing["id"]),
+    )
+    .await;
     assert_eq!(detail["references"], json!([]), "{detail}");
-    let kept: Value = client_c
-        .get(app.url(&format!("/api/v1/booking-requests/{}", open["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kept: Value = crate::helpers::get_json(
+        &client_c,
+        &app,
+        &format!("/api/v1/booking-requests/{}", open["id"]),
+    )
+    .await;
     assert_eq!(kept["references"].as_array().unwrap().len(), 1);
 
     // A day later, the unconfirmed account goes and the confirmed ones stay.
