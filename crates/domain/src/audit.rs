@@ -28,6 +28,11 @@ pub enum AuditAction {
     /// A copy of the account's data asked for (with its legal deadline) and delivered.
     DataExportRequested,
     DataExportCompleted,
+    /// Erasure of the account asked for (with its grace period and deadline), called off in
+    /// the grace period, or carried out.
+    ErasureRequested,
+    ErasureCancelled,
+    ErasureCompleted,
     /// The retention sweep removed what its periods had passed for.
     RetentionSwept,
     /// An admin opened the audit log, which names other people's accounts.
@@ -35,7 +40,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOutEverywhere,
@@ -55,6 +60,9 @@ impl AuditAction {
         AuditAction::KeysRotated,
         AuditAction::DataExportRequested,
         AuditAction::DataExportCompleted,
+        AuditAction::ErasureRequested,
+        AuditAction::ErasureCancelled,
+        AuditAction::ErasureCompleted,
         AuditAction::RetentionSwept,
         AuditAction::AuditLogViewed,
     ];
@@ -81,6 +89,9 @@ impl AuditAction {
             AuditAction::KeysRotated => "keys.rotated",
             AuditAction::DataExportRequested => "data_export.requested",
             AuditAction::DataExportCompleted => "data_export.completed",
+            AuditAction::ErasureRequested => "erasure.requested",
+            AuditAction::ErasureCancelled => "erasure.cancelled",
+            AuditAction::ErasureCompleted => "erasure.completed",
             AuditAction::RetentionSwept => "retention.swept",
             AuditAction::AuditLogViewed => "admin.audit_viewed",
         }

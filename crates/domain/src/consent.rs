@@ -13,10 +13,16 @@ pub struct Jurisdiction {
     pub min_age: u8,
     /// The youngest age at which a parent's written consent makes a tattoo lawful, if ever.
     pub parental_consent_from: Option<u8>,
+    /// How many years a signed consent form must be kept, even after the client's account is
+    /// erased.
+    pub consent_record_years: u8,
 }
 
 /// The rule for places the data file does not list: the safe default.
 pub const DEFAULT_MIN_AGE: u8 = 18;
+
+/// How long consent forms are kept where the data file says nothing.
+pub const DEFAULT_CONSENT_RECORD_YEARS: u8 = 3;
 
 static TABLE: OnceLock<Vec<Jurisdiction>> = OnceLock::new();
 
@@ -29,9 +35,14 @@ fn parse_table(text: &str) -> Result<Vec<Jurisdiction>, ParseError> {
         }
         let bad = |m: &str| ParseError::new("jurisdictions", format!("line {}: {m}", n + 1));
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [code, name, min, parental] = cols[..] else {
-            return Err(bad("expected 4 columns"));
+        let [code, name, min, parental, years] = cols[..] else {
+            return Err(bad("expected 5 columns"));
         };
+        let consent_record_years: u8 = years
+            .parse()
+            .ok()
+            .filter(|y| (1..=25).contains(y))
+            .ok_or_else(|| bad("years to keep consent forms must be 1 to 25"))?;
         let min_age: u8 = min
             .parse()
             .map_err(|_| bad("minimum age is not a number"))?;
@@ -50,6 +61,7 @@ fn parse_table(text: &str) -> Result<Vec<Jurisdiction>, ParseError> {
             name: name.to_owned(),
             min_age,
             parental_consent_from,
+            consent_record_years,
         });
     }
     Ok(rows)
@@ -74,6 +86,7 @@ pub fn rules_for(code: &str) -> Jurisdiction {
             name: format!("{} (default rule)", code.trim().to_uppercase()),
             min_age: DEFAULT_MIN_AGE,
             parental_consent_from: None,
+            consent_record_years: DEFAULT_CONSENT_RECORD_YEARS,
         })
 }
 
@@ -149,10 +162,17 @@ mod tests {
 
     #[test]
     fn malformed_rows_are_rejected_with_their_line() {
-        let e = parse_table("GB,United Kingdom,eighteen,\n").unwrap_err();
+        let e = parse_table("GB,United Kingdom,eighteen,,3\n").unwrap_err();
         assert!(e.message.contains("line 1"), "{e}");
         assert!(parse_table("GB,UK,18\n").is_err());
-        assert!(parse_table("GB,UK,16,18\n").is_err());
+        assert!(parse_table("GB,UK,18,\n").is_err());
+        assert!(parse_table("GB,UK,16,18,3\n").is_err());
+        assert!(parse_table("GB,UK,18,,0\n").is_err());
+        assert!(parse_table("GB,UK,18,,many\n").is_err());
+        assert_eq!(
+            parse_table("GB,UK,18,,3\n").unwrap()[0].consent_record_years,
+            3
+        );
     }
 
     #[test]

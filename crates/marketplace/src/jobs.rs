@@ -260,6 +260,9 @@ pub async fn run(state: AppState, mailer: Mailer) {
         if let Err(e) = crate::services::exports::build_next(&state).await {
             tracing::warn!(error = %e, "data export failed; will retry");
         }
+        if let Err(e) = crate::services::erasure::run_next(&state).await {
+            tracing::warn!(error = %e, "erasure stopped; it resumes after its lease");
+        }
         if let Err(e) = deliver_due(&state, &mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
         }

@@ -295,6 +295,15 @@ impl MediaStore {
         outcome
     }
 
+    /// Removes one object and says whether it could: erasure must know, to try again. A missing
+    /// object counts as removed.
+    pub async fn remove(&self, key: &str) -> anyhow::Result<()> {
+        match self.objects.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("deleting {key}: {e}")),
+        }
+    }
+
     /// Removes objects; a missing one is not an error (deleting twice is harmless).
     pub async fn delete(&self, keys: &[&str]) {
         for key in keys {

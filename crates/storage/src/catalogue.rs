@@ -331,7 +331,7 @@ macro_rules! impl_catalogue_store {
 
             #[tracing::instrument(skip_all, name = "store.artist_by_slug")]
             async fn artist_by_slug(&self, slug: &str) -> $crate::Result<Option<$crate::ArtistProfile>> {
-                self.profile_where("a.slug = $1", $crate::catalogue::ProfileKey::Slug(slug)).await
+                self.profile_where("a.slug = $1 AND a.delisted_at IS NULL", $crate::catalogue::ProfileKey::Slug(slug)).await
             }
 
             #[tracing::instrument(skip_all, name = "store.artist_by_calendar_token")]
@@ -528,7 +528,7 @@ macro_rules! featured_sql {
     ($aggregate:literal) => {
         concat!(
             // Pick the page of artists first, so the per-artist subqueries run only for them.
-            "WITH page AS (SELECT id FROM artists ORDER BY books_open DESC, id LIMIT $1) ",
+            "WITH page AS (SELECT id FROM artists WHERE delisted_at IS NULL ORDER BY books_open DESC, id LIMIT $1) ",
             "SELECT a.id, a.slug, u.display_name, a.city, a.country, a.currency, s.name AS studio_name, ",
             "(SELECT ", $aggregate, " FROM artist_styles st WHERE st.artist_id = a.id) AS styles, ",
             "a.books_open, a.price_min_cents, a.price_max_cents, ",

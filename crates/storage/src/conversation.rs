@@ -79,6 +79,16 @@ macro_rules! impl_conversation_store {
             ) -> $crate::Result<$crate::Message> {
                 let mut tx = self.write_tx().await?;
                 let req = Self::lock_booking(&mut tx, id, Some(viewer)).await?;
+                let other = if viewer == req.client_id { req.artist_user_id } else { req.client_id };
+                let (erased,): (Option<i64>,) = sqlx::query_as("SELECT erased_at FROM users WHERE id = $1")
+                    .bind(other.get())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if erased.is_some() {
+                    return Err($crate::StoreError::Refused(
+                        "This person deleted their account, so they cannot be sent messages.".into(),
+                    ));
+                }
                 let row: $crate::rows::MessageRow = sqlx::query_as(
                     "INSERT INTO messages (booking_id, sender_id, body, created_at) VALUES ($1, $2, $3, $4) \
                      RETURNING id, booking_id, sender_id, '' AS sender_name, body, created_at",

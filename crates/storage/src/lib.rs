@@ -6,6 +6,7 @@ mod audit;
 mod booking;
 mod catalogue;
 mod conversation;
+mod erasure;
 mod error;
 mod exports;
 mod keys;
@@ -33,6 +34,7 @@ pub use audit::{
 pub use booking::BookingStore;
 pub use catalogue::CatalogueStore;
 pub use conversation::ConversationStore;
+pub use erasure::{EraseOutcome, ErasureRequest, ErasureStore, KeptConsent};
 pub use error::{Result, StoreError};
 pub use exports::{DataExport, ExportStore};
 pub use keys::{DataKey, DataKeyStore};

@@ -86,6 +86,7 @@ pub trait Store:
     + crate::DataKeyStore
     + crate::RetentionStore
     + crate::ExportStore
+    + crate::ErasureStore
     + Send
     + Sync
     + 'static

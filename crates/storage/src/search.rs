@@ -10,7 +10,8 @@ pub enum Bind {
 
 /// The filter clause shared by a search page and its count, with its binds.
 pub(crate) fn search_filter(q: &crate::ArtistQuery) -> (String, Vec<Bind>) {
-    let mut clauses = Vec::new();
+    // An erased artist's row stays for its requests' records, never to be found.
+    let mut clauses = vec!["a.delisted_at IS NULL".to_owned()];
     let mut binds = Vec::new();
     let next = |b: Bind, binds: &mut Vec<Bind>| {
         binds.push(b);
@@ -69,11 +70,7 @@ pub(crate) fn search_filter(q: &crate::ArtistQuery) -> (String, Vec<Bind>) {
         let n = next(Bind::Text(format!("%{escaped}%")), &mut binds);
         clauses.push(format!("a.search_text LIKE {n} ESCAPE '\\'"));
     }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let filter = format!("WHERE {}", clauses.join(" AND "));
     (filter, binds)
 }
 

@@ -130,6 +130,7 @@ macro_rules! impl_sql_store {
         $crate::keys::impl_data_key_store!($($args)*);
         $crate::retention::impl_retention_store!($($args)*);
         $crate::exports::impl_export_store!($($args)*);
+        $crate::erasure::impl_erasure_store!($($args)*);
     };
 }
 pub(crate) use impl_sql_store;

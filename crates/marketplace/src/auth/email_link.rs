@@ -18,6 +18,8 @@ pub enum Purpose {
     ChangeEmail,
     /// Bound to one optional kind of email: the link in its `List-Unsubscribe` header.
     Unsubscribe,
+    /// Bound to one erasure request: the link that calls it off during the grace period.
+    KeepAccount,
 }
 
 impl Purpose {
@@ -27,6 +29,7 @@ impl Purpose {
             Purpose::ResetPassword => "reset-password",
             Purpose::ChangeEmail => "change-email",
             Purpose::Unsubscribe => "unsubscribe",
+            Purpose::KeepAccount => "keep-account",
         }
     }
 }

@@ -4,6 +4,8 @@ use serde::Deserialize;
 
 /// The longest any of these may be set to: ten years.
 const MAX_DAYS: u32 = 3650;
+/// The longest grace period before an erasure: it must end well inside the one-month deadline.
+const MAX_GRACE_DAYS: u32 = 14;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +17,8 @@ pub struct RetentionSettings {
     pub message_bodies_days: u32,
     /// Accounts whose address was never confirmed, after they were made.
     pub unverified_accounts_days: u32,
+    /// Between an erasure request and the erasure, while the person can still call it off.
+    pub erasure_grace_days: u32,
     /// How often the retention sweep runs.
     pub run_every_minutes: u32,
 }
@@ -31,6 +35,15 @@ impl RetentionSettings {
         .map(|(name, days)| {
             format!("retention.{name} is {days}: at most {MAX_DAYS} days (ten years)")
         })
+        .chain(
+            (!(1..=MAX_GRACE_DAYS).contains(&self.erasure_grace_days)).then(|| {
+                format!(
+                    "retention.erasure_grace_days is {}: between 1 and {MAX_GRACE_DAYS}, so an \
+                 erasure is done within GDPR's one month",
+                    self.erasure_grace_days
+                )
+            }),
+        )
         .collect()
     }
 }

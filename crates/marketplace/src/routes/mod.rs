@@ -123,6 +123,20 @@ pub fn router(state: AppState, session_key: Key) -> Router {
             get(pages::data::download_export),
         )
         .route(
+            "/account/delete",
+            post(pages::erasure::request_erasure)
+                .layer(rate_limit::layer(&limits.attempts, "account deletions"))
+                .get(pages::erasure::erasure_page),
+        )
+        .route(
+            "/account/delete/cancel",
+            post(pages::erasure::cancel_erasure),
+        )
+        .route(
+            "/account/delete/keep",
+            get(pages::erasure::keep_page).post(pages::erasure::keep_account),
+        )
+        .route(
             "/account/email",
             post(pages::profile::change_email)
                 .layer(rate_limit::layer(&limits.attempts, "address changes")),

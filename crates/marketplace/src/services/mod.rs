@@ -7,6 +7,7 @@ pub mod booking;
 pub mod calendar;
 pub mod catalogue;
 pub mod email_change;
+pub mod erasure;
 pub mod exports;
 pub mod identity;
 pub mod legal;

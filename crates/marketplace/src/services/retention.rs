@@ -14,6 +14,8 @@ pub struct Swept {
     pub reference_photos: u64,
     pub message_bodies: u64,
     pub unverified_accounts: u64,
+    /// Consent forms of erased accounts, once their jurisdiction's period passed.
+    pub consent_forms: u64,
 }
 
 const BATCH: i64 = 200;
@@ -53,12 +55,14 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<Swept, AppError> {
         .store
         .expire_unverified_accounts(days(r.unverified_accounts_days))
         .await?;
+    swept.consent_forms = crate::services::erasure::purge_kept_consents(state, now).await?;
     if swept != Swept::default() {
         let detail = serde_json::json!({
             "export_archives": swept.export_archives,
             "reference_photos": swept.reference_photos,
             "message_bodies": swept.message_bodies,
             "unverified_accounts": swept.unverified_accounts,
+            "consent_forms": swept.consent_forms,
         });
         let origin = Origin::default();
         audit::record(

@@ -94,6 +94,8 @@ pub struct AccountPage {
     pub is_artist: bool,
     /// The copies of their data the person asked for, newest first.
     pub exports: Vec<ExportRow>,
+    /// The person's deletion request, while one is under way.
+    pub erasure: Option<super::erasure::ErasureView>,
 }
 
 /// One data export on the account page.

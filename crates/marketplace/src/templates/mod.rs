@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod consent;
 pub mod email;
+pub mod erasure;
 pub mod format;
 pub mod legal;
 pub mod payments;

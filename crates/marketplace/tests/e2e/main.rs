@@ -8,6 +8,7 @@ mod binary;
 mod bookings;
 mod browser;
 mod encryption;
+mod erasure;
 mod exports;
 mod health;
 mod helpers;

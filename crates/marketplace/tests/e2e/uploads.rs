@@ -28,7 +28,7 @@ fn jpeg_with_gps() -> Vec<u8> {
     out
 }
 
-async fn artist_with_profile(app: &TestApp, email: &str, slug: &str) {
+pub(crate) async fn artist_with_profile(app: &TestApp, email: &str, slug: &str) {
     assert_eq!(
         app.sign_up(email, "artist").await.status(),
         StatusCode::SEE_OTHER
@@ -67,7 +67,7 @@ async fn artist_with_profile(app: &TestApp, email: &str, slug: &str) {
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 }
 
-fn form(token: &str, file_name: &str, bytes: Vec<u8>) -> Form {
+pub(crate) fn form(token: &str, file_name: &str, bytes: Vec<u8>) -> Form {
     Form::new()
         .text("csrf_token", token.to_owned())
         .text("title", "Koi in waves")
@@ -78,7 +78,7 @@ fn form(token: &str, file_name: &str, bytes: Vec<u8>) -> Form {
         .part("image", Part::bytes(bytes).file_name(file_name.to_owned()))
 }
 
-async fn upload(app: &TestApp, form: Form) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, form: Form) -> reqwest::Response {
     app.client
         .post(app.url("/dashboard/portfolio"))
         .multipart(form)

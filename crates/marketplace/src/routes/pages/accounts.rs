@@ -458,6 +458,13 @@ pub async fn account(
         },
         linked: query.linked.is_some(),
         exports: crate::routes::pages::data::export_rows(&state, &user).await?,
+        erasure: state
+            .store
+            .erasure_of(user.id)
+            .await?
+            .filter(storage::ErasureRequest::is_open)
+            .as_ref()
+            .map(crate::routes::pages::erasure::view),
         is_client: user.role == domain::Role::Client,
         is_artist: matches!(user.role, domain::Role::Artist | domain::Role::StudioOwner),
     })

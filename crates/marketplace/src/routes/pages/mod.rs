@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bookings;
 pub mod catalogue;
 pub mod data;
+pub mod erasure;
 pub mod identity;
 pub mod legal;
 pub mod payments;
