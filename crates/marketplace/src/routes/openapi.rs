@@ -2,7 +2,7 @@
 //! the paths and schemas that come from the handlers.
 
 use crate::rate_limit;
-use crate::routes::api::{accounts, bookings, catalogue};
+use crate::routes::api::{accounts, bookings, catalogue, data_rights};
 use crate::routes::ops;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -165,6 +165,16 @@ pub fn documented_routes(upload_limit: usize, limits: Option<&Limits>) -> OpenAp
     let mut api = OpenApiRouter::new()
         .merge(attempts)
         .routes(routes!(accounts::me))
+        .routes(routes!(
+            data_rights::request_export,
+            data_rights::list_exports
+        ))
+        .routes(routes!(data_rights::download_export))
+        .routes(routes!(
+            data_rights::request_erasure,
+            data_rights::get_erasure,
+            data_rights::cancel_erasure
+        ))
         .routes(routes!(accounts::admin_overview))
         .routes(routes!(catalogue::styles))
         .routes(routes!(catalogue::artists))
@@ -228,6 +238,12 @@ mod tests {
             ("post", "/api/v1/session"),
             ("delete", "/api/v1/session"),
             ("get", "/api/v1/me"),
+            ("post", "/api/v1/me/data-exports"),
+            ("get", "/api/v1/me/data-exports"),
+            ("get", "/api/v1/me/data-exports/{id}"),
+            ("post", "/api/v1/me/erasure"),
+            ("get", "/api/v1/me/erasure"),
+            ("delete", "/api/v1/me/erasure"),
             ("get", "/api/v1/admin/overview"),
             ("get", "/api/v1/styles"),
             ("get", "/api/v1/artists"),

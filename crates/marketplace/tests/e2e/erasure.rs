@@ -333,7 +333,89 @@ async fn an_interrupted_erasure_resumes_and_finishes(db: TestDb) {
     );
 }
 
+/// The same rights through the JSON API: a copy asked for, listed and downloaded; an erasure
+/// asked for (the password checked), read back, called off, asked for again and carried out.
+async fn the_api_exports_and_erases_an_account(db: TestDb) {
+    let app = spawn_app_with(db, &[]).await;
+    let (c, user) = app
+        .api_account("api-erase@example.com", "client", "Api Eraser")
+        .await;
+    let r = c
+        .post(app.url("/api/v1/me/data-exports"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let started = Instant::now();
+    let download = loop {
+        let list: serde_json::Value =
+            crate::helpers::get_json(&c, &app, "/api/v1/me/data-exports").await;
+        if let Some(link) = list[0]["download"].as_str() {
+            break link.to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let r = c.get(app.url(&download)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tar = r.bytes().await.unwrap();
+    assert!(holds(&tar, b"api-erase@example.com"));
+    let other = crate::helpers::client();
+    assert_eq!(
+        other.get(app.url(&download)).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let erase = |password: &'static str| {
+        c.post(app.url("/api/v1/me/erasure"))
+            .json(&json!({ "password": password }))
+            .send()
+    };
+    assert_eq!(
+        erase("wrong password").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = erase(PASSWORD).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let scheduled: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(scheduled["status"], "scheduled");
+    let read: serde_json::Value = crate::helpers::get_json(&c, &app, "/api/v1/me/erasure").await;
+    assert_eq!(read["id"], scheduled["id"]);
+    let r = c
+        .delete(app.url("/api/v1/me/erasure"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["status"],
+        "cancelled"
+    );
+    let r = c
+        .delete(app.url("/api/v1/me/erasure"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(
+        erase(PASSWORD).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    app.db
+        .execute("UPDATE erasure_requests SET erase_after = 1, next_attempt_at = 1 WHERE status = 'scheduled'")
+        .await
+        .unwrap();
+    wait_for(&app, user, "done").await;
+    // The export's stored parts went with the account.
+    assert!(crate::uploads::walk(&app.media.path().join("exports")).is_empty());
+    let r = c.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
 storage::on_both_databases!(
     an_account_is_erased_after_its_grace_period_keeping_only_what_the_law_requires,
-    an_interrupted_erasure_resumes_and_finishes
+    an_interrupted_erasure_resumes_and_finishes,
+    the_api_exports_and_erases_an_account
 );

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod bookings;
 pub mod catalogue;
+pub mod data_rights;
 pub mod types;
 
 use crate::error::AppError;
