@@ -24,7 +24,7 @@ fn screenshot_dir() -> PathBuf {
 /// Saves a screenshot of a main page, after checking it is usable with a keyboard and a screen
 /// reader: every visible form control has a label and the page has exactly one `h1`. The card
 /// fields Stripe.js draws are Stripe's (labelled inside its frame; the test double's are bare).
-async fn shot(c: &Client, name: &str) -> Result {
+pub(crate) async fn shot(c: &Client, name: &str) -> Result {
     let unlabelled = c
         .execute(
             "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')] \
@@ -47,7 +47,7 @@ async fn shot(c: &Client, name: &str) -> Result {
     Ok(())
 }
 
-async fn fill(c: &Client, id: &str, text: &str) -> Result {
+pub(crate) async fn fill(c: &Client, id: &str, text: &str) -> Result {
     let field = c.find(Locator::Id(id)).await?;
     field.clear().await?;
     field.send_keys(text).await

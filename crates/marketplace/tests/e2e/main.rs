@@ -18,6 +18,7 @@ mod oidc;
 mod payments;
 mod profile;
 mod retention;
+mod rights_browser;
 mod security;
 mod shutdown;
 mod uploads;
