@@ -257,3 +257,24 @@ fn stripe_keys_come_as_a_set_of_the_right_kinds_and_never_show_in_debug_output()
         .to_string();
     assert!(err.contains("https://"), "{err}");
 }
+
+#[test]
+fn the_erasure_grace_period_stays_inside_the_legal_deadline() {
+    let s = Settings::load_from(&repo_config(), vars(&[])).unwrap();
+    assert_eq!(s.retention.erasure_grace_days, 7);
+    let s = Settings::load_from(
+        &repo_config(),
+        vars(&[("TM_RETENTION_ERASURE_GRACE_DAYS", "14")]),
+    )
+    .unwrap();
+    assert_eq!(s.retention.erasure_grace_days, 14);
+    for bad in ["0", "15", "30"] {
+        let err = Settings::load_from(
+            &repo_config(),
+            vars(&[("TM_RETENTION_ERASURE_GRACE_DAYS", bad)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("erasure_grace_days"), "{bad}: {err}");
+    }
+}

@@ -26,8 +26,9 @@ pub const TERMS: LegalDocument = LegalDocument {
 pub const PRIVACY: LegalDocument = LegalDocument {
     key: "privacy",
     title: "Privacy policy",
-    version: "2026-12-01",
-    changes: "The first published version.",
+    version: "2026-12-02",
+    changes: "You can now download a copy of your data and delete your account yourself, from \
+              your account page or our API; the deletion page lists what the law makes us keep.",
     source: include_str!("../../templates/legal/privacy.html"),
 };
 
