@@ -1,6 +1,6 @@
-//! The data rights in real Chromium: a client downloads their archive from the account page and
-//! inspects it, then deletes their account; the erasure is then checked in the database and the
-//! object store, and the browser finds itself signed out.
+//! The data rights in real Chromium: a client downloads and inspects their archive, corrects
+//! their address, opts out of sale and sharing, then deletes their account; the erasure is
+//! checked in the database and the object store, and the browser finds itself signed out.
 
 use crate::browser::{browser, text_of, wait_for_path, wait_for_text};
 use crate::encryption::{MEDICAL, consented};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use storage::testing::TestDb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_downloads_their_data_and_deletes_their_account_in_a_real_browser() {
+async fn a_client_uses_each_data_right_in_a_real_browser() {
     let Some((_driver, c)) = browser().await else {
         return;
     };
@@ -90,6 +90,46 @@ async fn a_client_downloads_their_data_and_deletes_their_account_in_a_real_brows
                 .iter()
                 .any(|(k, v)| k.contains("/reference-photos/") && v.starts_with(&[0xFF, 0xD8]))
         );
+
+        // Rectification: the address changes once the link sent to the new one is followed.
+        c.goto(&app.url("/account/profile")).await?;
+        fill(&c, "new_email", "rights-new@example.com").await?;
+        fill(&c, "email_password", PASSWORD).await?;
+        c.find(Locator::Css("#email-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for_text(&c, "#notice", "rights-new@example.com").await;
+        let mail = crate::helpers::email_containing(
+            &app.media.path().join("mail"),
+            "rights-new@example.com",
+            "/account/email/confirm",
+        )
+        .await;
+        let link = mail
+            .split_whitespace()
+            .find(|w| w.contains("/account/email/confirm"))
+            .expect("a confirmation link");
+        c.goto(&app.url(&link[link.find("/account/email/confirm").unwrap()..]))
+            .await?;
+        c.goto(&app.url("/account")).await?;
+        if c.current_url().await?.path() == "/sign-in" {
+            fill(&c, "email", "rights-new@example.com").await?;
+            fill(&c, "password", PASSWORD).await?;
+            c.find(Locator::Css("form button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            wait_for_path(&c, "/account").await;
+        }
+        wait_for_text(&c, ".facts", "rights-new@example.com").await;
+
+        // The CCPA choice, recorded on the account.
+        c.goto(&app.url("/privacy/do-not-sell")).await?;
+        c.find(Locator::Id("opt-out")).await?.click().await?;
+        wait_for_text(&c, "#privacy-choice", "Your choice: do not sell or share").await;
+        c.goto(&app.url("/account")).await?;
+        wait_for_path(&c, "/account").await;
 
         // The request closes; then the account is deleted from the account page.
         app.db
