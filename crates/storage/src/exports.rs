@@ -32,6 +32,8 @@ pub trait ExportStore: Send + Sync {
     /// `stale_before`), marking it running: an interrupted build starts again.
     async fn claim_export(&self, at: i64, stale_before: i64) -> Result<Option<DataExport>>;
 
+    /// Marks a build ready; false when the request is gone (the account was erased meanwhile),
+    /// and the parts just stored must be deleted.
     async fn finish_export(
         &self,
         id: i64,
@@ -39,7 +41,7 @@ pub trait ExportStore: Send + Sync {
         bytes: i64,
         expires_at: i64,
         at: i64,
-    ) -> Result<()>;
+    ) -> Result<bool>;
 
     async fn fail_export(&self, id: i64, failure: &str, at: i64) -> Result<()>;
 
@@ -131,8 +133,8 @@ macro_rules! impl_export_store {
                 bytes: i64,
                 expires_at: i64,
                 at: i64,
-            ) -> $crate::Result<()> {
-                sqlx::query(
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query(
                     "UPDATE data_exports SET status = 'ready', parts = $1, bytes = $2, expires_at = $3, \
                      completed_at = $4, failure = NULL WHERE id = $5",
                 )
@@ -143,7 +145,7 @@ macro_rules! impl_export_store {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                Ok(done.rows_affected() > 0)
             }
 
             #[tracing::instrument(skip_all, name = "store.fail_export")]

@@ -65,10 +65,17 @@ pub async fn build_next(state: &AppState) -> Result<Option<i64>, AppError> {
     match build(state, &export).await {
         Ok((parts, bytes)) => {
             let expires = now() + KEEP_SECS;
-            state
+            let kept = state
                 .store
                 .finish_export(export.id, parts, bytes, expires, now())
                 .await?;
+            if !kept {
+                // The account was erased while this was built: its parts go too.
+                for n in 0..parts {
+                    state.media.remove(&part_key(&export, n)).await?;
+                }
+                return Ok(Some(export.id));
+            }
             notify_ready(state, &export, expires).await?;
             let subject = Some(UserId::new(export.user_id));
             let detail = serde_json::json!({ "export": export.id, "bytes": bytes });
