@@ -11,6 +11,8 @@ use prometheus::{
 use std::time::Instant;
 use tracing::Instrument;
 
+pub mod kpi;
+
 /// Latency buckets reach well past the spec's 10 s rollback trigger so a p95 above it is visible.
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0,
@@ -37,6 +39,8 @@ pub struct Metrics {
     pool: IntGaugeVec,
     pool_max: IntGauge,
     draining: IntGauge,
+    /// Business and engagement KPIs, counted as their changes commit.
+    pub kpi: kpi::Kpis,
 }
 
 impl Metrics {
@@ -149,7 +153,9 @@ impl Metrics {
                 .register(collector)
                 .expect("metric names are unique");
         }
+        let kpi = kpi::Kpis::new(&registry);
         Self {
+            kpi,
             registry,
             requests,
             duration,

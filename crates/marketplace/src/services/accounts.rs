@@ -83,6 +83,7 @@ pub async fn register(
     match created {
         Ok(user) => {
             state.metrics.registrations.inc();
+            state.metrics.kpi.registered(user.role);
             tracing::info!(user_id = %user.id, role = user.role.as_str(), "account registered");
             let detail = serde_json::json!({ "role": user.role.as_str() });
             audit::record(

@@ -22,6 +22,7 @@ pub async fn search(
         .engagement
         .with_label_values(&["search"])
         .inc();
+    state.metrics.kpi.funnel_step("search");
     Ok((query, results))
 }
 
@@ -60,6 +61,7 @@ pub async fn artist(state: &AppState, key: ArtistKey<'_>) -> Result<ArtistView, 
         .engagement
         .with_label_values(&["profile_view"])
         .inc();
+    state.metrics.kpi.funnel_step("profile_view");
     Ok(ArtistView {
         profile,
         reviews,

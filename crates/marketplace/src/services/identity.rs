@@ -123,6 +123,7 @@ async fn create_account(
     {
         Ok(user) => {
             state.metrics.registrations.inc();
+            state.metrics.kpi.registered(user.role);
             tracing::info!(user_id = %user.id, provider = %identity.provider, "account registered through a provider");
             Ok(Outcome::SignIn(user))
         }

@@ -251,6 +251,12 @@ pub async fn webhook(
                 .transitions
                 .with_label_values(&["deposit-paid-by-card"])
                 .inc();
+            state.metrics.kpi.deposit_recorded();
+            let kpi = &state.metrics.kpi;
+            kpi.state_changed(
+                domain::BookingState::DepositPending,
+                domain::BookingState::Booked,
+            );
         }
         _ => {}
     }

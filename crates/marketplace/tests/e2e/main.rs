@@ -13,6 +13,7 @@ mod exports;
 mod health;
 mod helpers;
 mod journey;
+mod kpi;
 mod legal;
 mod oidc;
 mod payments;

@@ -89,6 +89,7 @@ pub async fn submit(
     };
     let req = state.store.create_request(new, now()).await?;
     count_transition(state, "submit");
+    state.metrics.kpi.funnel_step("request");
     Ok(req)
 }
 
@@ -223,6 +224,15 @@ pub async fn take_action(
         .change_booking(id, user.id, change, now())
         .await?;
     count_transition(state, action.as_str());
+    let kpi = &state.metrics.kpi;
+    kpi.state_changed(request.state, req.state);
+    if action == BookingAction::DepositPaid {
+        kpi.deposit_recorded();
+    }
+    // The artist's first answer to a new request, whatever it is.
+    if request.state == domain::BookingState::Submitted && user.id == request.artist_user_id {
+        kpi.first_response(now() - request.created_at.unix_timestamp());
+    }
     Ok(req)
 }
 
@@ -307,6 +317,9 @@ pub async fn take_appointment_action(
         .change_appointment(id, user.id, change, now())
         .await?;
     count_transition(state, action.as_str());
+    if action == AppointmentAction::Complete {
+        state.metrics.kpi.session_completed();
+    }
     if action == AppointmentAction::Consent {
         // Which form was signed, never what it says: the answers are health data.
         let detail = serde_json::json!({ "booking": booking_id.get(), "session": id.get() });
@@ -405,6 +418,7 @@ pub async fn post_message(
         .engagement
         .with_label_values(&["message"])
         .inc();
+    state.metrics.kpi.message();
     Ok(m)
 }
 
@@ -422,5 +436,6 @@ pub async fn review(
         .create_review(id, user.id, rating, body, now())
         .await?;
     count_transition(state, "review");
+    state.metrics.kpi.review();
     Ok(review)
 }
