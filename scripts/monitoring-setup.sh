@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up monitoring for an environment (the spec's `monitoring-setup.sh staging full`).
 #   scripts/monitoring-setup.sh local [basic|full] [TARGET]
-#       basic: check the alert rules (promtool check + unit tests)
+#       basic: check the alert and KPI recording rules (promtool check + unit tests)
 #       full:  also start Prometheus on 127.0.0.1 scraping TARGET (default 127.0.0.1:8080) with the
 #              rules that mirror the CloudWatch alarms, and wait until the target is up and the
 #              rules are loaded. Prometheus keeps running; its PID and URL are printed.
@@ -16,12 +16,12 @@ case "$level" in basic | full) ;; *) echo "level must be basic or full, not $lev
 
 if [ "$env" = local ]; then
   target=${3:-127.0.0.1:8080}
-  promtool check rules monitoring/alerts.yml
-  promtool test rules monitoring/alerts.test.yml
+  promtool check rules monitoring/alerts.yml monitoring/kpis.yml
+  promtool test rules monitoring/alerts.test.yml monitoring/kpis.test.yml
   [ "$level" = basic ] && exit 0
   work=$(mktemp -d /tmp/tm-prometheus.XXXXXX)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cp monitoring/alerts.yml "$work/alerts.yml"
+  cp monitoring/alerts.yml monitoring/kpis.yml "$work/"
   sed -e "s|127.0.0.1:8080|$target|" -e 's|scrape_interval: 15s|scrape_interval: 2s|' \
     -e 's|evaluation_interval: 15s|evaluation_interval: 2s|' monitoring/prometheus.yml >"$work/prometheus.yml"
   prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
@@ -36,7 +36,7 @@ if [ "$env" = local ]; then
   [ "$health" = up ] || { kill "$pid"; tail -20 "$work/prometheus.log"; echo "FAIL: target $target is $health" >&2; exit 1; }
   rules=$(curl -sf "$api/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
   [ "$rules" -ge 10 ] || { kill "$pid"; echo "FAIL: only $rules rules loaded" >&2; exit 1; }
-  echo "Prometheus (pid $pid) at http://127.0.0.1:$port scrapes $target: target up, $rules alert rules loaded"
+  echo "Prometheus (pid $pid) at http://127.0.0.1:$port scrapes $target: target up, $rules alert and KPI rules loaded"
   exit 0
 fi
 
