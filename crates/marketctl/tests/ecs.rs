@@ -319,6 +319,8 @@ fn good_release(strategy: &str) {
         "RegisterTaskDefinition",
         "RunTask",
         "UpdateService",
+        // The deploy marker on the dashboard.
+        "PutMetricData",
     ] {
         assert!(
             calls.iter().any(|c| c == call),
@@ -418,6 +420,13 @@ fn ecs_circuit_breaker_rolls_back_a_rolling_deploy_and_marketctl_reports_it() {
         r.stdout
     );
     assert!(h.live_image().ends_with(&h.digest("v1")));
+    // The rollback is a marker on the dashboard.
+    assert!(h.calls().iter().any(|c| c == "PutMetricData"));
+    assert!(
+        r.stderr.contains("deploy marker recorded: rolled_back"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use prometheus::{
 use std::time::Instant;
 use tracing::Instrument;
 
+pub mod emf;
 pub mod kpi;
 
 /// Latency buckets reach well past the spec's 10 s rollback trigger so a p95 above it is visible.
@@ -170,6 +171,14 @@ impl Metrics {
             pool_max,
             draining,
         }
+    }
+
+    /// With a namespace, KPI events are also written as Embedded Metric Format lines.
+    pub fn with_emf(mut self, namespace: &str, environment: &'static str) -> Self {
+        if !namespace.is_empty() {
+            self.kpi = self.kpi.with_emf(emf::Emf::new(namespace, environment));
+        }
+        self
     }
 
     /// Refreshes the gauges that are read from elsewhere, then encodes everything.

@@ -72,7 +72,8 @@ impl Application {
         let state = AppState {
             store,
             media,
-            metrics: Metrics::new(BuildInfo::VERSION, BuildInfo::COMMIT),
+            metrics: Metrics::new(BuildInfo::VERSION, BuildInfo::COMMIT)
+                .with_emf(&settings.log.emf_namespace, settings.env.as_str()),
             assets: Arc::new(Assets::build()),
             lifecycle: Lifecycle::default(),
             listing: Arc::new(crate::listing::ListingCache::new(Duration::from_millis(

@@ -31,6 +31,7 @@ pub fn init_for_tests() {
         init(&LogSettings {
             level: "debug,sqlx=warn,hyper=info".into(),
             format: LogFormat::Pretty,
+            emf_namespace: String::new(),
         });
     }
 }

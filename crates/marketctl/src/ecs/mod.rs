@@ -11,6 +11,7 @@
 
 pub mod aws;
 mod deploy;
+pub mod markers;
 pub mod metrics;
 mod service;
 mod status;
@@ -137,6 +138,13 @@ impl<'a> Ecs<'a> {
             r.proven = proven;
         }
         self.save().await;
+        let action = self.record.as_ref().map_or(Action::Deploy, |r| r.action);
+        if let Some(ending) = markers::outcome(action, outcome.ended()) {
+            match markers::put(&self.aws.cloudwatch, &self.environment, ending).await {
+                Ok(()) => self.note(&format!("deploy marker recorded: {ending}")),
+                Err(e) => self.warn(&e),
+            }
+        }
         let text = format!(
             "{} to {}: {}",
             match self.record.as_ref().map(|r| r.action) {

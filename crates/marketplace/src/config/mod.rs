@@ -264,6 +264,10 @@ pub struct LogSettings {
     /// An `EnvFilter` directive such as `info` or `marketplace=debug,info`.
     pub level: String,
     pub format: LogFormat,
+    /// When set (ECS), each KPI event is also written as a CloudWatch Embedded Metric Format
+    /// line in this namespace.
+    #[serde(default)]
+    pub emf_namespace: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

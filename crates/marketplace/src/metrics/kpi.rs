@@ -19,6 +19,8 @@ pub struct Kpis {
     messages: IntCounter,
     funnel: IntCounterVec,
     first_response: Histogram,
+    /// Set on ECS: each event is also an Embedded Metric Format line for CloudWatch.
+    emf: Option<std::sync::Arc<super::emf::Emf>>,
 }
 
 impl Kpis {
@@ -80,6 +82,7 @@ impl Kpis {
             ),
             funnel,
             first_response,
+            emf: None,
         };
         for collector in [
             Box::new(kpis.registrations.clone()) as Box<dyn prometheus::core::Collector>,
@@ -98,6 +101,18 @@ impl Kpis {
         kpis
     }
 
+    /// Also writes each event as an Embedded Metric Format line.
+    pub fn with_emf(mut self, emf: super::emf::Emf) -> Self {
+        self.emf = Some(std::sync::Arc::new(emf));
+        self
+    }
+
+    fn emit(&self, metric: &str, value: f64, unit: &str) {
+        if let Some(emf) = &self.emf {
+            emf.emit(metric, value, unit);
+        }
+    }
+
     pub fn registered(&self, role: domain::Role) {
         let role = match role {
             domain::Role::Client => "client",
@@ -106,6 +121,7 @@ impl Kpis {
             domain::Role::Admin => "admin",
         };
         self.registrations.with_label_values(&[role]).inc();
+        self.emit("Registrations", 1.0, "Count");
     }
 
     /// A request moved from one state to another; also feeds the funnel's later steps.
@@ -117,8 +133,8 @@ impl Kpis {
             .with_label_values(&[from.as_str(), to.as_str()])
             .inc();
         match to {
-            domain::BookingState::Quoted => self.funnel.with_label_values(&["quote"]).inc(),
-            domain::BookingState::Booked => self.funnel.with_label_values(&["booked"]).inc(),
+            domain::BookingState::Quoted => self.funnel_step("quote"),
+            domain::BookingState::Booked => self.funnel_step("booked"),
             _ => {}
         }
     }
@@ -126,23 +142,35 @@ impl Kpis {
     /// A deposit recorded as paid, by the artist or by a card payment.
     pub fn deposit_recorded(&self) {
         self.deposits.inc();
+        self.emit("DepositsRecorded", 1.0, "Count");
     }
 
     pub fn funnel_step(&self, step: &'static str) {
         debug_assert!(FUNNEL.contains(&step), "{step} is not a funnel step");
         self.funnel.with_label_values(&[step]).inc();
+        let metric = match step {
+            "search" => "FunnelSearches",
+            "profile_view" => "FunnelProfileViews",
+            "request" => "FunnelRequests",
+            "quote" => "FunnelQuotes",
+            _ => "FunnelBooked",
+        };
+        self.emit(metric, 1.0, "Count");
     }
 
     pub fn session_completed(&self) {
         self.sessions_completed.inc();
+        self.emit("SessionsCompleted", 1.0, "Count");
     }
 
     pub fn review(&self) {
         self.reviews.inc();
+        self.emit("Reviews", 1.0, "Count");
     }
 
     pub fn message(&self) {
         self.messages.inc();
+        self.emit("Messages", 1.0, "Count");
     }
 
     /// The artist answered a request for the first time, `secs` after it was sent.

@@ -235,6 +235,7 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
     let mut child = marketplace(&url, dir.path())
         .arg("serve")
+        .env("TM_LOG_EMF_NAMESPACE", "TattooMarketplace")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -305,6 +306,15 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     assert_eq!(line["method"], "POST");
     assert_eq!(line["status"], 202);
     assert!(line["latency_ms"].as_f64().is_some());
+    // The registration is also a CloudWatch Embedded Metric Format line, for ECS.
+    let emf: Vec<serde_json::Value> = output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TattooMarketplace")
+        .collect();
+    assert_eq!(emf.len(), 1, "{output:#?}");
+    assert_eq!(emf[0]["Registrations"], 1.0);
+    assert_eq!(emf[0]["Environment"], "development");
     let all = output.join("\n");
     for private in [
         "private.person@example.com",

@@ -285,6 +285,9 @@ resource "aws_ecs_task_definition" "this" {
         { name = "TM_DATABASE_MAX_CONNECTIONS", value = tostring(var.db_pool_per_task) },
         { name = "TM_DATABASE_IAM_AUTH", value = "true" },
         { name = "TM_ENCRYPTION_KMS_KEY_ID", value = var.field_kms_key_arn },
+        # KPI events as Embedded Metric Format lines: CloudWatch metrics with no agent, shown on
+        # the monitoring module's dashboard (same namespace).
+        { name = "TM_LOG_EMF_NAMESPACE", value = "TattooMarketplace" },
       ]
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },

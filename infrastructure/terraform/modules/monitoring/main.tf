@@ -7,6 +7,14 @@ data "aws_caller_identity" "current" {}
 
 locals {
   region = data.aws_region.current.name
+  # The namespace of the app's Embedded Metric Format lines (TM_LOG_EMF_NAMESPACE in the ECS
+  # module) and of marketctl's deploy markers; each carries an Environment dimension.
+  kpi_namespace = "TattooMarketplace"
+  kpi = { for name in [
+    "Registrations", "DepositsRecorded", "SessionsCompleted", "Reviews", "Messages",
+  ] : name => [local.kpi_namespace, name, "Environment", var.environment] }
+  funnel = [for name in ["FunnelSearches", "FunnelProfileViews", "FunnelRequests", "FunnelQuotes", "FunnelBooked"] :
+  [local.kpi_namespace, name, "Environment", var.environment]]
   severities = {
     critical = "Immediate response: application down, error rate, failing health checks"
     warning  = "Next business day: resource usage, slow responses, certificates, costs"
@@ -461,9 +469,61 @@ resource "aws_cloudwatch_dashboard" "this" {
       {
         type = "metric", x = 12, y = 0, width = 12, height = 6
         properties = {
-          title       = "Response time p95 (s)", region = local.region, stat = "p95", period = 60
-          metrics     = [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix]]
+          title = "Response time p95 and p99 (s)", region = local.region, period = 60
+          metrics = [
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, { stat = "p95", label = "p95" }],
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", var.alb_arn_suffix, { stat = "p99", label = "p99" }],
+          ]
           annotations = { horizontal = [{ label = "warning", value = 5 }, { label = "rollback", value = 10 }] }
+        }
+      },
+      {
+        type = "metric", x = 0, y = 16, width = 12, height = 6
+        properties = {
+          title = "4xx and 5xx rates (% of requests)", region = local.region, period = 60
+          metrics = [
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, { id = "requests", stat = "Sum", visible = false }],
+            ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "LoadBalancer", var.alb_arn_suffix, { id = "client_errors", stat = "Sum", visible = false }],
+            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_arn_suffix, { id = "server_errors", stat = "Sum", visible = false }],
+            [{ expression = "100 * client_errors / requests", label = "4xx %", id = "rate_4xx" }],
+            [{ expression = "100 * server_errors / requests", label = "5xx %", id = "rate_5xx" }],
+          ]
+          annotations = { horizontal = [{ label = "5xx rollback", value = 5 }] }
+        }
+      },
+      {
+        type = "metric", x = 12, y = 16, width = 12, height = 6
+        properties = {
+          title = "Requests per second", region = local.region, period = 60
+          metrics = [
+            ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", var.alb_arn_suffix, { id = "count", stat = "Sum", visible = false }],
+            [{ expression = "count / PERIOD(count)", label = "requests/s", id = "rps" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 22, width = 12, height = 6
+        properties = {
+          title   = "Business KPIs per hour", region = local.region, stat = "Sum", period = 3600
+          metrics = [for name, metric in local.kpi : metric]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 22, width = 12, height = 6
+        properties = {
+          title   = "Booking funnel per day: search, profile view, request, quote, booked", region = local.region
+          stat    = "Sum", period = 86400, view = "bar"
+          metrics = local.funnel
+        }
+      },
+      {
+        type = "metric", x = 0, y = 28, width = 24, height = 4
+        properties = {
+          title = "Deploys and rollbacks (marketctl)", region = local.region, stat = "Sum", period = 300
+          metrics = [
+            [local.kpi_namespace, "Deployments", "Environment", var.environment, "Outcome", "succeeded"],
+            [local.kpi_namespace, "Deployments", "Environment", var.environment, "Outcome", "rolled_back"],
+          ]
         }
       },
       {
