@@ -85,6 +85,7 @@ pub async fn list_exports(
     params(("id" = i64, Path, description = "The export")),
     responses(
         (status = 200, description = "The archive", content_type = "application/x-tar"),
+        (status = 400, response = Problem), (status = 401, response = Problem),
         (status = 404, response = Problem),
         (status = 409, response = Problem),
         (status = 410, response = Problem),
@@ -157,7 +158,8 @@ pub struct EraseAccount {
     request_body = EraseAccount,
     responses(
         (status = 202, description = "Scheduled; an email carries the link that calls it off", body = Erasure),
-        (status = 401, response = Problem),
+        (status = 400, response = Problem), (status = 413, response = Problem),
+        (status = 415, response = Problem), (status = 401, response = Problem),
         (status = 403, response = Problem),
         (status = 409, response = Problem),
         (status = 422, response = Problem),
