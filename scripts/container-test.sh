@@ -42,6 +42,11 @@ if [ "$mode" = "--full" ]; then
 else
   bash docker/base-images.sh
   TM_GIT_COMMIT=$commit cargo build --release --locked -q -p marketplace
+  # The image takes the binary from the build context: bring it in from a build cache elsewhere.
+  built="${CARGO_TARGET_DIR:-target}/release/marketplace"
+  if [ "$(realpath "$built")" != "$(realpath -m target/release/marketplace)" ]; then
+    install -D -m 0755 "$built" target/release/marketplace
+  fi
   "$docker" build -q --build-arg BINARY_SOURCE=prebuilt --build-arg TM_GIT_COMMIT="$commit" -t "$image" . >/dev/null
 fi
 

@@ -15,7 +15,7 @@ TM_CONFIG_DIR="$work/none" TM_DATABASE_URL="sqlite://$work/dast.db" TM_MEDIA_DIR
   TM_DEMO_SEED_WHEN_EMPTY=true TM_MAIL_FOLDER="$work/mail" \
   TM_AUTH_ATTEMPTS_PER_MINUTE=100000 TM_AUTH_API_WRITES_PER_MINUTE=100000 \
   TM_SERVER_PORT=$port TM_SERVER_PRE_STOP_DELAY_MS=0 TM_LOG_LEVEL=warn \
-  target/release/marketplace serve >"$work/app.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/release/marketplace" serve >"$work/app.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done

@@ -7,6 +7,7 @@ use crate::platform::Platform;
 use crate::platform::local::LocalPlatform;
 use crate::proxy::{self, ProxyConfig};
 use crate::state::History;
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -210,6 +211,15 @@ pub enum ProxyCommand {
             default_value = "/var/lib/marketctl"
         )]
         state_dir: PathBuf,
+        /// Export the proxy's spans to this OTLP/HTTP collector (its base URL, such as
+        /// http://127.0.0.1:4318). Unset, the proxy records no spans and passes a request's
+        /// `traceparent` on unchanged.
+        #[arg(long, env = "MARKETCTL_OTLP_ENDPOINT", default_value = "")]
+        otlp_endpoint: String,
+        /// The share of new traces exported, 0 to 1; a caller's decision is followed, and a
+        /// trace with a 5xx in it is exported whatever this says.
+        #[arg(long, env = "MARKETCTL_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
+        trace_sample_ratio: f64,
     },
 }
 
@@ -708,13 +718,27 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     admin,
                     token,
                     state_dir,
+                    otlp_endpoint,
+                    trace_sample_ratio,
                 },
         } => {
+            let settings = otel_pipeline::Settings {
+                endpoint: otlp_endpoint,
+                sample_ratio: trace_sample_ratio,
+                service_name: "marketctl-proxy".into(),
+                service_version: env!("CARGO_PKG_VERSION").into(),
+                environment: String::new(),
+            };
+            otel_pipeline::validate(&settings).context("--otlp-endpoint, --trace-sample-ratio")?;
+            let tracing = (!settings.endpoint.trim().is_empty())
+                .then(|| otel_pipeline::provider(&settings))
+                .transpose()?;
             let running = proxy::start(ProxyConfig {
                 listen,
                 admin,
                 token,
                 state_dir,
+                tracing: tracing.clone(),
             })
             .await?;
             println!(
@@ -724,6 +748,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             shutdown_signal().await;
             tracing::info!("stopping: draining requests and stopping instances");
             running.shutdown().await;
+            if let Some(provider) = tracing {
+                // Exporting what is queued blocks on the network.
+                let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+            }
             Ok(0)
         }
         Command::Deploy {

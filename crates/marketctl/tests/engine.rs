@@ -50,6 +50,7 @@ async fn harness(instances: u32, extra_env: &[(&str, &str)], extra: &str) -> Har
         admin: "127.0.0.1:0".parse().unwrap(),
         token: TOKEN.into(),
         state_dir: dir.path().join("agent"),
+        tracing: None,
     })
     .await
     .unwrap();

@@ -63,6 +63,7 @@ async fn agent() -> (Running, tempfile::TempDir) {
         admin: "127.0.0.1:0".parse().unwrap(),
         token: TOKEN.into(),
         state_dir: state.path().to_owned(),
+        tracing: None,
     })
     .await
     .unwrap();
@@ -278,6 +279,7 @@ async fn the_agent_refuses_a_public_admin_listener_or_a_weak_token() {
         admin: admin.parse().unwrap(),
         token: token.into(),
         state_dir: state.path().to_owned(),
+        tracing: None,
     };
     let public = proxy::start(config("0.0.0.0:0", TOKEN))
         .await
@@ -634,6 +636,7 @@ async fn a_restarted_agent_brings_back_its_instances_and_routes() {
         admin: "127.0.0.1:0".parse().unwrap(),
         token: TOKEN.into(),
         state_dir: state.path().to_owned(),
+        tracing: None,
     };
     let first = proxy::start(config.clone()).await.unwrap();
     let port = free_addr().port();
@@ -665,4 +668,64 @@ async fn a_restarted_agent_brings_back_its_instances_and_routes() {
     assert_eq!(home.status(), StatusCode::OK, "routes were restored");
     assert!(home.text().await.unwrap().contains("Tattoo Marketplace"));
     second.shutdown().await;
+}
+
+#[tokio::test]
+async fn deploy_markers_become_metrics_with_their_version_and_bad_ones_are_refused() {
+    let (agent, _state) = agent().await;
+    let url = format!("http://{}/v1/markers", agent.admin);
+    let marker = json!({"environment": "staging", "action": "deploy", "outcome": "rolled_back",
+                        "version": "2.1.0-abc123", "at": 1_764_600_000.0});
+    let anonymous = reqwest::Client::new()
+        .post(&url)
+        .json(&marker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    for _ in 0..2 {
+        let r = admin_client()
+            .post(&url)
+            .json(&marker)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    let bad = admin_client()
+        .post(&url)
+        .json(
+            &json!({"environment": "staging", "action": "deploy", "outcome": "rolled_back",
+                      "version": "2.1.0\"} 1\nfake_metric 1", "at": 1.0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("version must be"));
+    let garbage = admin_client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+
+    let text = reqwest::get(format!("http://{}/metrics", agent.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("marketctl_deploys_total{environment=\"staging\",action=\"deploy\",outcome=\"rolled_back\",version=\"2.1.0-abc123\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("marketctl_deploy_last_timestamp_seconds{"),
+        "{text}"
+    );
+    assert!(!text.contains("fake_metric"), "{text}");
+    agent.shutdown().await;
 }

@@ -127,7 +127,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None | Some(Command::Serve) => {
             let settings = load(&cli)?;
-            crate::telemetry::init(&settings.log);
+            let _telemetry =
+                crate::telemetry::init(&settings.log, &settings.tracing, settings.env.as_str())
+                    .map_err(|e| Failure::Config(e.to_string()))?;
             tracing::info!(env = settings.env.as_str(), config = ?settings, "starting");
             let app = Application::build(settings).await.map_err(failed)?;
             println!("Tattoo Marketplace is running at http://{}", app.address());

@@ -11,6 +11,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How long one worker holds a claimed email before another may retry it.
 const LEASE_SECS: i64 = 120;
@@ -162,6 +163,20 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<us
         .await?;
     let mut sent = 0;
     for n in claimed {
+        let span = tracing::info_span!(parent: None, "outbox.deliver", outbox.kind = n.kind.as_str(), outbox.attempts = n.attempts);
+        sent += deliver_one(state, mailer, n).instrument(span).await?;
+    }
+    Ok(sent)
+}
+
+/// Sends one claimed email, or records why not; 1 when it was sent.
+async fn deliver_one(
+    state: &AppState,
+    mailer: &Mailer,
+    n: storage::Notification,
+) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    {
         if crate::templates::email::opted_out(&n) {
             state.store.notification_sent(n.id, now()).await?;
             state
@@ -169,7 +184,7 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<us
                 .notifications
                 .with_label_values(&["skipped"])
                 .inc();
-            continue;
+            return Ok(0);
         }
         let unsubscribe = unsubscribe_url(&state.settings.mail, &state.links, &n, now());
         let result = match build_message(&state.settings.mail, &n, unsubscribe) {
@@ -219,10 +234,31 @@ pub async fn run(state: AppState, mailer: Mailer) {
     let mut retention_due = 0;
     loop {
         every.tick().await;
-        if now() >= retention_due {
-            match crate::services::retention::sweep(&state, now()).await {
+        // Most ticks find nothing to do: their spans are exported only when one fails
+        // (`sampling.priority = 0`). The work itself (a sweep, an email) starts its own trace.
+        let tick = tracing::info_span!("jobs.tick", sampling.priority = 0_i64);
+        run_once(&state, &mailer, &mut retention_due, retention_every)
+            .instrument(tick)
+            .await;
+    }
+}
+
+async fn run_once(
+    state: &AppState,
+    mailer: &Mailer,
+    retention_due: &mut i64,
+    retention_every: i64,
+) {
+    let state = state.clone();
+    {
+        if now() >= *retention_due {
+            let sweep = tracing::info_span!(parent: None, "jobs.retention_sweep");
+            match crate::services::retention::sweep(&state, now())
+                .instrument(sweep)
+                .await
+            {
                 Ok(swept) => {
-                    retention_due = now() + retention_every;
+                    *retention_due = now() + retention_every;
                     tracing::info!(?swept, "retention sweep done");
                 }
                 Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry"),
@@ -263,7 +299,7 @@ pub async fn run(state: AppState, mailer: Mailer) {
         if let Err(e) = crate::services::erasure::run_next(&state).await {
             tracing::warn!(error = %e, "erasure stopped; it resumes after its lease");
         }
-        if let Err(e) = deliver_due(&state, &mailer).await {
+        if let Err(e) = deliver_due(&state, mailer).await {
             tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
         }
     }

@@ -188,9 +188,12 @@ impl MediaStore {
                 .into(),
             retry_after_secs: 5,
         })?;
+        // The blocking thread does not inherit the request's span: hand it over, so the decode
+        // shows in the trace under the request that uploaded it.
+        let span = tracing::info_span!("image.process", image.bytes = bytes.len());
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            process(&bytes, max_bytes, max_pixels)
+            span.in_scope(|| process(&bytes, max_bytes, max_pixels))
         })
         .await
         .map_err(|e| AppError::Internal(e.into()))

@@ -10,6 +10,7 @@ use prometheus::{
 };
 use std::time::Instant;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub mod emf;
 pub mod kpi;
@@ -226,10 +227,23 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    // `otel.*` and the `http.*` names are what tracing-opentelemetry and X-Ray read: the span
+    // is named by method and route template, never by the raw path.
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+        request_id = %request_id,
+    );
+    // A caller's `traceparent` (the proxy's, or the ALB's) makes this span its child; without
+    // the OpenTelemetry layer this does nothing.
+    let _ = span.set_parent(otel_pipeline::extract(request.headers()));
     metrics.in_flight.inc();
-    let response = next.run(request).instrument(span).await;
+    let response = next.run(request).instrument(span.clone()).await;
     metrics.in_flight.dec();
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -241,14 +255,21 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         .duration
         .with_label_values(&[&route])
         .observe(elapsed.as_secs_f64());
-    // Outside the span, so the access line carries its fields at the top level of the JSON.
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        // An error status keeps the trace even when the sampling ratio left it out.
+        span.record("otel.status_code", "error");
+    }
+    // Inside the span, so the line carries the trace id; its own fields stay at the top level.
+    span.in_scope(|| {
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            route = %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
     response
 }

@@ -224,7 +224,7 @@ macro_rules! impl_accounts_store {
                 .transpose()
             }
 
-            #[tracing::instrument(skip_all, name = "store.count_users")]
+            #[tracing::instrument(skip_all, name = "store.set_display_name")]
             async fn set_display_name(&self, id: domain::UserId, name: &domain::DisplayName) -> $crate::Result<()> {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
@@ -241,6 +241,7 @@ macro_rules! impl_accounts_store {
                 Ok(())
             }
 
+            #[tracing::instrument(skip_all, name = "store.become_artist")]
             async fn become_artist(&self, id: domain::UserId) -> $crate::Result<()> {
                 let changed = sqlx::query("UPDATE users SET role = 'artist' WHERE id = $1 AND role = 'client'")
                     .bind(id.get())
@@ -253,6 +254,7 @@ macro_rules! impl_accounts_store {
                 Ok(())
             }
 
+            #[tracing::instrument(skip_all, name = "store.count_users")]
             async fn count_users(&self) -> $crate::Result<i64> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
                     .fetch_one(&self.pool)

@@ -259,6 +259,7 @@ macro_rules! impl_booking_store {
                 Ok(req)
             }
 
+            #[tracing::instrument(skip_all, name = "store.booking")]
             async fn booking(
                 &self,
                 id: domain::BookingId,
@@ -326,7 +327,7 @@ macro_rules! impl_booking_store {
                 }))
             }
 
-            #[tracing::instrument(skip_all, name = "store.booking")]
+            #[tracing::instrument(skip_all, name = "store.booking_request")]
             async fn booking_request(
                 &self,
                 id: domain::BookingId,
@@ -345,6 +346,7 @@ macro_rules! impl_booking_store {
                     .transpose()
             }
 
+            #[tracing::instrument(skip_all, name = "store.reference_visible")]
             async fn reference_visible(&self, key: &str, viewer: domain::UserId) -> $crate::Result<bool> {
                 let row: Option<(i64,)> = sqlx::query_as(
                     "SELECT br.id FROM booking_references r \

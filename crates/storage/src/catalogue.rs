@@ -63,6 +63,7 @@ macro_rules! impl_catalogue_store {
         impl $ty {
             /// One transaction for the whole batch; with `only_if_empty`, it first takes the
             /// backend's seed lock and returns `None` untouched when any account exists.
+            #[tracing::instrument(skip_all, name = "store.import_batch")]
             async fn import_batch(
                 &self,
                 batch: $crate::CatalogueBatch,
@@ -213,6 +214,7 @@ macro_rules! impl_catalogue_store {
                 }))
             }
 
+            #[tracing::instrument(skip_all, name = "store.profile_where")]
             async fn profile_where(
                 &self,
                 clause: &str,

@@ -94,6 +94,7 @@ macro_rules! impl_portfolio_store {
 
             /// Deletes one of the artist's own rows in `table` (portfolio or flash) and returns
             /// its image keys; someone else's id is `NotFound`.
+            #[tracing::instrument(skip_all, name = "store.delete_owned_image")]
             async fn delete_owned_image(
                 &self,
                 table: &'static str,

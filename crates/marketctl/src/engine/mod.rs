@@ -325,6 +325,8 @@ impl<'a, P: Platform> Engine<'a, P> {
             ));
         }
         self.finish(&outcome, proven.clone());
+        self.mark(Action::Deploy, &outcome, versions.1.as_deref())
+            .await;
         let mut report = self.report(Some(request.strategy), versions.0, versions.1, outcome);
         report.proven = proven;
         crate::notify::send(
@@ -360,6 +362,32 @@ impl<'a, P: Platform> Engine<'a, P> {
             self.note(&format!("could not write the history record: {e}"));
         }
         self.record = Some(record);
+    }
+
+    /// Tells the platform how the deploy or rollback ended, for the dashboards' deploy markers.
+    /// A marker that cannot be recorded is a note, never a change to the outcome.
+    async fn mark(&mut self, action: Action, outcome: &Outcome, version: Option<&str>) {
+        let Some(ending) = crate::ecs::markers::outcome(action, outcome.ended()) else {
+            return;
+        };
+        let marker = crate::proxy::markers::DeployMarker {
+            environment: self.environment.clone(),
+            action: match action {
+                Action::Deploy => "deploy",
+                Action::Rollback => "rollback",
+            }
+            .into(),
+            outcome: ending.into(),
+            version: version.unwrap_or("unknown").into(),
+            at: now(),
+        };
+        match self.platform.mark(&marker).await {
+            Ok(()) => self.note(&format!(
+                "deploy marker recorded: {ending} ({})",
+                marker.version
+            )),
+            Err(e) => self.note(&format!("deploy marker not recorded: {e}")),
+        }
     }
 
     fn report(

@@ -191,6 +191,8 @@ impl<P: Platform> Engine<'_, P> {
             }
         };
         self.finish(&outcome, None);
+        self.mark(crate::state::Action::Rollback, &outcome, Some(&target))
+            .await;
         if outcome == Outcome::Deployed {
             self.settle_interrupted(&target);
         }

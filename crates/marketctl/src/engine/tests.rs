@@ -152,6 +152,19 @@ async fn good_releases_ship_with_every_strategy_proven_by_analysis() {
             "{strategy:?}: the old release stayed warm after promotion: {:#?}",
             second.steps
         );
+        // Each ending is a deploy marker on the platform, under the version it was for.
+        let markers: Vec<(String, String, String)> = w
+            .platform
+            .markers()
+            .into_iter()
+            .map(|m| (m.action, m.outcome, m.version))
+            .collect();
+        assert_eq!(markers.len(), 2, "{markers:?}");
+        assert_eq!(
+            (markers[1].0.as_str(), markers[1].1.as_str()),
+            ("deploy", "succeeded")
+        );
+        assert!(markers[1].2.starts_with("2.0.0"), "{markers:?}");
     }
 }
 
@@ -210,6 +223,12 @@ fn assert_aborted_without_dropping(w: &World, report: &Report) {
     assert_eq!(last.outcome, Some(Ended::RolledBack));
     assert!(last.traffic_off_after.is_some());
     assert_eq!(last.proven, None);
+    let marker = w.platform.markers().pop().expect("a deploy marker");
+    assert_eq!(marker.outcome, "rolled_back");
+    assert!(
+        !marker.version.starts_with("1.0.0"),
+        "named by the release that failed: {marker:?}"
+    );
 }
 
 #[tokio::test]
@@ -365,6 +384,13 @@ async fn a_bare_rollback_returns_to_the_last_known_good_release_and_a_bad_target
         (last.action, last.outcome),
         (Action::Rollback, Some(Ended::Deployed))
     );
+    let marker = w.platform.markers().pop().unwrap();
+    assert_eq!(
+        (marker.action.as_str(), marker.outcome.as_str()),
+        ("rollback", "rolled_back")
+    );
+    assert!(marker.version.starts_with("1.0.0"), "{marker:?}");
+    let count = w.platform.markers().len();
 
     let again = w
         .engine()
@@ -372,6 +398,11 @@ async fn a_bare_rollback_returns_to_the_last_known_good_release_and_a_bad_target
         .await
         .unwrap();
     assert!(matches!(again.outcome, Outcome::Unchanged(_)), "{again:#?}");
+    assert_eq!(
+        w.platform.markers().len(),
+        count,
+        "nothing changed, so no marker"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ struct State {
     calls: Vec<Call>,
     next: u32,
     probes: Vec<(String, String)>,
+    markers: Vec<crate::proxy::markers::DeployMarker>,
 }
 
 pub struct FakePlatform {
@@ -81,6 +82,11 @@ impl FakePlatform {
         s.instances.retain(|i| i.id != id);
         s.calls.push(call);
         Ok(())
+    }
+
+    /// The deploy markers recorded, in order.
+    pub fn markers(&self) -> Vec<crate::proxy::markers::DeployMarker> {
+        self.lock().markers.clone()
     }
 
     /// The synthetic probes sent, as (version, path).
@@ -259,5 +265,16 @@ impl Platform for FakePlatform {
             .probes
             .push((version.to_owned(), path.to_owned()));
         Ok(200)
+    }
+
+    async fn mark(
+        &self,
+        marker: &crate::proxy::markers::DeployMarker,
+    ) -> Result<(), PlatformError> {
+        if let Some(why) = marker.problem() {
+            return Err(PlatformError::Refused(why));
+        }
+        self.lock().markers.push(marker.clone());
+        Ok(())
     }
 }

@@ -311,6 +311,15 @@ impl Platform for LocalPlatform {
         .await
     }
 
+    async fn mark(
+        &self,
+        marker: &crate::proxy::markers::DeployMarker,
+    ) -> Result<(), PlatformError> {
+        self.call(reqwest::Method::POST, "/v1/markers", Some(body(marker)?))
+            .await
+            .map(|_| ())
+    }
+
     async fn probe_public(&self, path: &str, version: &str) -> Result<u16, PlatformError> {
         get_status_pinned(
             &self.http,

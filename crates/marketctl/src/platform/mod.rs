@@ -130,4 +130,7 @@ pub trait Platform {
     /// GET `path` through the public entry point, served by `version` if it takes traffic: a
     /// synthetic probe, counted in the analysis like any request.
     async fn probe_public(&self, path: &str, version: &str) -> Result<u16, PlatformError>;
+    /// Records that a deploy or rollback ended, for the dashboards' deploy markers.
+    async fn mark(&self, marker: &crate::proxy::markers::DeployMarker)
+    -> Result<(), PlatformError>;
 }

@@ -19,6 +19,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/instances", axum::routing::post(start_instance))
         .route("/v1/instances/{id}", get(instance).delete(stop_instance))
         .route("/v1/window/{version}", get(window))
+        .route("/v1/markers", axum::routing::post(record_marker))
         .route_layer(middleware::from_fn_with_state(shared.clone(), authorize));
     Router::new()
         .route("/metrics", get(metrics))
@@ -177,7 +178,24 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        shared.metrics.render(),
+        shared.metrics.render() + &shared.markers.render(),
     )
         .into_response()
+}
+
+/// A deploy or rollback ended: counted in `/metrics` under its version and outcome.
+async fn record_marker(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<super::markers::DeployMarker>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(marker) = match body {
+        Ok(b) => b,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    if let Some(why) = marker.problem() {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, why);
+    }
+    shared.markers.record(&marker);
+    tracing::info!(environment = %marker.environment, action = %marker.action, outcome = %marker.outcome, version = %marker.version, "deploy marker");
+    StatusCode::NO_CONTENT.into_response()
 }

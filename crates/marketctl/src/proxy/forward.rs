@@ -121,6 +121,10 @@ async fn forward(
     }
     // A retry can only resend a request whose body we still have: GET and HEAD carry none.
     // Only what the upstream sees is kept (not the extensions), to keep the hot path cheap.
+    let trace = shared
+        .tracer
+        .as_ref()
+        .map(|tracer| start_span(tracer, &method, path, &mut parts.headers));
     let retry_parts = idempotent.then(|| {
         let mut copy = axum::http::Request::new(());
         *copy.method_mut() = parts.method.clone();
@@ -149,6 +153,14 @@ async fn forward(
         }
     }
     let elapsed = started.elapsed();
+    if let Some(cx) = trace {
+        let status = match &outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(Upstream::TimedOut) => 504,
+            Err(Upstream::Failed(_)) => 502,
+        };
+        end_span(&cx, status, &pick.version);
+    }
     match outcome {
         Ok(mut response) => {
             pending.finish(&method, path, response.status().as_u16(), elapsed);
@@ -177,6 +189,49 @@ async fn forward(
             plain(StatusCode::BAD_GATEWAY, "the instance did not answer\n")
         }
     }
+}
+
+/// Starts the proxy's span for a request, as the child of the caller's `traceparent` when it
+/// sent one, and makes it the parent the instance sees.
+fn start_span(
+    tracer: &otel_pipeline::Tracer,
+    method: &Method,
+    path: &str,
+    headers: &mut axum::http::HeaderMap,
+) -> otel_pipeline::Context {
+    use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+    let parent = otel_pipeline::extract(headers);
+    // Named by the path's first segments, as the metrics group it, never by the raw path.
+    let name = format!(
+        "proxy {method} {}",
+        crate::proxy::metrics::route_group(path)
+    );
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Server)
+        .with_attributes([opentelemetry::KeyValue::new(
+            "http.request.method",
+            method.to_string(),
+        )])
+        .start_with_context(tracer, &parent);
+    let cx = parent.with_span(span);
+    otel_pipeline::inject(&cx, headers);
+    cx
+}
+
+fn end_span(cx: &otel_pipeline::Context, status: u16, version: &str) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Status, TraceContextExt};
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status),
+    ));
+    span.set_attribute(KeyValue::new("marketctl.version", version.to_owned()));
+    if status >= 500 {
+        span.set_status(Status::error(format!("the instance answered {status}")));
+    }
+    span.end();
 }
 
 /// Why no answer came back from the instance.

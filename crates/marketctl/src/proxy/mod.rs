@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod forward;
+pub mod markers;
 pub mod metrics;
 pub mod routes;
 pub mod supervisor;
@@ -27,6 +28,8 @@ pub struct ProxyConfig {
     pub token: String,
     /// Instance logs go under `STATE_DIR/logs`.
     pub state_dir: PathBuf,
+    /// Where the proxy's spans go; `None` records none and forwards `traceparent` untouched.
+    pub tracing: Option<otel_pipeline::Provider>,
 }
 
 /// Why the agent refused to start.
@@ -54,9 +57,11 @@ pub struct Shared {
     pub saved_state: PathBuf,
     pub routes: routes::RouteTable,
     pub metrics: metrics::ProxyMetrics,
+    pub markers: markers::Markers,
     pub supervisor: supervisor::Supervisor,
     pub client: forward::UpstreamClient,
     pub token: String,
+    pub tracer: Option<otel_pipeline::Tracer>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -167,9 +172,14 @@ pub async fn start(config: ProxyConfig) -> Result<Running, StartError> {
         saved_state: config.state_dir.join("agent-state.json"),
         routes: routes::RouteTable::default(),
         metrics: metrics::ProxyMetrics::new(),
+        markers: markers::Markers::default(),
         supervisor: supervisor::Supervisor::new(logs),
         client: forward::UpstreamClient::new(),
         token: config.token,
+        tracer: config
+            .tracing
+            .as_ref()
+            .map(|p| opentelemetry::trace::TracerProvider::tracer(p, "marketctl-proxy")),
     });
     shared.restore();
     let (stop, stopped) = watch::channel(false);

@@ -2,6 +2,7 @@
 
 mod encryption;
 mod retention;
+mod traces;
 
 pub use encryption::EncryptionSettings;
 use figment::Figment;
@@ -11,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+pub use traces::TracingSettings;
 
 /// Values used when no file or variable sets them; chosen so `cargo run` works out of the box.
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -19,7 +21,7 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub const MIN_SECRET_LEN: usize = 64;
 
 /// Sections a `TM_SECTION_KEY` variable may address; anything else under `TM_` is not ours.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "database",
     "session",
@@ -33,6 +35,7 @@ const SECTIONS: [&str; 13] = [
     "payments",
     "encryption",
     "retention",
+    "tracing",
 ];
 
 /// The deployment environment, as in the spec's Environment Configuration.
@@ -87,6 +90,7 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub encryption: EncryptionSettings,
     pub retention: RetentionSettings,
+    pub tracing: TracingSettings,
 }
 
 /// Online deposits through Stripe. Without a secret key, deposits are recorded by hand only.
@@ -486,7 +490,9 @@ impl Settings {
                 "database.max_connections must be at least 1".into(),
             ));
         }
-        let retention = self.retention.problems();
+        let retention: Vec<String> = (self.retention.problems().into_iter())
+            .chain(self.tracing.problems())
+            .collect();
         if !retention.is_empty() {
             return Err(ConfigError::Invalid(retention.join("; ")));
         }

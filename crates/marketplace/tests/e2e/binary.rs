@@ -263,6 +263,10 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     let response = client
         .post(format!("{base}/api/v1/accounts"))
         .header("x-request-id", "req-log-check")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
         .json(&serde_json::json!({
             "email": "private.person@example.com", "password": "secret passphrase 123",
             "display_name": "Private Person", "role": "client"
@@ -306,6 +310,28 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     assert_eq!(line["method"], "POST");
     assert_eq!(line["status"], 202);
     assert!(line["latency_ms"].as_f64().is_some());
+    // The caller's trace continues here: its id is on the line, under a span of our own.
+    assert_eq!(line["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+    assert!(
+        line["span_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 16 && s != "b7ad6b7169203331")
+    );
+    // Every line written while serving a request carries its trace id.
+    let in_requests: Vec<serde_json::Value> = output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["span"]["request_id"] == "req-log-check")
+        .collect();
+    assert!(
+        in_requests.len() >= 2,
+        "the sign-up logs inside its request: {output:#?}"
+    );
+    assert!(
+        in_requests
+            .iter()
+            .all(|v| v["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
+    );
     // The registration is also a CloudWatch Embedded Metric Format line, for ECS.
     let emf: Vec<serde_json::Value> = output
         .iter()

@@ -22,4 +22,5 @@ mod retention;
 mod rights_browser;
 mod security;
 mod shutdown;
+mod traces;
 mod uploads;

@@ -194,7 +194,9 @@ resource "aws_iam_role" "task" {
 data "aws_iam_policy_document" "task" {
   statement {
     sid       = "Traces"
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    # The ADOT collector sidecar sends the app's spans with the task's role. X-Ray has no
+    # resource-level permissions, so these cannot be narrowed below "*".
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"]
     resources = ["*"]
   }
   statement {
@@ -242,6 +244,32 @@ resource "aws_iam_role_policy" "task" {
 
 # ---------------------------------------------------------------- task definition
 
+locals {
+  # The ADOT collector beside each app container: OTLP/HTTP on the task's loopback only (the
+  # containers share it in awsvpc mode), batched, to X-Ray. Its configuration travels in
+  # AOT_CONFIG_CONTENT, so no file has to be baked into an image.
+  otel_port = 4318
+  otel_config = yamlencode({
+    extensions = { health_check = { endpoint = "127.0.0.1:13133" } }
+    receivers = {
+      otlp = { protocols = { http = { endpoint = "127.0.0.1:${local.otel_port}" } } }
+    }
+    processors = {
+      memory_limiter = { check_interval = "1s", limit_mib = 96 }
+      batch          = { timeout = "1s", send_batch_size = 256 }
+    }
+    exporters = {
+      awsxray = { region = data.aws_region.current.name, indexed_attributes = ["http.route"] }
+    }
+    service = {
+      extensions = ["health_check"]
+      pipelines = {
+        traces = { receivers = ["otlp"], processors = ["memory_limiter", "batch"], exporters = ["awsxray"] }
+      }
+    }
+  })
+}
+
 resource "aws_ecs_task_definition" "this" {
   family                   = var.name
   requires_compatibilities = ["FARGATE", "EC2"]
@@ -288,7 +316,13 @@ resource "aws_ecs_task_definition" "this" {
         # KPI events as Embedded Metric Format lines: CloudWatch metrics with no agent, shown on
         # the monitoring module's dashboard (same namespace).
         { name = "TM_LOG_EMF_NAMESPACE", value = "TattooMarketplace" },
+        # Spans go to the collector sidecar below; the sampling ratio is the environment's
+        # (config/<env>.toml), and traces with an error are always kept.
+        { name = "TM_TRACING_OTLP_ENDPOINT", value = "http://127.0.0.1:${local.otel_port}" },
       ]
+      # The collector is up before the first request's spans; if it later fails, the app keeps
+      # serving (the collector is not essential) and only spans are lost.
+      dependsOn = [{ containerName = "otel-collector", condition = "START" }]
       secrets = [
         { name = "TM_DATABASE_URL", valueFrom = aws_secretsmanager_secret.app["database_url"].arn },
         { name = "TM_SESSION_SECRET", valueFrom = aws_secretsmanager_secret.app["session_secret"].arn },
@@ -310,6 +344,23 @@ resource "aws_ecs_task_definition" "this" {
         }
       }
       linuxParameters = { initProcessEnabled = true }
+    },
+    {
+      name                   = "otel-collector"
+      image                  = var.otel_collector_image
+      essential              = false
+      readonlyRootFilesystem = true
+      privileged             = false
+      memoryReservation      = 128
+      environment            = [{ name = "AOT_CONFIG_CONTENT", value = local.otel_config }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "otel-collector"
+        }
+      }
     }
   ])
 }

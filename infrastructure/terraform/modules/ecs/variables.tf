@@ -304,3 +304,13 @@ variable "field_kms_key_arn" {
     error_message = "field_kms_key_arn must be a KMS key ARN."
   }
 }
+
+variable "otel_collector_image" {
+  description = "The AWS Distro for OpenTelemetry collector that runs beside each app container and sends its traces to X-Ray; pinned, so a task never changes under a deploy."
+  type        = string
+  default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+  validation {
+    condition     = can(regex(":v[0-9]+\\.[0-9]+\\.[0-9]+$", var.otel_collector_image)) || can(regex("@sha256:[0-9a-f]{64}$", var.otel_collector_image))
+    error_message = "Pin the collector image to a version tag (:vX.Y.Z) or a digest."
+  }
+}
