@@ -12,8 +12,10 @@ use std::time::Instant;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+pub mod activity;
 pub mod emf;
 pub mod kpi;
+pub mod slowest;
 
 /// Latency buckets reach well past the spec's 10 s rollback trigger so a p95 above it is visible.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -43,6 +45,8 @@ pub struct Metrics {
     draining: IntGauge,
     /// Business and engagement KPIs, counted as their changes commit.
     pub kpi: kpi::Kpis,
+    /// When this instance started counting (Unix seconds): what its in-memory figures cover.
+    pub started_at: i64,
 }
 
 impl Metrics {
@@ -158,6 +162,7 @@ impl Metrics {
         let kpi = kpi::Kpis::new(&registry);
         Self {
             kpi,
+            started_at: crate::clock::now(),
             registry,
             requests,
             duration,
@@ -183,6 +188,11 @@ impl Metrics {
     }
 
     /// Refreshes the gauges that are read from elsewhere, then encodes everything.
+    /// The `limit` slowest routes since this instance started (p95, then mean).
+    pub fn slowest_routes(&self, limit: usize) -> Vec<slowest::RouteLatency> {
+        slowest::slowest(&self.duration, limit)
+    }
+
     pub fn render(
         &self,
         pool: storage::PoolStats,

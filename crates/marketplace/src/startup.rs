@@ -93,6 +93,7 @@ impl Application {
             )?,
             stripe: crate::card_payments::Stripe::from_settings(&settings.payments)?.map(Arc::new),
             cipher,
+            activity: Arc::default(),
             settings: settings.clone(),
         };
         let mailer = crate::jobs::Mailer::from_settings(&settings.mail)?;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub stripe: Option<Arc<crate::card_payments::Stripe>>,
     /// Seals and opens special-category fields (health answers, dates of birth, skin photos).
     pub cipher: Arc<crate::crypto::FieldCipher>,
+    /// Accounts already marked active today (daily and weekly active users).
+    pub activity: Arc<crate::metrics::activity::Activity>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -314,6 +314,7 @@ macro_rules! impl_erasure_store {
                      (SELECT id FROM artists WHERE user_id = $1))",
                     "DELETE FROM oidc_identities WHERE user_id = $1",
                     "DELETE FROM user_devices WHERE user_id = $1",
+                    "DELETE FROM user_activity WHERE user_id = $1",
                     "DELETE FROM legal_acceptances WHERE user_id = $1",
                     "DELETE FROM privacy_choices WHERE user_id = $1",
                     "DELETE FROM data_exports WHERE user_id = $1",

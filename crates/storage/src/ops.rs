@@ -87,6 +87,7 @@ pub trait Store:
     + crate::RetentionStore
     + crate::ExportStore
     + crate::ErasureStore
+    + crate::InsightsStore
     + Send
     + Sync
     + 'static

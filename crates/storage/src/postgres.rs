@@ -103,4 +103,5 @@ impl_store!(PgStore, {
     }
 });
 
+crate::insights::impl_insights_store!(PgStore, day_of_time: "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD')", day_of_unix: "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
 impl_sql_store!(PgStore, db: sqlx::Postgres, styles_agg: "string_agg(st.style, ',')", search: crate::search::SearchDialect::Postgres, lock: " FOR UPDATE OF br", skip_locked: " FOR UPDATE SKIP LOCKED");

@@ -68,4 +68,6 @@ impl_store!(SqliteStore, {
     }
 });
 
+// Timestamps are stored as `YYYY-MM-DD HH:MM:SS…+00:00` text: the day is its first ten characters.
+crate::insights::impl_insights_store!(SqliteStore, day_of_time: "substr({}, 1, 10)", day_of_unix: "date({}, 'unixepoch')");
 impl_sql_store!(SqliteStore, db: sqlx::Sqlite, styles_agg: "group_concat(st.style, ',')", search: crate::search::SearchDialect::Sqlite, lock: "", skip_locked: "");

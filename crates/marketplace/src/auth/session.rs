@@ -108,6 +108,9 @@ async fn load_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, 
             session.insert(DEVICE_KEY, device).await?;
         }
     }
+    state
+        .activity
+        .seen(&state.store, &state.metrics.kpi, user.id, now);
     Ok(Some(user))
 }
 

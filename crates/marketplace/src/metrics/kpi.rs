@@ -18,6 +18,7 @@ pub struct Kpis {
     reviews: IntCounter,
     messages: IntCounter,
     funnel: IntCounterVec,
+    active_users: IntCounterVec,
     first_response: Histogram,
     /// Set on ECS: each event is also an Embedded Metric Format line for CloudWatch.
     emf: Option<std::sync::Arc<super::emf::Emf>>,
@@ -64,6 +65,18 @@ impl Kpis {
         for step in FUNNEL {
             funnel.with_label_values(&[step]);
         }
+        let active_users = IntCounterVec::new(
+            Opts::new(
+                "marketplace_kpi_active_users_total",
+                "Accounts seen signed in for the first time in a UTC day or an ISO week: its \
+                 increase over that day or week is the daily or weekly active users",
+            ),
+            &["window"],
+        )
+        .expect("valid metric");
+        for window in ["day", "week"] {
+            active_users.with_label_values(&[window]);
+        }
         let kpis = Self {
             registrations,
             state_changes,
@@ -81,6 +94,7 @@ impl Kpis {
                 "Messages sent in booking threads",
             ),
             funnel,
+            active_users,
             first_response,
             emf: None,
         };
@@ -92,6 +106,7 @@ impl Kpis {
             Box::new(kpis.reviews.clone()),
             Box::new(kpis.messages.clone()),
             Box::new(kpis.funnel.clone()),
+            Box::new(kpis.active_users.clone()),
             Box::new(kpis.first_response.clone()),
         ] {
             registry
@@ -171,6 +186,30 @@ impl Kpis {
     pub fn message(&self) {
         self.messages.inc();
         self.emit("Messages", 1.0, "Count");
+    }
+
+    /// An account's first signed-in request in a day (`day`) or an ISO week (`week`), counted
+    /// once across every instance (the database decides which instance saw it first).
+    pub fn active(&self, window: &'static str) {
+        debug_assert!(matches!(window, "day" | "week"));
+        self.active_users.with_label_values(&[window]).inc();
+        self.emit(
+            if window == "day" {
+                "DailyActiveUsers"
+            } else {
+                "WeeklyActiveUsers"
+            },
+            1.0,
+            "Count",
+        );
+    }
+
+    /// Each funnel step's count since this instance started, in funnel order.
+    pub fn funnel_counts(&self) -> Vec<(&'static str, u64)> {
+        FUNNEL
+            .iter()
+            .map(|step| (*step, self.funnel.with_label_values(&[step]).get()))
+            .collect()
     }
 
     /// The artist answered a request for the first time, `secs` after it was sent.

@@ -161,6 +161,7 @@ pub fn router(state: AppState, session_key: Key) -> Router {
         .route("/artists/{slug}/notify", post(pages::profile::watch_books))
         .route("/admin", get(pages::accounts::admin))
         .route("/admin/audit", get(pages::audit::audit_log))
+        .route("/admin/insights", get(pages::insights::insights_page))
         .route("/search", get(pages::catalogue::search))
         .route("/terms", get(pages::legal::terms))
         .route("/privacy", get(pages::legal::privacy))

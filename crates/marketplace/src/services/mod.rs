@@ -10,6 +10,7 @@ pub mod email_change;
 pub mod erasure;
 pub mod exports;
 pub mod identity;
+pub mod insights;
 pub mod legal;
 pub mod payments;
 pub mod portfolio;

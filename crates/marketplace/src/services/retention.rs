@@ -16,7 +16,13 @@ pub struct Swept {
     pub unverified_accounts: u64,
     /// Consent forms of erased accounts, once their jurisdiction's period passed.
     pub consent_forms: u64,
+    /// Days and weeks of account activity past the 35 the insights page reads.
+    pub activity_rows: u64,
 }
+
+/// How long account activity (who was signed in which day) is kept: the insights page's 30
+/// days, and a week more for the weekly figure.
+pub const ACTIVITY_DAYS: i64 = 35;
 
 const BATCH: i64 = 200;
 
@@ -56,6 +62,8 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<Swept, AppError> {
         .expire_unverified_accounts(days(r.unverified_accounts_days))
         .await?;
     swept.consent_forms = crate::services::erasure::purge_kept_consents(state, now).await?;
+    let (day, week) = crate::metrics::activity::periods(now - ACTIVITY_DAYS * 86_400);
+    swept.activity_rows = state.store.purge_activity(&day, &week).await?;
     if swept != Swept::default() {
         let detail = serde_json::json!({
             "export_archives": swept.export_archives,
@@ -63,6 +71,7 @@ pub async fn sweep(state: &AppState, now: i64) -> Result<Swept, AppError> {
             "message_bodies": swept.message_bodies,
             "unverified_accounts": swept.unverified_accounts,
             "consent_forms": swept.consent_forms,
+            "activity_rows": swept.activity_rows,
         });
         let origin = Origin::default();
         audit::record(

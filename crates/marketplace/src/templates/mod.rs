@@ -10,6 +10,7 @@ pub mod consent;
 pub mod email;
 pub mod erasure;
 pub mod format;
+pub mod insights;
 pub mod legal;
 pub mod payments;
 pub mod portfolio;

@@ -5,7 +5,16 @@ use crate::helpers::{PASSWORD, TestAppClient, spawn_app};
 use reqwest::StatusCode;
 use storage::testing::TestDb;
 
-async fn admin_with_code(app: &crate::helpers::TestApp) -> TestAppClient<'_> {
+/// An administrator with two-factor sign-in, signed in.
+pub(crate) async fn admin_with_code(app: &crate::helpers::TestApp) -> TestAppClient<'_> {
+    let secret = admin_secret(app).await;
+    let admin = TestAppClient::new(app);
+    admin.sign_in_with_code("boss@example.com", &secret).await;
+    admin
+}
+
+/// Creates boss@example.com, an administrator with two-factor sign-in; returns its secret.
+pub(crate) async fn admin_secret(app: &crate::helpers::TestApp) -> String {
     app.create_admin("boss@example.com").await;
     let boss = app
         .store
@@ -19,9 +28,7 @@ async fn admin_with_code(app: &crate::helpers::TestApp) -> TestAppClient<'_> {
         .set_two_factor(boss.id, Some(&secret), &[])
         .await
         .unwrap();
-    let admin = TestAppClient::new(app);
-    admin.sign_in_with_code("boss@example.com", &secret).await;
-    admin
+    secret
 }
 
 async fn sign_ins_and_security_changes_are_recorded_and_admins_read_them_filtered(db: TestDb) {

@@ -224,6 +224,25 @@ impl TestApp {
     }
 }
 
+/// The authenticator code for `secret` (base32) right now.
+pub fn totp_now(secret: &str) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    )
+    .unwrap()
+    .generate_current()
+    .unwrap()
+}
+
 /// GETs `path` with `c` and parses the answer as JSON; an answer that is not JSON fails the test.
 pub async fn get_json(c: &Client, app: &TestApp, path: &str) -> serde_json::Value {
     let r = c.get(app.url(path)).send().await.unwrap();
@@ -383,21 +402,7 @@ impl<'a> TestAppClient<'a> {
         let response = self.post_password(email).await;
         assert_eq!(response.status(), reqwest::StatusCode::OK);
         let token = csrf_in(&response.text().await.unwrap()).unwrap();
-        let bytes = totp_rs::Secret::Encoded(secret.to_owned())
-            .to_bytes()
-            .unwrap();
-        let code = totp_rs::TOTP::new(
-            totp_rs::Algorithm::SHA1,
-            6,
-            1,
-            30,
-            bytes,
-            None,
-            String::new(),
-        )
-        .unwrap()
-        .generate_current()
-        .unwrap();
+        let code = totp_now(secret);
         let response = self
             .client
             .post(self.app.url("/sign-in/two-factor"))

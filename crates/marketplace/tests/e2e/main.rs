@@ -12,6 +12,7 @@ mod erasure;
 mod exports;
 mod health;
 mod helpers;
+mod insights;
 mod journey;
 mod kpi;
 mod legal;

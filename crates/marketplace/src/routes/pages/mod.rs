@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod data;
 pub mod erasure;
 pub mod identity;
+pub mod insights;
 pub mod legal;
 pub mod payments;
 pub mod portfolio;
