@@ -193,15 +193,10 @@ impl Kpis {
     pub fn active(&self, window: &'static str) {
         debug_assert!(matches!(window, "day" | "week"));
         self.active_users.with_label_values(&[window]).inc();
-        self.emit(
-            if window == "day" {
-                "DailyActiveUsers"
-            } else {
-                "WeeklyActiveUsers"
-            },
-            1.0,
-            "Count",
-        );
+        match window {
+            "day" => self.emit("DailyActiveUsers", 1.0, "Count"),
+            _ => self.emit("WeeklyActiveUsers", 1.0, "Count"),
+        }
     }
 
     /// Each funnel step's count since this instance started, in funnel order.

@@ -193,7 +193,7 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "Traces"
+    sid = "Traces"
     # The ADOT collector sidecar sends the app's spans with the task's role. X-Ray has no
     # resource-level permissions, so these cannot be narrowed below "*".
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"]

@@ -15,6 +15,12 @@ locals {
   ] : name => [local.kpi_namespace, name, "Environment", var.environment] }
   funnel = [for name in ["FunnelSearches", "FunnelProfileViews", "FunnelRequests", "FunnelQuotes", "FunnelBooked"] :
   [local.kpi_namespace, name, "Environment", var.environment]]
+  # Each account counts once in its first signed-in request of a UTC day (or ISO week): the sum
+  # over a day (or a week) is the daily (or weekly) active accounts.
+  active = [
+    [local.kpi_namespace, "DailyActiveUsers", "Environment", var.environment, { period = 86400, label = "daily active accounts" }],
+    [local.kpi_namespace, "WeeklyActiveUsers", "Environment", var.environment, { period = 604800, label = "weekly active accounts" }],
+  ]
   severities = {
     critical = "Immediate response: application down, error rate, failing health checks"
     warning  = "Next business day: resource usage, slow responses, certificates, costs"
@@ -514,6 +520,13 @@ resource "aws_cloudwatch_dashboard" "this" {
           title   = "Booking funnel per day: search, profile view, request, quote, booked", region = local.region
           stat    = "Sum", period = 86400, view = "bar"
           metrics = local.funnel
+        }
+      },
+      {
+        type = "metric", x = 0, y = 32, width = 24, height = 6
+        properties = {
+          title   = "Active accounts: daily and weekly", region = local.region, stat = "Sum", view = "bar"
+          metrics = local.active
         }
       },
       {
