@@ -22,14 +22,14 @@ if [ "$env" = local ]; then
   work=$(mktemp -d /tmp/tm-prometheus.XXXXXX)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   cp monitoring/alerts.yml monitoring/kpis.yml "$work/"
-  sed -e "s|127.0.0.1:8080|$target|" -e 's|scrape_interval: 15s|scrape_interval: 2s|' \
+  sed -e "s|127.0.0.1:8080|$target|" -e "s|127.0.0.1:9180|${MARKETCTL_AGENT_ADMIN:-127.0.0.1:9180}|" -e 's|scrape_interval: 15s|scrape_interval: 2s|' \
     -e 's|evaluation_interval: 15s|evaluation_interval: 2s|' monitoring/prometheus.yml >"$work/prometheus.yml"
   prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
     --web.listen-address="127.0.0.1:$port" >"$work/prometheus.log" 2>&1 &
   pid=$!
   api="http://127.0.0.1:$port/api/v1"
   for _ in $(seq 1 60); do
-    health=$(curl -sf "$api/targets" | python3 -c 'import json,sys; t=json.load(sys.stdin)["data"]["activeTargets"]; print(t[0]["health"] if t else "none")' 2>/dev/null || echo starting)
+    health=$(curl -sf "$api/targets" | python3 -c 'import json,sys; t=[x for x in json.load(sys.stdin)["data"]["activeTargets"] if x["labels"]["job"] == "marketplace"]; print(t[0]["health"] if t else "none")' 2>/dev/null || echo starting)
     [ "$health" = up ] && break
     sleep 1
   done
