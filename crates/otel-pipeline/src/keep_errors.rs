@@ -10,7 +10,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, ShouldSample, Span, SpanData, SpanProcessor};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Follows the caller's decision when there is one (a remote or local parent), and the ratio for
 /// a new trace; what is not sampled is recorded instead of dropped, so [`KeepErrors`] can still
@@ -77,10 +77,41 @@ const QUIET: (&str, i64) = ("sampling.priority", 0);
 /// of unsampled traces are dropped (and only the errors among them would have been exported).
 const HELD_LIMIT: usize = 20_000;
 
-#[derive(Default)]
+/// How long an undecided trace is held: a span that ends after its local root (a task that
+/// outlived its request) would otherwise open an entry nothing ever closes.
+const HELD_FOR: Duration = Duration::from_secs(60);
+
 struct Held {
     spans: Vec<SpanData>,
     failed: bool,
+    since: Instant,
+}
+
+/// The undecided traces, with a running count of their spans (so the limit costs nothing to
+/// check) and when stale entries were last dropped.
+struct Pending {
+    traces: HashMap<TraceId, Held>,
+    spans: usize,
+    swept_at: Instant,
+}
+
+impl Pending {
+    /// Drops traces held past [`HELD_FOR`], at most once a second.
+    fn sweep(&mut self, now: Instant) {
+        if now.duration_since(self.swept_at) < Duration::from_secs(1) {
+            return;
+        }
+        self.swept_at = now;
+        let mut dropped = 0;
+        self.traces.retain(|_, held| {
+            let keep = now.duration_since(held.since) < HELD_FOR;
+            if !keep {
+                dropped += held.spans.len();
+            }
+            keep
+        });
+        self.spans -= dropped;
+    }
 }
 
 /// Passes sampled spans straight on; holds the others by trace until the trace's local root
@@ -89,12 +120,12 @@ struct Held {
 #[derive(Debug)]
 pub struct KeepErrors<P> {
     inner: P,
-    held: Mutex<HashMap<TraceId, Held>>,
+    held: Mutex<Pending>,
 }
 
-impl std::fmt::Debug for Held {
+impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} spans, failed: {}", self.spans.len(), self.failed)
+        write!(f, "{} traces, {} spans", self.traces.len(), self.spans)
     }
 }
 
@@ -102,11 +133,15 @@ impl<P: SpanProcessor> KeepErrors<P> {
     pub fn new(inner: P) -> Self {
         Self {
             inner,
-            held: Mutex::new(HashMap::new()),
+            held: Mutex::new(Pending {
+                traces: HashMap::new(),
+                spans: 0,
+                swept_at: Instant::now(),
+            }),
         }
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<TraceId, Held>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, Pending> {
         // Nothing panics while holding the lock; if something did, the map is still usable.
         self.held
             .lock()
@@ -137,22 +172,29 @@ impl<P: SpanProcessor> SpanProcessor for KeepErrors<P> {
         let trace = span.span_context.trace_id();
         let root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
         let failed = matches!(span.status, Status::Error { .. });
+        let now = Instant::now();
         let release = {
-            let mut held = self.held();
-            let total: usize = if root {
-                0
-            } else {
-                held.values().map(|h| h.spans.len()).sum()
-            };
-            let entry = held.entry(trace).or_default();
-            entry.failed |= failed;
+            let mut pending = self.held();
+            pending.sweep(now);
             if root {
-                let mut done = held.remove(&trace).unwrap_or_default();
-                done.spans.push(span);
-                done.failed.then_some(done.spans)
+                let (mut spans, held_failed) = match pending.traces.remove(&trace) {
+                    Some(held) => (held.spans, held.failed),
+                    None => (Vec::new(), false),
+                };
+                pending.spans -= spans.len();
+                spans.push(span);
+                (failed || held_failed).then_some(spans)
             } else {
-                if total < HELD_LIMIT {
-                    entry.spans.push(span);
+                let full = pending.spans >= HELD_LIMIT;
+                let held = pending.traces.entry(trace).or_insert_with(|| Held {
+                    spans: Vec::new(),
+                    failed: false,
+                    since: now,
+                });
+                held.failed |= failed;
+                if !full {
+                    held.spans.push(span);
+                    pending.spans += 1;
                 }
                 None
             }
@@ -168,7 +210,10 @@ impl<P: SpanProcessor> SpanProcessor for KeepErrors<P> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.held().clear();
+        let mut pending = self.held();
+        pending.traces.clear();
+        pending.spans = 0;
+        drop(pending);
         self.inner.shutdown_with_timeout(timeout)
     }
 
@@ -273,6 +318,30 @@ mod tests {
     }
 
     #[test]
+    fn a_span_that_outlives_its_root_is_forgotten_after_a_while() {
+        let (provider, out, keep) = pipeline_with(0.0);
+        let tracer = provider.tracer("test");
+        let root = tracer.start("request");
+        let cx = Context::new().with_span(root);
+        let late = tracer.start_with_context("late task", &cx);
+        cx.span().end();
+        drop(late);
+        {
+            let pending = keep.held();
+            assert_eq!(
+                (pending.traces.len(), pending.spans),
+                (1, 1),
+                "held after its root ended"
+            );
+        }
+        keep.held()
+            .sweep(Instant::now() + HELD_FOR + Duration::from_secs(1));
+        let pending = keep.held();
+        assert_eq!((pending.traces.len(), pending.spans), (0, 0));
+        assert!(names(&out).is_empty());
+    }
+
+    #[test]
     fn a_quiet_root_is_exported_only_with_an_error() {
         let (provider, out) = pipeline(1.0);
         let tracer = provider.tracer("test");
@@ -331,6 +400,10 @@ mod tests {
         }
         let kept = names(&out).len() / 2;
         assert!((100..=300).contains(&kept), "kept {kept} of 2000 at 10%");
-        assert!(keep.held().is_empty());
+        let pending = keep.held();
+        assert!(
+            pending.traces.is_empty() && pending.spans == 0,
+            "{pending:?}"
+        );
     }
 }
