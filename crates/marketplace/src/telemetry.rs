@@ -4,10 +4,11 @@ use crate::config::{LogFormat, LogSettings, TracingSettings};
 use opentelemetry::trace::TracerProvider as _;
 use serde_json::{Map, Value};
 use std::fmt;
+use tracing::Level;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OtelData;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::layer::SubscriberExt;
@@ -53,8 +54,18 @@ pub fn init(
             .with_location(false)
             .with_threads(false)
             .with_tracked_inactivity(false)
-            // Its own level, so a quieter log level (`warn`) does not switch tracing off.
-            .with_filter(LevelFilter::INFO)
+            // Its own filter, so a quieter log level (`warn`) does not switch tracing off: this
+            // service's and its store's spans (libraries' own spans, such as the session
+            // layer's, cost more than they tell), and only warnings and errors as span events
+            // (the access line and other info events are in the logs, with the trace id).
+            .with_filter(
+                Targets::new()
+                    .with_target("marketplace", Level::INFO)
+                    .with_target("storage", Level::INFO)
+                    .and(filter_fn(|meta| {
+                        meta.is_span() || *meta.level() <= Level::WARN
+                    })),
+            )
     });
     let fmt = match log.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
