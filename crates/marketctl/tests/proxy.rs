@@ -562,6 +562,7 @@ async fn the_supervisor_runs_restarts_and_gracefully_stops_the_real_marketplace(
             "TM_MEDIA_DIR": data.path().join("media"),
             // Not the default `data/…` under the test's working directory, the source tree.
             "TM_ENCRYPTION_LOCAL_KEY_FILE": data.path().join("field-encryption.key"),
+            "TM_MAIL_FOLDER": data.path().join("mail"),
             "TM_SERVER_PRE_STOP_DELAY_MS": "200",
             "TM_LOG_FORMAT": "json",
         }
@@ -648,6 +649,8 @@ async fn a_restarted_agent_brings_back_its_instances_and_routes() {
             "TM_CONFIG_DIR": data.path().join("none"),
             "TM_DATABASE_URL": format!("sqlite://{}", data.path().join("m.db").display()),
             "TM_MEDIA_DIR": data.path().join("media"),
+            "TM_ENCRYPTION_LOCAL_KEY_FILE": data.path().join("field-encryption.key"),
+            "TM_MAIL_FOLDER": data.path().join("mail"),
             "TM_SERVER_PRE_STOP_DELAY_MS": "100",
         }
     });
