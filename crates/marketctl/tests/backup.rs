@@ -31,7 +31,10 @@ fn demo_database() -> &'static Path {
             )
             .env("TM_MEDIA_DIR", dir.join("media"))
             // Not the default `data/…` under the test's working directory, the source tree.
-            .env("TM_ENCRYPTION_LOCAL_KEY_FILE", dir.join("field-encryption.key"))
+            .env(
+                "TM_ENCRYPTION_LOCAL_KEY_FILE",
+                dir.join("field-encryption.key"),
+            )
             .env("TM_MAIL_FOLDER", dir.join("mail"))
             .env("TM_LOG_LEVEL", "warn")
             .output()
