@@ -485,24 +485,6 @@ async fn a_forgotten_password_is_reset_once_through_the_emailed_link_and_every_s
     );
 }
 
-/// The authenticator app's code for `secret` at `at` (unix seconds).
-fn code_at(secret: &str, at: u64) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
-        .to_bytes()
-        .unwrap();
-    totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        None,
-        String::new(),
-    )
-    .unwrap()
-    .generate(at)
-}
-
 async fn two_factor_sign_in_takes_each_code_once_and_recovery_codes_once(db: TestDb) {
     let app = spawn_app(db).await;
     app.sign_up("two@example.com", "client").await;
@@ -535,7 +517,7 @@ async fn two_factor_sign_in_takes_each_code_once_and_recovery_codes_once(db: Tes
             &[
                 ("csrf_token", token.as_str()),
                 ("action", "enable"),
-                ("code", &code_at(&secret, now)),
+                ("code", &crate::helpers::totp_at(&secret, now)),
             ],
         )
         .await;
@@ -591,7 +573,7 @@ async fn two_factor_sign_in_takes_each_code_once_and_recovery_codes_once(db: Tes
         StatusCode::UNAUTHORIZED
     );
     // The step after the one used to turn it on (codes are accepted once each).
-    let next_code = code_at(&secret, now + 30);
+    let next_code = crate::helpers::totp_at(&secret, now + 30);
     assert_eq!(
         send(next_code.clone()).await.status(),
         StatusCode::SEE_OTHER

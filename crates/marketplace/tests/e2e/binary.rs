@@ -24,6 +24,47 @@ pub(crate) fn marketplace(db_url: &str, dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// A started `marketplace serve`: its URL, the lines it printed up to it, and the rest as they
+/// come.
+pub(crate) struct Serving {
+    pub(crate) child: std::process::Child,
+    pub(crate) base: String,
+    pub(crate) output: Vec<String>,
+    pub(crate) lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts `command` (a `serve`) with its stdout read on a thread, and waits for its URL.
+pub(crate) fn serve(mut command: Command) -> Serving {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut output = Vec::new();
+    let base = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("prints its URL");
+        output.push(line.clone());
+        if let Some(url) = line.split("running at ").nth(1) {
+            break url.trim().to_owned();
+        }
+    };
+    Serving {
+        child,
+        base,
+        output,
+        lines,
+    }
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -233,30 +274,16 @@ storage::on_both_databases!(instances_starting_together_on_an_empty_database_all
 fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let mut child = marketplace(&url, dir.path())
+    let mut command = marketplace(&url, dir.path());
+    command
         .arg("serve")
-        .env("TM_LOG_EMF_NAMESPACE", "TattooMarketplace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut output = Vec::new();
-    let base = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("prints its URL");
-        output.push(line.clone());
-        if let Some(url) = line.split("running at ").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
+        .env("TM_LOG_EMF_NAMESPACE", "TattooMarketplace");
+    let Serving {
+        mut child,
+        base,
+        mut output,
+        lines,
+    } = serve(command);
 
     // A sign-up attempt with personal data: it must be logged as one line without that data.
     let client = reqwest::blocking::Client::new();

@@ -226,6 +226,15 @@ impl TestApp {
 
 /// The authenticator code for `secret` (base32) right now.
 pub fn totp_now(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp_at(secret, now)
+}
+
+/// The authenticator app's code for `secret` at `at` (unix seconds).
+pub fn totp_at(secret: &str, at: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned())
         .to_bytes()
         .unwrap();
@@ -239,8 +248,7 @@ pub fn totp_now(secret: &str) -> String {
         String::new(),
     )
     .unwrap()
-    .generate_current()
-    .unwrap()
+    .generate(at)
 }
 
 /// GETs `path` with `c` and parses the answer as JSON; an answer that is not JSON fails the test.

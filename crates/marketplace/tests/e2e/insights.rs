@@ -8,6 +8,7 @@ use crate::browser::{browser, text_of};
 use crate::encryption::consented;
 use crate::helpers::{PASSWORD, client, get_json, spawn_app_with, totp_now};
 use crate::journey::{fill, shot};
+use crate::kpi::value;
 use fantoccini::Locator;
 use marketplace::metrics::activity::periods;
 use reqwest::StatusCode;
@@ -24,13 +25,6 @@ fn day_row(page: &str, day: &str) -> Vec<String> {
         .skip(1)
         .map(|cell| cell.split("</td>").next().unwrap().to_owned())
         .collect()
-}
-
-fn series(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 async fn the_insights_page_shows_the_month_the_funnel_and_active_accounts(db: TestDb) {
@@ -69,7 +63,7 @@ async fn the_insights_page_shows_the_month_the_funnel_and_active_accounts(db: Te
             .text()
             .await
             .unwrap();
-        if series(&text, "marketplace_kpi_active_users_total{window=\"day\"}") >= 3.0
+        if value(&text, "marketplace_kpi_active_users_total{window=\"day\"}") >= 3.0
             || Instant::now() > deadline
         {
             break text;
@@ -77,7 +71,7 @@ async fn the_insights_page_shows_the_month_the_funnel_and_active_accounts(db: Te
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(
-        series(
+        value(
             &metrics,
             "marketplace_kpi_active_users_total{window=\"day\"}"
         ),
@@ -85,7 +79,7 @@ async fn the_insights_page_shows_the_month_the_funnel_and_active_accounts(db: Te
         "client, artist and admin, each once"
     );
     assert_eq!(
-        series(
+        value(
             &metrics,
             "marketplace_kpi_active_users_total{window=\"week\"}"
         ),

@@ -10,7 +10,7 @@ use serde_json::json;
 use storage::testing::TestDb;
 
 /// The value of one series in the Prometheus text, or 0 when it is absent.
-fn value(metrics: &str, series: &str) -> f64 {
+pub(crate) fn value(metrics: &str, series: &str) -> f64 {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())

@@ -1,7 +1,7 @@
 //! Distributed tracing end to end: marketctl's proxy in front of the real binary, both exporting
 //! OTLP to a receiver in this test, through a booking journey.
 
-use crate::binary::{Reaped, marketplace};
+use crate::binary::{Reaped, marketplace, serve};
 use axum::body::Bytes;
 use marketctl::proxy::routes::{Backend, RouteSpec, VersionRoute};
 use marketctl::proxy::{self, ProxyConfig};
@@ -12,8 +12,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,30 +96,14 @@ async fn a_booking_journey_is_one_trace_per_request_across_proxy_and_app_without
     assert!(seeded.status.success(), "{seeded:?}");
     // The app keeps no new trace of its own (ratio 0): what it exports below, it exports because
     // the proxy's `traceparent` said so.
-    let mut child = marketplace(&url, dir.path())
+    let mut command = marketplace(&url, dir.path());
+    command
         .arg("serve")
         .env("TM_TRACING_OTLP_ENDPOINT", &collector)
         .env("TM_TRACING_SAMPLE_RATIO", "0")
-        .env("TM_JOBS_ENABLED", "false")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let app_base = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("prints its URL");
-        if let Some(url) = line.split("running at ").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
+        .env("TM_JOBS_ENABLED", "false");
+    let started = serve(command);
+    let (child, app_base) = (started.child, started.base);
     let mut app = Reaped(child);
     let app_addr = app_base.trim_start_matches("http://").parse().unwrap();
 
