@@ -176,51 +176,50 @@ async fn deliver_one(
     n: storage::Notification,
 ) -> anyhow::Result<usize> {
     let mut sent = 0;
-    {
-        if crate::templates::email::opted_out(&n) {
+    if crate::templates::email::opted_out(&n) {
+        state.store.notification_sent(n.id, now()).await?;
+        state
+            .metrics
+            .notifications
+            .with_label_values(&["skipped"])
+            .inc();
+        return Ok(0);
+    }
+    let unsubscribe = unsubscribe_url(&state.settings.mail, &state.links, &n, now());
+    let result = match build_message(&state.settings.mail, &n, unsubscribe) {
+        Ok(message) => mailer.send(message).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
             state.store.notification_sent(n.id, now()).await?;
             state
                 .metrics
                 .notifications
-                .with_label_values(&["skipped"])
+                .with_label_values(&["sent"])
                 .inc();
-            return Ok(0);
+            sent += 1;
         }
-        let unsubscribe = unsubscribe_url(&state.settings.mail, &state.links, &n, now());
-        let result = match build_message(&state.settings.mail, &n, unsubscribe) {
-            Ok(message) => mailer.send(message).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => {
-                state.store.notification_sent(n.id, now()).await?;
-                state
-                    .metrics
-                    .notifications
-                    .with_label_values(&["sent"])
-                    .inc();
-                sent += 1;
-            }
-            Err(e) => {
-                let parked = n.attempts >= MAX_ATTEMPTS;
-                let retry_at = if parked {
-                    i64::MAX / 2
-                } else {
-                    now() + retry_delay(n.attempts)
-                };
-                tracing::warn!(outbox_id = n.id, attempts = n.attempts, parked, error = %format!("{e:#}"), "email delivery failed");
-                state
-                    .store
-                    .notification_failed(n.id, &format!("{e:#}"), retry_at)
-                    .await?;
-                state
-                    .metrics
-                    .notifications
-                    .with_label_values(&[if parked { "parked" } else { "failed" }])
-                    .inc();
-            }
+        Err(e) => {
+            let parked = n.attempts >= MAX_ATTEMPTS;
+            let retry_at = if parked {
+                i64::MAX / 2
+            } else {
+                now() + retry_delay(n.attempts)
+            };
+            tracing::warn!(outbox_id = n.id, attempts = n.attempts, parked, error = %format!("{e:#}"), "email delivery failed");
+            state
+                .store
+                .notification_failed(n.id, &format!("{e:#}"), retry_at)
+                .await?;
+            state
+                .metrics
+                .notifications
+                .with_label_values(&[if parked { "parked" } else { "failed" }])
+                .inc();
         }
     }
+
     Ok(sent)
 }
 
@@ -249,59 +248,56 @@ async fn run_once(
     retention_due: &mut i64,
     retention_every: i64,
 ) {
-    let state = state.clone();
-    {
-        if now() >= *retention_due {
-            let sweep = tracing::info_span!(parent: None, "jobs.retention_sweep");
-            match crate::services::retention::sweep(&state, now())
-                .instrument(sweep)
-                .await
-            {
-                Ok(swept) => {
-                    *retention_due = now() + retention_every;
-                    tracing::info!(?swept, "retention sweep done");
-                }
-                Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry"),
+    if now() >= *retention_due {
+        let sweep = tracing::info_span!(parent: None, "jobs.retention_sweep");
+        match crate::services::retention::sweep(state, now())
+            .instrument(sweep)
+            .await
+        {
+            Ok(swept) => {
+                *retention_due = now() + retention_every;
+                tracing::info!(?swept, "retention sweep done");
             }
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry"),
         }
-        match state.store.expire_due(now(), 200).await {
-            Ok(expired) if !expired.is_empty() => {
-                tracing::info!(
-                    count = expired.len(),
-                    "expired requests past their deadline"
-                );
-                state
-                    .metrics
-                    .transitions
-                    .with_label_values(&["expire"])
-                    .inc_by(expired.len() as u64);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "deadline sweep failed; will retry"),
+    }
+    match state.store.expire_due(now(), 200).await {
+        Ok(expired) if !expired.is_empty() => {
+            tracing::info!(
+                count = expired.len(),
+                "expired requests past their deadline"
+            );
+            state
+                .metrics
+                .transitions
+                .with_label_values(&["expire"])
+                .inc_by(expired.len() as u64);
         }
-        let after = i64::from(state.settings.jobs.healed_prompt_days) * 86_400;
-        if let Err(e) = state.store.prompt_healed_photos(now(), after, 200).await {
-            tracing::warn!(error = %e, "healed-photo prompts failed; will retry");
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "deadline sweep failed; will retry"),
+    }
+    let after = i64::from(state.settings.jobs.healed_prompt_days) * 86_400;
+    if let Err(e) = state.store.prompt_healed_photos(now(), after, 200).await {
+        tracing::warn!(error = %e, "healed-photo prompts failed; will retry");
+    }
+    if let Err(e) = state.store.remind_sessions(now(), 200).await {
+        tracing::warn!(error = %e, "session reminders failed; will retry");
+    }
+    match crate::services::payments::refund_unapplied(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "refunded card payments no request took"),
+        Err(e) => {
+            tracing::warn!(error = %e, "refunds of late card payments failed; will retry")
         }
-        if let Err(e) = state.store.remind_sessions(now(), 200).await {
-            tracing::warn!(error = %e, "session reminders failed; will retry");
-        }
-        match crate::services::payments::refund_unapplied(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "refunded card payments no request took"),
-            Err(e) => {
-                tracing::warn!(error = %e, "refunds of late card payments failed; will retry")
-            }
-        }
-        if let Err(e) = crate::services::exports::build_next(&state).await {
-            tracing::warn!(error = %e, "data export failed; will retry");
-        }
-        if let Err(e) = crate::services::erasure::run_next(&state).await {
-            tracing::warn!(error = %e, "erasure stopped; it resumes after its lease");
-        }
-        if let Err(e) = deliver_due(&state, mailer).await {
-            tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
-        }
+    }
+    if let Err(e) = crate::services::exports::build_next(state).await {
+        tracing::warn!(error = %e, "data export failed; will retry");
+    }
+    if let Err(e) = crate::services::erasure::run_next(state).await {
+        tracing::warn!(error = %e, "erasure stopped; it resumes after its lease");
+    }
+    if let Err(e) = deliver_due(state, mailer).await {
+        tracing::warn!(error = %format!("{e:#}"), "outbox worker failed; will retry");
     }
 }
 
