@@ -39,8 +39,25 @@ fn install_provider() {
 }
 
 impl Provider {
+    /// Starts the provider. A start that prints nothing in time is retried once with a fresh
+    /// process: CI once saw Node sit silent for a minute on a loaded machine (it starts in under
+    /// a second here), and the provider is the fixture, not the code under test.
     async fn start(app_url: &str, extra: &[&str]) -> Self {
         install_provider();
+        let mut failures = Vec::new();
+        for _ in 0..2 {
+            match Self::try_start(app_url, extra).await {
+                Ok(provider) => return provider,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!(
+            "the OpenID provider did not start: {}",
+            failures.join("; then: ")
+        );
+    }
+
+    async fn try_start(app_url: &str, extra: &[&str]) -> Result<Self, String> {
         let redirects = ["test", "evil"]
             .map(|id| format!("{app_url}/sign-in/oidc/{id}/callback"))
             .join(",");
@@ -51,33 +68,66 @@ impl Provider {
             .current_dir(provider_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("node starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut issuer, mut mixup) = (None, None);
-        let wants_mixup = extra.contains(&"--mixup");
-        while issuer.is_none() || (wants_mixup && mixup.is_none()) {
-            // Generous: Node's start-up on a loaded two-core CI machine, not a measurement.
-            let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
-                .await
-                .expect("the provider starts within 60 s")
-                .unwrap()
-                .expect("the provider prints its issuer");
-            if let Some(url) = line.strip_prefix("ISSUER ") {
-                issuer = Some(url.to_owned());
-            } else if let Some(url) = line.strip_prefix("MIXUP ") {
-                mixup = Some(url.to_owned());
+            .expect("node starts (Node.js is needed for the OpenID provider)");
+        // Its warnings are kept, so a start that fails says why.
+        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+        let stderr = tokio::spawn(async move {
+            let mut kept = String::new();
+            while let Ok(Some(line)) = errors.next_line().await {
+                if kept.len() < 4096 {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
             }
-        }
+            kept
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let wants_mixup = extra.contains(&"--mixup");
+        let announced = async {
+            let (mut issuer, mut mixup) = (None, None);
+            while issuer.is_none() || (wants_mixup && mixup.is_none()) {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        if let Some(url) = line.strip_prefix("ISSUER ") {
+                            issuer = Some(url.to_owned());
+                        } else if let Some(url) = line.strip_prefix("MIXUP ") {
+                            mixup = Some(url.to_owned());
+                        }
+                    }
+                    Ok(None) => return Err("it exited before printing its issuer"),
+                    Err(_) => return Err("its output could not be read"),
+                }
+            }
+            Ok((issuer.unwrap(), mixup))
+        };
+        // Generous: Node's start-up on a loaded two-core CI machine, not a measurement.
+        let (issuer, mixup) =
+            match tokio::time::timeout(std::time::Duration::from_secs(45), announced).await {
+                Ok(Ok(found)) => found,
+                failed => {
+                    let why = match failed {
+                        Ok(Err(why)) => why,
+                        _ => "nothing printed within 45 s",
+                    };
+                    let _ = child.kill().await;
+                    let said = tokio::time::timeout(std::time::Duration::from_secs(5), stderr)
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default();
+                    return Err(format!("{why}; stderr: {said:?}"));
+                }
+            };
         // Whatever it prints later is read and dropped, so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self {
+        Ok(Self {
             _child: child,
-            issuer: issuer.unwrap(),
+            issuer,
             mixup,
-        }
+        })
     }
 }
 
