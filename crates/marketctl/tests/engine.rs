@@ -84,6 +84,9 @@ interval_seconds = 0.5
 window_seconds = 3
 min_requests = 5
 consecutive_breaches = 2
+# Scaled down with the window: a deploy with no load (each test's first) waits this long for
+# evidence before it proceeds.
+inconclusive_wait_seconds = 2
 [smoke]
 paths = ["/health/ready", "/"]
 {extra}

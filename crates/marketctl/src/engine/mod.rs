@@ -11,7 +11,6 @@ use crate::config::DeployConfig;
 use crate::platform::{Fleet, Platform, PlatformError};
 use crate::state::{Action, Ended, History, Lock, Phase, Proof, Record, now, release_path};
 use serde::Serialize;
-use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -557,12 +556,15 @@ impl<'a, P: Platform> Engine<'a, P> {
         if version.is_empty() {
             return Err(Stop::Failed("the release reported no version".into()));
         }
-        let bytes = tokio::fs::read(release)
-            .await
-            .map_err(|e| Stop::Failed(format!("reading {}: {e}", release.display())))?;
-        let digest = sha2::Sha256::digest(&bytes);
-        let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        Ok(format!("{version}-{commit}-{short}"))
+        // Streamed, off the runtime: a release binary is tens of megabytes (hundreds in a debug
+        // build) and the deploy's own timers and probes share this runtime.
+        let path = release.to_owned();
+        let digest =
+            tokio::task::spawn_blocking(move || crate::backup::archive::sha256_file(&path))
+                .await
+                .map_err(|e| Stop::Failed(format!("hashing the release: {e}")))?
+                .map_err(|e| Stop::Failed(format!("reading {}: {e}", release.display())))?;
+        Ok(format!("{version}-{commit}-{}", &digest[..8]))
     }
 
     /// Applies the new release's migrations, then insists the running release is still ready:
