@@ -705,7 +705,7 @@ fn config_text(h: &Harness) -> String {
         .map(|(k, v)| format!("{k} = \"{v}\"\n"))
         .collect();
     format!(
-        "platform = \"local\"\ninstances = {}\n[local]\nadmin_url = \"{}\"\npublic_url = \"{}\"\nstate_dir = \"{}\"\nbase_port = {}\nport_span = 90\n[env]\n{env_lines}[strategy]\nbake_seconds = 2\nscale_down_delay_seconds = 1\n[analysis]\ninterval_seconds = 0.5\nwindow_seconds = 3\nmin_requests = 5\nknown_good_after_seconds = 0\n[smoke]\npaths = [\"/health/ready\"]\n",
+        "platform = \"local\"\ninstances = {}\n[local]\nadmin_url = \"{}\"\npublic_url = \"{}\"\nstate_dir = \"{}\"\nbase_port = {}\nport_span = 90\n[env]\n{env_lines}[strategy]\nbake_seconds = 2\nscale_down_delay_seconds = 1\n[analysis]\ninterval_seconds = 0.5\nwindow_seconds = 3\nmin_requests = 5\ninconclusive_wait_seconds = 2\nknown_good_after_seconds = 0\n[smoke]\npaths = [\"/health/ready\"]\n",
         h.config.instances,
         local.admin_url,
         local.public_url,
