@@ -130,7 +130,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let _telemetry =
                 crate::telemetry::init(&settings.log, &settings.tracing, settings.env.as_str())
                     .map_err(|e| Failure::Config(e.to_string()))?;
-            tracing::info!(env = settings.env.as_str(), config = ?settings, "starting");
             let app = Application::build(settings).await.map_err(failed)?;
             println!("Tattoo Marketplace is running at http://{}", app.address());
             app.run_until_stopped(shutdown_signal())

@@ -18,6 +18,7 @@ use storage::{PoolOptions, Store};
 use tokio::net::TcpListener;
 use tower_sessions::cookie::Key;
 use tower_sessions::session_store::ExpiredDeletion;
+use tracing::Instrument;
 
 /// A bound, ready-to-serve application.
 pub struct Application {
@@ -26,12 +27,23 @@ pub struct Application {
     state: AppState,
     address: SocketAddr,
     mailer: crate::jobs::Mailer,
+    /// Start-up's span, ended once the server listens: its lines carry a trace id like any
+    /// request's, and a slow start (migrations, seeding) shows as one trace.
+    startup: tracing::Span,
 }
 
 impl Application {
     /// Connects to the database, applies migrations and seeds demo data when configured, and
     /// binds the listener. Nothing is served until `run_until_stopped`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let startup = tracing::info_span!("startup");
+        Self::assemble(settings, startup.clone())
+            .instrument(startup)
+            .await
+    }
+
+    async fn assemble(settings: Settings, startup: tracing::Span) -> anyhow::Result<Self> {
+        tracing::info!(env = settings.env.as_str(), config = ?settings, "starting");
         let settings = Arc::new(settings);
         let store = crate::db_auth::connect(
             &settings.database,
@@ -118,6 +130,7 @@ impl Application {
             state,
             address,
             mailer,
+            startup,
         })
     }
 
@@ -140,6 +153,7 @@ impl Application {
             state,
             address,
             mailer,
+            startup,
         } = self;
         // Jobs stop when serving stops; an interrupted email is retried after its lease.
         let jobs = state
@@ -153,8 +167,12 @@ impl Application {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
                 every.tick().await;
-                if let Err(e) = sessions.delete_expired().await {
-                    tracing::warn!(error = %e, "deleting expired sessions failed; will retry");
+                let sweep =
+                    tracing::info_span!("sessions.delete_expired", sampling.priority = 0_i64);
+                if let Err(e) = sessions.delete_expired().instrument(sweep.clone()).await {
+                    sweep.in_scope(|| {
+                        tracing::warn!(error = %e, "deleting expired sessions failed; will retry")
+                    });
                 }
             }
         });
@@ -178,7 +196,8 @@ impl Application {
         })
         .into_future();
         let mut server = tokio::spawn(server);
-        tracing::info!(%address, "listening");
+        startup.in_scope(|| tracing::info!(%address, "listening"));
+        drop(startup);
 
         tokio::select! {
             result = &mut server => {
@@ -188,31 +207,38 @@ impl Application {
             }
             () = shutdown => {}
         }
-        state.lifecycle.start_draining();
-        tracing::info!(
-            pre_stop_ms = server_settings.pre_stop_delay_ms,
-            "shutdown requested: readiness is now 503"
-        );
-        tokio::time::sleep(server_settings.pre_stop_delay()).await;
-        let _ = stop_accepting.send(());
-        tracing::info!(
-            deadline_ms = server_settings.drain_deadline_ms,
-            "stopped accepting; draining in-flight requests"
-        );
-        match tokio::time::timeout(server_settings.drain_deadline(), &mut server).await {
-            Ok(result) => result.context("server task")?.context("server failed")?,
-            Err(_) => {
-                tracing::warn!("drain deadline passed; abandoning the requests still in flight");
-                server.abort();
+        // The drain is one trace too, so a slow or abandoned drain shows on its own.
+        async move {
+            state.lifecycle.start_draining();
+            tracing::info!(
+                pre_stop_ms = server_settings.pre_stop_delay_ms,
+                "shutdown requested: readiness is now 503"
+            );
+            tokio::time::sleep(server_settings.pre_stop_delay()).await;
+            let _ = stop_accepting.send(());
+            tracing::info!(
+                deadline_ms = server_settings.drain_deadline_ms,
+                "stopped accepting; draining in-flight requests"
+            );
+            match tokio::time::timeout(server_settings.drain_deadline(), &mut server).await {
+                Ok(result) => result.context("server task")?.context("server failed")?,
+                Err(_) => {
+                    tracing::warn!(
+                        "drain deadline passed; abandoning the requests still in flight"
+                    );
+                    server.abort();
+                }
             }
+            cleanup.abort();
+            if let Some(j) = &jobs {
+                j.abort();
+            }
+            state.store.close().await;
+            tracing::info!("shutdown complete");
+            Ok(())
         }
-        cleanup.abort();
-        if let Some(j) = &jobs {
-            j.abort();
-        }
-        state.store.close().await;
-        tracing::info!("shutdown complete");
-        Ok(())
+        .instrument(tracing::info_span!("shutdown"))
+        .await
     }
 }
 

@@ -359,6 +359,26 @@ fn serve_answers_healthcheck_and_exits_0_on_sigterm() {
             .iter()
             .all(|v| v["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
     );
+    // And every log line at all: start-up and shutdown are traces of their own.
+    let log_lines: Vec<serde_json::Value> = output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("level").is_some())
+        .collect();
+    for wanted in ["starting", "listening", "shutdown complete"] {
+        assert!(
+            log_lines.iter().any(|v| v["message"] == wanted),
+            "no {wanted:?} line: {output:#?}"
+        );
+    }
+    for line in &log_lines {
+        assert!(
+            line["trace_id"]
+                .as_str()
+                .is_some_and(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())),
+            "a log line without a trace id: {line}"
+        );
+    }
     // The registration is also a CloudWatch Embedded Metric Format line, for ECS.
     let emf: Vec<serde_json::Value> = output
         .iter()
