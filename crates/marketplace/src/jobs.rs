@@ -175,14 +175,16 @@ async fn deliver_one(
     mailer: &Mailer,
     n: storage::Notification,
 ) -> anyhow::Result<usize> {
-    let mut sent = 0;
-    if crate::templates::email::opted_out(&n) {
-        state.store.notification_sent(n.id, now()).await?;
+    let count = |outcome: &str| {
         state
             .metrics
             .notifications
-            .with_label_values(&["skipped"])
-            .inc();
+            .with_label_values(&[outcome])
+            .inc()
+    };
+    if crate::templates::email::opted_out(&n) {
+        state.store.notification_sent(n.id, now()).await?;
+        count("skipped");
         return Ok(0);
     }
     let unsubscribe = unsubscribe_url(&state.settings.mail, &state.links, &n, now());
@@ -193,12 +195,8 @@ async fn deliver_one(
     match result {
         Ok(()) => {
             state.store.notification_sent(n.id, now()).await?;
-            state
-                .metrics
-                .notifications
-                .with_label_values(&["sent"])
-                .inc();
-            sent += 1;
+            count("sent");
+            Ok(1)
         }
         Err(e) => {
             let parked = n.attempts >= MAX_ATTEMPTS;
@@ -212,15 +210,10 @@ async fn deliver_one(
                 .store
                 .notification_failed(n.id, &format!("{e:#}"), retry_at)
                 .await?;
-            state
-                .metrics
-                .notifications
-                .with_label_values(&[if parked { "parked" } else { "failed" }])
-                .inc();
+            count(if parked { "parked" } else { "failed" });
+            Ok(0)
         }
     }
-
-    Ok(sent)
 }
 
 /// Runs both jobs every `jobs.interval_ms` until the task is aborted at shutdown.
